@@ -1,0 +1,90 @@
+"""Django admin for operators: users, and tokens minted here are shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import ApiToken, User
+
+
+class ApiTokenInline(admin.TabularInline[ApiToken, User]):
+    model = ApiToken
+    extra = 0
+    can_delete = False
+    fields = (
+        "id",
+        "prefix",
+        "name",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin[User]):
+    list_display = ("id", "email", "name", "max_concurrent_bots", "is_staff", "created_at")
+    search_fields = ("email", "name")
+    fields = ("email", "name", "image_url", "max_concurrent_bots", "data", "is_active", "is_staff")
+    inlines = (ApiTokenInline,)
+    actions = ("mint_token",)
+
+    @admin.action(description="Mint an API token (bot, tx) and show it once")
+    def mint_token(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            issued = services.token_issue(user=user, name="django-admin")
+            self.message_user(
+                request,
+                f"Token for {user.email} (copy it now, it is not stored): {issued.plain}",
+                messages.WARNING,
+            )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    list_display = (
+        "id",
+        "user",
+        "prefix",
+        "name",
+        "scopes",
+        "last_used_at",
+        "expires_at",
+        "revoked",
+    )
+    list_filter = ("revoked",)
+    search_fields = ("user__email", "name", "prefix")
+    readonly_fields = ("user", "prefix", "token_hash", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        "user",
+        "name",
+        "scopes",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked",
+        "revoked_at",
+    )
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tokens are minted from the user page so that the plain value can be shown once.
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset:
+            services.token_revoke(token_id=token.pk)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

@@ -1,0 +1,76 @@
+"""The meeting event hook: every status transition becomes one `MeetingStatusEvent`.
+
+Two kinds of subscribers:
+- in-transaction handlers run inside the transaction that changed the status (an outbox row
+  written there commits or rolls back with the change: webhooks);
+- after-commit handlers run once the change is committed (WebSocket/SSE publish, tasks).
+Apps register their handlers in `AppConfig.ready()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MeetingStatusEvent:
+    """A committed (or committing) status change of one meeting.
+
+    `sequence` is the index of the transition in `data.status_transition`, so
+    (meeting_id, sequence) identifies the logical event: a re-emission has the same pair.
+    """
+
+    meeting_id: int
+    user_id: int
+    platform: str
+    native_meeting_id: str
+    from_status: str | None
+    to_status: str
+    timestamp: str
+    source: str
+    reason: str | None
+    completion_reason: str | None
+    failure_stage: str | None
+    sequence: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Handler = Callable[[MeetingStatusEvent], None]
+_in_transaction: list[Handler] = []
+_after_commit: list[Handler] = []
+
+
+def subscribe_in_transaction(handler: Handler) -> None:
+    if handler not in _in_transaction:
+        _in_transaction.append(handler)
+
+
+def subscribe_after_commit(handler: Handler) -> None:
+    if handler not in _after_commit:
+        _after_commit.append(handler)
+
+
+def dispatch(event: MeetingStatusEvent) -> None:
+    """Call from inside the transaction that made the change (lifecycle does)."""
+    for handler in list(_in_transaction):
+        handler(event)
+
+    def _after() -> None:
+        for handler in list(_after_commit):
+            try:
+                handler(event)
+            except Exception:
+                # One broken subscriber (e.g. Redis down) must not hide the event from others;
+                # the database already holds the truth.
+                logger.exception("meeting event handler %r failed for %s", handler, event)
+
+    transaction.on_commit(_after, robust=True)

@@ -1,0 +1,64 @@
+"""Shared fixtures: two users (alice, bob) with API keys, API clients, the admin key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import User
+
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _admin_key() -> Any:
+    with override_settings(ADMIN_API_TOKEN=ADMIN_KEY):
+        yield
+
+
+@pytest.fixture
+def alice(db: Any) -> User:
+    return User.objects.create_user("alice@example.com", name="Alice", max_concurrent_bots=0)
+
+
+@pytest.fixture
+def bob(db: Any) -> User:
+    return User.objects.create_user("bob@example.com", name="Bob", max_concurrent_bots=0)
+
+
+@pytest.fixture
+def alice_key(alice: User) -> str:
+    return account_services.token_issue(user=alice, scopes=["bot", "tx"]).plain
+
+
+@pytest.fixture
+def bob_key(bob: User) -> str:
+    return account_services.token_issue(user=bob, scopes=["bot", "tx"]).plain
+
+
+def api_client(key: str | None = None) -> APIClient:
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_X_API_KEY=key)
+    return client
+
+
+@pytest.fixture
+def alice_api(alice_key: str) -> APIClient:
+    return api_client(alice_key)
+
+
+@pytest.fixture
+def bob_api(bob_key: str) -> APIClient:
+    return api_client(bob_key)
+
+
+@pytest.fixture
+def admin_api() -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_ADMIN_API_KEY=ADMIN_KEY)
+    return client

@@ -1,0 +1,27 @@
+"""Root URLs. Each app owns its own `urls.py`; paths follow Vexa's API (no trailing slash)."""
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    # /admin/* is Vexa's Admin API, so Django's admin site lives elsewhere.
+    path("django-admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("meetings.urls")),
+    path("", include("bots.urls")),
+    path("", include("transcripts.urls")),
+    path("", include("webhooks.urls")),
+]
+
+handler404 = "vexa_site.errors.json_404"
+handler500 = "vexa_site.errors.json_500"
