@@ -1,0 +1,178 @@
+"""Real product processes for integration tests: Celery workers and Daphne, as subprocesses.
+
+They run the same commands as production (`celery -A vexa_site worker -Q ...`, `daphne ...`)
+against the test database and the test Redis, so a test exercises the real broker, real
+workers and real ASGI server. Tests that use them need committed data (`transactional_db`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def test_database_url() -> str:
+    """URL of the database the test process uses (pytest-django's test_* database)."""
+    cfg = connection.settings_dict
+    host = cfg.get("HOST") or "127.0.0.1"
+    port = cfg.get("PORT") or 5432
+    user = cfg.get("USER") or "postgres"
+    password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{cfg['NAME']}"
+
+
+def product_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            # Production-like: DEBUG off (JSON 404/500 handlers), plain HTTP on loopback.
+            "DEBUG": "0",
+            "SECRET_KEY": "test-secret-key-for-subprocesses-0123456789abcdefghijklmnop",
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "SIMULATOR_ENABLED": "1",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "ADMIN_API_TOKEN": settings.ADMIN_API_TOKEN or "test-admin-key-0123456789abcdef",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> list[str]:
+    """Read the process's output until `needle` appears (its own readiness signal)."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    os.set_blocking(proc.stdout.fileno(), True)
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise RuntimeError(f"process exited early:\n{''.join(seen)}")
+            continue
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise TimeoutError(f"no {needle!r} within {timeout_s}s:\n{''.join(seen)}")
+
+
+def _drain(proc: subprocess.Popen[str]) -> None:
+    """Keep reading output in the background so the child never blocks on a full pipe."""
+    import threading
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if os.environ.get("TEST_SHOW_PROCESS_OUTPUT"):
+                sys.stderr.write(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def stop(proc: subprocess.Popen[str], *, sig: int = signal.SIGTERM, timeout_s: float = 15) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextmanager
+def celery_worker(
+    *queues: str,
+    concurrency: int = 1,
+    pool: str = "prefork",
+    name: str = "test",
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[str]]:
+    """A real `celery worker` consuming `queues`; yields once it reports ready."""
+    cmd = [
+        str(BIN / "celery"),
+        "-A",
+        "vexa_site",
+        "worker",
+        "-Q",
+        ",".join(queues),
+        "-c",
+        str(concurrency),
+        "-P",
+        pool,
+        "-n",
+        f"{name}-{os.getpid()}-{free_port()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=product_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_line(proc, "ready.", timeout_s=60)
+        _drain(proc)
+        yield proc
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def daphne_server(env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real Daphne serving the product; yields its base URL (http://127.0.0.1:PORT)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [
+        str(BIN / "daphne"),
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "vexa_site.asgi:application",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=product_env(PUBLIC_BASE_URL=base, **(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_line(proc, "Listening on TCP address", timeout_s=60)
+        _drain(proc)
+        yield base
+    finally:
+        stop(proc)
