@@ -21,6 +21,10 @@ urlpatterns = [
     path("", include("bots.urls")),
     path("", include("transcripts.urls")),
     path("", include("webhooks.urls")),
+    path("", include("meetings.recordings_urls")),
+    path("", include("transcripts.realtime_urls")),
+    path("", include("transcripts.engine_urls")),
+    path("simulator/", include("bots.simulator_urls")),
 ]
 
 handler404 = "vexa_site.errors.json_404"
