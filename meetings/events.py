@@ -74,3 +74,10 @@ def dispatch(event: MeetingStatusEvent) -> None:
                 logger.exception("meeting event handler %r failed for %s", handler, event)
 
     transaction.on_commit(_after, robust=True)
+
+
+def unsubscribe(handler: Handler) -> None:
+    """Remove a handler from both lists (tests that subscribe a probe clean up with this)."""
+    for handlers in (_in_transaction, _after_commit):
+        while handler in handlers:
+            handlers.remove(handler)

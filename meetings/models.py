@@ -145,3 +145,34 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"recording #{self.pk} of meeting #{self.meeting_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's `Idempotency-Key` for a create call, with the response it got.
+
+    The row is inserted in the same transaction as the work it guards, so a concurrent request
+    with the same key waits on the unique index and then replays the committed response.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "scope", "key"], name="idempotency_key_unique_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
