@@ -1,40 +1,208 @@
 """Publishing live events to WebSocket/SSE subscribers (after the database commit).
 
-Owned by the real-time delivery work (issue 4). Callers (the lifecycle event hook, the
-transcription engine) use only these two functions; the wire format is built here.
+Callers (the lifecycle event hook, the transcription engine) use only `publish_segments` and
+`publish_meeting_status`; the wire format is built here, once, and every subscriber gets the
+same JSON text.
+
+Events are keyed by the *native* meeting of a user, `(user, platform, native_id)`, not by the
+internal meeting id: that is how clients name meetings (`subscribe`, the SSE URL), and a
+subscription then also sees a later bot run in the same meeting, including its `requested`.
+
+One publish is one Redis transaction (MULTI/EXEC) that
+- appends the event to the native meeting's event log, a capped Redis Stream whose entry ids
+  are the SSE `id:`s (`Last-Event-ID` replays from it), and
+- publishes it to the meeting's Channels group (the WebSocket path) in the channel layer's own
+  format, so every Daphne process fans it out to its local consumers.
+Both see the events in the same order because one transaction wrote them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+import threading
+from functools import lru_cache
+from typing import Any, Literal, cast
 
-from asgiref.sync import async_to_sync
+import redis
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from meetings.events import MeetingStatusEvent
+from meetings.models import Meeting
+
+SegmentKind = Literal["mutable", "finalized"]
 
 
-def meeting_group(meeting_id: int) -> str:
-    return f"meeting.{meeting_id}"
+def _iso_now() -> str:
+    return timezone.now().isoformat().replace("+00:00", "Z")
 
 
-def _send(meeting_id: int, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(
-        meeting_group(meeting_id), {"type": "meeting.event", "message": message}
+def native_key(user_id: int, platform: str, native_id: str) -> str:
+    """A short, group-name-safe digest of one user's native meeting.
+
+    Channels group names allow only `[A-Za-z0-9._-]` and under 100 characters; native ids are
+    user input (Teams ids carry `:` and `@`), so the readable parts are hashed.
+    """
+    raw = f"{user_id}\x00{platform}\x00{native_id}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def meeting_group(key: str) -> str:
+    """The Channels group of a native meeting (see `native_key`)."""
+    return f"vexa.meeting.{key}"
+
+
+def event_log_key(key: str) -> str:
+    """The Redis Stream holding a native meeting's recent events (SSE replay)."""
+    return f"vexa:meeting:{key}:events"
+
+
+@lru_cache(maxsize=8192)
+def _meeting_identity(meeting_id: int) -> tuple[int, str, str]:
+    # user, platform and native id never change after creation, so caching them is safe and
+    # saves the transcription engine one query per publish.
+    user_id, platform, native_id = Meeting.objects.values_list(
+        "user_id", "platform", "native_meeting_id"
+    ).get(pk=meeting_id)
+    return int(user_id), str(platform), str(native_id)
+
+
+def latest_meeting(*, user_id: int, platform: str, native_id: str) -> Meeting | None:
+    """The caller's newest meeting for a native id, or None (absent or another user's).
+
+    Authorization of every subscription (WebSocket and SSE) goes through here: the query is
+    scoped to `user_id`, so another user's meeting is indistinguishable from a missing one.
+    """
+    return (
+        Meeting.objects.filter(user_id=user_id, platform=platform, native_meeting_id=native_id)
+        .order_by("-created_at", "-id")
+        .first()
     )
 
 
-def publish_segments(*, meeting_id: int, kind: str, segments: list[dict[str, Any]]) -> None:
+_client_lock = threading.Lock()
+_client: redis.Redis | None = None
+
+
+def redis_client() -> redis.Redis:
+    """A process-wide synchronous client (its pool is thread-safe)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = redis.Redis.from_url(settings.REDIS_URL)
+        return _client
+
+
+def _group_channel_name(group: str) -> str:
+    # RedisPubSubChannelLayer publishes a group's messages on the Redis channel
+    # `<prefix>__group__<group>`; writing there directly lets one MULTI carry both the log
+    # append and the fan-out. tests/transcripts/test_consumers.py fails if this drifts.
+    layer_config = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
+    prefix = layer_config.get("prefix", "asgi")
+    return f"{prefix}__group__{group}"
+
+
+def publish(*, key: str, message: dict[str, Any]) -> str:
+    """Append `message` to the native meeting's event log and fan it out; returns its log id.
+
+    Call only after the database commit of what the message describes.
+    """
+    text = json.dumps(message, separators=(",", ":"))
+    group = meeting_group(key)
+    log_key = event_log_key(key)
+    pipe = redis_client().pipeline(transaction=True)
+    pipe.xadd(
+        log_key,
+        {"type": message["type"], "data": text},
+        maxlen=settings.REALTIME_EVENT_LOG_MAXLEN,
+        approximate=True,
+    )
+    pipe.expire(log_key, settings.REALTIME_EVENT_LOG_TTL_S)
+    layer = get_channel_layer()
+    if layer is not None:
+        # `group` lets a consumer drop messages that were queued before it unsubscribed.
+        envelope = {"type": "meeting.event", "group": group, "text": text}
+        pipe.publish(_group_channel_name(group), layer.serialize(envelope))
+    entry_id = pipe.execute()[0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def publish_segments(
+    *,
+    meeting_id: int,
+    kind: SegmentKind | str,
+    segments: list[dict[str, Any]],
+    ts: str | None = None,
+) -> str | None:
     """Publish `transcript.mutable` (`kind="mutable"`) or `transcript.finalized` segments.
 
-    `segments` are already in the wire shape (see `transcripts.serializers`). Call after commit.
+    `segments` are already in the wire shape (`transcripts.serializers.segment_wire`). Call
+    after commit, so a client that bootstraps from `GET /transcripts` and merges these by
+    `absolute_start_time`/`updated_at` ends with the stored transcript. Returns the event-log
+    id (None when there was nothing to send).
     """
-    raise NotImplementedError  # issue 4
+    if kind not in ("mutable", "finalized"):
+        raise ValueError(f"kind must be 'mutable' or 'finalized', got {kind!r}")
+    if not segments:
+        return None
+    user_id, platform, native_id = _meeting_identity(meeting_id)
+    message = {
+        "type": f"transcript.{kind}",
+        "meeting": {"id": meeting_id},
+        "payload": {"segments": segments},
+        "ts": ts or _iso_now(),
+    }
+    return publish(key=native_key(user_id, platform, native_id), message=message)
 
 
 def publish_meeting_status(
-    *, meeting_id: int, platform: str, native_id: str, status: str, ts: str
-) -> None:
-    """Publish a `meeting.status` message. Call after commit."""
-    raise NotImplementedError  # issue 4
+    *,
+    meeting_id: int,
+    platform: str,
+    native_id: str,
+    status: str,
+    ts: str,
+    user_id: int | None = None,
+    reason: str | None = None,
+    completion_reason: str | None = None,
+    failure_stage: str | None = None,
+) -> str:
+    """Publish a `meeting.status` message (seed shape plus `meeting.id` and the reasons).
+
+    Call after commit. Returns the event-log id.
+    """
+    if user_id is None:
+        user_id = _meeting_identity(meeting_id)[0]
+    payload: dict[str, Any] = {
+        "status": status,
+        "reason": reason,
+        "completion_reason": completion_reason,
+        "failure_stage": failure_stage,
+    }
+    if status == "failed":
+        # The seed's cookbook reads `payload.error` on failure.
+        payload["error"] = reason or (f"failed during {failure_stage}" if failure_stage else None)
+    message = {
+        "type": "meeting.status",
+        "meeting": {"id": meeting_id, "platform": platform, "native_id": native_id},
+        "payload": payload,
+        "ts": ts,
+    }
+    return publish(key=native_key(user_id, platform, native_id), message=message)
+
+
+def on_meeting_status(event: MeetingStatusEvent) -> None:
+    """After-commit subscriber of `meetings.events`: every transition becomes `meeting.status`."""
+    publish_meeting_status(
+        meeting_id=event.meeting_id,
+        platform=event.platform,
+        native_id=event.native_meeting_id,
+        status=event.to_status,
+        ts=event.timestamp,
+        user_id=event.user_id,
+        reason=event.reason,
+        completion_reason=event.completion_reason,
+        failure_stage=event.failure_stage,
+    )

@@ -1,5 +1,9 @@
 """WebSocket routes (the transcripts app owns the consumer)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from transcripts.consumers import MeetingEventsConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws", MeetingEventsConsumer.as_asgi(), name="ws"),
+]

@@ -289,6 +289,21 @@ WHISPER_DEVICE = env_choice("WHISPER_DEVICE", "auto", {"auto", "cpu", "cuda"})
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "default")
 WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", 1, minimum=0)
 
+# --- real-time delivery: WebSocket and SSE (issue 4) ----------------------------------------------
+# Per native meeting, the newest events kept for SSE `Last-Event-ID` replay, and for how long
+# after the last event the log is kept.
+REALTIME_EVENT_LOG_MAXLEN = env_int("REALTIME_EVENT_LOG_MAXLEN", 10000, minimum=100)
+REALTIME_EVENT_LOG_TTL_S = env_int("REALTIME_EVENT_LOG_TTL_S", 7 * 24 * 3600, minimum=60)
+# Seconds between SSE keep-alive comments on an idle stream (proxies drop silent connections).
+SSE_KEEPALIVE_S = env_float("SSE_KEEPALIVE_S", 15.0, minimum=0.05)
+# Redis pub/sub channels are server-wide, not per database number: two deployments (or test
+# runs) sharing a Redis server on different DBs would receive each other's group messages.
+_redis_db = str((urlsplit(REDIS_URL).path or "/0").strip("/") or "0")
+CHANNEL_LAYERS["default"] = {
+    **CHANNEL_LAYERS["default"],
+    "CONFIG": {"hosts": [REDIS_URL], "prefix": f"vexa{_redis_db}"},
+}
+
 # --- static, i18n, security ---------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

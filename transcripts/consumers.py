@@ -1,0 +1,196 @@
+"""The WebSocket API (`/ws`), wire-compatible with Vexa's.
+
+Client messages: `{"action": "subscribe" | "unsubscribe", "meetings": [{platform, native_id}]}`
+and `{"action": "ping"}`. Server messages: `subscribed` / `unsubscribed` (internal meeting
+ids), `pong`, `error` (`message`), and the events of subscribed meetings: `meeting.status`,
+`transcript.mutable`, `transcript.finalized` (built once by `transcripts.realtime`).
+
+Authentication: `?api_key=` (browsers cannot set headers on a WebSocket) or `X-API-Key`.
+A refused key gets an `error` message, then the socket closes with 4401 (4403 for a key
+without the `tx` scope): an application close code is the only way a browser client can tell
+"bad key" from a network failure, and it needs an accepted socket to carry it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from accounts.auth import token_for_key
+from meetings.models import Meeting
+from transcripts import realtime
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+TX_SCOPE = "tx"
+SCOPE_MESSAGE = "Token scope not authorized for this endpoint"
+# One message may name at most this many meetings: each is one authorization query.
+MAX_MEETINGS_PER_MESSAGE = 100
+
+
+class SubscriptionError(Exception):
+    """A subscribe/unsubscribe message the server refuses; its text goes to the client."""
+
+
+def _parse_meetings(message: dict[str, Any]) -> list[tuple[str, str]]:
+    meetings = message.get("meetings")
+    if not isinstance(meetings, list) or not meetings:
+        raise SubscriptionError("'meetings' must be a non-empty list of {platform, native_id}")
+    if len(meetings) > MAX_MEETINGS_PER_MESSAGE:
+        raise SubscriptionError(f"At most {MAX_MEETINGS_PER_MESSAGE} meetings per message")
+    parsed: list[tuple[str, str]] = []
+    for item in meetings:
+        platform = item.get("platform") if isinstance(item, dict) else None
+        native_id = item.get("native_id") if isinstance(item, dict) else None
+        if not isinstance(platform, str) or not isinstance(native_id, str):
+            raise SubscriptionError("Each meeting needs a string 'platform' and 'native_id'")
+        if not platform or not native_id:
+            raise SubscriptionError("Each meeting needs a non-empty 'platform' and 'native_id'")
+        parsed.append((platform, native_id))
+    return parsed
+
+
+def _resolve(user_id: int, wanted: list[tuple[str, str]]) -> list[tuple[Meeting, str]]:
+    """The caller's meetings with their group names; all-or-nothing, like the REST API's 404."""
+    resolved: list[tuple[Meeting, str]] = []
+    missing: list[str] = []
+    for platform, native_id in dict.fromkeys(wanted):
+        meeting = realtime.latest_meeting(user_id=user_id, platform=platform, native_id=native_id)
+        if meeting is None:
+            missing.append(f"{platform}/{native_id}")
+            continue
+        key = realtime.native_key(user_id, platform, native_id)
+        resolved.append((meeting, realtime.meeting_group(key)))
+    if missing:
+        raise SubscriptionError(f"Meeting not found: {', '.join(missing)}")
+    return resolved
+
+
+def _usable_token(plain: str) -> tuple[int, list[str]] | None:
+    token = token_for_key(plain)
+    if token is None:
+        return None
+    return token.user_id, list(token.scopes or [])
+
+
+class MeetingEventsConsumer(AsyncWebsocketConsumer):
+    """One client connection: its key, and the meeting groups it subscribed to."""
+
+    user_id: int
+    api_key: str
+    groups_joined: set[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = set()
+        await self.accept()
+        self.api_key = self._presented_key()
+        if not self.api_key:
+            await self._refuse("Missing API key", CLOSE_UNAUTHENTICATED)
+            return
+        if not await self._authenticate():
+            return
+
+    def _presented_key(self) -> str:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        key = (query.get("api_key") or [""])[0]
+        if key:
+            return key
+        for name, value in self.scope.get("headers", []):
+            if name.lower() == b"x-api-key":
+                return str(value.decode("latin-1"))
+        return ""
+
+    async def _authenticate(self) -> bool:
+        """(Re-)check the key: a key revoked while connected stops new subscriptions."""
+        found = await database_sync_to_async(_usable_token)(self.api_key)
+        if found is None:
+            await self._refuse("Invalid API key", CLOSE_UNAUTHENTICATED)
+            return False
+        user_id, scopes = found
+        if TX_SCOPE not in scopes:
+            await self._refuse(SCOPE_MESSAGE, CLOSE_FORBIDDEN)
+            return False
+        self.user_id = user_id
+        return True
+
+    async def _refuse(self, message: str, code: int) -> None:
+        await self._error(message)
+        await self._leave_all()
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        await self._leave_all()
+
+    async def _leave_all(self) -> None:
+        for group in list(self.groups_joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.clear()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._error("Messages must be JSON text")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("Invalid JSON")
+            return
+        if not isinstance(message, dict):
+            await self._error("Messages must be JSON objects with an 'action'")
+            return
+        action = message.get("action")
+        if action == "ping":
+            await self._send({"type": "pong"})
+        elif action in ("subscribe", "unsubscribe"):
+            try:
+                wanted = _parse_meetings(message)
+                if not await self._authenticate():
+                    return
+                resolved = await database_sync_to_async(_resolve)(self.user_id, wanted)
+            except SubscriptionError as exc:
+                await self._error(str(exc))
+                return
+            if action == "subscribe":
+                await self._subscribe(resolved)
+            else:
+                await self._unsubscribe(resolved)
+        else:
+            await self._error(f"Unknown action: {action!r}")
+
+    async def _subscribe(self, resolved: list[tuple[Meeting, str]]) -> None:
+        # Join before confirming: once the client reads `subscribed`, every later event of
+        # these meetings reaches it (the bootstrap pattern relies on that ordering).
+        for _meeting, group in resolved:
+            if group not in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.groups_joined.add(group)
+        await self._send({"type": "subscribed", "meetings": [m.pk for m, _ in resolved]})
+
+    async def _unsubscribe(self, resolved: list[tuple[Meeting, str]]) -> None:
+        for _meeting, group in resolved:
+            if group in self.groups_joined:
+                self.groups_joined.discard(group)
+                await self.channel_layer.group_discard(group, self.channel_name)
+        await self._send({"type": "unsubscribed", "meetings": [m.pk for m, _ in resolved]})
+
+    async def meeting_event(self, event: dict[str, Any]) -> None:
+        """A published event (`transcripts.realtime.publish`): forward its JSON text as is.
+
+        Events already queued for this connection when it unsubscribed are dropped here, so
+        nothing arrives for a meeting after its `unsubscribed`.
+        """
+        if event.get("group") in self.groups_joined:
+            await self.send(text_data=event["text"])
+
+    async def _error(self, message: str) -> None:
+        await self._send({"type": "error", "message": message})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message, separators=(",", ":")))
