@@ -1,3 +1,13 @@
-from django.urls import URLPattern, URLResolver
+"""HTTP routes of real-time delivery (the WebSocket route is in `vexa_site.routing`)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+from transcripts import sse
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "meetings/<str:platform>/<str:native_meeting_id>/stream",
+        sse.meeting_stream,
+        name="meeting-stream",
+    ),
+]

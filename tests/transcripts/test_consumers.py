@@ -337,3 +337,16 @@ async def test_a_slow_client_does_not_stall_the_others(
         assert [m["payload"]["segments"][0]["segment_id"] for m in received] == [
             f"s{n}" for n in range(count)
         ]
+
+
+async def test_a_client_that_subscribed_to_nothing_receives_nothing(
+    daphne: str, alice: User, alice_key: str
+) -> None:
+    meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
+    async with ws_client(daphne, alice_key) as ws:
+        await sync_to_async(lifecycle.transition)(meeting_id=meeting.pk, to="joining", source="t")
+        await sync_to_async(realtime.publish_segments)(
+            meeting_id=meeting.pk, kind="mutable", segments=[{"segment_id": "s1", "text": "Hi"}]
+        )
+        await send(ws, {"action": "ping"})
+        assert await recv(ws) == {"type": "pong"}

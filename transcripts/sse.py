@@ -1,0 +1,145 @@
+"""`GET /meetings/{platform}/{native_meeting_id}/stream`: a meeting's events as Server-Sent Events.
+
+The same messages as the WebSocket API (`meeting.status`, `transcript.mutable`,
+`transcript.finalized`), one SSE event each: `event:` is the message type, `data:` its JSON,
+`id:` its entry id in the native meeting's event log (a Redis Stream, see
+`transcripts.realtime`). A client that reconnects with `Last-Event-ID` (browsers' EventSource
+does it by itself) gets every event after that id, then the live ones: the log is read with
+one cursor, so there is no gap between replay and live. An idle stream carries a keep-alive
+comment every `SSE_KEEPALIVE_S` seconds.
+
+This is an async view (no DRF: DRF views are sync) so that each open stream costs a coroutine
+and one Redis connection, not a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from redis import asyncio as aioredis
+
+from accounts.auth import token_for_key
+from meetings.models import Meeting
+from transcripts import realtime
+
+TX_SCOPE = "tx"
+# One Redis Stream entry as redis-py returns it: (id, {field: value}).
+Entry = tuple[bytes, dict[bytes, bytes]]
+_EVENT_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+# Entries read per Redis round trip while replaying a backlog.
+_READ_BATCH = 500
+
+
+def _parse_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _authorize(
+    api_key: str, platform: str, native_id: str
+) -> tuple[int, str] | tuple[Meeting, str]:
+    """(status, detail) on refusal, else (meeting, native key). One place, like the REST API."""
+    if not api_key:
+        return 401, "Missing API key"
+    token = token_for_key(api_key)
+    if token is None:
+        return 401, "Invalid API key"
+    if TX_SCOPE not in (token.scopes or []):
+        return 403, "Token scope not authorized for this endpoint"
+    meeting = realtime.latest_meeting(user_id=token.user_id, platform=platform, native_id=native_id)
+    if meeting is None:
+        return 404, "Meeting not found"
+    return meeting, realtime.native_key(token.user_id, platform, native_id)
+
+
+async def meeting_stream(
+    request: HttpRequest, platform: str, native_meeting_id: str
+) -> HttpResponseBase:
+    """The SSE stream of one of the caller's native meetings (X-API-Key or `?api_key=`)."""
+    api_key = request.headers.get("X-API-Key") or request.GET.get("api_key", "")
+    outcome = await sync_to_async(_authorize)(api_key, platform, native_meeting_id)
+    if isinstance(outcome[0], int):
+        return JsonResponse({"detail": outcome[1]}, status=outcome[0])
+    key = outcome[1]
+    last_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or None
+    if last_id is not None:
+        last_id = last_id.strip()
+        if not _EVENT_ID.match(last_id):
+            return JsonResponse({"detail": "Invalid Last-Event-ID"}, status=400)
+    response = StreamingHttpResponse(
+        _events(realtime.event_log_key(key), last_id), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    # Reverse proxies (nginx) buffer responses unless told not to; a buffered stream is no stream.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _gap_after(client: aioredis.Redis, log_key: str, last_id: str) -> str | None:
+    """The id replay must jump to when events after `last_id` were trimmed away, else None."""
+    try:
+        info: dict[Any, Any] = await client.xinfo_stream(log_key)
+    except aioredis.ResponseError:  # no such key: nothing was kept, nothing to tell apart
+        return None
+    first = info.get("first-entry")
+    if not first or int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
+        return None
+    first_id = first[0].decode() if isinstance(first[0], bytes) else str(first[0])
+    if _parse_id(last_id) >= _parse_id(first_id):
+        return None
+    ms, seq = _parse_id(first_id)
+    # Just before the oldest kept entry: the replay then starts with that entry.
+    return f"{ms}-{seq - 1}" if seq else f"{ms - 1}-18446744073709551615"
+
+
+def _frame(entry_id: str, event: str, data: str) -> str:
+    return f"id: {entry_id}\nevent: {event}\ndata: {data}\n\n"
+
+
+async def _events(log_key: str, last_id: str | None) -> AsyncIterator[str]:
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        if last_id is None:
+            # A new client starts at "now": the newest entry is its cursor.
+            newest = cast(list[Entry], await client.xrevrange(log_key, count=1))
+            cursor = newest[0][0].decode() if newest else "0-0"
+        else:
+            cursor = last_id if "-" in last_id else f"{last_id}-0"
+        # The first bytes also flush the response headers, so the client knows it is connected.
+        yield "retry: 1000\n: connected\n\n"
+        if last_id is not None:
+            jump = await _gap_after(client, log_key, cursor)
+            if jump is not None:
+                message = {
+                    "type": "error",
+                    "message": (
+                        f"Events after {cursor} are no longer kept; "
+                        "fetch GET /transcripts again to resynchronise"
+                    ),
+                }
+                cursor = jump
+                yield _frame(cursor, "error", json.dumps(message, separators=(",", ":")))
+        block_ms = max(1, int(settings.SSE_KEEPALIVE_S * 1000))
+        while True:
+            batches = cast(
+                list[tuple[bytes, list[Entry]]],
+                await client.xread({log_key: cursor}, count=_READ_BATCH, block=block_ms),
+            )
+            if not batches:
+                yield ": keep-alive\n\n"
+                continue
+            chunk: list[str] = []
+            for _stream, entries in batches:
+                for raw_id, fields in entries:
+                    cursor = raw_id.decode()
+                    event = fields.get(b"type", b"message").decode()
+                    chunk.append(_frame(cursor, event, fields[b"data"].decode()))
+            yield "".join(chunk)
+    finally:
+        await client.aclose()
