@@ -127,5 +127,13 @@ def user_set_webhook(*, user: User, webhook_url: str | None, webhook_secret: str
         else:
             data.pop("webhook_secret", None)
     user.data = data
-    user.save(update_fields=["data"])
+    # The Vexa setting is one of the user's webhook endpoints (the "legacy" one), so it gets
+    # the same signing, retries and delivery history; both writes commit together.
+    from webhooks.services import endpoint_set_legacy
+
+    with transaction.atomic():
+        user.save(update_fields=["data"])
+        endpoint_set_legacy(
+            user=user, url=data.get("webhook_url"), secret=data.get("webhook_secret", "")
+        )
     return user

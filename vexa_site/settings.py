@@ -264,6 +264,14 @@ _default_browser = "/usr/lib/chromium/chromium-headless-shell"
 BOT_BROWSER = env_str(
     "BOT_BROWSER", _default_browser if Path(_default_browser).exists() else "/usr/bin/chromium"
 )
+# Delivery (issue 9): per-request timeout; retry 408/429/5xx/network errors with exponential
+# backoff (base doubling up to max, +-20% jitter, Retry-After honoured) until the window ends;
+# an endpoint failing without a single success for DISABLE_AFTER is disabled with a reason.
+WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 5.0, minimum=0.5)
+WEBHOOK_RETRY_WINDOW_S = env_int("WEBHOOK_RETRY_WINDOW_S", 24 * 3600, minimum=60)
+WEBHOOK_BACKOFF_BASE_S = env_int("WEBHOOK_BACKOFF_BASE_S", 30, minimum=1)
+WEBHOOK_BACKOFF_MAX_S = env_int("WEBHOOK_BACKOFF_MAX_S", 4 * 3600, minimum=1)
+WEBHOOK_DISABLE_AFTER_S = env_int("WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600, minimum=60)
 _platform_urls_raw = env_str("PLATFORM_URLS", "")
 PLATFORM_URLS: dict[str, str] | str
 if _platform_urls_raw.strip() in ("", "simulator"):
