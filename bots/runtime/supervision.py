@@ -1,0 +1,128 @@
+"""Supervision: no meeting stays live forever.
+
+A running bot heartbeats (`Meeting.bot_heartbeat_at`). When a worker is killed or its browser
+dies, heartbeats stop; `meetings_supervise` then ends the meeting as `failed` with a reason,
+closes its open session streams (so transcription finalizes) and marks an unfinished recording
+`failed` (its file, written incrementally, stays downloadable). A meeting nobody ever started
+fails after `BOT_START_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording, RecordingStatus
+from meetings.stream import SessionStream
+from vexa_site.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+RUNNING = (
+    MeetingStatus.JOINING,
+    MeetingStatus.AWAITING_ADMISSION,
+    MeetingStatus.ACTIVE,
+    MeetingStatus.STOPPING,
+)
+
+
+@dataclass
+class SupervisionReport:
+    failed: list[int] = field(default_factory=list)
+    never_started: list[int] = field(default_factory=list)
+
+
+def sessions_close(*, meeting_id: int, reason: str) -> None:
+    """End the meeting's open session streams and unfinished recordings (the bot is gone)."""
+    now = timezone.now()
+    for session in MeetingSession.objects.filter(meeting_id=meeting_id, ended_at__isnull=True):
+        SessionStream(session.session_uid).append_end(reason=reason)
+        MeetingSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=now)
+    Recording.objects.filter(meeting_id=meeting_id, status=RecordingStatus.IN_PROGRESS).update(
+        status=RecordingStatus.FAILED, completed_at=now, updated_at=now
+    )
+
+
+def meetings_supervise() -> SupervisionReport:
+    """Fail meetings whose bot stopped heartbeating, and requested ones nobody started."""
+    report = SupervisionReport()
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.BOT_HEARTBEAT_TIMEOUT_S)
+    lost = Meeting.objects.filter(status__in=RUNNING).filter(
+        Q(bot_heartbeat_at__lt=stale) | Q(bot_heartbeat_at__isnull=True, updated_at__lt=stale)
+    )
+    for meeting in lost.only("id", "status", "bot_heartbeat_at"):
+        silent_for = (now - (meeting.bot_heartbeat_at or stale)).total_seconds()
+        message = f"the bot stopped heartbeating {silent_for:.0f} s ago (worker or browser died)"
+        try:
+            if meeting.status == MeetingStatus.STOPPING:
+                # The user asked it to stop; it is stopped now, even if not cleanly.
+                lifecycle.transition(
+                    meeting_id=meeting.pk,
+                    to=MeetingStatus.COMPLETED,
+                    source="supervisor",
+                    reason="bot_heartbeat_lost_while_stopping",
+                    completion_reason="stopped",
+                    allowed_from=(MeetingStatus.STOPPING,),
+                )
+            else:
+                lifecycle.transition(
+                    meeting_id=meeting.pk,
+                    to=MeetingStatus.FAILED,
+                    source="supervisor",
+                    reason="bot_heartbeat_lost",
+                    failure_stage=meeting.status,
+                    error_details={"message": message, "stage": meeting.status},
+                    allowed_from=(meeting.status,),
+                )
+        except lifecycle.InvalidTransition:
+            continue  # it moved meanwhile (the bot woke up or finished): look again next beat
+        logger.warning("meeting %s: %s", meeting.pk, message)
+        sessions_close(meeting_id=meeting.pk, reason="bot_lost")
+        report.failed.append(meeting.pk)
+
+    start_deadline = now - timedelta(seconds=settings.BOT_START_TIMEOUT_S)
+    never = Meeting.objects.filter(status=MeetingStatus.REQUESTED).filter(
+        Q(join_at__isnull=True, created_at__lt=start_deadline) | Q(join_at__lt=start_deadline)
+    )
+    for meeting in never.only("id"):
+        try:
+            lifecycle.transition(
+                meeting_id=meeting.pk,
+                to=MeetingStatus.FAILED,
+                source="supervisor",
+                reason="bot_not_started",
+                failure_stage=MeetingStatus.REQUESTED,
+                error_details={
+                    "message": "no bot worker started this bot within "
+                    f"{settings.BOT_START_TIMEOUT_S} s"
+                },
+                allowed_from=(MeetingStatus.REQUESTED,),
+            )
+        except lifecycle.InvalidTransition:
+            continue
+        report.never_started.append(meeting.pk)
+    return report
+
+
+def scheduled_bots_due() -> list[int]:
+    """Claim requested meetings whose `join_at` has come (each once) and return their ids."""
+    due = Meeting.objects.filter(
+        status=MeetingStatus.REQUESTED, join_at__isnull=False, join_at__lte=timezone.now()
+    ).values_list("id", flat=True)
+    client = get_redis()
+    claimed: list[int] = []
+    for meeting_id in due:
+        # SET NX: two beat runs (or two schedulers) enqueue a meeting once; `run_bot` is
+        # idempotent anyway (its requested → joining claim).
+        if client.set(
+            f"vexa:bot:{meeting_id}:scheduled", "1", nx=True, ex=settings.BOT_START_TIMEOUT_S
+        ):
+            claimed.append(meeting_id)
+    return claimed

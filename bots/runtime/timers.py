@@ -1,0 +1,78 @@
+"""Automatic leave: when a bot gives up waiting or leaves a call on its own.
+
+Configurable per bot in `bot_config["automatic_leave"]`, in seconds (`waiting_room_timeout_s`,
+`no_one_joined_timeout_s`, `everyone_left_timeout_s`, `max_duration_s`) or with Vexa's
+millisecond names (`waiting_room_timeout`, `noone_joined_timeout`, `everyone_left_timeout`).
+Defaults follow shared/PLATFORMS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULTS_S = {
+    "waiting_room_timeout_s": 900.0,
+    "no_one_joined_timeout_s": 120.0,
+    "everyone_left_timeout_s": 60.0,
+    "max_duration_s": 7200.0,
+}
+_VEXA_MS_NAMES = {
+    "waiting_room_timeout": "waiting_room_timeout_s",
+    "noone_joined_timeout": "no_one_joined_timeout_s",
+    "no_one_joined_timeout": "no_one_joined_timeout_s",
+    "everyone_left_timeout": "everyone_left_timeout_s",
+    "max_duration": "max_duration_s",
+}
+
+
+@dataclass(frozen=True)
+class AutomaticLeave:
+    waiting_room_timeout_s: float = DEFAULTS_S["waiting_room_timeout_s"]
+    no_one_joined_timeout_s: float = DEFAULTS_S["no_one_joined_timeout_s"]
+    everyone_left_timeout_s: float = DEFAULTS_S["everyone_left_timeout_s"]
+    max_duration_s: float = DEFAULTS_S["max_duration_s"]
+
+    @classmethod
+    def from_config(cls, bot_config: dict[str, Any] | None) -> AutomaticLeave:
+        raw = (bot_config or {}).get("automatic_leave") or {}
+        values = dict(DEFAULTS_S)
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                    continue
+                if key in values:
+                    values[key] = float(value)
+                elif key in _VEXA_MS_NAMES:
+                    values[_VEXA_MS_NAMES[key]] = float(value) / 1000.0
+        return cls(**values)
+
+
+class LeaveTimers:
+    """Decides, from participant counts over time, whether the bot should leave the call.
+
+    `observe(count, now)` returns a completion reason once a timer is due. Being alone must last
+    the whole timeout: a momentary count of 0 (tiles re-rendering) never ends the meeting.
+    """
+
+    def __init__(self, policy: AutomaticLeave, *, admitted_at: float) -> None:
+        self.policy = policy
+        self.admitted_at = admitted_at
+        self.others_seen = False
+        self.alone_since: float | None = admitted_at
+
+    def observe(self, others: int, now: float) -> str | None:
+        if others > 0:
+            self.others_seen = True
+            self.alone_since = None
+        elif self.alone_since is None:
+            self.alone_since = now
+        if now - self.admitted_at >= self.policy.max_duration_s:
+            return "max_bot_time_exceeded"
+        if self.alone_since is None:
+            return None
+        if not self.others_seen and now - self.admitted_at >= self.policy.no_one_joined_timeout_s:
+            return "no_one_joined"
+        if self.others_seen and now - self.alone_since >= self.policy.everyone_left_timeout_s:
+            return "left_alone"
+        return None

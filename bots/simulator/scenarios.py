@@ -1,0 +1,381 @@
+"""Simulated meetings: the scenario format, its validation, and the live state kept in Redis.
+
+A scenario says what happens in one simulated meeting; its times count from the moment the
+first guest (the bot) is admitted, so a test never races the bot's join. The live state (guests
+in the waiting room, who was admitted, removed, whether the host ended the meeting) is one JSON
+document per meeting in Redis, changed under a short Redis lock by the host's actions and by
+the clock (auto-admission, lobby timeout, `end_after_s`, `remove_bot_after_s`).
+
+Scenario JSON:
+
+    {"platform": "google_meet", "native_meeting_id": "abc-defg-hij",
+     "variant": "ask_to_join" | "join_now",
+     "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
+     "lobby_timeout_s": 30,
+     "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
+                       "join_at_s": 0, "leave_at_s": null}],
+     "end_after_s": null, "remove_bot_after_s": null}
+
+`audio` is an absolute WAV path or a file under `SIMULATOR_MEDIA_DIR`; `at_s` is one start time
+or a list (one turn each). A name listed twice is one participant with several turns.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from vexa_site.errors import InvalidInput, NotFound
+from vexa_site.redis import get_redis
+
+PLATFORMS = ("google_meet",)
+VARIANTS = ("ask_to_join", "join_now")
+ADMIT_MODES = ("auto", "manual", "deny", "never")
+STATE_TTL_S = 24 * 3600
+LOCK_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stretch of speech: `audio` starts playing `at_s` after the bot's admission."""
+
+    audio: str
+    at_s: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A simulated person in the call, with a stable id, a name and their turns."""
+
+    participant_id: str
+    name: str
+    turns: tuple[Turn, ...]
+    join_at_s: float = 0.0
+    leave_at_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario (see the module docstring for the JSON form)."""
+
+    platform: str
+    native_meeting_id: str
+    variant: str = "ask_to_join"
+    admit: str = "auto"
+    admit_after_s: float = 1.0
+    lobby_timeout_s: float = 30.0
+    participants: tuple[Participant, ...] = ()
+    end_after_s: float | None = None
+    remove_bot_after_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scenario:
+        """Rebuild a scenario stored by `as_dict` (already validated)."""
+        participants = tuple(
+            Participant(
+                participant_id=p["participant_id"],
+                name=p["name"],
+                turns=tuple(Turn(**t) for t in p["turns"]),
+                join_at_s=p["join_at_s"],
+                leave_at_s=p["leave_at_s"],
+            )
+            for p in data["participants"]
+        )
+        return cls(**{**data, "participants": participants})
+
+
+def _number(raw: Any, where: str, *, allow_none: bool = False) -> float | None:
+    if raw is None and allow_none:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+        raise InvalidInput(f"{where} must be a number >= 0")
+    return float(raw)
+
+
+def resolve_audio(path: str) -> Path:
+    """An absolute WAV path, or a path under SIMULATOR_MEDIA_DIR (no escaping it)."""
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        base = Path(settings.SIMULATOR_MEDIA_DIR).resolve()
+        candidate = (base / candidate).resolve()
+        if base not in candidate.parents:
+            raise InvalidInput(f"audio {path!r} is outside the simulator media folder")
+    if not candidate.is_file():
+        raise InvalidInput(f"audio file {path!r} not found")
+    return candidate
+
+
+def wav_duration_s(path: Path) -> float:
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / float(wav.getframerate())
+    except (wave.Error, EOFError) as exc:
+        raise InvalidInput(f"audio file {str(path)!r} is not a PCM WAV file: {exc}") from None
+
+
+def scenario_parse(data: Any) -> Scenario:
+    """Validate scenario JSON into a `Scenario`; raises `InvalidInput` naming the bad field."""
+    if not isinstance(data, dict):
+        raise InvalidInput("a scenario is a JSON object")
+    platform = data.get("platform", "google_meet")
+    if platform not in PLATFORMS:
+        raise InvalidInput(f"platform must be one of {list(PLATFORMS)}")
+    native_id = data.get("native_meeting_id")
+    if not isinstance(native_id, str) or not native_id or len(native_id) > 255 or "/" in native_id:
+        raise InvalidInput("native_meeting_id must be a non-empty string without '/'")
+    variant = data.get("variant", "ask_to_join")
+    if variant not in VARIANTS:
+        raise InvalidInput(f"variant must be one of {list(VARIANTS)}")
+    admit = data.get("admit", "auto")
+    if admit not in ADMIT_MODES:
+        raise InvalidInput(f"admit must be one of {list(ADMIT_MODES)}")
+    raw_participants = data.get("participants", [])
+    if not isinstance(raw_participants, list):
+        raise InvalidInput("participants must be a list")
+    by_name: dict[str, dict[str, Any]] = {}
+    for index, raw in enumerate(raw_participants):
+        where = f"participants[{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
+            raise InvalidInput(f"{where} needs a name")
+        entry = by_name.setdefault(
+            raw["name"],
+            {"turns": [], "join_at_s": 0.0, "leave_at_s": None, "index": len(by_name)},
+        )
+        if "join_at_s" in raw:
+            entry["join_at_s"] = _number(raw["join_at_s"], f"{where}.join_at_s")
+        if "leave_at_s" in raw:
+            entry["leave_at_s"] = _number(raw["leave_at_s"], f"{where}.leave_at_s", allow_none=True)
+        if raw.get("audio") is None:
+            continue
+        if not isinstance(raw["audio"], str):
+            raise InvalidInput(f"{where}.audio must be a path")
+        audio = resolve_audio(raw["audio"])
+        duration = wav_duration_s(audio)
+        starts = raw.get("at_s", 0)
+        for start in starts if isinstance(starts, list) else [starts]:
+            at_s = _number(start, f"{where}.at_s")
+            assert at_s is not None
+            entry["turns"].append(Turn(audio=str(audio), at_s=at_s, duration_s=duration))
+    participants = tuple(
+        Participant(
+            participant_id=f"spaces/sim/devices/{entry['index'] + 1}",
+            name=name,
+            turns=tuple(sorted(entry["turns"], key=lambda turn: turn.at_s)),
+            join_at_s=entry["join_at_s"],
+            leave_at_s=entry["leave_at_s"],
+        )
+        for name, entry in by_name.items()
+    )
+    return Scenario(
+        platform=platform,
+        native_meeting_id=native_id,
+        variant=variant,
+        admit=admit,
+        admit_after_s=_number(data.get("admit_after_s", 1.0), "admit_after_s") or 0.0,
+        lobby_timeout_s=_number(data.get("lobby_timeout_s", 30.0), "lobby_timeout_s") or 0.0,
+        participants=participants,
+        end_after_s=_number(data.get("end_after_s"), "end_after_s", allow_none=True),
+        remove_bot_after_s=_number(
+            data.get("remove_bot_after_s"), "remove_bot_after_s", allow_none=True
+        ),
+    )
+
+
+# --- live state ------------------------------------------------------------------------------
+
+
+@dataclass
+class Guest:
+    """Someone who pressed the join button (normally the bot)."""
+
+    guest_id: str
+    name: str
+    # waiting → admitted | denied | timed_out; admitted → removed | left
+    state: str
+    joined_at: float
+    decided_at: float | None = None
+
+
+@dataclass
+class MeetingState:
+    """The live state of one simulated meeting."""
+
+    scenario: Scenario
+    loaded_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    guests: dict[str, Guest] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "scenario": self.scenario.as_dict(),
+                "loaded_at": self.loaded_at,
+                "started_at": self.started_at,
+                "ended_at": self.ended_at,
+                "guests": {gid: asdict(g) for gid, g in self.guests.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> MeetingState:
+        data = json.loads(raw)
+        return cls(
+            scenario=Scenario.from_dict(data["scenario"]),
+            loaded_at=data["loaded_at"],
+            started_at=data["started_at"],
+            ended_at=data["ended_at"],
+            guests={gid: Guest(**g) for gid, g in data["guests"].items()},
+        )
+
+    def elapsed_s(self, now: float) -> float | None:
+        """Scenario time: seconds since the first admission (None before it)."""
+        return None if self.started_at is None else now - self.started_at
+
+    def advance(self, now: float) -> None:
+        """Apply what the clock decides: auto admission/denial, lobby timeout, end, removal."""
+        sc = self.scenario
+        for guest in self.guests.values():
+            if guest.state != "waiting":
+                continue
+            waited = now - guest.joined_at
+            if sc.admit == "auto" and waited >= sc.admit_after_s:
+                self._admit(guest, guest.joined_at + sc.admit_after_s)
+            elif sc.admit == "deny" and waited >= sc.admit_after_s:
+                guest.state, guest.decided_at = "denied", guest.joined_at + sc.admit_after_s
+            elif waited >= sc.lobby_timeout_s and sc.admit in ("never", "manual"):
+                guest.state, guest.decided_at = "timed_out", guest.joined_at + sc.lobby_timeout_s
+        if self.started_at is None:
+            return
+        ends_at = None if sc.end_after_s is None else self.started_at + sc.end_after_s
+        if self.ended_at is None and ends_at is not None and now >= ends_at:
+            self.ended_at = ends_at
+        if sc.remove_bot_after_s is not None and now >= self.started_at + sc.remove_bot_after_s:
+            for guest in self.guests.values():
+                if guest.state == "admitted":
+                    guest.state, guest.decided_at = "removed", now
+
+    def _admit(self, guest: Guest, at: float) -> None:
+        guest.state, guest.decided_at = "admitted", at
+        if self.started_at is None:
+            self.started_at = at
+
+    def present(self, now: float) -> list[Participant]:
+        """Scenario participants in the call at `now` (nobody before the first admission)."""
+        elapsed = self.elapsed_s(now)
+        if elapsed is None or self.ended_at is not None:
+            return []
+        return [
+            p
+            for p in self.scenario.participants
+            if p.join_at_s <= elapsed and (p.leave_at_s is None or elapsed < p.leave_at_s)
+        ]
+
+
+def state_key(platform: str, native_meeting_id: str) -> str:
+    return f"vexa:sim:{platform}:{native_meeting_id}"
+
+
+def scenario_load(scenario: Scenario) -> MeetingState:
+    """Start (or restart) the simulated meeting of `scenario`, forgetting any earlier state."""
+    state = MeetingState(scenario=scenario, loaded_at=time.time())
+    get_redis().set(
+        state_key(scenario.platform, scenario.native_meeting_id), state.to_json(), ex=STATE_TTL_S
+    )
+    return state
+
+
+def state_get(platform: str, native_meeting_id: str) -> MeetingState | None:
+    """The meeting's state after the clock's decisions up to now; None if no scenario."""
+    return state_update(platform, native_meeting_id, lambda state, now: None)
+
+
+def state_update(
+    platform: str,
+    native_meeting_id: str,
+    change: Callable[[MeetingState, float], Any],
+) -> MeetingState | None:
+    """Read-advance-change-write under a lock, so a host click and a page poll never interleave."""
+    client = get_redis()
+    key = state_key(platform, native_meeting_id)
+    with client.lock(f"{key}:lock", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S):
+        raw = client.get(key)
+        if raw is None:
+            return None
+        state = MeetingState.from_json(raw)
+        now = time.time()
+        state.advance(now)
+        change(state, now)
+        client.set(key, state.to_json(), ex=STATE_TTL_S)
+        return state
+
+
+def _require(state: MeetingState | None) -> MeetingState:
+    if state is None:
+        raise NotFound("No simulated meeting with this id")
+    return state
+
+
+def guest_join(platform: str, native_meeting_id: str, *, name: str) -> tuple[MeetingState, Guest]:
+    """A guest pressed the join button: waiting room, or straight in for `join_now`."""
+    guest = Guest(guest_id=secrets.token_hex(8), name=name[:100], state="waiting", joined_at=0.0)
+
+    def change(state: MeetingState, now: float) -> None:
+        guest.joined_at = now
+        state.guests[guest.guest_id] = guest
+        # "Ask to join" always shows the waiting room first, even with auto-admission after 0 s.
+        if state.scenario.variant == "join_now":
+            state._admit(guest, now)
+
+    return _require(state_update(platform, native_meeting_id, change)), guest
+
+
+HOST_ACTIONS = ("admit", "deny", "remove", "end")
+
+
+def host_act(
+    platform: str, native_meeting_id: str, *, action: str, guest_id: str | None = None
+) -> MeetingState:
+    """The host admits, denies or removes a guest (the first fitting one if no id), or ends."""
+    if action not in HOST_ACTIONS:
+        raise InvalidInput(f"action must be one of {list(HOST_ACTIONS)}")
+    wanted = {"admit": "waiting", "deny": "waiting", "remove": "admitted"}
+
+    def change(state: MeetingState, now: float) -> None:
+        if action == "end":
+            if state.ended_at is None:
+                state.ended_at = now
+            return
+        for guest in state.guests.values():
+            if guest.state != wanted[action] or guest_id not in (None, guest.guest_id):
+                continue
+            if action == "admit":
+                state._admit(guest, now)
+            else:
+                guest.state = "denied" if action == "deny" else "removed"
+                guest.decided_at = now
+            return
+        raise InvalidInput(f"no guest to {action}")
+
+    return _require(state_update(platform, native_meeting_id, change))
+
+
+def guest_leave(platform: str, native_meeting_id: str, *, guest_id: str) -> None:
+    def change(state: MeetingState, now: float) -> None:
+        guest = state.guests.get(guest_id)
+        if guest is not None and guest.state in ("waiting", "admitted"):
+            guest.state, guest.decided_at = "left", now
+
+    state_update(platform, native_meeting_id, change)

@@ -1,0 +1,45 @@
+"""Celery tasks of the bot runtime.
+
+`run_bot` runs on the `bots` queue in a thread-pool worker (`-P threads -c N`): the task lives
+as long as its bot, so Celery's slots count running bots and `acks_late` means something. The
+bots of one worker process share one browser (see `bots.runtime.browser`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from bots.runtime import supervision
+from bots.runtime.bot import BotRun
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="bots.tasks.run_bot", acks_late=True)
+def run_bot(meeting_id: int) -> str:
+    """Run the bot of `meeting_id` from `requested` to `completed`/`failed`.
+
+    Returns early ("skipped") if the meeting is no longer `requested` (a second delivery, or a
+    stop before the bot started), and ("scheduled") if its `join_at` is still ahead.
+    """
+    outcome = BotRun(meeting_id).run()
+    logger.info("bot for meeting %s finished: %s", meeting_id, outcome)
+    return outcome
+
+
+@shared_task(name="bots.tasks.supervise_bots")
+def supervise_bots() -> dict[str, list[int]]:
+    """Beat task: end meetings whose bot stopped heartbeating; fail bots nobody started."""
+    report = supervision.meetings_supervise()
+    return {"failed": report.failed, "never_started": report.never_started}
+
+
+@shared_task(name="bots.tasks.start_scheduled_bots")
+def start_scheduled_bots() -> list[int]:
+    """Beat task: enqueue `run_bot` for requested meetings whose `join_at` has come."""
+    due = supervision.scheduled_bots_due()
+    for meeting_id in due:
+        run_bot.delay(meeting_id)
+    return due
