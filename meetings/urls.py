@@ -1,3 +1,9 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from meetings import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("meetings", api.MeetingListApi.as_view()),
+    path("meetings/<int:meeting_id>", api.MeetingDetailApi.as_view()),
+    path("meetings/<str:platform>/<str:native_meeting_id>", api.MeetingByNativeApi.as_view()),
+]

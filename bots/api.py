@@ -1,0 +1,275 @@
+"""REST for bots (`/bots*`, scope `bot`): parse, call a selector or service, serialize."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth import request_user
+from accounts.permissions import HasBotScope
+from bots import selectors, services
+from meetings import services as meeting_services
+from meetings.models import Meeting, Platform
+from meetings.serializers import MeetingSerializer, meeting_wire
+
+METADATA_MAX_BYTES = 4096
+TIMEOUT_MAX_S = 7 * 24 * 3600
+
+
+class AcceptedSerializer(serializers.Serializer[Any]):
+    class Meta:
+        ref_name = "BotAccepted"
+
+    message = serializers.CharField()
+    meeting_id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+def _accepted(message: str, meeting: Meeting) -> Response:
+    return Response(
+        {"message": message, "meeting_id": meeting.pk, "status": meeting.status},
+        status=status.HTTP_202_ACCEPTED,
+    )
+
+
+class AutomaticLeaveInput(serializers.Serializer[Any]):
+    waiting_room = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
+    no_one_joined = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
+    everyone_left = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
+    max_duration = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
+    # Vexa's own names, in milliseconds; converted to the seconds above.
+    waiting_room_timeout = serializers.IntegerField(
+        required=False, min_value=1000, max_value=TIMEOUT_MAX_S * 1000
+    )
+    noone_joined_timeout = serializers.IntegerField(
+        required=False, min_value=1000, max_value=TIMEOUT_MAX_S * 1000
+    )
+    everyone_left_timeout = serializers.IntegerField(
+        required=False, min_value=1000, max_value=TIMEOUT_MAX_S * 1000
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, int]:
+        aliases = {
+            "waiting_room_timeout": "waiting_room",
+            "noone_joined_timeout": "no_one_joined",
+            "everyone_left_timeout": "everyone_left",
+        }
+        out = {k: v for k, v in attrs.items() if k not in aliases}
+        for alias, name in aliases.items():
+            if alias in attrs and name not in out:
+                out[name] = max(1, attrs[alias] // 1000)
+        return out
+
+
+class RunningBotSerializer(serializers.Serializer[Meeting]):
+    container_id = serializers.CharField(source="bot_container_id", allow_null=True)
+    meeting_id = serializers.IntegerField(source="pk")
+    platform = serializers.CharField()
+    native_meeting_id = serializers.CharField()
+    status = serializers.CharField()
+    bot_name = serializers.SerializerMethodField()
+    constructed_meeting_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    start_time = serializers.DateTimeField(allow_null=True)
+    join_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+    def get_bot_name(self, meeting: Meeting) -> str | None:
+        name = (meeting.bot_config or {}).get("bot_name")
+        return name if isinstance(name, str) else None
+
+
+class BotApi(APIView):
+    permission_classes = [HasBotScope]
+
+
+class BotCreateApi(BotApi):
+    class Input(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "BotCreateInput"
+
+        platform = serializers.ChoiceField(choices=Platform.choices, required=False)
+        native_meeting_id = serializers.CharField(required=False, max_length=255)
+        passcode = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=255
+        )
+        meeting_url = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=2048
+        )
+        bot_name = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=100
+        )
+        language = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=16
+        )
+        task = serializers.ChoiceField(choices=services.TASKS, required=False, allow_null=True)
+        join_at = serializers.DateTimeField(required=False, allow_null=True)
+        automatic_leave = AutomaticLeaveInput(required=False, allow_null=True)
+        recording_enabled = serializers.BooleanField(required=False, default=True)
+        transcribe_enabled = serializers.BooleanField(required=False, default=True)
+        metadata = serializers.DictField(required=False, allow_null=True)
+        hotwords = serializers.ListField(
+            child=serializers.CharField(max_length=100),
+            required=False,
+            allow_null=True,
+            max_length=100,
+        )
+        prompt = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=2000
+        )
+
+        def validate_metadata(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
+            if value is not None and len(json.dumps(value)) > METADATA_MAX_BYTES:
+                raise serializers.ValidationError(
+                    f"metadata must be at most {METADATA_MAX_BYTES} bytes of JSON"
+                )
+            return value
+
+    @extend_schema(
+        operation_id="bots_create",
+        summary="Create Bot",
+        description=(
+            "Send a bot to a meeting. Give `platform` + `native_meeting_id` (+ `passcode`), or "
+            "a pasted `meeting_url` (parsed into those). Ids are checked per platform (400 "
+            "`Invalid meeting ID format ...`); field type errors are 422. 201 with the meeting "
+            "(`status: requested`); the bot is enqueued once the request's transaction commits. "
+            "409 when a live bot exists for this meeting; 429 over the user's "
+            "`max_concurrent_bots` (0 = unlimited). `join_at` in the future schedules the bot "
+            "(not counted against the limit until it starts). `language` is a Whisper code "
+            "(omit to auto-detect). `automatic_leave` takes seconds (`waiting_room`, "
+            "`no_one_joined`, `everyone_left`, `max_duration`; Vexa's `*_timeout` "
+            "millisecond names are accepted too). `metadata` (at most 4 KiB of JSON) is echoed "
+            "back. With an `Idempotency-Key` header, repeating the same body within 24 h "
+            "returns the first response (header `Idempotent-Replayed: true`) and starts no "
+            "second bot; the same key with a different body is a 422. Failed requests are not "
+            "remembered."
+        ),
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
+        ],
+        request=Input,
+        responses={201: MeetingSerializer},
+        examples=[
+            OpenApiExample(
+                "Google Meet",
+                request_only=True,
+                value={
+                    "platform": "google_meet",
+                    "native_meeting_id": "abc-defg-hij",
+                    "bot_name": "Vexa Transcription Bot",
+                    "language": "en",
+                },
+            ),
+            OpenApiExample(
+                "Pasted Teams link",
+                request_only=True,
+                value={"meeting_url": "https://teams.live.com/meet/9398850880426?p=RBZCWdxyp85"},
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        body = self.Input(data=request.data)
+        body.is_valid(raise_exception=True)
+        params = dict(body.validated_data)
+
+        def create() -> tuple[int, dict[str, Any], Meeting]:
+            meeting = services.bot_create(user=user, **params)
+            return status.HTTP_201_CREATED, meeting_wire(meeting), meeting
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            code, data, _ = create()
+            return Response(data, status=code)
+        result = meeting_services.idempotent_call(
+            user=user,
+            scope="POST /bots",
+            key=key,
+            fingerprint=meeting_services.request_fingerprint(request.data),
+            call=create,
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return Response(result.body, status=result.status, headers=headers)
+
+
+class BotStatusApi(BotApi):
+    class Output(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "BotStatus"
+
+        running_bots = RunningBotSerializer(many=True)
+
+    @extend_schema(
+        operation_id="bots_status",
+        summary="Get Bot Status",
+        description=(
+            "The caller's bots that are not finished (`requested` through `stopping`, "
+            "scheduled ones included), newest first. `container_id` is the worker's id for "
+            "the bot run (null until a worker picks it up)."
+        ),
+        responses=Output,
+    )
+    def get(self, request: Request) -> Response:
+        bots = selectors.bot_running_list(user=request_user(request))
+        return Response(self.Output({"running_bots": bots}).data)
+
+
+class BotDetailApi(BotApi):
+    @extend_schema(
+        operation_id="bots_stop",
+        summary="Stop Bot",
+        description=(
+            "202: the meeting goes to `stopping`; the running bot leaves and marks it "
+            "`completed` (`stopped`, or `stopped_before_admission` if it was not yet admitted). "
+            "A bot that has not started yet is never started: its meeting is `completed` "
+            "(`stopped_before_admission`) at once. 404 `Bot not found` when no live bot."
+        ),
+        request=None,
+        responses={202: AcceptedSerializer},
+    )
+    def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        meeting = selectors.bot_get_live(
+            user=request_user(request), platform=platform, native_meeting_id=native_meeting_id
+        )
+        meeting = services.bot_stop(meeting_id=meeting.pk)
+        return _accepted("Stop request accepted and is being processed.", meeting)
+
+
+class BotConfigApi(BotApi):
+    class Input(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "BotConfigInput"
+
+        language = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=16
+        )
+        task = serializers.ChoiceField(choices=services.TASKS, required=False)
+        bot_name = serializers.CharField(required=False, max_length=100)
+
+    @extend_schema(
+        operation_id="bots_update_config",
+        summary="Update Bot Configuration",
+        description=(
+            "Change `language` (a Whisper code, or null to auto-detect), `task` or `bot_name` "
+            "of an active bot. 202: delivered to the running bot, which applies it to the "
+            "audio that follows. 409 if the bot is not `active`; 404 if there is no live bot."
+        ),
+        request=Input,
+        responses={202: AcceptedSerializer},
+    )
+    def put(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        meeting = selectors.bot_get_live(
+            user=request_user(request), platform=platform, native_meeting_id=native_meeting_id
+        )
+        body = self.Input(data=request.data)
+        body.is_valid(raise_exception=True)
+        meeting = services.bot_update_config(
+            meeting_id=meeting.pk, changes=dict(body.validated_data)
+        )
+        return _accepted("Configuration update accepted", meeting)

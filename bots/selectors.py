@@ -1,0 +1,41 @@
+"""Reads of bots: a bot is a meeting whose status is live, seen only by its owner."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from meetings.models import LIVE_STATUSES, Meeting
+from meetings.selectors import check_path_platform
+from vexa_site.errors import NotFound
+
+BOT_NOT_FOUND = "Bot not found"
+
+
+def live_meetings_for(*, user: User) -> QuerySet[Meeting]:
+    return Meeting.objects.filter(user=user, status__in=LIVE_STATUSES)
+
+
+def bot_get_live(*, user: User, platform: str, native_meeting_id: str) -> Meeting:
+    """The user's live meeting for this platform id (at most one: a database constraint)."""
+    check_path_platform(platform)
+    meeting = (
+        live_meetings_for(user=user)
+        .filter(platform=platform, native_meeting_id=native_meeting_id)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if meeting is None:
+        raise NotFound(BOT_NOT_FOUND)
+    return meeting
+
+
+def bot_running_list(*, user: User) -> list[Meeting]:
+    """Every live bot of the user, scheduled ones included, newest first."""
+    return list(live_meetings_for(user=user).order_by("-created_at", "-id"))
+
+
+def bot_count_occupying(*, user: User) -> int:
+    """Live bots that count against `max_concurrent_bots`: not those scheduled for later."""
+    return live_meetings_for(user=user).exclude(join_at__gt=timezone.now()).count()

@@ -1,0 +1,227 @@
+"""Writes for bots: request one, stop it, change its live settings.
+
+The database row is the truth and Redis only rings the bell: each function changes the
+meeting inside a transaction and, after commit, enqueues the bot (`run_bot`) or tells the
+running bot to re-read its row (`bots.control.notify_bot`).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from bots import control, platforms
+from meetings import lifecycle
+from meetings.models import LIVE_STATUSES, TERMINAL_STATUSES, Meeting, MeetingStatus
+from vexa_site.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+
+logger = logging.getLogger(__name__)
+
+S = MeetingStatus
+DEFAULT_BOT_NAME = "Vexa Bot"
+TASKS = ("transcribe", "translate")
+# Seconds a client may want to wait before asking again once at the concurrency limit.
+CONCURRENCY_RETRY_AFTER_S = 30
+
+
+@functools.cache
+def whisper_languages() -> frozenset[str]:
+    """Whisper's language codes (faster-whisper's own table, so the two never disagree)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return frozenset(_LANGUAGE_CODES)
+
+
+def check_language(language: str | None) -> str | None:
+    """None or "" means auto-detect; anything else must be one of Whisper's codes."""
+    if not language:
+        return None
+    code = language.strip().lower()
+    if code not in whisper_languages():
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "language"],
+                    "msg": f"Unsupported language {language!r}; use a Whisper language code "
+                    "such as 'en', 'es', 'de', or omit it to auto-detect",
+                    "type": "value_error.language",
+                }
+            ]
+        )
+    return code
+
+
+def enqueue_run_bot(meeting_id: int) -> None:
+    """Hand the meeting to a bot worker (Celery queue `bots`). Runs after commit."""
+    # The bot runtime's module, imported late so the web process does not load it.
+    tasks = importlib.import_module("bots.tasks")
+    tasks.run_bot.delay(meeting_id)
+
+
+def _notify(meeting_id: int, reason: str) -> None:
+    try:
+        control.notify_bot(meeting_id=meeting_id, reason=reason)
+    except Exception:
+        # The change is committed; a bot that missed the bell sees it on its next poll.
+        logger.exception("could not notify the bot of meeting %s (%s)", meeting_id, reason)
+
+
+def bot_create(
+    *,
+    user: User,
+    platform: str | None = None,
+    native_meeting_id: str | None = None,
+    passcode: str | None = None,
+    meeting_url: str | None = None,
+    bot_name: str | None = None,
+    language: str | None = None,
+    task: str | None = None,
+    join_at: datetime | None = None,
+    automatic_leave: dict[str, int] | None = None,
+    recording_enabled: bool = True,
+    transcribe_enabled: bool = True,
+    metadata: dict[str, Any] | None = None,
+    hotwords: list[str] | None = None,
+    prompt: str | None = None,
+) -> Meeting:
+    """Create a `requested` meeting for a new bot; enqueue the bot after commit.
+
+    Validates the meeting per platform (400), refuses a second live bot for the same meeting
+    (409) and a user at `max_concurrent_bots` (429; 0 = unlimited). The user's row is locked
+    so that two concurrent requests cannot both pass the count. A bot scheduled for later
+    (`join_at` in the future) is not enqueued and does not count against the limit; the
+    scheduler starts it when due.
+    """
+    ref = platforms.resolve_meeting(
+        platform=platform,
+        native_meeting_id=native_meeting_id,
+        passcode=passcode,
+        meeting_url=meeting_url,
+    )
+    language = check_language(language)
+    task = task or "transcribe"
+    if task not in TASKS:
+        raise InvalidInput(f"task must be one of {list(TASKS)}")
+    now = timezone.now()
+    scheduled = join_at is not None and join_at > now
+    config: dict[str, Any] = {
+        "bot_name": bot_name or DEFAULT_BOT_NAME,
+        "language": language,
+        "task": task,
+        "passcode": ref.passcode,
+        "meeting_url": ref.meeting_url,
+        "automatic_leave": dict(automatic_leave or {}),
+        "recording_enabled": recording_enabled,
+        "transcribe_enabled": transcribe_enabled,
+        "metadata": dict(metadata or {}),
+    }
+    if hotwords:
+        config["hotwords"] = list(hotwords)
+    if prompt:
+        config["prompt"] = prompt
+    with transaction.atomic():
+        locked_user = User.objects.select_for_update().get(pk=user.pk)
+        live = Meeting.objects.filter(user=locked_user, status__in=LIVE_STATUSES).exclude(
+            join_at__gt=now
+        )
+        if Meeting.objects.filter(
+            user=locked_user,
+            platform=ref.platform,
+            native_meeting_id=ref.native_meeting_id,
+            status__in=LIVE_STATUSES,
+        ).exists():
+            raise Conflict(_already_running(ref))
+        limit = locked_user.max_concurrent_bots
+        if limit and not scheduled and live.count() >= limit:
+            raise TooManyRequests(
+                f"Too many concurrent bots: the limit for this user is {limit}",
+                headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_S)},
+            )
+        try:
+            with transaction.atomic():
+                meeting = Meeting.objects.create(
+                    user=locked_user,
+                    platform=ref.platform,
+                    native_meeting_id=ref.native_meeting_id,
+                    constructed_meeting_url=ref.meeting_url,
+                    status=S.REQUESTED,
+                    bot_config=config,
+                    join_at=join_at,
+                )
+        except IntegrityError:
+            # The partial unique index `one_live_bot_per_meeting` caught a race we lost.
+            raise Conflict(_already_running(ref)) from None
+        lifecycle.record_created(meeting)
+        if not scheduled:
+            transaction.on_commit(functools.partial(enqueue_run_bot, meeting.pk), robust=True)
+    return meeting
+
+
+def _already_running(ref: platforms.MeetingRef) -> str:
+    return (
+        f"A bot is already running for {ref.platform} meeting {ref.native_meeting_id}; "
+        "stop it before requesting another"
+    )
+
+
+def bot_stop(*, meeting_id: int, source: str = "user_api") -> Meeting:
+    """Stop a meeting's bot: `stopping`, then the bot leaves and completes it.
+
+    A bot that has not started (`requested`, scheduled or queued) is never started: the meeting
+    goes straight on to `completed` with `stopped_before_admission`. A running bot is rung
+    after commit; it leaves and completes the meeting (`stopped`, or `stopped_before_admission`
+    if it was not yet admitted). Stopping a meeting already `stopping` only rings again; a
+    finished one is a 404, like a meeting with no bot.
+    """
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        if meeting.status in TERMINAL_STATUSES:
+            raise NotFound("Bot not found")
+        if meeting.status != S.STOPPING:
+            was = meeting.status
+            meeting = lifecycle.transition(
+                meeting_id=meeting_id, to=S.STOPPING, source=source, reason="stop requested"
+            )
+            if was == S.REQUESTED:
+                meeting = lifecycle.transition(
+                    meeting_id=meeting_id,
+                    to=S.COMPLETED,
+                    source=source,
+                    reason="stopped before the bot started",
+                    completion_reason="stopped_before_admission",
+                )
+        transaction.on_commit(functools.partial(_notify, meeting_id, "stop"))
+    return meeting
+
+
+def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
+    """Change `language`, `task` or `bot_name` of an active bot (409 if it is not active).
+
+    The bot is rung after commit; it re-reads `bot_config` and writes the change to its
+    session stream, so transcription applies it to the audio that follows.
+    """
+    allowed = {k: v for k, v in changes.items() if k in ("language", "task", "bot_name")}
+    if not allowed:
+        raise InvalidInput("Give at least one of language, task, bot_name")
+    if "language" in allowed:
+        allowed["language"] = check_language(allowed["language"])
+    if "task" in allowed and allowed["task"] not in TASKS:
+        raise InvalidInput(f"task must be one of {list(TASKS)}")
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        if meeting.status != S.ACTIVE:
+            raise Conflict(
+                f"Bot is not active (status: {meeting.status}); only an active bot can be "
+                "reconfigured"
+            )
+        meeting.bot_config = {**(meeting.bot_config or {}), **allowed}
+        meeting.save(update_fields=["bot_config", "updated_at"])
+        transaction.on_commit(functools.partial(_notify, meeting_id, "config"))
+    return meeting

@@ -1,0 +1,180 @@
+"""Django admin for meetings: find them, read their status history and failure evidence.
+
+Status is read-only here as everywhere: it changes only through `meetings.lifecycle`. The one
+action, "Stop bot", calls the same service as `DELETE /bots/...`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from meetings.models import LIVE_STATUSES, Meeting, MeetingSession, Recording
+
+
+def _pretty(value: Any) -> SafeString:
+    return format_html(
+        '<pre style="white-space: pre-wrap; max-width: 60em">{}</pre>',
+        json.dumps(value, indent=2, sort_keys=True, default=str),
+    )
+
+
+class MeetingSessionInline(admin.TabularInline[MeetingSession, Meeting]):
+    model = MeetingSession
+    extra = 0
+    can_delete = False
+    fields = ("session_uid", "started_at", "ended_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RecordingInline(admin.TabularInline[Recording, Meeting]):
+    model = Recording
+    extra = 0
+    can_delete = False
+    fields = ("status", "file_path", "size_bytes", "duration_s", "created_at", "completed_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Meeting)
+class MeetingAdmin(admin.ModelAdmin[Meeting]):
+    list_display = (
+        "id",
+        "user",
+        "platform",
+        "native_meeting_id",
+        "status",
+        "completion_or_failure",
+        "created_at",
+        "start_time",
+        "end_time",
+    )
+    list_filter = ("status", "platform", "created_at")
+    search_fields = ("native_meeting_id", "user__email", "bot_container_id", "=id")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    inlines = (MeetingSessionInline, RecordingInline)
+    actions = ("stop_bots",)
+    readonly_fields = (
+        "user",
+        "platform",
+        "native_meeting_id",
+        "constructed_meeting_url",
+        "status",
+        "completion_or_failure",
+        "status_history",
+        "failure_evidence",
+        "bot_container_id",
+        "bot_heartbeat_at",
+        "join_at",
+        "start_time",
+        "end_time",
+        "created_at",
+        "updated_at",
+        "bot_settings",
+        "user_data",
+    )
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "user",
+                    ("platform", "native_meeting_id"),
+                    "constructed_meeting_url",
+                    ("status", "completion_or_failure"),
+                    ("join_at", "start_time", "end_time"),
+                    ("bot_container_id", "bot_heartbeat_at"),
+                    ("created_at", "updated_at"),
+                )
+            },
+        ),
+        ("Status history", {"fields": ("status_history",)}),
+        ("Failure evidence", {"fields": ("failure_evidence",)}),
+        ("Settings and metadata", {"fields": ("bot_settings", "user_data")}),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Meetings are created by POST /bots, which validates and enqueues the bot.
+        return False
+
+    @admin.display(description="completion / failure")
+    def completion_or_failure(self, meeting: Meeting) -> str:
+        data = meeting.data or {}
+        if data.get("failure_stage"):
+            return f"failed at {data['failure_stage']}"
+        return str(data.get("completion_reason") or "")
+
+    @admin.display(description="status history")
+    def status_history(self, meeting: Meeting) -> SafeString:
+        rows = (meeting.data or {}).get("status_transition") or []
+        if not rows:
+            return format_html("<em>{}</em>", "none")
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    row.get("timestamp"),
+                    row.get("from") or "∅",
+                    row.get("to"),
+                    row.get("source") or "",
+                    row.get("reason") or "",
+                    row.get("completion_reason") or row.get("failure_stage") or "",
+                )
+                for row in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>time</th><th>change</th><th>source</th><th>reason</th>"
+            "<th>completion / failure</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.display(description="failure evidence")
+    def failure_evidence(self, meeting: Meeting) -> SafeString:
+        data = meeting.data or {}
+        details = data.get("error_details")
+        if not details:
+            return format_html("<em>{}</em>", "none")
+        parts = [_pretty(details)]
+        screenshot = details.get("screenshot") if isinstance(details, dict) else None
+        if isinstance(screenshot, str) and screenshot.startswith("data:image/"):
+            parts.append(format_html('<img src="{}" style="max-width: 60em">', screenshot))
+        return format_html_join("", "{}", ((p,) for p in parts))
+
+    @admin.display(description="bot settings")
+    def bot_settings(self, meeting: Meeting) -> SafeString:
+        config = {k: v for k, v in (meeting.bot_config or {}).items() if k != "passcode"}
+        return _pretty(config)
+
+    @admin.display(description="data (metadata)")
+    def user_data(self, meeting: Meeting) -> SafeString:
+        data = {
+            k: v
+            for k, v in (meeting.data or {}).items()
+            if k not in ("status_transition", "error_details")
+        }
+        return _pretty(data)
+
+    @admin.action(description="Stop the bot of the selected meetings")
+    def stop_bots(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> None:
+        from bots import services as bot_services
+
+        stopped = 0
+        for meeting in queryset.filter(status__in=LIVE_STATUSES):
+            bot_services.bot_stop(meeting_id=meeting.pk, source="admin")
+            stopped += 1
+        self.message_user(request, f"Stop requested for {stopped} bot(s).", messages.SUCCESS)

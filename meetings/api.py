@@ -1,0 +1,179 @@
+"""REST for meetings (`/meetings*`, scope `tx`): parse, call a selector or service, serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth import request_user
+from accounts.permissions import HasTxScope
+from meetings import selectors, services
+from meetings.models import Meeting, MeetingStatus, Platform
+from meetings.serializers import MeetingSerializer, meeting_wire
+
+MEETING_ID_PARAM = OpenApiParameter(
+    "meeting_id",
+    int,
+    required=False,
+    description="Pick one meeting when the same platform id was met several times "
+    "(default: the newest).",
+)
+
+
+class MeetingApi(APIView):
+    permission_classes = [HasTxScope]
+
+
+class MeetingSelectInput(serializers.Serializer[Any]):
+    meeting_id = serializers.IntegerField(required=False, min_value=1)
+
+
+class MeetingDataInput(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    notes = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=100_000
+    )
+    participants = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        allow_null=True,
+        max_length=1000,
+    )
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        allow_null=True,
+        max_length=100,
+    )
+
+
+class MeetingListApi(MeetingApi):
+    class Input(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "MeetingListQuery"
+
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+        status = serializers.ChoiceField(choices=MeetingStatus.choices, required=False)
+        platform = serializers.ChoiceField(choices=Platform.choices, required=False)
+
+    class Output(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "MeetingList"
+
+        meetings = MeetingSerializer(many=True)
+        has_more = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="meetings_list",
+        summary="List Meetings",
+        description=(
+            "The caller's meetings, newest first, in every status; each has its status "
+            "history in `data.status_transition`. Without `limit` all meetings are returned; "
+            "with `limit`/`offset`, `has_more` tells whether another page follows. Filters: "
+            "`status`, `platform`."
+        ),
+        parameters=[Input],
+        responses=Output,
+    )
+    def get(self, request: Request) -> Response:
+        params = self.Input(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        args = dict(params.validated_data)
+        filters = {k: args[k] for k in ("status", "platform") if k in args}
+        page = selectors.meeting_list(
+            user=request_user(request),
+            filters=filters,
+            limit=args.get("limit"),
+            offset=args["offset"],
+        )
+        return Response(self.Output(page).data)
+
+
+class MeetingDetailApi(MeetingApi):
+    @extend_schema(
+        operation_id="meetings_get",
+        summary="Get Meeting",
+        description="One of the caller's meetings by its id; 404 `Meeting not found` otherwise.",
+        responses=MeetingSerializer,
+    )
+    def get(self, request: Request, meeting_id: int) -> Response:
+        meeting = selectors.meeting_get(user=request_user(request), meeting_id=meeting_id)
+        return Response(meeting_wire(meeting))
+
+
+class MeetingByNativeApi(MeetingApi):
+    class PatchInput(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "MeetingPatchInput"
+
+        data = MeetingDataInput()  # type: ignore[assignment]
+
+    class DeletedOutput(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "MeetingDeleted"
+
+        message = serializers.CharField()
+
+    @extend_schema(
+        operation_id="meetings_update_data",
+        summary="Update Meeting Data",
+        description=(
+            "Partial update of `data.name`, `data.notes`, `data.participants`, "
+            "`data.languages`: only keys present change; arrays are replaced whole; null or "
+            '"" clears a key. Other keys of `data` (status history, ...) are never touched; '
+            "unknown keys are ignored. Targets the newest meeting with this id (or "
+            "`meeting_id`). 409 after the meeting's data was deleted."
+        ),
+        parameters=[MEETING_ID_PARAM],
+        request=PatchInput,
+        responses=MeetingSerializer,
+    )
+    def patch(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        meeting = meeting_from_path(request, platform, native_meeting_id)
+        body = self.PatchInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        meeting = services.meeting_update_data(
+            meeting_id=meeting.pk, changes=dict(body.validated_data["data"])
+        )
+        return Response(meeting_wire(meeting))
+
+    @extend_schema(
+        operation_id="meetings_delete",
+        summary="Delete Meeting Data",
+        description=(
+            "For a `completed` or `failed` meeting (409 otherwise): deletes its transcript "
+            "segments, recordings and share links, clears its metadata, bot settings and "
+            "meeting URL, and keeps an anonymized stub (`data.redacted: true`) with its status "
+            "history. Safe to retry: deleting again answers the same."
+        ),
+        parameters=[MEETING_ID_PARAM],
+        request=None,
+        responses=DeletedOutput,
+    )
+    def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        meeting = meeting_from_path(request, platform, native_meeting_id)
+        services.meeting_delete(meeting_id=meeting.pk)
+        return Response(
+            {
+                "message": f"Meeting {platform}/{native_meeting_id} data deleted; "
+                "an anonymized record is kept"
+            }
+        )
+
+
+def meeting_from_path(request: Request, platform: str, native_meeting_id: str) -> Meeting:
+    """The caller's meeting named by a `{platform}/{native_meeting_id}` path (+ `?meeting_id`)."""
+    params = MeetingSelectInput(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return selectors.meeting_get_by_native(
+        user=request_user(request),
+        platform=platform,
+        native_meeting_id=native_meeting_id,
+        meeting_id=params.validated_data.get("meeting_id"),
+    )

@@ -1,0 +1,94 @@
+"""Reads of meetings, always within the caller's own rows: another user's meeting is a 404."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import User
+from meetings.models import Meeting, MeetingStatus, Platform
+from vexa_site.errors import InvalidInput, NotFound
+
+MEETING_NOT_FOUND = "Meeting not found"
+
+
+class MeetingFilter(django_filters.FilterSet):
+    """`GET /meetings` filters (also usable by the dashboard)."""
+
+    status = django_filters.ChoiceFilter(choices=MeetingStatus.choices)
+    platform = django_filters.ChoiceFilter(choices=Platform.choices)
+
+    class Meta:
+        model = Meeting
+        fields = ("status", "platform")
+
+
+@dataclass(frozen=True)
+class MeetingPage:
+    meetings: list[Meeting]
+    has_more: bool
+
+
+def check_path_platform(platform: str) -> str:
+    """An unknown platform in a URL path is a 422 naming the valid ones, like Vexa's enum."""
+    if platform not in Platform.values:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["path", "platform"],
+                    "msg": f"Unknown platform {platform!r}; expected one of {Platform.values}",
+                    "type": "value_error.platform",
+                }
+            ]
+        )
+    return platform
+
+
+def meetings_for(*, user: User) -> QuerySet[Meeting]:
+    return Meeting.objects.filter(user=user)
+
+
+def meeting_list(
+    *,
+    user: User,
+    filters: dict[str, Any] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> MeetingPage:
+    """The user's meetings, newest first, in one query (one extra row tells `has_more`)."""
+    filterset = MeetingFilter(data=filters or {}, queryset=meetings_for(user=user))
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    qs = filterset.qs.order_by("-created_at", "-id")
+    if limit is None:
+        return MeetingPage(meetings=list(qs[offset:]), has_more=False)
+    rows = list(qs[offset : offset + limit + 1])
+    return MeetingPage(meetings=rows[:limit], has_more=len(rows) > limit)
+
+
+def meeting_get(*, user: User, meeting_id: int) -> Meeting:
+    meeting = meetings_for(user=user).filter(pk=meeting_id).first()
+    if meeting is None:
+        raise NotFound(MEETING_NOT_FOUND)
+    return meeting
+
+
+def meeting_get_by_native(
+    *, user: User, platform: str, native_meeting_id: str, meeting_id: int | None = None
+) -> Meeting:
+    """The user's newest meeting with this platform id (or exactly `meeting_id`, if given).
+
+    One meeting id can be met several times (a bot per call); Vexa's paths name the latest.
+    """
+    check_path_platform(platform)
+    qs = meetings_for(user=user).filter(platform=platform, native_meeting_id=native_meeting_id)
+    if meeting_id is not None:
+        qs = qs.filter(pk=meeting_id)
+    meeting = qs.order_by("-created_at", "-id").first()
+    if meeting is None:
+        raise NotFound(MEETING_NOT_FOUND)
+    return meeting

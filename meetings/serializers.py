@@ -1,0 +1,59 @@
+"""The meeting wire shape (seed 002), shared by `/meetings`, `/bots` and `/transcripts`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from meetings.models import Meeting
+
+# Never echoed: the passcode is a secret of the meeting (it is also removed on delete).
+_PRIVATE_BOT_CONFIG = frozenset({"passcode"})
+
+
+class MeetingSerializer(serializers.ModelSerializer[Meeting]):
+    """A meeting as Vexa shows it, plus the bot settings it was created with.
+
+    `data` carries the user's metadata (`name`, `notes`, `participants`, `languages`), the
+    status history (`status_transition`) and completion or failure details.
+    """
+
+    metadata = serializers.SerializerMethodField()
+    bot_config = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Meeting
+        fields: tuple[str, ...] = (
+            "id",
+            "platform",
+            "native_meeting_id",
+            "constructed_meeting_url",
+            "status",
+            "start_time",
+            "end_time",
+            "bot_container_id",
+            "data",
+            "created_at",
+            "updated_at",
+            "join_at",
+            "metadata",
+            "bot_config",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_metadata(self, meeting: Meeting) -> dict[str, Any]:
+        metadata = (meeting.bot_config or {}).get("metadata")
+        return metadata if isinstance(metadata, dict) else {}
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_bot_config(self, meeting: Meeting) -> dict[str, Any]:
+        config = meeting.bot_config or {}
+        return {k: v for k, v in config.items() if k not in _PRIVATE_BOT_CONFIG}
+
+
+def meeting_wire(meeting: Meeting) -> dict[str, Any]:
+    return dict(MeetingSerializer(meeting).data)

@@ -1,0 +1,173 @@
+"""Writes to meetings other than status (status belongs to `meetings.lifecycle`).
+
+Every function is keyword-only, locks the meeting row it changes (so it never overwrites a
+concurrent lifecycle transition's `data`), and raises `DomainError` subclasses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from meetings.models import TERMINAL_STATUSES, IdempotencyKey, Meeting
+from vexa_site.errors import Conflict, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+# `PATCH /meetings/...` may change only these keys of `data`; everything else in `data`
+# (status history, completion details) is the product's and is kept as is.
+USER_DATA_KEYS = ("name", "notes", "participants", "languages")
+# What an anonymized meeting keeps: how it went, nothing about who or what was said.
+KEPT_ON_DELETE = ("status_transition", "completion_reason", "failure_stage")
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+
+
+def meeting_update_data(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
+    """Apply a partial update of the user's metadata in `data`.
+
+    A key that is present replaces the stored value (arrays are replaced, not merged); `None`
+    or an empty string removes it. Keys outside `USER_DATA_KEYS` are ignored. A deleted
+    (anonymized) meeting refuses changes (409).
+    """
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        data = dict(meeting.data or {})
+        if data.get("redacted"):
+            raise Conflict("Meeting data was deleted; it can no longer be changed")
+        for key in USER_DATA_KEYS:
+            if key not in changes:
+                continue
+            value = changes[key]
+            if value is None or value == "":
+                data.pop(key, None)
+            else:
+                data[key] = value
+        meeting.data = data
+        meeting.save(update_fields=["data", "updated_at"])
+    return meeting
+
+
+def _recording_path(file_path: str) -> Path | None:
+    """The file of a recording, only if it lies inside the recordings directory."""
+    root = Path(settings.RECORDINGS_DIR).resolve()
+    path = Path(file_path)
+    path = (path if path.is_absolute() else root / path).resolve()
+    return path if path.is_relative_to(root) else None
+
+
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            # The rows are gone already; a leftover file is logged for the operator.
+            logger.exception("could not remove recording file %s", path)
+
+
+def meeting_delete(*, meeting_id: int) -> Meeting:
+    """Delete a finished meeting's content and keep an anonymized stub (idempotent).
+
+    Only `completed`/`failed` meetings (409 otherwise). Deletes segments, recordings (rows, then
+    files after commit) and share links; clears the bot settings (passcode, metadata), the
+    constructed URL and the user's metadata; keeps status history and completion details and
+    marks `data.redacted`. Calling it again on a stub changes nothing.
+    """
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        if meeting.status not in TERMINAL_STATUSES:
+            raise Conflict(
+                f"Meeting is {meeting.status}; stop the bot and wait for it to finish first"
+            )
+        if (meeting.data or {}).get("redacted"):
+            return meeting
+        files = [
+            path
+            for path in (_recording_path(r.file_path) for r in meeting.recordings.all())
+            if path is not None
+        ]
+        meeting.segments.all().delete()
+        meeting.share_links.all().delete()
+        meeting.recordings.all().delete()
+        old = meeting.data or {}
+        meeting.data = {
+            **{key: old[key] for key in KEPT_ON_DELETE if key in old},
+            "redacted": True,
+            "deleted_at": timezone.now().isoformat().replace("+00:00", "Z"),
+        }
+        meeting.bot_config = {}
+        meeting.constructed_meeting_url = ""
+        meeting.save(update_fields=["data", "bot_config", "constructed_meeting_url", "updated_at"])
+        transaction.on_commit(lambda: _remove_files(files))
+    return meeting
+
+
+def request_fingerprint(body: Any) -> str:
+    """A stable hash of a parsed JSON body (key order and whitespace do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    """The response to send: fresh (`replayed=False`) or the stored one of an earlier call."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def idempotent_call(
+    *,
+    user: User,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    call: Callable[[], tuple[int, dict[str, Any], Meeting | None]],
+) -> IdempotentResult:
+    """Run `call` at most once per (user, scope, key) within `IDEMPOTENCY_KEY_TTL`.
+
+    Same key and same fingerprint: the stored response, nothing run. Same key, other
+    fingerprint: 422. The key row is inserted in `call`'s transaction: a concurrent duplicate
+    waits on the unique index until the first commits and then replays it; if the first fails
+    (its error rolls the row back) the key is free again, so errors are never replayed.
+    """
+    key = key.strip()
+    if not key or len(key) > 255:
+        raise InvalidInput("Idempotency-Key must be 1 to 255 characters")
+    with transaction.atomic():
+        IdempotencyKey.objects.filter(
+            user=user, scope=scope, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL
+        ).delete()
+        try:
+            with transaction.atomic():
+                row = IdempotencyKey.objects.create(
+                    user=user, scope=scope, key=key, fingerprint=fingerprint
+                )
+        except IntegrityError:
+            existing = IdempotencyKey.objects.get(user=user, scope=scope, key=key)
+            if existing.fingerprint != fingerprint:
+                raise InvalidInput(
+                    "Idempotency-Key was already used with a different request body"
+                ) from None
+            return IdempotentResult(
+                status=existing.response_status or 200,
+                body=existing.response_body or {},
+                replayed=True,
+            )
+        status, body, meeting = call()
+        row.response_status = status
+        row.response_body = body
+        row.meeting = meeting
+        row.save(update_fields=["response_status", "response_body", "meeting"])
+    return IdempotentResult(status=status, body=body, replayed=False)

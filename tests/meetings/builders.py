@@ -1,0 +1,80 @@
+"""Test data built through the product's own code (lifecycle, models), never raw status writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from accounts.models import User
+from bots.platforms import real_meeting_url
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingSession, MeetingStatus
+from transcripts.models import Segment
+
+S = MeetingStatus
+PATHS: dict[str, list[str]] = {
+    S.REQUESTED: [],
+    S.JOINING: [S.JOINING],
+    S.AWAITING_ADMISSION: [S.JOINING, S.AWAITING_ADMISSION],
+    S.ACTIVE: [S.JOINING, S.AWAITING_ADMISSION, S.ACTIVE],
+    S.STOPPING: [S.JOINING, S.AWAITING_ADMISSION, S.ACTIVE, S.STOPPING],
+    S.COMPLETED: [S.JOINING, S.AWAITING_ADMISSION, S.ACTIVE, S.COMPLETED],
+    S.FAILED: [S.JOINING, S.FAILED],
+}
+
+
+def meeting_in(
+    user: User,
+    status: str = S.REQUESTED,
+    *,
+    platform: str = "google_meet",
+    native_meeting_id: str = "abc-defg-hij",
+    data: dict[str, Any] | None = None,
+    bot_config: dict[str, Any] | None = None,
+) -> Meeting:
+    """A meeting walked to `status` by `meetings.lifecycle`, as a bot would."""
+    meeting = Meeting.objects.create(
+        user=user,
+        platform=platform,
+        native_meeting_id=native_meeting_id,
+        constructed_meeting_url=real_meeting_url(platform, native_meeting_id, None),
+        data=dict(data or {}),
+        bot_config=bot_config or {"bot_name": "Vexa Bot", "language": "en", "task": "transcribe"},
+    )
+    lifecycle.record_created(meeting)
+    for step in PATHS[status]:
+        lifecycle.transition(
+            meeting_id=meeting.pk,
+            to=step,
+            source="bot_callback",
+            completion_reason="meeting_ended" if step == S.COMPLETED else None,
+        )
+    meeting.refresh_from_db()
+    return meeting
+
+
+def add_segments(
+    meeting: Meeting,
+    rows: list[tuple[float, float, str | None, str]],
+    *,
+    started_at: datetime | None = None,
+    completed: bool = True,
+) -> MeetingSession:
+    """One bot session with segments `(start, end, speaker, text)` (seconds from its start)."""
+    origin = started_at or meeting.start_time or meeting.created_at
+    session = MeetingSession.objects.create(meeting=meeting, started_at=origin)
+    for index, (start, end, speaker, text) in enumerate(rows):
+        Segment.objects.create(
+            meeting=meeting,
+            session_uid=session.session_uid,
+            segment_id=f"{session.session_uid}:{index}",
+            start=start,
+            end=end,
+            text=text,
+            speaker=speaker,
+            language="en",
+            completed=completed,
+            absolute_start_time=origin + timedelta(seconds=start),
+            absolute_end_time=origin + timedelta(seconds=end),
+        )
+    return session

@@ -1,0 +1,247 @@
+"""REST for transcripts (`/transcripts*`, scope `tx`) and the public share text (no auth)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth import request_user
+from accounts.permissions import HasTxScope
+from accounts.throttling import PublicRateThrottle
+from meetings import selectors as meeting_selectors
+from meetings.api import MEETING_ID_PARAM, meeting_from_path
+from meetings.serializers import MeetingSerializer
+from transcripts import exports, selectors, services
+from vexa_site.errors import NotFound
+
+PUBLIC_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+class IgnoreFormatParam(DefaultContentNegotiation):
+    """`?format=` picks an export here, not a DRF renderer (DRF would 404 on `txt`)."""
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class SegmentSerializer(serializers.Serializer[Any]):
+    """Schema of `transcripts.serializers.segment_wire` (the shared segment shape)."""
+
+    segment_id = serializers.CharField()
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+    end_time = serializers.FloatField()
+    text = serializers.CharField()
+    speaker = serializers.CharField(allow_null=True)
+    language = serializers.CharField(allow_null=True)
+    completed = serializers.BooleanField()
+    absolute_start_time = serializers.DateTimeField()
+    absolute_end_time = serializers.DateTimeField()
+    session_uid = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class TranscriptSerializer(MeetingSerializer):
+    segments = SegmentSerializer(many=True)
+
+    class Meta(MeetingSerializer.Meta):
+        fields = (*MeetingSerializer.Meta.fields, "segments")
+
+
+class TranscriptApi(APIView):
+    permission_classes = [HasTxScope]
+    content_negotiation_class = IgnoreFormatParam
+
+    class Input(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "TranscriptQuery"
+
+        meeting_id = serializers.IntegerField(required=False, min_value=1)
+        format = serializers.ChoiceField(choices=sorted(exports.FORMATS), required=False)
+
+    @extend_schema(
+        operation_id="transcripts_get",
+        summary="Get Transcripts",
+        description=(
+            "The meeting (with `data.status_transition`) and its segments in chronological "
+            "order; during a meeting the latest segments may be drafts (`completed: false`). "
+            "The newest meeting with this id, or `meeting_id`. `?format=txt|srt|vtt|json` "
+            "downloads an export instead (txt is the share-link layout)."
+        ),
+        parameters=[Input],
+        responses={
+            (200, "application/json"): TranscriptSerializer,
+            (200, "text/plain"): OpenApiTypes.STR,
+            (200, "application/x-subrip"): OpenApiTypes.STR,
+            (200, "text/vtt"): OpenApiTypes.STR,
+        },
+    )
+    def get(self, request: Request, platform: str, native_meeting_id: str) -> Any:
+        params = self.Input(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        meeting = meeting_selectors.meeting_get_by_native(
+            user=request_user(request),
+            platform=platform,
+            native_meeting_id=native_meeting_id,
+            meeting_id=params.validated_data.get("meeting_id"),
+        )
+        segments = selectors.segment_list(meeting=meeting)
+        fmt = params.validated_data.get("format")
+        if fmt is None:
+            return Response(exports.transcript_document(meeting, segments))
+        if fmt == "json":
+            content = json.dumps(exports.transcript_document(meeting, segments), indent=2)
+        elif fmt == "txt":
+            content = exports.transcript_txt(meeting, segments)
+        elif fmt == "srt":
+            content = exports.transcript_srt(meeting, segments)
+        else:
+            content = exports.transcript_vtt(meeting, segments)
+        response = HttpResponse(content, content_type=exports.FORMATS[fmt].content_type)
+        filename = exports.export_filename(meeting, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class ShareApi(APIView):
+    permission_classes = [HasTxScope]
+
+    class CreateInput(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "ShareCreateQuery"
+
+        meeting_id = serializers.IntegerField(required=False, min_value=1)
+        ttl_seconds = serializers.IntegerField(
+            required=False,
+            min_value=60,
+            max_value=settings.SHARE_LINK_MAX_TTL_S,
+            default=settings.SHARE_LINK_DEFAULT_TTL_S,
+        )
+
+    class RevokeInput(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "ShareRevokeQuery"
+
+        meeting_id = serializers.IntegerField(required=False, min_value=1)
+        share_id = serializers.CharField(required=False, max_length=64)
+
+    class ShareOutput(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "ShareLink"
+
+        share_id = serializers.CharField()
+        url = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        expires_in_seconds = serializers.IntegerField()
+
+    class RevokeOutput(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "ShareRevoked"
+
+        revoked = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="transcripts_share_create",
+        summary="Create Transcript Share Link",
+        description=(
+            "A public, unauthenticated URL serving the transcript as plain text, for AI tools. "
+            f"`ttl_seconds` defaults to {settings.SHARE_LINK_DEFAULT_TTL_S} (60 to "
+            f"{settings.SHARE_LINK_MAX_TTL_S}). The id carries 192 random bits. The URL is "
+            "built on `PUBLIC_BASE_URL`."
+        ),
+        parameters=[CreateInput],
+        request=None,
+        responses=ShareOutput,
+    )
+    def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        params = self.CreateInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        meeting = meeting_from_path(request, platform, native_meeting_id)
+        ttl = params.validated_data["ttl_seconds"]
+        link = services.share_create(meeting=meeting, ttl_seconds=ttl)
+        return Response(
+            self.ShareOutput(
+                {
+                    "share_id": link.share_id,
+                    "url": services.share_url(link.share_id),
+                    "expires_at": link.expires_at,
+                    "expires_in_seconds": ttl,
+                }
+            ).data
+        )
+
+    @extend_schema(
+        operation_id="transcripts_share_revoke",
+        summary="Revoke Transcript Share Links",
+        description=(
+            "Revoke the share link `share_id` of this meeting, or all of its links when "
+            "`share_id` is omitted. Revoked links answer 404 at once. Safe to retry."
+        ),
+        parameters=[RevokeInput, MEETING_ID_PARAM],
+        request=None,
+        responses=RevokeOutput,
+    )
+    def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        params = self.RevokeInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        meeting = meeting_from_path(request, platform, native_meeting_id)
+        revoked = services.share_revoke(
+            meeting=meeting, share_id=params.validated_data.get("share_id")
+        )
+        return Response({"revoked": revoked})
+
+
+class PublicTranscriptApi(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicRateThrottle]
+
+    @extend_schema(
+        operation_id="public_transcript_text",
+        summary="Public Transcript Text",
+        description=(
+            "No authentication. The transcript of a share link as `text/plain` in the "
+            "cookbook's layout (`Meeting Transcript`, `Title`, `Date`, then "
+            "`[HH:MM:SS] Speaker: text` lines). `Cache-Control: no-store`, "
+            "`X-Robots-Tag: noindex`. 404 once the link expired or was revoked."
+        ),
+        auth=[],
+        responses={
+            (200, "text/plain"): OpenApiTypes.STR,
+            404: OpenApiResponse(description="Unknown, expired or revoked share link"),
+        },
+    )
+    def get(self, request: Request, share_id: str) -> HttpResponse:
+        try:
+            link = selectors.share_get_public(share_id=share_id)
+        except NotFound as exc:
+            exc.headers.update(PUBLIC_HEADERS)
+            raise
+        segments = selectors.segment_list(meeting=link.meeting)
+        response = HttpResponse(
+            exports.transcript_txt(link.meeting, segments),
+            content_type=exports.FORMATS["txt"].content_type,
+        )
+        for name, value in PUBLIC_HEADERS.items():
+            response[name] = value
+        return response

@@ -1,0 +1,129 @@
+"""Transcript exports: plain text (the share-link layout), SubRip, WebVTT and JSON.
+
+Times in txt are offsets from the meeting's start (`[HH:MM:SS]`); srt/vtt cue times are the same
+offsets with milliseconds. Offsets come from absolute times, so several bot sessions of one
+meeting line up on one clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from meetings.models import Meeting, Platform
+from meetings.serializers import meeting_wire
+from transcripts.models import Segment
+from transcripts.serializers import segment_wire
+
+UNKNOWN_SPEAKER = "Unknown"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    extension: str
+    content_type: str
+
+
+FORMATS: dict[str, ExportFormat] = {
+    "txt": ExportFormat("txt", "text/plain; charset=utf-8"),
+    "srt": ExportFormat("srt", "application/x-subrip; charset=utf-8"),
+    "vtt": ExportFormat("vtt", "text/vtt; charset=utf-8"),
+    "json": ExportFormat("json", "application/json"),
+}
+
+
+def _origin(meeting: Meeting, segments: Sequence[Segment]) -> datetime:
+    """Time zero of a transcript: when the bot was admitted, else the first words."""
+    if meeting.start_time is not None:
+        return meeting.start_time
+    if segments:
+        return min(s.absolute_start_time for s in segments)
+    return meeting.created_at
+
+
+def _offset(origin: datetime, moment: datetime) -> float:
+    return max(0.0, (moment - origin).total_seconds())
+
+
+def _hms(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _cue_time(seconds: float, separator: str) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def meeting_title(meeting: Meeting) -> str:
+    name = (meeting.data or {}).get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    return f"{Platform(meeting.platform).label} {meeting.native_meeting_id}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
+    """The cookbook's layout: header, blank line, then `[HH:MM:SS] Speaker: text` lines."""
+    origin = _origin(meeting, segments)
+    lines = [
+        "Meeting Transcript",
+        "",
+        f"Title: {meeting_title(meeting)}",
+        f"Date: {origin.strftime('%Y-%m-%d %H:%M:%S')}",
+        "",
+    ]
+    for s in segments:
+        offset = _offset(origin, s.absolute_start_time)
+        lines.append(f"[{_hms(offset)}] {s.speaker or UNKNOWN_SPEAKER}: {_one_line(s.text)}")
+    return "\n".join(lines) + "\n"
+
+
+def _cues(meeting: Meeting, segments: Sequence[Segment]) -> list[tuple[float, float, str, str]]:
+    origin = _origin(meeting, segments)
+    cues = []
+    for s in segments:
+        start = _offset(origin, s.absolute_start_time)
+        end = max(start, _offset(origin, s.absolute_end_time))
+        cues.append((start, end, s.speaker or UNKNOWN_SPEAKER, _one_line(s.text)))
+    return cues
+
+
+def transcript_srt(meeting: Meeting, segments: Sequence[Segment]) -> str:
+    blocks = [
+        f"{n}\n{_cue_time(start, ',')} --> {_cue_time(end, ',')}\n{speaker}: {text}\n"
+        for n, (start, end, speaker, text) in enumerate(_cues(meeting, segments), start=1)
+    ]
+    return "\n".join(blocks)
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def transcript_vtt(meeting: Meeting, segments: Sequence[Segment]) -> str:
+    blocks = ["WEBVTT\n"]
+    for start, end, speaker, text in _cues(meeting, segments):
+        blocks.append(
+            f"{_cue_time(start, '.')} --> {_cue_time(end, '.')}\n"
+            f"<v {_vtt_escape(speaker)}>{_vtt_escape(text)}\n"
+        )
+    return "\n".join(blocks)
+
+
+def transcript_document(meeting: Meeting, segments: Sequence[Segment]) -> dict[str, Any]:
+    """`GET /transcripts/...`'s body: the meeting, its `data`, and the segments in order."""
+    return {**meeting_wire(meeting), "segments": [segment_wire(s) for s in segments]}
+
+
+def export_filename(meeting: Meeting, fmt: str) -> str:
+    safe_native = "".join(c if c.isalnum() or c in "-_" else "_" for c in meeting.native_meeting_id)
+    return f"transcript_{meeting.platform}_{safe_native}_{meeting.pk}.{FORMATS[fmt].extension}"
