@@ -1,8 +1,9 @@
 """Automatic leave: when a bot gives up waiting or leaves a call on its own.
 
-Configurable per bot in `bot_config["automatic_leave"]`, in seconds (`waiting_room_timeout_s`,
-`no_one_joined_timeout_s`, `everyone_left_timeout_s`, `max_duration_s`) or with Vexa's
-millisecond names (`waiting_room_timeout`, `noone_joined_timeout`, `everyone_left_timeout`).
+Configurable per bot in `bot_config["automatic_leave"]`, in seconds (`waiting_room`,
+`no_one_joined`, `everyone_left`, `max_duration`, as `POST /bots` stores them; a `_timeout_s`
+suffix is accepted too) or with Vexa's millisecond names (`waiting_room_timeout`,
+`noone_joined_timeout`, `everyone_left_timeout`).
 Defaults follow shared/PLATFORMS.md.
 """
 
@@ -16,6 +17,12 @@ DEFAULTS_S = {
     "no_one_joined_timeout_s": 120.0,
     "everyone_left_timeout_s": 60.0,
     "max_duration_s": 7200.0,
+}
+_SECONDS_NAMES = {
+    "waiting_room": "waiting_room_timeout_s",
+    "no_one_joined": "no_one_joined_timeout_s",
+    "everyone_left": "everyone_left_timeout_s",
+    "max_duration": "max_duration_s",
 }
 _VEXA_MS_NAMES = {
     "waiting_room_timeout": "waiting_room_timeout_s",
@@ -43,6 +50,8 @@ class AutomaticLeave:
                     continue
                 if key in values:
                     values[key] = float(value)
+                elif key in _SECONDS_NAMES:
+                    values[_SECONDS_NAMES[key]] = float(value)
                 elif key in _VEXA_MS_NAMES:
                     values[_VEXA_MS_NAMES[key]] = float(value) / 1000.0
         return cls(**values)

@@ -1,0 +1,118 @@
+"""Shared real processes for the bot tests: one Daphne (serving the simulator) and one bot worker.
+
+Started once per test session (they take seconds, a test takes a few): the worker runs the
+production command (`celery worker -Q bots -P threads`) with `PLATFORM_URLS=simulator`
+pointing at the Daphne, so the bot opens the product's own simulator like a real meeting URL.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import processes
+from tests.conftest import ADMIN_KEY
+from tests.speech import VOICES, make_speech_wav
+
+
+@dataclass(frozen=True)
+class Speech:
+    alice: Path
+    bob: Path
+    folder: Path
+
+
+@dataclass(frozen=True)
+class BotStack:
+    base_url: str
+    recordings_dir: Path
+    evidence_dir: Path
+    worker: subprocess.Popen[str]
+
+    def load_scenario(self, **scenario: Any) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.base_url}/simulator/api/scenarios",
+            json={"platform": "google_meet", **scenario},
+            headers={"X-Admin-API-Key": ADMIN_KEY},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def host(self, native_meeting_id: str, action: str) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.base_url}/simulator/api/host/google_meet/{native_meeting_id}/{action}",
+            json={},
+            headers={"X-Admin-API-Key": ADMIN_KEY},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    folder = tmp_path_factory.mktemp("speech")
+    return Speech(
+        alice=make_speech_wav(
+            "Hello everyone, this is Alice with the budget.", folder / "alice.wav", voice=VOICES[0]
+        ),
+        bob=make_speech_wav("Thanks Alice, Bob here.", folder / "bob.wav", voice=VOICES[1]),
+        folder=folder,
+    )
+
+
+def stack_env(base: str, tmp: Path) -> dict[str, str]:
+    return {
+        "PLATFORM_URLS": "simulator",
+        "PUBLIC_BASE_URL": base,
+        "RECORDINGS_DIR": str(tmp / "recordings"),
+        "BOT_EVIDENCE_DIR": str(tmp / "evidence"),
+        "BOT_HEARTBEAT_TIMEOUT_S": "5",
+    }
+
+
+@pytest.fixture(scope="session")
+def bot_stack(
+    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotStack]:
+    tmp = tmp_path_factory.mktemp("bots")
+    with django_db_blocker.unblock(), processes.daphne_server() as base:
+        env = stack_env(base, tmp)
+        with processes.celery_worker(
+            "bots", pool="threads", concurrency=2, name="bots", env=env
+        ) as worker:
+            yield BotStack(
+                base_url=base,
+                recordings_dir=tmp / "recordings",
+                evidence_dir=tmp / "evidence",
+                worker=worker,
+            )
+
+
+def meet_id() -> str:
+    """A fresh Google Meet code, so tests never share a simulated meeting."""
+    letters = string.ascii_lowercase
+    part = lambda n: "".join(random.choice(letters) for _ in range(n))  # noqa: E731
+    return f"{part(3)}-{part(4)}-{part(3)}"
+
+
+def wait_for(condition: Callable[[], Any], *, timeout_s: float, what: str) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)

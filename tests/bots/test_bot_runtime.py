@@ -1,0 +1,380 @@
+"""The bot end to end: real Chromium in a real Celery worker joins the product's simulated Meet.
+
+Every test requests a bot through the product's own service (`bots.services.bot_create`, what
+`POST /bots` calls), lets the worker run it against a scenario, and checks the meeting's status
+history, the session stream (audio + speaker events) and the recording.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from accounts import services as account_services
+from accounts.models import User
+from bots import services as bot_services
+from bots.runtime import supervision
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording
+from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
+from tests import processes
+from tests.bots.conftest import BotStack, Speech, meet_id, stack_env, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TERMINAL = (MeetingStatus.COMPLETED, MeetingStatus.FAILED)
+
+
+@pytest.fixture
+def carol(transactional_db: Any) -> User:
+    return User.objects.create_user("carol@example.com", name="Carol", max_concurrent_bots=0)
+
+
+def send_bot(user: User, native_id: str, **config: Any) -> Meeting:
+    config.setdefault("transcribe_enabled", False)
+    return bot_services.bot_create(
+        user=user,
+        platform="google_meet",
+        native_meeting_id=native_id,
+        bot_name="Vexa Bot",
+        **config,
+    )
+
+
+def wait_status(meeting: Meeting, *statuses: str, timeout_s: float = 20) -> Meeting:
+    def reached() -> Meeting | None:
+        fresh = Meeting.objects.get(pk=meeting.pk)
+        return fresh if fresh.status in statuses else None
+
+    return wait_for(reached, timeout_s=timeout_s, what=f"meeting {meeting.pk} to be {statuses}")
+
+
+def wait_done(meeting: Meeting, timeout_s: float = 25) -> Meeting:
+    return wait_status(meeting, *TERMINAL, timeout_s=timeout_s)
+
+
+def path_of(meeting: Meeting) -> list[str]:
+    return [entry["to"] for entry in meeting.data["status_transition"]]
+
+
+def last_entry(meeting: Meeting) -> dict[str, Any]:
+    return dict(meeting.data["status_transition"][-1])
+
+
+def stream_of(meeting: Meeting) -> list[StreamEntry]:
+    session = MeetingSession.objects.get(meeting=meeting)
+    return SessionStream(session.session_uid).read_all()
+
+
+def rms(pcm: bytes) -> float:
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
+
+
+def voiced_span_s(pcm: bytes, *, threshold: float = 300.0) -> float:
+    """Seconds from the first to the last 20 ms frame louder than `threshold`."""
+    frame = int(0.02 * SAMPLE_RATE) * 2
+    loud = [i for i in range(0, len(pcm) - frame, frame) if rms(pcm[i : i + frame]) > threshold]
+    return 0.0 if not loud else (loud[-1] - loud[0] + frame) / (2 * SAMPLE_RATE)
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native = meet_id()
+    alice_len, bob_len = wav_seconds(speech.alice), wav_seconds(speech.bob)
+    bob_at = 0.6 + alice_len + 0.6
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        variant="ask_to_join",
+        admit="auto",
+        admit_after_s=0.5,
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": 0.6},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at},
+        ],
+        end_after_s=bob_at + bob_len + 0.8,
+    )
+    meeting = send_bot(carol, native, language="en")
+
+    done = wait_done(meeting)
+
+    assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    assert {e["source"] for e in done.data["status_transition"][1:]} == {"bot"}
+    entries = stream_of(done)
+    assert entries[-1].type == "end"
+    assert entries[-1].reason == "meeting_ended"
+    speakers = [(e.name, e.state, e.t) for e in entries if e.type == "speaker"]
+    assert [(name, state) for name, state, _ in speakers] == [
+        ("Alice", "start"),
+        ("Alice", "stop"),
+        ("Bob", "start"),
+        ("Bob", "stop"),
+    ]
+    alice_start, alice_stop, bob_start, bob_stop = (t or 0.0 for _, _, t in speakers)
+    assert bob_start - alice_start == pytest.approx(bob_at - 0.6, abs=0.3)
+    assert alice_stop - alice_start == pytest.approx(alice_len, abs=0.3)
+    assert bob_stop - bob_start == pytest.approx(bob_len, abs=0.3)
+
+    audio = [e for e in entries if e.type == "audio"]
+    # No hidden gaps: each chunk starts where the previous one ended.
+    for before, after in itertools.pairwise(audio):
+        assert after.t == pytest.approx((before.t or 0) + before.duration_s, abs=1e-3)
+    pcm = b"".join(e.pcm or b"" for e in audio)
+    for (start, stop), source in (
+        ((alice_start, alice_stop), speech.alice),
+        ((bob_start, bob_stop), speech.bob),
+    ):
+        window = pcm[int((start - 0.3) * SAMPLE_RATE) * 2 : int((stop + 0.3) * SAMPLE_RATE) * 2]
+        expected = voiced_span_s(read_wav_pcm16k(source))
+        assert voiced_span_s(window) == pytest.approx(expected, rel=0.05)
+        assert rms(window) > 1000  # speech, not the silence a broken capture produces
+    # Between the turns the meeting is silent: the audio is the scenario's, not noise.
+    gap = pcm[int((alice_stop + 0.2) * SAMPLE_RATE) * 2 : int((bob_start - 0.2) * SAMPLE_RATE) * 2]
+    assert rms(gap) < 100
+
+    recording = Recording.objects.get(meeting=done)
+    assert recording.status == "completed"
+    assert recording.duration_s == pytest.approx(len(pcm) / (2 * SAMPLE_RATE), abs=0.2)
+    assert wav_seconds(Path(recording.file_path)) == pytest.approx(recording.duration_s, abs=0.01)
+
+
+def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_seconds(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native = meet_id()
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.3}],
+    )
+    meeting = send_bot(carol, native, language="en")
+    wait_status(meeting, MeetingStatus.ACTIVE)
+
+    bot_services.bot_update_config(meeting_id=meeting.pk, changes={"language": "es"})
+    wait_for(
+        lambda: any(e.type == "config" and e.language == "es" for e in stream_of(meeting)),
+        timeout_s=3,
+        what="the config change in the stream",
+    )
+    wait_for(
+        lambda: any(e.type == "audio" and rms(e.pcm or b"") > 500 for e in stream_of(meeting)),
+        timeout_s=10,
+        what="speech in the stream",
+    )
+    asked = time.monotonic()
+    bot_services.bot_stop(meeting_id=meeting.pk)
+    done = wait_done(meeting, timeout_s=10)
+    took = time.monotonic() - asked
+
+    assert took < 3.0, f"the stop took {took:.2f}s"
+    assert path_of(done) == ["requested", "joining", "active", "stopping", "completed"]
+    assert last_entry(done)["completion_reason"] == "stopped"
+    entries = stream_of(done)
+    assert entries[-1].type == "end"
+    assert entries[-1].reason == "stopped"
+    config = [e for e in entries if e.type == "config"]
+    assert [c.language for c in config] == ["en", "es"]
+    assert (config[1].t or 0) > 0
+
+    recording = Recording.objects.get(meeting=done)
+    key = account_services.token_issue(user=carol, scopes=["tx"]).plain
+    whole = httpx.get(
+        f"{bot_stack.base_url}/recordings/{recording.pk}/download",
+        headers={"X-API-Key": key},
+        timeout=10,
+    )
+    assert whole.status_code == 200
+    assert whole.headers["content-type"] == "audio/wav"
+    assert whole.content == Path(recording.file_path).read_bytes()
+    part = httpx.get(
+        f"{bot_stack.base_url}/recordings/{recording.pk}/download",
+        headers={"X-API-Key": key, "Range": "bytes=0-43"},
+        timeout=10,
+    )
+    assert part.status_code == 206
+    assert part.content[:4] == b"RIFF"
+    assert len(part.content) == 44
+
+
+def test_it_waits_for_manual_admission_and_completes_when_the_host_ends_the_meeting(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native = meet_id()
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        admit="manual",
+        participants=[{"name": "Alice", "audio": str(speech.bob), "at_s": 0.2}],
+    )
+    meeting = send_bot(carol, native)
+    wait_status(meeting, MeetingStatus.AWAITING_ADMISSION)
+    waiting = bot_stack.host(native, "admit")
+    assert [g["name"] for g in waiting["guests"]] == ["Vexa Bot"]
+    wait_status(meeting, MeetingStatus.ACTIVE)
+    bot_stack.host(native, "end")
+
+    done = wait_done(meeting)
+
+    assert path_of(done)[-3:] == ["awaiting_admission", "active", "completed"]
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "config", "reason"),
+    [
+        ({"admit": "deny", "admit_after_s": 0.5}, {}, "awaiting_admission_rejected"),
+        # The platform gives up on the lobby ("Return to home screen")...
+        ({"admit": "never", "lobby_timeout_s": 1.0}, {}, "awaiting_admission_timeout"),
+        # ...or the bot's own waiting-room timer does.
+        ({"admit": "manual"}, {"waiting_room": 1}, "awaiting_admission_timeout"),
+    ],
+    ids=["denied", "lobby-timeout", "waiting-room-timer"],
+)
+def test_it_completes_without_admission(
+    bot_stack: BotStack,
+    carol: User,
+    scenario: dict[str, Any],
+    config: dict[str, Any],
+    reason: str,
+) -> None:
+    native = meet_id()
+    bot_stack.load_scenario(native_meeting_id=native, **scenario)
+    meeting = send_bot(carol, native, automatic_leave=config)
+
+    done = wait_done(meeting)
+
+    assert path_of(done) == ["requested", "joining", "awaiting_admission", "completed"]
+    assert last_entry(done)["completion_reason"] == reason
+    assert not MeetingSession.objects.filter(meeting=done).exists()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "config", "reason"),
+    [
+        (
+            {"remove_bot_after_s": 1.5, "participants": [{"name": "Alice"}]},
+            {},
+            "evicted",
+        ),
+        (
+            {"participants": [{"name": "Alice", "leave_at_s": 1.0}]},
+            {"everyone_left": 1},
+            "left_alone",
+        ),
+        ({"participants": []}, {"no_one_joined": 1}, "no_one_joined"),
+    ],
+    ids=["removed-by-host", "everyone-left", "no-one-joined"],
+)
+def test_it_leaves_the_call_on_its_own(
+    bot_stack: BotStack,
+    carol: User,
+    scenario: dict[str, Any],
+    config: dict[str, Any],
+    reason: str,
+) -> None:
+    native = meet_id()
+    bot_stack.load_scenario(native_meeting_id=native, admit_after_s=0.2, **scenario)
+    meeting = send_bot(carol, native, automatic_leave=config)
+
+    done = wait_done(meeting)
+
+    assert path_of(done)[-2:] == ["active", "completed"]
+    assert last_entry(done)["completion_reason"] == reason
+    assert stream_of(done)[-1].reason == reason
+
+
+def test_a_stop_in_the_waiting_room_completes_before_admission(
+    bot_stack: BotStack, carol: User
+) -> None:
+    native = meet_id()
+    bot_stack.load_scenario(native_meeting_id=native, admit="manual")
+    meeting = send_bot(carol, native)
+    wait_status(meeting, MeetingStatus.AWAITING_ADMISSION)
+    asked = time.monotonic()
+
+    bot_services.bot_stop(meeting_id=meeting.pk)
+    done = wait_done(meeting, timeout_s=10)
+
+    assert time.monotonic() - asked < 3.0
+    assert path_of(done)[-2:] == ["stopping", "completed"]
+    assert last_entry(done)["completion_reason"] == "stopped_before_admission"
+
+
+def test_a_meeting_that_does_not_exist_fails_with_evidence(
+    bot_stack: BotStack, carol: User
+) -> None:
+    meeting = send_bot(carol, meet_id())
+
+    done = wait_done(meeting)
+
+    assert done.status == MeetingStatus.FAILED
+    assert done.data["failure_stage"] == "joining"
+    assert "Meeting not found" in done.data["error_details"]["message"]
+    evidence = done.data["join_failure_evidence"]
+    assert "Meeting not found" in evidence["page_text"]
+    assert Path(evidence["screenshot"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
+    bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path, settings: Any
+) -> None:
+    from bots.tasks import run_bot
+
+    native = meet_id()
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.2}],
+    )
+    meeting = Meeting.objects.create(
+        user=carol,
+        platform="google_meet",
+        native_meeting_id=native,
+        bot_config={"bot_name": "Vexa Bot", "transcribe_enabled": False},
+    )
+    lifecycle.record_created(meeting)
+    queue = f"bots-doomed-{native}"
+    with processes.celery_worker(
+        queue, pool="threads", name="doomed", env=stack_env(bot_stack.base_url, tmp_path)
+    ) as doomed:
+        # Its own queue, so that the shared worker cannot take this bot.
+        run_bot.apply_async(args=[meeting.pk], queue=queue)
+        wait_status(meeting, MeetingStatus.ACTIVE)
+        wait_for(
+            lambda: Recording.objects.filter(meeting=meeting, size_bytes__gt=44).exists(),
+            timeout_s=10,
+            what="some recorded audio",
+        )
+        processes.stop(doomed, sig=9)  # the worker, its driver and its Chromium, at once
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 5
+
+    def supervised() -> bool:
+        supervision.meetings_supervise()
+        return Meeting.objects.get(pk=meeting.pk).status == MeetingStatus.FAILED
+
+    wait_for(supervised, timeout_s=15, what="the supervisor to fail the meeting")
+    done = Meeting.objects.get(pk=meeting.pk)
+    entry = last_entry(done)
+    assert entry["source"] == "supervisor"
+    assert entry["reason"] == "bot_heartbeat_lost"
+    assert entry["failure_stage"] == "active"
+    assert "heartbeat" in done.data["error_details"]["message"]
+    assert stream_of(done)[-1].reason == "bot_lost"
+    recording = Recording.objects.get(meeting=done)
+    assert recording.status == "failed"
+    # Written incrementally: what was captured before the crash is a valid WAV.
+    with wave.open(recording.file_path, "rb") as wav:
+        assert wav.getnframes() > 0
