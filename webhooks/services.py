@@ -8,6 +8,7 @@ beat task and tests use to send whatever is due at a given moment.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -180,6 +181,7 @@ def webhook_event_emit(
     commit or roll back with the caller's change (outbox); the sends are enqueued after commit.
     `data` must be JSON-serializable (datetimes and UUIDs are converted).
     """
+    EventType(event_type)  # a typo in a caller fails loudly here, not at the receiver
     event_id = event_id_for(event_type=event_type, dedupe_key=dedupe_key)
     existing = WebhookEvent.objects.filter(event_id=event_id).first()
     if existing is not None:
@@ -269,8 +271,9 @@ def _enqueue_on_commit(delivery_ids: list[int]) -> None:
 
 def endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Send a `webhook.test` event to this endpoint now (also when disabled) and return its
-    delivery with the attempt. A test is its own logical event; it does not wait behind
-    queued events, and its failures do not count towards disabling the endpoint."""
+    delivery with the attempt. A test is its own logical event and a one-shot probe: it does
+    not wait behind queued events, is not retried (resend it instead), and its failures do not
+    count towards disabling the endpoint."""
     now = timezone.now()
     with transaction.atomic():
         event = WebhookEvent.objects.create(
@@ -358,6 +361,19 @@ def _retry_after_s(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+@functools.cache
+def _client() -> httpx.Client:
+    """One client per worker process: building its TLS context costs more than a request.
+    No kept-alive connections: the pool is keyed by the pinned address, so a TLS connection
+    verified for one host name could otherwise carry a request for another name on the same
+    address. trust_env=False: an environment proxy would bypass the address check."""
+    return httpx.Client(
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
 def _send(url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
     """One POST, never following redirects (a redirect could lead anywhere, private included)."""
     try:
@@ -369,17 +385,14 @@ def _send(url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
     )
     started = time.monotonic()
     try:
-        # trust_env=False: an environment proxy would bypass the address check above.
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST",
-                target,
-                content=body,
-                headers={**headers, **host_header},
-                extensions=extensions,
-            ) as response,
-        ):
+        with _client().stream(
+            "POST",
+            target,
+            content=body,
+            headers={**headers, **host_header},
+            extensions=extensions,
+            timeout=timeout,
+        ) as response:
             excerpt = b""
             for chunk in response.iter_bytes(chunk_size=500):
                 excerpt = chunk[:500]
@@ -438,7 +451,11 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Webhoo
     now = now or timezone.now()
     if not _claim(delivery_id, now):
         return None
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    )
+    if delivery is None:  # its endpoint was deleted meanwhile
+        return None
     endpoint, event = delivery.endpoint, delivery.event
     is_test = event.event_type == EventType.WEBHOOK_TEST
     if not endpoint.enabled and not is_test:
@@ -465,7 +482,10 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Webhoo
 
     code = outcome.status_code
     succeeded = code is not None and 200 <= code < 300
-    retryable = not succeeded and (code is None or code in _RETRYABLE_STATUS or code >= 500)
+    # A test is a one-shot probe: its result is the answer, it is not retried in the background.
+    retryable = (
+        not succeeded and not is_test and (code is None or code in _RETRYABLE_STATUS or code >= 500)
+    )
     next_retry: datetime | None = None
     status = DeliveryStatus.SUCCEEDED if succeeded else DeliveryStatus.FAILED
     error = outcome.error

@@ -119,11 +119,14 @@ def test_the_test_endpoint_sends_a_signed_test_event_and_reports_the_attempt(
     assert envelope["event_type"] == "webhook.test"
     assert envelope["event_id"] == body["event_id"]
     problem = failed.json()
-    assert problem["status"] == "pending"
+    assert problem["status"] == "failed"
     assert problem["event_id"] != body["event_id"]
     assert problem["attempts"][0]["status_code"] == 500
     assert problem["attempts"][0]["error"] == "HTTP 500"
-    assert problem["next_retry_at"] == problem["attempts"][0]["next_retry_at"] is not None
+    assert problem["next_retry_at"] is None
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.failing_since is None
+    assert not WebhookDelivery.objects.filter(event__event_type="meeting.completed").exists()
 
 
 @pytest.mark.usefixtures("private_urls_allowed")
