@@ -86,7 +86,8 @@ def bot_stack(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotStack]:
     tmp = tmp_path_factory.mktemp("bots")
-    with django_db_blocker.unblock(), processes.daphne_server() as base:
+    shared = {k: v for k, v in stack_env("", tmp).items() if k != "PUBLIC_BASE_URL"}
+    with django_db_blocker.unblock(), processes.daphne_server(env=shared) as base:
         env = stack_env(base, tmp)
         with processes.celery_worker(
             "bots", pool="threads", concurrency=2, name="bots", env=env

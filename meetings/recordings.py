@@ -1,0 +1,127 @@
+"""Recordings: reads (always within the caller's own meetings) and deletion.
+
+The bot writes a recording incrementally (`bots.runtime.recording`); these functions only read
+and delete. Another user's recording is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from accounts.models import User
+from meetings.models import Recording, RecordingStatus
+from vexa_site.errors import Conflict, NotFound
+
+logger = logging.getLogger(__name__)
+
+RECORDING_NOT_FOUND = "Recording not found"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@dataclass(frozen=True)
+class RecordingPage:
+    recordings: list[Recording]
+    total: int
+
+
+def recordings_for(*, user: User) -> QuerySet[Recording]:
+    return Recording.objects.filter(meeting__user=user).select_related("meeting", "session")
+
+
+def recording_list(
+    *,
+    user: User,
+    meeting_id: int | None = None,
+    platform: str | None = None,
+    native_meeting_id: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> RecordingPage:
+    """One page of the user's recordings, newest first, with the filtered total."""
+    queryset = recordings_for(user=user)
+    if meeting_id is not None:
+        queryset = queryset.filter(meeting_id=meeting_id)
+    if platform:
+        queryset = queryset.filter(meeting__platform=platform)
+    if native_meeting_id:
+        queryset = queryset.filter(meeting__native_meeting_id=native_meeting_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    offset = (page - 1) * page_size
+    return RecordingPage(
+        recordings=list(queryset.order_by("-created_at", "-id")[offset : offset + page_size]),
+        total=queryset.count(),
+    )
+
+
+def recording_get(*, user: User, recording_id: int) -> Recording:
+    recording = recordings_for(user=user).filter(pk=recording_id).first()
+    if recording is None:
+        raise NotFound(RECORDING_NOT_FOUND)
+    return recording
+
+
+def recording_file(recording: Recording) -> Path:
+    """The recording's file, which must lie inside RECORDINGS_DIR and exist."""
+    root = Path(settings.RECORDINGS_DIR).resolve()
+    path = Path(recording.file_path).resolve()
+    if root not in path.parents or not path.is_file():
+        raise NotFound("Recording file not found")
+    return path
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for one `Range: bytes=...` spec; None for the whole file.
+
+    Raises `ValueError` when the range cannot be satisfied (HTTP 416).
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None  # multiple or unknown ranges: serve the whole file (allowed by RFC 9110)
+    first_raw, last_raw = match.groups()
+    if first_raw == "" and last_raw == "":
+        return None
+    if first_raw == "":
+        length = int(last_raw)
+        if length == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - length), size - 1
+    first = int(first_raw)
+    last = size - 1 if last_raw == "" else min(int(last_raw), size - 1)
+    if first >= size or first > last:
+        raise ValueError("range not satisfiable")
+    return first, last
+
+
+def recording_delete(*, user: User, recording_id: int) -> None:
+    """Delete a finished recording and its file; one still being written is a 409."""
+    with transaction.atomic():
+        recording = (
+            Recording.objects.select_for_update(of=("self",))
+            .filter(pk=recording_id, meeting__user=user)
+            .first()
+        )
+        if recording is None:
+            raise NotFound(RECORDING_NOT_FOUND)
+        if recording.status == RecordingStatus.IN_PROGRESS:
+            raise Conflict("Recording is still being written; stop the bot first")
+        path = Path(recording.file_path)
+        recording.delete()
+
+        def remove_file() -> None:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                logger.exception("could not delete recording file %s", path)
+
+        transaction.on_commit(remove_file)
