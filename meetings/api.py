@@ -15,6 +15,7 @@ from accounts.permissions import HasTxScope
 from meetings import selectors, services
 from meetings.models import Meeting, MeetingStatus, Platform
 from meetings.serializers import MeetingSerializer, meeting_wire
+from vexa_site.errors import InvalidInput
 
 MEETING_ID_PARAM = OpenApiParameter(
     "meeting_id",
@@ -23,6 +24,24 @@ MEETING_ID_PARAM = OpenApiParameter(
     description="Pick one meeting when the same platform id was met several times "
     "(default: the newest).",
 )
+
+
+def parse_query(serializer_class: type[serializers.Serializer[Any]], request: Request) -> Any:
+    """Validate query parameters; errors are 422 with `loc: ["query", name]` on any verb."""
+    params = serializer_class(data=request.query_params)
+    if not params.is_valid():
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["query", name],
+                    "msg": str(message),
+                    "type": f"value_error.{getattr(message, 'code', 'invalid')}",
+                }
+                for name, messages in params.errors.items()
+                for message in messages
+            ]
+        )
+    return params.validated_data
 
 
 class MeetingApi(APIView):
@@ -82,9 +101,7 @@ class MeetingListApi(MeetingApi):
         responses=Output,
     )
     def get(self, request: Request) -> Response:
-        params = self.Input(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        args = dict(params.validated_data)
+        args = dict(parse_query(self.Input, request))
         filters = {k: args[k] for k in ("status", "platform") if k in args}
         page = selectors.meeting_list(
             user=request_user(request),
@@ -169,11 +186,10 @@ class MeetingByNativeApi(MeetingApi):
 
 def meeting_from_path(request: Request, platform: str, native_meeting_id: str) -> Meeting:
     """The caller's meeting named by a `{platform}/{native_meeting_id}` path (+ `?meeting_id`)."""
-    params = MeetingSelectInput(data=request.query_params)
-    params.is_valid(raise_exception=True)
+    params = parse_query(MeetingSelectInput, request)
     return selectors.meeting_get_by_native(
         user=request_user(request),
         platform=platform,
         native_meeting_id=native_meeting_id,
-        meeting_id=params.validated_data.get("meeting_id"),
+        meeting_id=params.get("meeting_id"),
     )

@@ -22,7 +22,7 @@ from accounts.auth import request_user
 from accounts.permissions import HasTxScope
 from accounts.throttling import PublicRateThrottle
 from meetings import selectors as meeting_selectors
-from meetings.api import MEETING_ID_PARAM, meeting_from_path
+from meetings.api import MEETING_ID_PARAM, meeting_from_path, parse_query
 from meetings.serializers import MeetingSerializer
 from transcripts import exports, selectors, services
 from vexa_site.errors import NotFound
@@ -97,16 +97,15 @@ class TranscriptApi(APIView):
         },
     )
     def get(self, request: Request, platform: str, native_meeting_id: str) -> Any:
-        params = self.Input(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = parse_query(self.Input, request)
         meeting = meeting_selectors.meeting_get_by_native(
             user=request_user(request),
             platform=platform,
             native_meeting_id=native_meeting_id,
-            meeting_id=params.validated_data.get("meeting_id"),
+            meeting_id=params.get("meeting_id"),
         )
         segments = selectors.segment_list(meeting=meeting)
-        fmt = params.validated_data.get("format")
+        fmt = params.get("format")
         if fmt is None:
             return Response(exports.transcript_document(meeting, segments))
         if fmt == "json":
@@ -132,11 +131,15 @@ class ShareApi(APIView):
 
         meeting_id = serializers.IntegerField(required=False, min_value=1)
         ttl_seconds = serializers.IntegerField(
-            required=False,
-            min_value=60,
-            max_value=settings.SHARE_LINK_MAX_TTL_S,
-            default=settings.SHARE_LINK_DEFAULT_TTL_S,
+            required=False, min_value=60, default=settings.SHARE_LINK_DEFAULT_TTL_S
         )
+
+        def validate_ttl_seconds(self, value: int) -> int:
+            if value > settings.SHARE_LINK_MAX_TTL_S:
+                raise serializers.ValidationError(
+                    f"Ensure this value is less than or equal to {settings.SHARE_LINK_MAX_TTL_S}."
+                )
+            return value
 
     class RevokeInput(serializers.Serializer[Any]):
         class Meta:
@@ -174,10 +177,9 @@ class ShareApi(APIView):
         responses=ShareOutput,
     )
     def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
-        params = self.CreateInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = parse_query(self.CreateInput, request)
         meeting = meeting_from_path(request, platform, native_meeting_id)
-        ttl = params.validated_data["ttl_seconds"]
+        ttl = params["ttl_seconds"]
         link = services.share_create(meeting=meeting, ttl_seconds=ttl)
         return Response(
             self.ShareOutput(
@@ -202,12 +204,9 @@ class ShareApi(APIView):
         responses=RevokeOutput,
     )
     def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
-        params = self.RevokeInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = parse_query(self.RevokeInput, request)
         meeting = meeting_from_path(request, platform, native_meeting_id)
-        revoked = services.share_revoke(
-            meeting=meeting, share_id=params.validated_data.get("share_id")
-        )
+        revoked = services.share_revoke(meeting=meeting, share_id=params.get("share_id"))
         return Response({"revoked": revoked})
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,6 +106,23 @@ def test_the_cookbook_request_creates_a_requested_meeting_and_enqueues_after_com
     assert entry["source"] == "user_api"
     assert got["bot_config"]["bot_name"] == "My Transcription Bot"
     assert got["bot_config"]["language"] == "en"
+
+
+@pytest.mark.django_db
+def test_after_commit_the_bot_is_on_the_bots_queue_of_the_real_broker(
+    alice_api: APIClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    redis = get_redis()
+    redis.delete("bots")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.post("/bots", MEET, format="json")
+        assert redis.llen("bots") == 0
+    assert response.status_code == 201
+    messages = [json.loads(raw) for raw in redis.lrange("bots", 0, -1)]
+    redis.delete("bots")
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
+        ("bots.tasks.run_bot", f"({response.json()['id']},)")
+    ]
 
 
 @pytest.mark.django_db

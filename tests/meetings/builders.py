@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from accounts.models import User
@@ -12,6 +12,7 @@ from meetings.models import Meeting, MeetingSession, MeetingStatus
 from transcripts.models import Segment
 
 S = MeetingStatus
+START = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
 PATHS: dict[str, list[str]] = {
     S.REQUESTED: [],
     S.JOINING: [S.JOINING],
@@ -78,3 +79,22 @@ def add_segments(
             absolute_end_time=origin + timedelta(seconds=end),
         )
     return session
+
+
+def cookbook_standup(user: User) -> Meeting:
+    """The cookbook's meeting: Team Standup at 2024-01-01 12:00:00, four lines."""
+    meeting = meeting_in(user, S.COMPLETED, data={"name": "Team Standup"})
+    Meeting.objects.filter(pk=meeting.pk).update(start_time=START)
+    meeting.refresh_from_db()
+    # Inserted out of order: the API must sort them.
+    add_segments(
+        meeting,
+        [
+            (10, 14.5, "Alice", "I've completed the feature implementation."),
+            (0, 5.2, "Alice", "Hello everyone, welcome to today's meeting."),
+            (15, 18, "Bob", "Great! What about the testing?"),
+            (5, 9.75, "Bob", "Thanks for joining. Let's start with updates."),
+        ],
+        started_at=START,
+    )
+    return meeting

@@ -1,0 +1,347 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import User
+from meetings.models import Meeting, MeetingStatus, Recording
+from tests.conftest import api_client
+from tests.meetings.builders import add_segments, meeting_in
+from transcripts.models import Segment, ShareLink
+
+pytestmark = pytest.mark.django_db
+S = MeetingStatus
+SEED_MEETING_FIELDS = {
+    "id",
+    "platform",
+    "native_meeting_id",
+    "status",
+    "start_time",
+    "end_time",
+    "bot_container_id",
+    "data",
+    "created_at",
+}
+
+
+# --- GET /meetings ------------------------------------------------------------------------------
+
+
+def test_the_seed_list_shows_every_meeting_newest_first_with_status_history(
+    alice: User, alice_api: APIClient
+) -> None:
+    old = meeting_in(alice, S.COMPLETED, data={"name": "Team Standup"})
+    new = meeting_in(alice, S.FAILED, platform="zoom", native_meeting_id="123456789")
+    response = alice_api.get("/meetings")
+    assert response.status_code == 200
+    meetings = response.json()["meetings"]
+    assert [m["id"] for m in meetings] == [new.pk, old.pk]
+    assert set(meetings[1]) >= SEED_MEETING_FIELDS
+    assert meetings[1]["data"]["name"] == "Team Standup"
+    history = meetings[1]["data"]["status_transition"]
+    assert [(h["from"], h["to"]) for h in history] == [
+        (None, "requested"),
+        ("requested", "joining"),
+        ("joining", "awaiting_admission"),
+        ("awaiting_admission", "active"),
+        ("active", "completed"),
+    ]
+    assert history[-1]["completion_reason"] == "meeting_ended"
+    assert response.json()["has_more"] is False
+
+
+def test_pages_of_meetings_say_whether_more_follow(alice: User, alice_api: APIClient) -> None:
+    ids = [meeting_in(alice, S.COMPLETED, native_meeting_id=f"abc-defg-hi{c}").pk for c in "abcde"]
+    newest_first = ids[::-1]
+    first = alice_api.get("/meetings?limit=2").json()
+    assert [m["id"] for m in first["meetings"]] == newest_first[:2]
+    assert first["has_more"] is True
+    last = alice_api.get("/meetings?limit=2&offset=4").json()
+    assert [m["id"] for m in last["meetings"]] == newest_first[4:]
+    assert last["has_more"] is False
+    exact = alice_api.get("/meetings?limit=5").json()
+    assert exact["has_more"] is False
+    assert alice_api.get("/meetings?limit=0").status_code == 422
+    assert alice_api.get("/meetings?offset=-1").status_code == 422
+
+
+def test_meetings_filter_by_status_and_platform(alice: User, alice_api: APIClient) -> None:
+    done = meeting_in(alice, S.COMPLETED)
+    live = meeting_in(alice, S.ACTIVE, platform="zoom", native_meeting_id="123456789")
+    by_status = alice_api.get("/meetings?status=completed").json()["meetings"]
+    assert [m["id"] for m in by_status] == [done.pk]
+    by_platform = alice_api.get("/meetings?platform=zoom").json()["meetings"]
+    assert [m["id"] for m in by_platform] == [live.pk]
+    bad = alice_api.get("/meetings?status=sleeping")
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["query", "status"]
+
+
+def test_listing_meetings_takes_the_same_few_queries_for_any_number(
+    alice: User, alice_api: APIClient, django_assert_num_queries: Any
+) -> None:
+    alice_api.get("/meetings")  # first use of the key records last_used_at
+    meeting_in(alice, S.COMPLETED)
+    # Token lookup + the page.
+    with django_assert_num_queries(2):
+        assert len(alice_api.get("/meetings").json()["meetings"]) == 1
+    for n in range(6):
+        meeting_in(alice, S.FAILED, native_meeting_id=f"zzz-zzzz-zz{n}")
+    with django_assert_num_queries(2):
+        assert len(alice_api.get("/meetings?limit=5").json()["meetings"]) == 5
+
+
+# --- GET /meetings/{id} -------------------------------------------------------------------------
+
+
+def test_the_seed_get_meeting_returns_one_meeting(alice: User, alice_api: APIClient) -> None:
+    meeting = meeting_in(
+        alice,
+        S.ACTIVE,
+        data={"name": "Team Standup", "participants": ["Alice", "Bob"], "languages": ["en"]},
+    )
+    response = alice_api.get(f"/meetings/{meeting.pk}")
+    assert response.status_code == 200
+    got = response.json()
+    assert set(got) >= SEED_MEETING_FIELDS
+    assert got["status"] == "active"
+    assert got["start_time"] is not None
+    assert got["data"]["participants"] == ["Alice", "Bob"]
+    missing = alice_api.get(f"/meetings/{meeting.pk + 1000}")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Meeting not found"}
+
+
+# --- PATCH /meetings/{platform}/{native_meeting_id} ----------------------------------------------
+
+
+def test_the_seed_patch_updates_metadata_and_keeps_the_status_history(
+    alice: User, alice_api: APIClient
+) -> None:
+    meeting = meeting_in(alice, S.ACTIVE)
+    body = {
+        "data": {
+            "name": "Updated Meeting Name",
+            "notes": "Meeting notes here",
+            "participants": ["Alice", "Bob", "Charlie"],
+            "languages": ["en", "es"],
+        }
+    }
+    response = alice_api.patch("/meetings/google_meet/abc-defg-hij", body, format="json")
+    assert response.status_code == 200
+    got = response.json()
+    assert {"id", "platform", "native_meeting_id", "status", "data"} <= set(got)
+    assert got["id"] == meeting.pk
+    assert got["status"] == "active"
+    for key, value in body["data"].items():
+        assert got["data"][key] == value
+    assert len(got["data"]["status_transition"]) == 4
+
+
+def test_patch_is_partial_arrays_replace_null_clears_and_product_keys_are_safe(
+    alice: User, alice_api: APIClient
+) -> None:
+    meeting_in(
+        alice,
+        S.COMPLETED,
+        data={"name": "Old", "notes": "keep me", "participants": ["A", "B"]},
+    )
+    path = "/meetings/google_meet/abc-defg-hij"
+    renamed = alice_api.patch(path, {"data": {"name": "Team Standup - Q1 Planning"}}, format="json")
+    assert renamed.json()["data"]["name"] == "Team Standup - Q1 Planning"
+    assert renamed.json()["data"]["notes"] == "keep me"
+    replaced = alice_api.patch(path, {"data": {"participants": ["C"]}}, format="json")
+    assert replaced.json()["data"]["participants"] == ["C"]
+    cleared = alice_api.patch(
+        path,
+        {"data": {"notes": None, "name": "", "status_transition": [], "completion_reason": "x"}},
+        format="json",
+    )
+    data = cleared.json()["data"]
+    assert "notes" not in data
+    assert "name" not in data
+    assert len(data["status_transition"]) == 5
+    assert data["completion_reason"] == "meeting_ended"
+    assert alice_api.patch(path, {"data": {"participants": "A"}}, format="json").status_code == 422
+    assert alice_api.patch(path, {}, format="json").status_code == 422
+
+
+def test_patch_targets_the_newest_meeting_unless_one_is_named(
+    alice: User, alice_api: APIClient
+) -> None:
+    older = meeting_in(alice, S.COMPLETED)
+    newer = meeting_in(alice, S.ACTIVE)
+    path = "/meetings/google_meet/abc-defg-hij"
+    assert alice_api.patch(path, {"data": {"name": "N"}}, format="json").json()["id"] == newer.pk
+    named = alice_api.patch(f"{path}?meeting_id={older.pk}", {"data": {"name": "O"}}, format="json")
+    assert named.json()["id"] == older.pk
+    older.refresh_from_db()
+    assert older.data["name"] == "O"
+
+
+# --- DELETE /meetings/{platform}/{native_meeting_id} ---------------------------------------------
+
+
+def test_a_live_meeting_cannot_be_deleted(alice: User, alice_api: APIClient) -> None:
+    meeting_in(alice, S.ACTIVE)
+    response = alice_api.delete("/meetings/google_meet/abc-defg-hij")
+    assert response.status_code == 409
+    assert "stop the bot" in response.json()["detail"]
+
+
+def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
+    alice: User, alice_api: APIClient, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    meeting = meeting_in(
+        alice,
+        S.COMPLETED,
+        data={"name": "Secret plans", "participants": ["Alice"]},
+        bot_config={"bot_name": "Bot", "passcode": "p4ss", "metadata": {"crm": "1"}},
+    )
+    add_segments(meeting, [(0, 2, "Alice", "the secret is out")])
+    ShareLink.objects.create(meeting=meeting, share_id="x" * 32, expires_at=meeting.created_at)
+    audio = tmp_path / "m.wav"
+    audio.write_bytes(b"RIFF")
+    Recording.objects.create(meeting=meeting, file_path=str(audio))
+    history = list(meeting.data["status_transition"])
+    with (
+        override_settings(RECORDINGS_DIR=tmp_path),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = alice_api.delete("/meetings/google_meet/abc-defg-hij")
+    assert response.status_code == 200
+    assert "deleted" in response.json()["message"]
+    meeting.refresh_from_db()
+    assert meeting.data["redacted"] is True
+    assert meeting.data["status_transition"] == history
+    assert meeting.data["completion_reason"] == "meeting_ended"
+    assert "name" not in meeting.data
+    assert "participants" not in meeting.data
+    assert meeting.bot_config == {}
+    assert meeting.constructed_meeting_url == ""
+    assert meeting.status == S.COMPLETED
+    assert not Segment.objects.filter(meeting=meeting).exists()
+    assert not ShareLink.objects.filter(meeting=meeting).exists()
+    assert not Recording.objects.filter(meeting=meeting).exists()
+    assert not audio.exists()
+    # The stub is still listed, and deleting again is harmless.
+    assert alice_api.get(f"/meetings/{meeting.pk}").json()["data"]["redacted"] is True
+    again = alice_api.delete("/meetings/google_meet/abc-defg-hij")
+    assert again.status_code == 200
+    assert again.json() == response.json()
+    renamed = alice_api.patch(
+        "/meetings/google_meet/abc-defg-hij", {"data": {"name": "x"}}, format="json"
+    )
+    assert renamed.status_code == 409
+    transcript = alice_api.get("/transcripts/google_meet/abc-defg-hij")
+    assert transcript.status_code == 200
+    assert transcript.json()["segments"] == []
+
+
+def test_a_recording_path_outside_the_recordings_dir_is_never_removed(
+    alice: User, alice_api: APIClient, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(b"RIFF")
+    meeting = meeting_in(alice, S.FAILED)
+    Recording.objects.create(meeting=meeting, file_path=str(outside))
+    with (
+        override_settings(RECORDINGS_DIR=tmp_path / "recordings"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert alice_api.delete("/meetings/google_meet/abc-defg-hij").status_code == 200
+    assert outside.exists()
+
+
+# --- access -------------------------------------------------------------------------------------
+
+
+def _alice_world(alice: User) -> Meeting:
+    meeting = meeting_in(alice, S.ACTIVE, data={"name": "Alice's"})
+    add_segments(meeting, [(0, 1, "Alice", "private words")])
+    return meeting
+
+
+CROSS_USER_REQUESTS = [
+    ("get", "/meetings/{id}", None),
+    ("patch", "/meetings/google_meet/abc-defg-hij", {"data": {"name": "pwned"}}),
+    ("patch", "/meetings/google_meet/abc-defg-hij?meeting_id={id}", {"data": {"name": "x"}}),
+    ("delete", "/meetings/google_meet/abc-defg-hij", None),
+    ("delete", "/meetings/google_meet/abc-defg-hij?meeting_id={id}", None),
+    ("get", "/transcripts/google_meet/abc-defg-hij", None),
+    ("get", "/transcripts/google_meet/abc-defg-hij?meeting_id={id}", None),
+    ("get", "/transcripts/google_meet/abc-defg-hij?format=txt", None),
+    ("post", "/transcripts/google_meet/abc-defg-hij/share", None),
+    ("post", "/transcripts/google_meet/abc-defg-hij/share?meeting_id={id}", None),
+    ("delete", "/transcripts/google_meet/abc-defg-hij/share", None),
+    ("delete", "/transcripts/google_meet/abc-defg-hij/share?share_id={share}", None),
+    ("delete", "/bots/google_meet/abc-defg-hij", None),
+    ("put", "/bots/google_meet/abc-defg-hij/config", {"language": "es"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CROSS_USER_REQUESTS)
+def test_another_users_meeting_is_a_404_for_every_verb(
+    alice: User, bob_api: APIClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    meeting = _alice_world(alice)
+    share = ShareLink.objects.create(
+        meeting=meeting, share_id="s" * 32, expires_at=meeting.created_at.replace(year=2100)
+    )
+    url = path.format(id=meeting.pk, share=share.share_id)
+    response = getattr(bob_api, method)(url, body, format="json")
+    assert response.status_code == 404
+    assert response.json()["detail"] in ("Meeting not found", "Bot not found")
+    meeting.refresh_from_db()
+    share.refresh_from_db()
+    assert meeting.status == S.ACTIVE
+    assert meeting.data["name"] == "Alice's"
+    assert meeting.bot_config.get("language") == "en"
+    assert share.revoked_at is None
+    assert Segment.objects.filter(meeting=meeting).count() == 1
+    assert ShareLink.objects.filter(meeting=meeting).count() == 1
+
+
+def test_another_users_meetings_are_not_listed(alice: User, bob: User, bob_api: APIClient) -> None:
+    _alice_world(alice)
+    assert bob_api.get("/meetings").json() == {"meetings": [], "has_more": False}
+    assert bob_api.get("/bots/status").json() == {"running_bots": []}
+
+
+def test_meeting_endpoints_need_the_tx_scope(alice: User) -> None:
+    meeting = meeting_in(alice, S.COMPLETED)
+    bot_only = api_client(account_services.token_issue(user=alice, scopes=["bot"]).plain)
+    for response in (
+        bot_only.get("/meetings"),
+        bot_only.get(f"/meetings/{meeting.pk}"),
+        bot_only.patch("/meetings/google_meet/abc-defg-hij", {"data": {}}, format="json"),
+        bot_only.get("/transcripts/google_meet/abc-defg-hij"),
+        bot_only.post("/transcripts/google_meet/abc-defg-hij/share"),
+    ):
+        assert response.status_code == 403
+    assert api_client().get("/meetings").json() == {"detail": "Missing API key"}
+
+
+def test_the_openapi_document_describes_every_endpoint(client: Any) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    expected = {
+        "/bots": {"post"},
+        "/bots/status": {"get"},
+        "/bots/{platform}/{native_meeting_id}": {"delete"},
+        "/bots/{platform}/{native_meeting_id}/config": {"put"},
+        "/meetings": {"get"},
+        "/meetings/{meeting_id}": {"get"},
+        "/meetings/{platform}/{native_meeting_id}": {"patch", "delete"},
+        "/transcripts/{platform}/{native_meeting_id}": {"get"},
+        "/transcripts/{platform}/{native_meeting_id}/share": {"post", "delete"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(paths[path]), path
+        for method in methods:
+            assert paths[path][method].get("description"), (path, method)
+    assert any(p.startswith("/public/transcripts/") for p in paths)
