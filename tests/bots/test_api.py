@@ -464,6 +464,35 @@ def test_a_failed_request_does_not_use_up_its_idempotency_key(
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_racing_requests_with_one_idempotency_key_create_one_bot_and_agree() -> None:
+    user = User.objects.create_user("racer@example.com", max_concurrent_bots=0)
+    key = account_services.token_issue(user=user, scopes=["bot", "tx"]).plain
+    clients = [api_client(key), api_client(key)]
+    for client in clients:
+        client.credentials(HTTP_X_API_KEY=key, HTTP_IDEMPOTENCY_KEY="same")
+    barrier = threading.Barrier(2)
+    responses: list[Any] = [None, None]
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            responses[index] = clients[index].post("/bots", MEET, format="json")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    # The second waited on the key's unique index, then replayed the committed first response.
+    assert [r.status_code for r in responses] == [201, 201]
+    assert responses[0].json() == responses[1].json()
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+    assert Meeting.objects.filter(user=user).count() == 1
+
+
 # --- DELETE /bots -------------------------------------------------------------------------------
 
 
@@ -594,6 +623,20 @@ def test_bot_status_lists_only_the_callers_unfinished_bots(
         "native_meeting_id": "abc-defg-hij",
         "status": "active",
     }.items() <= bot.items()
+
+
+@pytest.mark.django_db
+def test_bot_status_takes_the_same_queries_for_any_number_of_bots(
+    alice: User, alice_api: APIClient, django_assert_num_queries: Any
+) -> None:
+    alice_api.get("/bots/status")  # first use of the key records last_used_at
+    meeting_in(alice, S.ACTIVE)
+    with django_assert_num_queries(2):
+        assert len(alice_api.get("/bots/status").json()["running_bots"]) == 1
+    for n in range(4):
+        meeting_in(alice, S.JOINING, native_meeting_id=f"zzz-zzzz-zz{n}")
+    with django_assert_num_queries(2):
+        assert len(alice_api.get("/bots/status").json()["running_bots"]) == 5
 
 
 @pytest.mark.django_db

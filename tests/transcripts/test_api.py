@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -142,3 +143,16 @@ def test_a_speakerless_transcript_without_a_name_still_exports(
     text = alice_api.get("/transcripts/zoom/123456789?format=txt").content.decode()
     assert "Title: Zoom 123456789\n" in text
     assert text.endswith("] Unknown: hello there\n")
+
+
+def test_a_transcript_takes_the_same_queries_for_any_number_of_segments(
+    alice: User, alice_api: APIClient, django_assert_num_queries: Any
+) -> None:
+    meeting = standup(alice)
+    alice_api.get("/meetings")  # first use of the key records last_used_at
+    # Token, meeting, segments.
+    with django_assert_num_queries(3):
+        assert len(alice_api.get("/transcripts/google_meet/abc-defg-hij").json()["segments"]) == 4
+    add_segments(meeting, [(20 + n, 21 + n, "Carol", f"line {n}") for n in range(20)])
+    with django_assert_num_queries(3):
+        assert len(alice_api.get("/transcripts/google_meet/abc-defg-hij").json()["segments"]) == 24
