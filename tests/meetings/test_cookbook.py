@@ -16,7 +16,8 @@ from vexa_site.redis import get_redis
 def _drop_queued_bot(meeting_id: int) -> None:
     """No bot worker runs here: take this meeting's `run_bot` message off the queue."""
     redis = get_redis()
-    for raw in redis.lrange("bots", 0, -1):
+    entries: list[Any] = list(redis.lrange("bots", 0, -1))
+    for raw in entries:
         if json.loads(raw)["headers"].get("argsrepr") == f"({meeting_id},)":
             redis.lrem("bots", 1, raw)
 
