@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from transcripts import engine_api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("meetings/<int:meeting_id>/transcribe", engine_api.MeetingTranscribeApi.as_view()),
+]

@@ -1,0 +1,63 @@
+"""Benchmark speech: a few minutes of espeak-ng sentences in several voices, with pauses."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+VOICES = ("en-us+m3", "en-gb+f2", "en-us+m7", "en-gb+f4")
+SENTENCES = [
+    "The quarterly budget review starts on Monday.",
+    "Please bring the revenue numbers and the hiring plan.",
+    "Our team shipped the new dashboard yesterday, and customers like it.",
+    "We still need to fix the login page before the release.",
+    "My garden has tomatoes, carrots and purple flowers this summer.",
+    "The morning train to Boston was late again because of the snow.",
+    "Can you send me the slides after the meeting?",
+    "I think we should hire two more engineers next quarter.",
+    "The server crashed twice last week, so we added more memory.",
+    "Let us meet again on Thursday at three o'clock.",
+    "The marketing campaign doubled the number of new users.",
+    "Remember to update the documentation for the public API.",
+]
+
+
+def speech_wav(text: str, path: Path, *, voice: str, speed_wpm: int = 165) -> Path:
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed_wpm), "-w", str(raw), text],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    raw.unlink()
+    return path
+
+
+def conversation(folder: Path, *, seed: int = 0, turns: int = 12) -> tuple[bytes, list[dict]]:
+    """PCM of `turns` sentences by alternating voices with 0.3-1.5 s pauses; and the script:
+    [{"text", "speaker", "start", "end"}] in seconds."""
+    import random
+
+    from meetings.stream import read_wav_pcm16k
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    pcm = b""
+    script: list[dict] = []
+    for i in range(turns):
+        text = SENTENCES[(i + seed) % len(SENTENCES)]
+        voice = VOICES[(i + seed) % len(VOICES)]
+        clip = read_wav_pcm16k(speech_wav(text, folder / f"s{seed}_{i}.wav", voice=voice))
+        start = len(pcm) / 32000
+        pcm += clip
+        script.append(
+            {"text": text, "speaker": f"Speaker {voice}", "start": start, "end": len(pcm) / 32000}
+        )
+        pause = rng.uniform(0.3, 1.5)
+        pcm += b"\x00\x00" * int(16000 * pause)
+    return pcm, script

@@ -1,0 +1,140 @@
+"""Live (streaming engine) WER against an offline `transcribe()` of the same audio and model.
+
+    DEBUG=1 python bench/wer.py [--conversations 3] [--interval 0.4]
+
+The engine is run in-process on the stream entries a bot would write (0.1 s chunks, speaker
+events), so the result does not depend on machine load; the offline pass is faster-whisper's
+stock `transcribe()` (beam 5, VAD off). Prints WER of each against the script and their ratio
+(target: live ≤ 1.10 x offline), and draws bench/out/wer.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vexa_site.settings")
+
+import django
+
+django.setup()
+
+import jiwer  # noqa: E402
+import numpy as np  # noqa: E402
+from speech import conversation  # noqa: E402
+
+from meetings.stream import StreamEntry  # noqa: E402
+from transcripts.engine.filters import normalize  # noqa: E402
+from transcripts.engine.model import get_model, run_passes  # noqa: E402
+from transcripts.engine.streaming import StreamingTranscriber  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def entries_for(pcm: bytes, script: list[dict]) -> list[StreamEntry]:
+    events: list[tuple[float, int, StreamEntry]] = []
+    step = 3200
+    for i in range(0, len(pcm), step):
+        t = i / 32000
+        events.append((t, 1, StreamEntry(id="", type="audio", t=t, pcm=pcm[i : i + step])))
+    for turn in script:
+        for state, t in (("start", turn["start"]), ("stop", turn["end"])):
+            entry = StreamEntry(
+                id="",
+                type="speaker",
+                t=t,
+                name=turn["speaker"],
+                participant_id=turn["speaker"],
+                state=state,
+            )
+            events.append((t, 0, entry))
+    events.sort(key=lambda e: (e[0], e[1]))
+    out = []
+    for n, (_t, _k, e) in enumerate(events, start=1):
+        out.append(StreamEntry(**{**e.__dict__, "id": f"{n}-0"}))
+    out.append(StreamEntry(id=f"{len(out) + 1}-0", type="end", reason="bench"))
+    return out
+
+
+def live_text(entries: list[StreamEntry], interval: float) -> tuple[str, int, float]:
+    engine = StreamingTranscriber(
+        "bench", run_pass=lambda r: run_passes([r])[0], pass_interval_s=interval
+    )
+    began = time.monotonic()
+    finals = []
+    for entry in entries:
+        for emission in engine.feed([entry]):
+            finals.extend(emission.finals)
+    return " ".join(f.text for f in finals), engine.passes, time.monotonic() - began
+
+
+def offline_text(pcm: bytes) -> str:
+    audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
+    segments, _ = get_model().transcribe(audio, beam_size=5)
+    return " ".join(s.text for s in segments)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return float(jiwer.wer(normalize(reference), normalize(hypothesis) or "-"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--conversations", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--interval", type=float, default=0.4)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in range(args.conversations):
+            pcm, script = conversation(Path(folder) / str(seed), seed=seed, turns=args.turns)
+            reference = " ".join(t["text"] for t in script)
+            live, passes, seconds = live_text(entries_for(pcm, script), args.interval)
+            offline = offline_text(pcm)
+            row = (seed, len(pcm) / 32000, wer(reference, live), wer(reference, offline))
+            rows.append(row)
+            print(
+                f"conversation {seed}: {row[1]:.0f}s audio, {passes} passes in {seconds:.1f}s; "
+                f"WER live {row[2]:.3f}, offline {row[3]:.3f}"
+            )
+            if args.verbose:
+                print("  live:   ", live)
+                print("  offline:", offline)
+    live_wer = float(np.mean([r[2] for r in rows]))
+    offline_wer = float(np.mean([r[3] for r in rows]))
+    ratio = live_wer / max(offline_wer, 1e-9)
+    print(
+        f"mean WER: live {live_wer:.3f}, offline {offline_wer:.3f}, ratio {ratio:.2f} "
+        f"(target <= 1.10)"
+    )
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        OUT.mkdir(exist_ok=True)
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        xs = np.arange(len(rows))
+        ax.bar(xs - 0.2, [r[2] for r in rows], 0.4, label="live (streaming)")
+        ax.bar(xs + 0.2, [r[3] for r in rows], 0.4, label="offline transcribe()")
+        ax.set_xticks(xs, [f"conv {r[0]}" for r in rows])
+        ax.set_ylabel("WER vs script")
+        ax.set_title(f"live/offline WER ratio {ratio:.2f}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / "wer.png", dpi=120)
+        print(f"plot: {OUT / 'wer.png'}")
+    except ImportError:
+        print("matplotlib not installed: no plot")
+
+
+if __name__ == "__main__":
+    main()

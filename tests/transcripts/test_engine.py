@@ -1,0 +1,211 @@
+"""The streaming engine in-process: real tiny.en model, real espeak-ng speech, no worker."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meetings.stream import StreamEntry
+from tests.transcripts.engine_support import (
+    KEYWORDS,
+    Clip,
+    EntryMaker,
+    make_clips,
+    missing,
+    recall,
+    words_of,
+)
+from transcripts.engine import filters
+from transcripts.engine.model import PassRequest, PassResult, run_passes
+from transcripts.engine.streaming import (
+    Emission,
+    EngineConfig,
+    SegmentOut,
+    StreamingTranscriber,
+)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
+    return make_clips(Path(tmp_path_factory.mktemp("speech")))
+
+
+def run_one(request: PassRequest) -> PassResult:
+    return run_passes([request])[0]
+
+
+class Recorder:
+    """Feeds entries one at a time (as a live stream arrives) and keeps every emission."""
+
+    def __init__(self, engine: StreamingTranscriber) -> None:
+        self.engine = engine
+        self.emissions: list[Emission] = []
+
+    def feed(self, entries: list[StreamEntry]) -> None:
+        for entry in entries:
+            self.emissions.extend(self.engine.feed([entry]))
+
+    @property
+    def finals(self) -> list[SegmentOut]:
+        return [f for e in self.emissions for f in e.finals]
+
+    @property
+    def drafts(self) -> list[SegmentOut]:
+        return [d for e in self.emissions for d in e.drafts]
+
+    def text(self) -> str:
+        return " ".join(f.text for f in self.finals)
+
+
+def engine(**kwargs: object) -> StreamingTranscriber:
+    return StreamingTranscriber("s1", run_pass=run_one, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_padded_short_pass_matches_a_stock_transcription(clips: dict[str, Clip]) -> None:
+    from transcripts.engine.model import get_model
+
+    audio = np.frombuffer(clips["train"].pcm, np.int16).astype(np.float32) / 32768
+    result = run_one(PassRequest(audio=audio))
+    segments, _info = get_model().transcribe(audio, beam_size=1, without_timestamps=True)
+    stock = " ".join(s.text for s in segments)
+    assert recall(stock, result.text) >= 0.9
+    assert result.words
+    assert result.words[-1].end <= clips["train"].seconds + 0.1
+    assert not result.stock_fallback
+
+
+def test_it_streams_drafts_then_finals_with_stable_ids(clips: dict[str, Clip]) -> None:
+    rec = Recorder(engine())
+    make = EntryMaker()
+    rec.feed([*make.audio(clips["budget"].pcm), make.end()])
+
+    assert missing(rec.text(), "budget") == []
+    first_draft = next(i for i, e in enumerate(rec.emissions) if e.drafts)
+    first_final = next(i for i, e in enumerate(rec.emissions) if e.finals)
+    assert first_draft < first_final
+    # A final keeps the id its draft had: most finals were announced as drafts first.
+    draft_ids = {d.segment_id for d in rec.drafts}
+    final_ids = [f.segment_id for f in rec.finals]
+    assert len(final_ids) == len(set(final_ids))
+    assert sum(i in draft_ids for i in final_ids) >= len(final_ids) / 2
+    # Once final, an id is never a draft again, and finals do not overlap in time.
+    seen_final: set[str] = set()
+    for emission in rec.emissions:
+        assert not {d.segment_id for d in emission.drafts} & seen_final
+        seen_final |= {f.segment_id for f in emission.finals}
+    for a, b in zip(rec.finals, rec.finals[1:], strict=False):
+        assert b.start >= a.end - 0.1
+    assert all(w["probability"] > 0 for f in rec.finals for w in f.words)
+    assert rec.emissions[-1].checkpoint
+    assert rec.emissions[-1].checkpoint["finished"]
+
+
+def test_silence_yields_no_text(clips: dict[str, Clip]) -> None:
+    rec = Recorder(engine())
+    make = EntryMaker()
+    rec.feed([*make.audio(clips["silence"].pcm), make.end()])
+    assert rec.finals == []
+    assert rec.drafts == []
+
+
+def test_words_after_a_long_pause_and_the_tail_are_kept(clips: dict[str, Clip]) -> None:
+    rec = Recorder(engine())
+    make = EntryMaker()
+    rec.feed(make.audio(clips["garden"].pcm))
+    rec.feed(make.audio(clips["silence"].pcm + clips["silence"].pcm))
+    rec.feed([*make.audio(clips["train"].pcm), make.end()])
+    text = rec.text()
+    assert missing(text, "garden", "train") == []
+    assert words_of(text)[0] in ("my", "i")
+    assert words_of(text)[-1] == "snow"
+    assert "thank" not in words_of(text)
+
+
+def test_speakers_follow_alternating_turns(clips: dict[str, Clip]) -> None:
+    rec = Recorder(engine())
+    make = EntryMaker()
+    entries = [make.speaker("Alice", "start"), *make.audio(clips["garden"].pcm)]
+    entries += [make.speaker("Alice", "stop"), make.speaker("Bob", "start")]
+    entries += [*make.audio(clips["train"].pcm), make.speaker("Bob", "stop")]
+    entries += [make.speaker("Alice", "start"), *make.audio(clips["budget"].pcm), make.end()]
+    turns = [
+        ("Alice", 0.0, clips["garden"].seconds),
+        ("Bob", clips["garden"].seconds, clips["garden"].seconds + clips["train"].seconds),
+        ("Alice", clips["garden"].seconds + clips["train"].seconds, make.t),
+    ]
+    rec.feed(entries)
+
+    words = [w for f in rec.finals for w in f.words]
+    assert missing(" ".join(w["word"] for w in words), "garden", "train", "budget") == []
+    for word in words:
+        middle = (word["start"] + word["end"]) / 2
+        speaker = next(name for name, start, end in turns if start <= middle < end)
+        assert word["speaker"] == speaker, word
+    for final in rec.finals:
+        # Segments never mix speakers: they are split where the speaker changes.
+        assert {w["speaker"] for w in final.words} == {final.speaker}
+
+
+def test_a_config_change_applies_to_later_audio_only(clips: dict[str, Clip]) -> None:
+    rec = Recorder(engine(config=EngineConfig(language="en", task="transcribe")))
+    make = EntryMaker()
+    rec.feed(make.audio(clips["garden"].pcm))
+    change_t = make.t
+    rec.feed([make.config(language=None, task="translate")])
+    rec.feed([*make.audio(clips["train"].pcm), make.end()])
+
+    history = rec.engine.history
+    before = [h for h in history if h["upto"] <= change_t + 1e-6]
+    after = [h for h in history if h["cut_t"] >= change_t - 1e-6]
+    assert before
+    assert after
+    assert {(h["language"], h["task"]) for h in before} == {("en", "transcribe")}
+    assert {h["task"] for h in after} == {"translate"}
+    assert {h["language"] for h in after} == {None} or rec.engine.detected_language == "en"
+    # Everything said before the change was final before the change took effect.
+    assert all(f.end <= change_t + 0.05 or f.start >= change_t - 0.05 for f in rec.finals)
+    assert missing(rec.text(), "garden", "train") == []
+
+
+def test_a_restarted_engine_resumes_from_the_checkpoint_without_gap_or_duplicate(
+    clips: dict[str, Clip],
+) -> None:
+    make = EntryMaker()
+    entries = [*make.audio(clips["garden"].pcm), *make.audio(clips["budget"].pcm), make.end()]
+    first = Recorder(engine())
+    # The first worker dies after the first half of the audio: keep what it had committed.
+    half = len(entries) // 2
+    first.feed(entries[:half])
+    checkpoint = next(e.checkpoint for e in reversed(first.emissions) if e.checkpoint)
+    committed_finals = []
+    for emission in first.emissions:
+        committed_finals.extend(emission.finals)
+        if emission.checkpoint is checkpoint:
+            break
+    second = Recorder(engine(state=checkpoint))
+    # The successor re-reads the stream after the checkpoint's position.
+    after = checkpoint["after"]
+    second.feed([e for e in entries if (int(e.id.split("-")[0]) > int(after.split("-")[0]))])
+
+    finals = committed_finals + second.finals
+    ids = [f.segment_id for f in finals]
+    assert len(ids) == len(set(ids))
+    text = " ".join(f.text for f in finals)
+    got = words_of(text)
+    for word in KEYWORDS["garden"] + KEYWORDS["budget"]:
+        assert got.count(word) == 1, text
+    for a, b in itertools.pairwise(finals):
+        assert b.start >= a.end - 0.1
+
+
+def test_the_hallucination_filters() -> None:
+    assert filters.is_stock_phrase("Thank you.")
+    assert filters.is_stock_phrase("Thanks for watching!")
+    assert not filters.is_stock_phrase("Thank you for the budget numbers.")
+    assert filters.collapse_repeats(["so", "so", "so", "so", "so", "go"]) == [0, 5]
+    assert filters.collapse_repeats(["no", "no", "way"]) == [0, 1, 2]
+    assert filters.is_silence_hypothesis(no_speech_prob=0.9, avg_logprob=-1.5)
+    assert not filters.is_silence_hypothesis(no_speech_prob=0.9, avg_logprob=-0.3)

@@ -1,0 +1,158 @@
+"""The post-meeting pass: re-transcribe stored recordings with a chosen model, keep speakers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from meetings.models import Meeting, Recording, RecordingStatus
+from transcripts.engine.model import get_model, model_path, resolved_device
+from transcripts.models import Segment
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_models: dict[str, Any] = {}
+
+
+def offline_model(name: str | None) -> Any:
+    """The live model, or another CTranslate2 model directory/name (loaded once, kept)."""
+    if not name or name == model_path():
+        return get_model()
+    with _lock:
+        if name not in _models:
+            from faster_whisper import WhisperModel
+
+            _models[name] = WhisperModel(
+                name,
+                device=resolved_device(),
+                compute_type="default",
+                local_files_only=True,
+            )
+        return _models[name]
+
+
+def _speaker_at(
+    live: list[tuple[float, float, str | None]], start: float, end: float
+) -> str | None:
+    """The speaker of the live words/segments overlapping [start, end] most (else nearest)."""
+    best: tuple[float, str | None] = (0.0, None)
+    nearest: tuple[float, str | None] = (float("inf"), None)
+    for s, e, speaker in live:
+        if speaker is None:
+            continue
+        overlap = min(end, e) - max(start, s)
+        if overlap > best[0]:
+            best = (overlap, speaker)
+        distance = max(s - end, start - e, 0.0)
+        if distance < nearest[0]:
+            nearest = (distance, speaker)
+    return best[1] if best[1] is not None else (nearest[1] if nearest[0] <= 2.0 else None)
+
+
+def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
+    """Replace each recorded session's segments with an offline transcription of its recording.
+
+    Speakers come from the live segments' word-level attribution (the stream's speaker events
+    may have expired). Sessions without a completed recording keep their live segments.
+    """
+    meeting = Meeting.objects.get(pk=meeting_id)
+    whisper = offline_model(model)
+    language = (meeting.bot_config or {}).get("language") or None
+    task = (meeting.bot_config or {}).get("task") or "transcribe"
+    total = 0
+    recordings = Recording.objects.filter(
+        meeting=meeting, status=RecordingStatus.COMPLETED, session__isnull=False
+    ).select_related("session")
+    for recording in recordings:
+        session = recording.session
+        assert session is not None
+        live: list[tuple[float, float, str | None]] = []
+        for segment in Segment.objects.filter(meeting=meeting, session_uid=session.session_uid):
+            words = segment.words or []
+            if words:
+                live.extend((w["start"], w["end"], w.get("speaker")) for w in words)
+            else:
+                live.append((segment.start, segment.end, segment.speaker))
+        segments, info = whisper.transcribe(
+            recording.file_path,
+            language=None if language == "auto" else language,
+            task=task,
+            word_timestamps=True,
+            vad_filter=True,
+            beam_size=5,
+        )
+        now = timezone.now()
+        rows: list[Segment] = []
+        for index, seg in enumerate(segments):
+            words = [
+                {
+                    "word": w.word,
+                    "start": round(w.start, 3),
+                    "end": round(w.end, 3),
+                    "probability": round(w.probability, 4),
+                    "speaker": _speaker_at(live, w.start, w.end),
+                }
+                for w in seg.words or []
+            ]
+            rows.append(
+                Segment(
+                    meeting=meeting,
+                    session_uid=session.session_uid,
+                    segment_id=f"{session.session_uid}:offline:{index}",
+                    start=round(seg.start, 3),
+                    end=round(seg.end, 3),
+                    text=seg.text.strip(),
+                    speaker=_speaker_at(live, seg.start, seg.end),
+                    language=info.language,
+                    completed=True,
+                    absolute_start_time=session.started_at + timedelta(seconds=seg.start),
+                    absolute_end_time=session.started_at + timedelta(seconds=seg.end),
+                    words=words,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        with transaction.atomic():
+            Segment.objects.filter(meeting=meeting, session_uid=session.session_uid).delete()
+            Segment.objects.bulk_create(rows)
+        total += len(rows)
+        log.info("meeting %s: %d offline segments for %s", meeting_id, len(rows), session)
+    return total
+
+
+def retranscription_enqueue(*, user: Any, meeting_id: int, model: str | None) -> Meeting:
+    """Queue the post-meeting pass for the user's own ended meeting (after commit).
+
+    Another user's meeting is a 404; a live meeting or one without a completed recording a 409;
+    a model not in `WHISPER_OFFLINE_MODELS` a 422.
+    """
+    from django.conf import settings
+
+    from meetings.selectors import meeting_get
+    from transcripts import tasks
+    from vexa_site.errors import Conflict, InvalidInput
+
+    meeting = meeting_get(user=user, meeting_id=meeting_id)
+    if model and model not in settings.WHISPER_OFFLINE_MODELS and model != settings.WHISPER_MODEL:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "model"],
+                    "msg": f"Unknown model; available: {settings.WHISPER_OFFLINE_MODELS}",
+                    "type": "value_error.model",
+                }
+            ]
+        )
+    if meeting.is_live:
+        raise Conflict("Meeting is still in progress")
+    if not Recording.objects.filter(meeting=meeting, status=RecordingStatus.COMPLETED).exists():
+        raise Conflict("Meeting has no completed recording")
+    meeting_pk = meeting.pk
+    transaction.on_commit(lambda: tasks.retranscribe_meeting.delay(meeting_pk, model or None))
+    return meeting

@@ -1,0 +1,98 @@
+"""Running one session: read its stream, feed the streaming transcriber, store what it emits.
+
+`session_transcribe` is what the `transcribe_session` task calls. It returns when the stream's
+`end` entry has been processed (or the meeting ended and the stream stayed silent), when another
+worker already holds the session, or raises `LeaseLost` when a successor took over.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+
+from meetings.models import TERMINAL_STATUSES, MeetingSession
+from meetings.stream import SessionStream, StreamEntry
+from transcripts.engine import scheduler
+from transcripts.engine.lease import Lease
+from transcripts.engine.store import emission_store, session_claim
+from transcripts.engine.streaming import EngineConfig, StreamingTranscriber
+
+log = logging.getLogger(__name__)
+
+READ_BLOCK_MS = 200
+READ_COUNT = 100
+# A session whose meeting is over and whose stream stays silent this long is closed without an
+# `end` entry (the bot died before writing it).
+ORPHAN_IDLE_S = 30.0
+
+
+def engine_config(bot_config: dict[str, Any]) -> EngineConfig:
+    hotwords = bot_config.get("hotwords")
+    if isinstance(hotwords, list):
+        hotwords = " ".join(str(h) for h in hotwords)
+    language = bot_config.get("language") or None
+    return EngineConfig(
+        language=None if language == "auto" else language,
+        task=bot_config.get("task") or "transcribe",
+        prompt=str(bot_config.get("prompt") or bot_config.get("initial_prompt") or ""),
+        hotwords=str(hotwords) if hotwords else None,
+    )
+
+
+def transcriber_for(session: MeetingSession, state: dict[str, Any]) -> StreamingTranscriber:
+    return StreamingTranscriber(
+        session.session_uid,
+        run_pass=scheduler.submit,
+        config=engine_config(session.meeting.bot_config or {}),
+        state=state if state.get("v") else None,
+        pass_interval_s=settings.TRANSCRIPTION_PASS_INTERVAL_S,
+    )
+
+
+def session_transcribe(*, session_uid: str) -> str:
+    """Transcribe a session's stream to its end; see the module docstring. Returns an outcome."""
+    session = MeetingSession.objects.select_related("meeting").get(session_uid=session_uid)
+    if (session.transcriber_state or {}).get("finished"):
+        return "finished"
+    lease = Lease(session_uid)
+    if not lease.acquire():
+        return "busy"
+    try:
+        state = session_claim(session=session, owner=lease.token)
+        if state.get("finished"):
+            return "finished"
+        engine = transcriber_for(session, state)
+        stream = SessionStream(session_uid)
+        after = engine.resume_after
+        idle_since = time.monotonic()
+        log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
+        while not engine.finished:
+            entries: list[StreamEntry] = stream.read(
+                after=after, count=READ_COUNT, block_ms=READ_BLOCK_MS
+            )
+            lease.renew()
+            if not entries:
+                if time.monotonic() - idle_since > ORPHAN_IDLE_S and _meeting_over(session):
+                    entries = [StreamEntry(id=_next_id(after), type="end", reason="orphaned")]
+                else:
+                    continue
+            idle_since = time.monotonic()
+            after = entries[-1].id
+            for emission in engine.feed(entries):
+                emission_store(session=session, emission=emission, owner=lease.token)
+        return "done"
+    finally:
+        lease.release()
+
+
+def _meeting_over(session: MeetingSession) -> bool:
+    session.meeting.refresh_from_db(fields=["status"])
+    return session.meeting.status in TERMINAL_STATUSES
+
+
+def _next_id(after: str) -> str:
+    ms, _, seq = after.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"

@@ -1,0 +1,116 @@
+"""Writing the engine's output: segment upserts and the checkpoint in one transaction, then
+publication to WebSocket/SSE subscribers after the commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from meetings.models import MeetingSession
+from transcripts import realtime
+from transcripts.engine.lease import LeaseLost
+from transcripts.engine.streaming import Emission, SegmentOut
+from transcripts.models import Segment
+from transcripts.serializers import segment_wire
+
+
+def _fields(session: MeetingSession, out: SegmentOut) -> dict[str, Any]:
+    return {
+        "session_uid": session.session_uid,
+        "start": out.start,
+        "end": out.end,
+        "text": out.text,
+        "speaker": out.speaker,
+        "language": out.language,
+        "completed": out.completed,
+        "absolute_start_time": session.started_at + timedelta(seconds=out.start),
+        "absolute_end_time": session.started_at + timedelta(seconds=out.end),
+        "words": out.words,
+    }
+
+
+def emission_store(*, session: MeetingSession, emission: Emission, owner: str | None) -> None:
+    """Upsert the emission's segments, delete vanished drafts and save the checkpoint, atomically;
+    publish `transcript.finalized` / `transcript.mutable` after the commit.
+
+    `owner` is the worker's fencing token: if the session row names another owner, nothing is
+    written and `LeaseLost` is raised. A final is never turned back into a draft.
+    """
+    if not emission:
+        return
+    now = timezone.now()
+    finals: list[Segment] = []
+    drafts: list[Segment] = []
+    with transaction.atomic():
+        state = (
+            MeetingSession.objects.select_for_update()
+            .values_list("transcriber_state", flat=True)
+            .get(pk=session.pk)
+        )
+        if owner is not None and (state or {}).get("owner") != owner:
+            raise LeaseLost(session.session_uid)
+        outs = [*emission.finals, *emission.drafts]
+        existing = {
+            s.segment_id: s
+            for s in Segment.objects.filter(
+                meeting_id=session.meeting_id, segment_id__in=[o.segment_id for o in outs]
+            )
+        }
+        for out in outs:
+            segment = existing.get(out.segment_id)
+            if segment is not None and segment.completed and not out.completed:
+                continue
+            if segment is None:
+                segment = Segment(
+                    meeting_id=session.meeting_id,
+                    segment_id=out.segment_id,
+                    created_at=now,
+                    updated_at=now,
+                    **_fields(session, out),
+                )
+                segment.save(force_insert=True)
+            else:
+                for name, value in _fields(session, out).items():
+                    setattr(segment, name, value)
+                segment.updated_at = now
+                segment.save()
+            (finals if out.completed else drafts).append(segment)
+        if emission.removed_drafts:
+            Segment.objects.filter(
+                meeting_id=session.meeting_id,
+                segment_id__in=emission.removed_drafts,
+                completed=False,
+            ).delete()
+        if emission.checkpoint is not None:
+            MeetingSession.objects.filter(pk=session.pk).update(
+                transcriber_state={**emission.checkpoint, "owner": owner}
+            )
+        meeting_id = session.meeting_id
+        final_wire = [segment_wire(s) for s in finals]
+        draft_wire = [segment_wire(s) for s in drafts]
+
+        def publish() -> None:
+            realtime.publish_segments(meeting_id=meeting_id, kind="finalized", segments=final_wire)
+            realtime.publish_segments(meeting_id=meeting_id, kind="mutable", segments=draft_wire)
+
+        transaction.on_commit(publish)
+
+
+def session_claim(*, session: MeetingSession, owner: str) -> dict[str, Any]:
+    """Make `owner` the session's transcriber and return its checkpoint.
+
+    Drafts left by a dead predecessor are deleted: the new worker re-transcribes everything
+    after the checkpoint and re-creates them under the same ids.
+    """
+    with transaction.atomic():
+        row = MeetingSession.objects.select_for_update().get(pk=session.pk)
+        state = dict(row.transcriber_state or {})
+        row.transcriber_state = {**state, "owner": owner}
+        row.save(update_fields=["transcriber_state"])
+        Segment.objects.filter(
+            meeting_id=session.meeting_id, session_uid=session.session_uid, completed=False
+        ).delete()
+    return state

@@ -1,0 +1,574 @@
+"""The streaming policy: stream entries in, draft and final segments out (no I/O here).
+
+`StreamingTranscriber` is fed a session's stream entries in order. Every `pass_interval_s` of
+new audio it decodes the unconfirmed tail of its buffer (one `PassRequest`). Words that two
+consecutive passes agree on (LocalAgreement-2) are confirmed and leave as final segments at
+once; the rest of the hypothesis is a draft. A pause heard by VAD after the hypothesis confirms
+it without waiting for a second pass. The buffer is cut at confirmed sentence ends and pauses,
+so passes stay short; confirmed text before the cut becomes the next passes' prompt.
+
+Segment ids are `<session_uid>:<seq>`: the open draft segment has the next unused `seq`, and
+the same id becomes final when its words are confirmed, so a client replaces draft by final.
+
+Time is the session's `t` (seconds since `MeetingSession.started_at`); audio gaps (a jump in
+`t`) are filled with silence so the buffer stays one timeline.
+
+`checkpoint()` is everything needed to continue after a crash: the stream position of the
+first audio not yet finalized, the cut time, the next segment number, the config in force, the
+speaker intervals and the prompt. Output before the cut was final and committed with that
+checkpoint, so a successor neither repeats nor misses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from meetings.stream import StreamEntry
+from transcripts.engine import filters
+from transcripts.engine.model import PassRequest, PassResult, Word
+from transcripts.engine.speakers import SpeakerTimeline
+from transcripts.engine.vad import SpeechProbabilities
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+SENTENCE_END = (".", "?", "!", "…")
+# Silence after the last heard word that confirms the hypothesis without a second pass.
+PAUSE_S = 0.5
+# Silence kept before speech when a silent buffer is dropped, so a first word's onset survives.
+ONSET_MARGIN_S = 0.6
+# The buffer is cut at the last confirmed word when it grows past this, sentence end or not.
+MAX_BUFFER_S = 12.0
+# With no agreement for this long, the oldest part of the hypothesis is confirmed anyway.
+FORCE_CONFIRM_S = 20.0
+# A gap in `t` longer than this restarts the timeline instead of filling it with silence.
+MAX_GAP_FILL_S = 10.0
+PROMPT_CHARS = 200
+WORD_SPEECH_MIN = 0.5
+# Words ending this close to the end of a pass's audio are not confirmed by that pass.
+CONFIRM_GUARD_S = 0.6
+# A pass runs only if VAD heard at least this much speech after the last confirmed word.
+MIN_SPEECH_S = 0.15
+
+PassRunner = Callable[[PassRequest], PassResult]
+
+
+@dataclass
+class EngineConfig:
+    """What the bot asked for; `language` None means detect."""
+
+    language: str | None = None
+    task: str = "transcribe"
+    prompt: str = ""
+    hotwords: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "task": self.task,
+            "prompt": self.prompt,
+            "hotwords": self.hotwords,
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> EngineConfig:
+        return cls(
+            language=data.get("language") or None,
+            task=data.get("task") or "transcribe",
+            prompt=data.get("prompt") or "",
+            hotwords=data.get("hotwords") or None,
+        )
+
+
+@dataclass
+class SegmentOut:
+    """One segment version to upsert; times are session seconds."""
+
+    segment_id: str
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+    language: str | None
+    completed: bool
+    words: list[dict[str, Any]]
+
+
+@dataclass
+class Emission:
+    """The result of one step: segments that became final, the current drafts, draft ids that
+    no longer exist, and (when finals were made or the buffer was cut) the new checkpoint,
+    which must be stored in the same transaction as the finals."""
+
+    finals: list[SegmentOut] = field(default_factory=list)
+    drafts: list[SegmentOut] = field(default_factory=list)
+    removed_drafts: list[str] = field(default_factory=list)
+    checkpoint: dict[str, Any] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.finals or self.drafts or self.removed_drafts or self.checkpoint)
+
+
+@dataclass
+class _AudioRef:
+    entry_id: str
+    start: float
+    end: float
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _same(a: Word, b: Word) -> bool:
+    return filters.normalize(a.text) == filters.normalize(b.text)
+
+
+class StreamingTranscriber:
+    """LocalAgreement-2 over a trimmed audio buffer, for one session."""
+
+    def __init__(
+        self,
+        session_uid: str,
+        *,
+        run_pass: PassRunner,
+        config: EngineConfig | None = None,
+        state: dict[str, Any] | None = None,
+        pass_interval_s: float = 0.4,
+        max_backlog_s: float = 2.0,
+    ) -> None:
+        self.session_uid = session_uid
+        self.run_pass = run_pass
+        self.pass_interval_s = pass_interval_s
+        self.max_backlog_s = max_backlog_s
+        state = state or {}
+        self.config: EngineConfig = (
+            EngineConfig.load(state["config"]) if "config" in state else config or EngineConfig()
+        )
+        self.seq: int = int(state.get("seq", 0))
+        self.cut_t: float = float(state.get("cut_t", 0.0))
+        self.resume_after: str = str(state.get("after", "0-0"))
+        self.last_event_id: str = str(state.get("last_event_id", "0-0"))
+        self.prompt_text: str = str(state.get("prompt_text", ""))
+        self.detected_language: str | None = state.get("language")
+        self.speakers = SpeakerTimeline.load(state.get("speakers", []))
+        self.passes: int = int(state.get("passes", 0))
+        self.finished: bool = bool(state.get("finished", False))
+        # The buffer: samples from `cut_t` on (the timeline restarts at gaps too long to fill).
+        self.audio = np.zeros(0, dtype=np.float32)
+        self.refs: list[_AudioRef] = []
+        self.vad = SpeechProbabilities()
+        self.vad_origin_t = self.cut_t
+        # Confirmed (already final) words still inside the buffer: a successor must not
+        # emit them again, so they travel in the checkpoint.
+        self.committed: list[Word] = [
+            Word(w["word"], w["start"], w["end"], w["probability"])
+            for w in state.get("committed", [])
+        ]
+        self._checkpoint_t = self.cut_t
+        # Audio up to here has been through a pass; a successor's first pass waits for audio
+        # past the confirmed words it was handed.
+        self.processed_t = max(self.cut_t, self.committed[-1].end if self.committed else 0.0)
+        self.hypothesis: list[Word] = []  # last pass's unconfirmed words
+        self.draft_ids: list[str] = []
+        self.draft_texts: dict[str, str] = {}
+        self.last_language: str | None = self.detected_language
+        self.history: list[dict[str, Any]] = []  # per-pass record, for tests and benchmarks
+        self._cut_changed = False
+
+    # -- input -------------------------------------------------------------------------------
+    @property
+    def end_t(self) -> float:
+        return self.cut_t + len(self.audio) / SAMPLE_RATE
+
+    def feed(self, entries: list[StreamEntry]) -> list[Emission]:
+        """Consume entries in stream order; run the passes the new audio calls for."""
+        out: list[Emission] = []
+        for entry in entries:
+            if self.finished:
+                break
+            if entry.type == "audio":
+                if entry.t is not None and entry.t - self.end_t > MAX_GAP_FILL_S:
+                    log.info("session %s: audio gap, restarting the buffer", self.session_uid)
+                    out.extend(self._flush(until=self.end_t))
+                    self._restart_at(float(entry.t))
+                self._append(entry)
+                continue
+            if _id_key(entry.id) <= _id_key(self.last_event_id):
+                continue  # applied before a restart: its effect is in the checkpoint
+            if entry.type == "speaker":
+                self.speakers.event(
+                    name=entry.name or entry.participant_id or "",
+                    participant_id=entry.participant_id or "",
+                    state=entry.state or "stop",
+                    t=float(entry.t or 0.0),
+                )
+            elif entry.type == "config":
+                # The new settings apply to audio after the change: finish what came before.
+                at = float(entry.t) if entry.t is not None else self.end_t
+                out.extend(self._flush(until=min(at, self.end_t)))
+                self.config = replace(
+                    self.config,
+                    language=entry.language or None,
+                    task=entry.task or self.config.task,
+                )
+                self.detected_language = None
+            elif entry.type == "end":
+                out.extend(self._flush(until=self.end_t))
+                self.finished = True
+            self.last_event_id = entry.id
+            if entry.type in ("config", "end"):
+                out.append(Emission(checkpoint=self.checkpoint()))
+        out.extend(self._catch_up())
+        return [e for e in out if e]
+
+    def _append(self, entry: StreamEntry) -> None:
+        pcm = np.frombuffer(entry.pcm or b"", dtype=np.int16).astype(np.float32) / 32768.0
+        start = float(entry.t or 0.0)
+        end = start + len(pcm) / SAMPLE_RATE
+        if end <= self.end_t + 1e-6:
+            return  # before the cut (re-read after a restart)
+        if start < self.end_t:  # partly before the cut (the first entry after a resume)
+            skip = round((self.end_t - start) * SAMPLE_RATE)
+            pcm = pcm[skip:]
+            start = self.end_t
+        gap = start - self.end_t
+        if gap > 1.0 / SAMPLE_RATE:
+            self._push(np.zeros(round(gap * SAMPLE_RATE), dtype=np.float32))
+        self._push(pcm)
+        self.refs.append(_AudioRef(entry.id, start, end))
+
+    def _push(self, samples: np.ndarray) -> None:
+        self.audio = np.concatenate([self.audio, samples]) if len(self.audio) else samples
+        self.vad.push(samples)
+
+    def _restart_at(self, t: float) -> None:
+        # After a flush: everything before is final, so the timeline may start over at `t`.
+        self.audio = np.zeros(0, dtype=np.float32)
+        self.cut_t = t
+        self.processed_t = t
+        self.vad = SpeechProbabilities()
+        self.vad_origin_t = t
+        self.committed = []
+        self._cut_changed = True
+
+    # -- passes ------------------------------------------------------------------------------
+    def _catch_up(self) -> list[Emission]:
+        out: list[Emission] = []
+        while self.end_t - self.processed_t >= self.pass_interval_s:
+            backlog = self.end_t - self.processed_t
+            # When behind (a burst, a restart), skip ahead: one pass covers the older audio.
+            step = max(self.pass_interval_s, backlog - self.max_backlog_s)
+            out.append(self._step(min(self.end_t, self.processed_t + step)))
+        return out
+
+    def _flush(self, *, until: float) -> list[Emission]:
+        """Pass up to `until`, then confirm everything heard (end of session or config change)."""
+        out = self._catch_up_to(until)
+        emission = self._step(until, final=True) if until > self.cut_t else Emission()
+        self._cut(until, emission)
+        emission.checkpoint = self.checkpoint()
+        out.append(emission)
+        return out
+
+    def _catch_up_to(self, until: float) -> list[Emission]:
+        out: list[Emission] = []
+        while until - self.processed_t >= self.pass_interval_s:
+            step = max(self.pass_interval_s, until - self.processed_t - self.max_backlog_s)
+            out.append(self._step(min(until, self.processed_t + step)))
+        return out
+
+    def _sample(self, t: float) -> int:
+        return round((t - self.vad_origin_t) * SAMPLE_RATE)
+
+    def _step(self, upto: float, *, final: bool = False) -> Emission:
+        """One pass over the buffer up to `upto`; with `final`, confirm the whole hypothesis."""
+        self.processed_t = max(self.processed_t, upto)
+        emission = Emission()
+        committed_end = self.committed[-1].end if self.committed else self.cut_t
+        speech = self.vad.speech_seconds(self._sample(committed_end + 0.1), self._sample(upto))
+        if speech < MIN_SPEECH_S and not self.hypothesis:
+            # Nothing said since the last confirmed word: no pass, drop the silence.
+            if upto - committed_end >= PAUSE_S:
+                self._cut(max(committed_end, upto - ONSET_MARGIN_S), emission)
+            self._publish_drafts(emission)
+            self._attach_checkpoint(emission)
+            return emission
+        words, language = self._decode(upto)
+        new = self._unconfirmed(words, committed_end)
+        if final:
+            # The last pass may drop a word at the very end of the audio that the previous
+            # pass heard: keep the previous hypothesis's words beyond the new ones.
+            tail_end = new[-1].end if new else committed_end
+            confirmed = new + [w for w in self.hypothesis if w.start >= tail_end - 0.05]
+            rest = []
+        else:
+            agreed = 0
+            for a, b in zip(new, self.hypothesis, strict=False):
+                if not _same(a, b):
+                    break
+                agreed += 1
+            # The newest words are unreliable (cut mid-word, little right context): even if
+            # two passes agree, they wait until more audio follows them.
+            while agreed and new[agreed - 1].end > upto - CONFIRM_GUARD_S:
+                agreed -= 1
+            confirmed, rest = new[:agreed], new[agreed:]
+            if rest and self._pause_after(rest[-1], upto):
+                confirmed, rest = new, []
+            elif not confirmed and rest and upto - self.cut_t > FORCE_CONFIRM_S:
+                half = max(1, len(rest) // 2)
+                confirmed, rest = rest[:half], rest[half:]
+        self.last_language = language
+        if self.history:
+            self.history[-1]["confirmed"] = " ".join(w.text.strip() for w in confirmed)
+            self.history[-1]["rest"] = " ".join(w.text.strip() for w in rest)
+        self.hypothesis = rest
+        self._finalize(confirmed, emission=emission, language=language)
+        self._maybe_cut(emission, upto)
+        self._publish_drafts(emission)
+        self._attach_checkpoint(emission)
+        return emission
+
+    def _attach_checkpoint(self, emission: Emission) -> None:
+        # Finals always carry one (seq moved); a mere cut (silence dropped) at most every 5 s,
+        # so a silent session does not write its row twice a second.
+        if emission.finals or (self._cut_changed and self.cut_t - self._checkpoint_t >= 5.0):
+            emission.checkpoint = self.checkpoint()
+
+    def _decode(self, upto: float) -> tuple[list[Word], str]:
+        samples = self.audio[: round((upto - self.cut_t) * SAMPLE_RATE)]
+        language = self.config.language or self.detected_language
+        prompt = " ".join(p for p in (self.config.prompt, self.prompt_text) if p).strip()
+        request = PassRequest(
+            audio=samples,
+            language=language,
+            task=self.config.task,
+            prompt=prompt,
+            hotwords=self.config.hotwords,
+        )
+        result = self.run_pass(request)
+        self.passes += 1
+        if self.config.language is None:
+            if self.detected_language is None and result.language_probability >= 0.7:
+                self.detected_language = result.language
+            elif self.detected_language is not None and result.avg_logprob < -1.2:
+                self.detected_language = None  # low confidence: detect again next pass
+        words = [w.shifted(self.cut_t) for w in result.words]
+        kept = self._filter(words, result)
+        del self.history[:-200]
+        self.history.append(
+            {
+                "upto": upto,
+                "cut_t": self.cut_t,
+                "text": result.text,
+                "kept": " ".join(w.text.strip() for w in kept),
+                "seconds": result.seconds,
+                "language": request.language,
+                "task": request.task,
+                "stock": result.stock_fallback,
+            }
+        )
+        return kept, result.language
+
+    def _filter(self, words: list[Word], result: PassResult) -> list[Word]:
+        if not words:
+            return []
+        if filters.is_silence_hypothesis(
+            no_speech_prob=result.no_speech_prob, avg_logprob=result.avg_logprob
+        ):
+            return []
+        # A word is kept only if VAD heard speech around it (hallucinations sit on silence).
+        span = (self._sample(words[0].start), self._sample(words[-1].end))
+        if filters.is_stock_phrase(result.text) and self.vad.speech_fraction(*span) < 0.5:
+            return []
+        heard = [
+            w
+            for w in words
+            if self.vad.max_prob(self._sample(w.start - 0.1), self._sample(w.end + 0.1))
+            >= WORD_SPEECH_MIN
+        ]
+        keep = filters.collapse_repeats([w.text for w in heard])
+        return [self._clamped(heard[i]) for i in keep]
+
+    def _clamped(self, word: Word) -> Word:
+        """Alignment stretches a word before a pause into the silence; VAD knows better, and
+        a true end lets a pause confirm the word sooner."""
+        last = self.vad.last_speech_end(self._sample(word.start), self._sample(word.end))
+        if last is None:
+            return word
+        end = self.vad_origin_t + last / SAMPLE_RATE + 0.05
+        if end >= word.end:
+            return word
+        return Word(word.text, word.start, max(word.start + 0.05, end), word.probability)
+
+    def _unconfirmed(self, words: list[Word], committed_end: float) -> list[Word]:
+        """The words of a pass that follow the confirmed words still in the buffer.
+
+        The pass re-hears those confirmed words first; skipping them by matching text is
+        exact where timestamps jitter (a time filter would lose a word straddling the seam).
+        """
+        committed = self.committed
+        if (
+            committed
+            and len(words) >= len(committed)
+            and all(_same(a, b) for a, b in zip(committed, words, strict=False))
+        ):
+            return words[len(committed) :]
+        new = [w for w in words if w.start >= committed_end - 0.1]
+        return self._drop_overlap(new)
+
+    def _drop_overlap(self, new: list[Word]) -> list[Word]:
+        """Words at the start of `new` that repeat the confirmed tail (time jitter at the seam)."""
+        tail = [*self.committed[-5:]] if self.committed else []
+        if not tail or not new:
+            return new
+        for n in range(min(5, len(tail), len(new)), 0, -1):
+            if new[0].start < tail[-1].end + 1.0 and all(
+                _same(a, b) for a, b in zip(tail[-n:], new[:n], strict=True)
+            ):
+                return new[n:]
+        return new
+
+    def _pause_after(self, word: Word, upto: float) -> bool:
+        if upto - word.end < PAUSE_S:
+            return False
+        return self.vad.last_speech_end(self._sample(word.end + 0.15), self._sample(upto)) is None
+
+    # -- output ------------------------------------------------------------------------------
+    def _runs(self, words: list[Word]) -> list[tuple[str | None, list[Word]]]:
+        """Consecutive words of one speaker (overlapping speech splits at word level)."""
+        runs: list[tuple[str | None, list[Word]]] = []
+        for word in words:
+            speaker = self.speakers.speaker_for(word.start, word.end)
+            if runs and (runs[-1][0] == speaker or speaker is None):
+                runs[-1][1].append(word)
+            elif runs and runs[-1][0] is None:
+                runs[-1] = (speaker, [*runs[-1][1], word])
+            else:
+                runs.append((speaker, [word]))
+        return runs
+
+    def _segment(
+        self, seq: int, speaker: str | None, words: list[Word], *, completed: bool
+    ) -> SegmentOut:
+        return SegmentOut(
+            segment_id=f"{self.session_uid}:{seq}",
+            start=round(words[0].start, 3),
+            end=round(max(words[-1].end, words[0].start), 3),
+            text="".join(w.text for w in words).strip(),
+            speaker=speaker,
+            language=self.last_language,
+            completed=completed,
+            words=[
+                {
+                    "word": w.text,
+                    "start": round(w.start, 3),
+                    "end": round(w.end, 3),
+                    "probability": round(w.probability, 4),
+                    "speaker": self.speakers.speaker_for(w.start, w.end) or speaker,
+                }
+                for w in words
+            ],
+        )
+
+    def _finalize(
+        self,
+        words: list[Word],
+        *,
+        emission: Emission | None = None,
+        language: str | None = None,
+        force: bool = False,
+    ) -> None:
+        if force:
+            self.hypothesis = []
+        if not words:
+            return
+        emission = emission if emission is not None else Emission()
+        for speaker, run in self._runs(words):
+            emission.finals.append(self._segment(self.seq, speaker, run, completed=True))
+            self.seq += 1
+        self.committed.extend(words)
+        self._cut_changed = True  # seq moved: the checkpoint must travel with these finals
+
+    def _publish_drafts(self, emission: Emission) -> None:
+        drafts = [
+            self._segment(self.seq + i, speaker, run, completed=False)
+            for i, (speaker, run) in enumerate(self._runs(self.hypothesis))
+        ]
+        ids = [d.segment_id for d in drafts]
+        final_ids = {f.segment_id for f in emission.finals}
+        emission.removed_drafts = [i for i in self.draft_ids if i not in ids and i not in final_ids]
+        for draft in drafts:
+            if self.draft_texts.get(draft.segment_id) != draft.text:
+                emission.drafts.append(draft)
+        self.draft_ids = ids
+        self.draft_texts = {d.segment_id: d.text for d in drafts}
+
+    def _maybe_cut(self, emission: Emission, upto: float) -> None:
+        if not self.committed:
+            return
+        last = self.committed[-1]
+        next_start = self.hypothesis[0].start if self.hypothesis else None
+        boundary = last.text.strip().endswith(SENTENCE_END)
+        if not self.hypothesis and self._pause_after(last, upto):
+            boundary = True
+        if boundary or self.end_t - self.cut_t > MAX_BUFFER_S:
+            cut = (
+                last.end if next_start is None else min((last.end + next_start) / 2, last.end + 0.2)
+            )
+            self._cut(max(self.cut_t, cut), emission)
+
+    def _cut(self, t: float, emission: Emission) -> None:
+        """Drop buffered audio before `t` (everything before it is final)."""
+        t = min(t, self.end_t)
+        if t <= self.cut_t:
+            return
+        drop = round((t - self.cut_t) * SAMPLE_RATE)
+        self.audio = self.audio[drop:]
+        self.cut_t = t
+        self.processed_t = max(self.processed_t, t)
+        # Confirmed words cut out of the buffer become the prompt; words still in the buffer
+        # must not be in it, or Whisper continues after them and skips or repeats them.
+        gone = [w for w in self.committed if w.end <= t + 0.05]
+        self.committed = self.committed[len(gone) :]
+        if gone:
+            text = "".join(w.text for w in gone).strip()
+            self.prompt_text = (self.prompt_text + " " + text).strip()[-PROMPT_CHARS:]
+        self.vad.drop_before(self._sample(t))
+        self.speakers.forget_before(t)
+        kept: list[_AudioRef] = []
+        for ref in self.refs:
+            if ref.end <= t:
+                self.resume_after = ref.entry_id
+            else:
+                kept.append(ref)
+        self.refs = kept
+        self._cut_changed = True
+        del emission
+
+    def checkpoint(self) -> dict[str, Any]:
+        self._cut_changed = False
+        self._checkpoint_t = self.cut_t
+        return {
+            "v": 1,
+            "after": self.resume_after,
+            "cut_t": round(self.cut_t, 6),
+            "seq": self.seq,
+            "last_event_id": self.last_event_id,
+            "config": self.config.dump(),
+            "language": self.detected_language,
+            "prompt_text": self.prompt_text,
+            "speakers": self.speakers.dump(),
+            "committed": [
+                {"word": w.text, "start": w.start, "end": w.end, "probability": w.probability}
+                for w in self.committed
+            ],
+            "passes": self.passes,
+            "finished": self.finished,
+        }
