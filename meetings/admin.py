@@ -6,9 +6,12 @@ action, "Stop bot", calls the same service as `DELETE /bots/...`.
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -16,6 +19,21 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from meetings.models import LIVE_STATUSES, Meeting, MeetingSession, Recording
+
+# Where a failed join leaves its evidence in `data` (the bot runtime writes the second one).
+EVIDENCE_KEYS = ("error_details", "join_failure_evidence")
+SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _screenshot_data_uri(path_text: str) -> str | None:
+    """The bot's screenshot inline, read only from BOT_EVIDENCE_DIR (never an arbitrary path)."""
+    root = Path(settings.BOT_EVIDENCE_DIR).resolve()
+    path = Path(path_text).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    if path.stat().st_size > SCREENSHOT_MAX_BYTES:
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 def _pretty(value: Any) -> SafeString:
@@ -146,13 +164,15 @@ class MeetingAdmin(admin.ModelAdmin[Meeting]):
     @admin.display(description="failure evidence")
     def failure_evidence(self, meeting: Meeting) -> SafeString:
         data = meeting.data or {}
-        details = data.get("error_details")
-        if not details:
+        parts = [
+            _pretty({key: data[key]}) for key in (*EVIDENCE_KEYS, "failure_stage") if data.get(key)
+        ]
+        if not parts:
             return format_html("<em>{}</em>", "none")
-        parts = [_pretty(details)]
-        screenshot = details.get("screenshot") if isinstance(details, dict) else None
-        if isinstance(screenshot, str) and screenshot.startswith("data:image/"):
-            parts.append(format_html('<img src="{}" style="max-width: 60em">', screenshot))
+        evidence = data.get("join_failure_evidence")
+        screenshot = evidence.get("screenshot") if isinstance(evidence, dict) else None
+        if isinstance(screenshot, str) and (uri := _screenshot_data_uri(screenshot)):
+            parts.append(format_html('<img src="{}" style="max-width: 60em">', uri))
         return format_html_join("", "{}", ((p,) for p in parts))
 
     @admin.display(description="bot settings")
@@ -165,7 +185,7 @@ class MeetingAdmin(admin.ModelAdmin[Meeting]):
         data = {
             k: v
             for k, v in (meeting.data or {}).items()
-            if k not in ("status_transition", "error_details")
+            if k not in ("status_transition", "failure_stage", *EVIDENCE_KEYS)
         }
         return _pretty(data)
 

@@ -58,12 +58,21 @@ def meeting_update_data(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
     return meeting
 
 
-def _recording_path(file_path: str) -> Path | None:
-    """The file of a recording, only if it lies inside the recordings directory."""
-    root = Path(settings.RECORDINGS_DIR).resolve()
+def _file_inside(directory: Path, file_path: str) -> Path | None:
+    """`file_path` (absolute, or relative to `directory`) only if it lies inside `directory`."""
+    root = Path(directory).resolve()
     path = Path(file_path)
     path = (path if path.is_absolute() else root / path).resolve()
     return path if path.is_relative_to(root) else None
+
+
+def _evidence_files(data: dict[str, Any]) -> list[Path]:
+    evidence = data.get("join_failure_evidence")
+    screenshot = evidence.get("screenshot") if isinstance(evidence, dict) else None
+    if not isinstance(screenshot, str):
+        return []
+    path = _file_inside(settings.BOT_EVIDENCE_DIR, screenshot)
+    return [path] if path is not None else []
 
 
 def _remove_files(paths: list[Path]) -> None:
@@ -72,16 +81,16 @@ def _remove_files(paths: list[Path]) -> None:
             path.unlink(missing_ok=True)
         except OSError:
             # The rows are gone already; a leftover file is logged for the operator.
-            logger.exception("could not remove recording file %s", path)
+            logger.exception("could not remove file %s of a deleted meeting", path)
 
 
 def meeting_delete(*, meeting_id: int) -> Meeting:
     """Delete a finished meeting's content and keep an anonymized stub (idempotent).
 
-    Only `completed`/`failed` meetings (409 otherwise). Deletes segments, recordings (rows, then
-    files after commit) and share links; clears the bot settings (passcode, metadata), the
-    constructed URL and the user's metadata; keeps status history and completion details and
-    marks `data.redacted`. Calling it again on a stub changes nothing.
+    Only `completed`/`failed` meetings (409 otherwise). Deletes segments, recordings (rows now,
+    files after commit), the failed join's screenshot and share links; clears the bot settings
+    (passcode, metadata), the constructed URL and the user's metadata; keeps status history and
+    completion details and marks `data.redacted`. Calling it again on a stub changes nothing.
     """
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
@@ -93,9 +102,12 @@ def meeting_delete(*, meeting_id: int) -> Meeting:
             return meeting
         files = [
             path
-            for path in (_recording_path(r.file_path) for r in meeting.recordings.all())
+            for path in (
+                _file_inside(settings.RECORDINGS_DIR, r.file_path) for r in meeting.recordings.all()
+            )
             if path is not None
         ]
+        files += _evidence_files(meeting.data or {})
         meeting.segments.all().delete()
         meeting.share_links.all().delete()
         meeting.recordings.all().delete()

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts.models import User
 from meetings import lifecycle
@@ -10,6 +13,7 @@ from tests.meetings.builders import add_segments, meeting_in
 
 pytestmark = pytest.mark.django_db
 S = MeetingStatus
+PNG = b"\x89PNG\r\n\x1a\n-not-really-an-image"
 
 
 @pytest.fixture
@@ -32,24 +36,34 @@ def test_operators_find_meetings_by_status_and_id(operator: Client, alice: User)
 
 
 def test_a_meeting_page_shows_its_history_and_failure_evidence_read_only(
-    operator: Client, alice: User
+    operator: Client, alice: User, tmp_path: Path
 ) -> None:
     meeting = meeting_in(alice, S.AWAITING_ADMISSION)
+    screenshot = tmp_path / "meeting.png"
+    screenshot.write_bytes(PNG)
     lifecycle.transition(
         meeting_id=meeting.pk,
         to=S.FAILED,
         source="bot_callback",
         reason="denied by host",
         completion_reason="awaiting_admission_rejected",
-        error_details={"page_text": "You can't join this video call"},
+        error_details={"message": "denied"},
+        extra_data={
+            "join_failure_evidence": {
+                "screenshot": str(screenshot),
+                "page_text": "You can't join this video call",
+            }
+        },
     )
     url = f"/django-admin/meetings/meeting/{meeting.pk}/change/"
-    page = operator.get(url)
+    with override_settings(BOT_EVIDENCE_DIR=tmp_path):
+        page = operator.get(url)
     assert page.status_code == 200
     text = page.content.decode()
     assert "denied by host" in text
     assert "awaiting_admission → failed" in text
     assert "You can&#x27;t join this video call" in text
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in text
     assert 'name="status"' not in text  # no form field: status is not editable here
     operator.post(url, {"status": "active"})
     assert Meeting.objects.get(pk=meeting.pk).status == S.FAILED

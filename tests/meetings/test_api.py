@@ -197,10 +197,16 @@ def test_a_live_meeting_cannot_be_deleted(alice: User, alice_api: APIClient) -> 
 def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     alice: User, alice_api: APIClient, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
+    screenshot = tmp_path / "evidence.png"
+    screenshot.write_bytes(b"PNG")
     meeting = meeting_in(
         alice,
         S.COMPLETED,
-        data={"name": "Secret plans", "participants": ["Alice"]},
+        data={
+            "name": "Secret plans",
+            "participants": ["Alice"],
+            "join_failure_evidence": {"screenshot": str(screenshot), "page_text": "Alice"},
+        },
         bot_config={"bot_name": "Bot", "passcode": "p4ss", "metadata": {"crm": "1"}},
     )
     add_segments(meeting, [(0, 2, "Alice", "the secret is out")])
@@ -210,7 +216,7 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     Recording.objects.create(meeting=meeting, file_path=str(audio))
     history = list(meeting.data["status_transition"])
     with (
-        override_settings(RECORDINGS_DIR=tmp_path),
+        override_settings(RECORDINGS_DIR=tmp_path, BOT_EVIDENCE_DIR=tmp_path),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = alice_api.delete("/meetings/google_meet/abc-defg-hij")
@@ -229,6 +235,8 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     assert not ShareLink.objects.filter(meeting=meeting).exists()
     assert not Recording.objects.filter(meeting=meeting).exists()
     assert not audio.exists()
+    assert not screenshot.exists()
+    assert "join_failure_evidence" not in meeting.data
     # The stub is still listed, and deleting again is harmless.
     assert alice_api.get(f"/meetings/{meeting.pk}").json()["data"]["redacted"] is True
     again = alice_api.delete("/meetings/google_meet/abc-defg-hij")
