@@ -1,0 +1,248 @@
+"""Storing the engine's output: upserts, checkpoint, fencing, publication after commit; the
+batching scheduler; the post-meeting pass and its API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from meetings.models import MeetingSession, Recording, RecordingStatus
+from tests.meetings.builders import meeting_in
+from tests.speech import make_speech_wav
+from tests.transcripts.engine_support import words_of
+from transcripts import realtime, tasks
+from transcripts.engine import scheduler
+from transcripts.engine.lease import LeaseLost
+from transcripts.engine.model import PassRequest, run_passes
+from transcripts.engine.store import emission_store, session_claim
+from transcripts.engine.streaming import Emission, SegmentOut
+from transcripts.models import Segment
+
+
+def segment(seq: int, text: str, *, completed: bool, speaker: str = "Alice") -> SegmentOut:
+    words = [
+        {
+            "word": f" {w}",
+            "start": seq + i * 0.3,
+            "end": seq + i * 0.3 + 0.25,
+            "probability": 0.9,
+            "speaker": speaker,
+        }
+        for i, w in enumerate(text.split())
+    ]
+    return SegmentOut(
+        segment_id=f"uid:{seq}",
+        start=float(seq),
+        end=float(seq) + 1,
+        text=text,
+        speaker=speaker,
+        language="en",
+        completed=completed,
+        words=words,
+    )
+
+
+@pytest.fixture
+def session(alice: User) -> MeetingSession:
+    meeting = meeting_in(alice, "active", native_meeting_id="eng-stor-ezz")
+    key = realtime.event_log_key(realtime.native_key(alice.pk, "google_meet", "eng-stor-ezz"))
+    realtime.redis_client().delete(key)
+    return MeetingSession.objects.create(meeting=meeting, session_uid="uid")
+
+
+def event_log(session: MeetingSession) -> list[dict[str, Any]]:
+    meeting = session.meeting
+    key = realtime.event_log_key(
+        realtime.native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id)
+    )
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], realtime.redis_client().xrange(key))
+    return [json.loads(fields[b"data"]) for _id, fields in entries]
+
+
+def test_a_draft_becomes_final_under_its_id_and_is_published_after_commit(
+    session: MeetingSession, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    owner = "w1"
+    session_claim(session=session, owner=owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session,
+            emission=Emission(drafts=[segment(0, "hello there", completed=False)]),
+            owner=owner,
+        )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        emission_store(
+            session=session,
+            emission=Emission(
+                finals=[segment(0, "hello there friends", completed=True)],
+                drafts=[segment(1, "how are", completed=False)],
+                checkpoint={"v": 1, "seq": 1, "after": "5-0"},
+            ),
+            owner=owner,
+        )
+        # Nothing is published before the transaction commits.
+        assert [m["type"] for m in event_log(session)] == ["transcript.mutable"]
+    assert len(callbacks) == 1
+
+    rows = {s.segment_id: s for s in Segment.objects.filter(meeting=session.meeting)}
+    assert set(rows) == {"uid:0", "uid:1"}
+    assert rows["uid:0"].completed
+    assert rows["uid:0"].text == "hello there friends"
+    assert not rows["uid:1"].completed
+    assert rows["uid:0"].words[0]["speaker"] == "Alice"
+    session.refresh_from_db()
+    assert session.transcriber_state == {"v": 1, "seq": 1, "after": "5-0", "owner": owner}
+    log = event_log(session)
+    assert [m["type"] for m in log] == [
+        "transcript.mutable",
+        "transcript.finalized",
+        "transcript.mutable",
+    ]
+    assert log[1]["payload"]["segments"][0]["segment_id"] == "uid:0"
+    assert log[1]["payload"]["segments"][0]["completed"] is True
+
+
+def test_a_final_is_never_turned_back_into_a_draft_and_vanished_drafts_go(
+    session: MeetingSession, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    session_claim(session=session, owner="w1")
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session,
+            emission=Emission(
+                finals=[segment(0, "final words", completed=True)],
+                drafts=[segment(1, "a draft", completed=False)],
+            ),
+            owner="w1",
+        )
+        emission_store(
+            session=session,
+            emission=Emission(
+                drafts=[segment(0, "stale draft", completed=False)], removed_drafts=["uid:1"]
+            ),
+            owner="w1",
+        )
+    rows = list(Segment.objects.filter(meeting=session.meeting))
+    assert [(r.segment_id, r.text, r.completed) for r in rows] == [("uid:0", "final words", True)]
+
+
+def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:
+    session_claim(session=session, owner="old")
+    session_claim(session=session, owner="new")
+    with pytest.raises(LeaseLost):
+        emission_store(
+            session=session,
+            emission=Emission(finals=[segment(0, "late words", completed=True)]),
+            owner="old",
+        )
+    assert not Segment.objects.filter(meeting=session.meeting).exists()
+
+
+def test_a_successor_claims_the_session_and_drops_its_predecessors_drafts(
+    session: MeetingSession,
+) -> None:
+    session_claim(session=session, owner="old")
+    emission_store(
+        session=session,
+        emission=Emission(
+            finals=[segment(0, "kept", completed=True)],
+            drafts=[segment(1, "redone", completed=False)],
+            checkpoint={"v": 1, "seq": 1},
+        ),
+        owner="old",
+    )
+    state = session_claim(session=session, owner="new")
+    assert state["seq"] == 1
+    assert [s.segment_id for s in Segment.objects.filter(meeting=session.meeting)] == ["uid:0"]
+
+
+def test_batched_passes_give_the_same_words_as_single_passes(tmp_path: Path) -> None:
+    from meetings.stream import read_wav_pcm16k
+
+    texts = ["The morning train was late again.", "My garden has purple flowers."]
+    audios = [
+        np.frombuffer(
+            read_wav_pcm16k(make_speech_wav(text, tmp_path / f"{i}.wav")), np.int16
+        ).astype(np.float32)
+        / 32768
+        for i, text in enumerate(texts)
+    ]
+    single = [run_passes([PassRequest(audio=a)])[0].text for a in audios]
+    with override_settings(WHISPER_BATCH_SIZE=4, WHISPER_BATCH_WAIT_MS=50):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            batched = list(pool.map(lambda a: scheduler.submit(PassRequest(audio=a)).text, audios))
+    assert [words_of(t) for t in batched] == [words_of(t) for t in single]
+    assert scheduler._batcher is not None
+    assert max(scheduler._batcher.batches) == 2
+
+
+def recorded_meeting(user: User, tmp_path: Path, *, native_id: str) -> MeetingSession:
+    meeting = meeting_in(user, "completed", native_meeting_id=native_id)
+    session = MeetingSession.objects.create(meeting=meeting)
+    path = make_speech_wav("The quarterly budget review starts on Monday.", tmp_path / "rec.wav")
+    Recording.objects.create(
+        meeting=meeting, session=session, status=RecordingStatus.COMPLETED, file_path=str(path)
+    )
+    # The live pass: two speakers, a poor transcript.
+    for seq, (start, end, speaker, text) in enumerate(
+        [(0.0, 1.2, "Alice", "the quarter"), (1.2, 3.0, "Bob", "reviews on Monday")]
+    ):
+        Segment.objects.create(
+            meeting=meeting,
+            session_uid=session.session_uid,
+            segment_id=f"{session.session_uid}:{seq}",
+            start=start,
+            end=end,
+            text=text,
+            speaker=speaker,
+            completed=True,
+            absolute_start_time=session.started_at,
+            absolute_end_time=session.started_at,
+        )
+    return session
+
+
+def test_the_post_meeting_pass_replaces_segments_and_keeps_speakers(
+    alice: User, tmp_path: Path
+) -> None:
+    session = recorded_meeting(alice, tmp_path, native_id="rec-ordi-ngz")
+    count = tasks.retranscribe_meeting(session.meeting_id)
+    rows = list(Segment.objects.filter(meeting=session.meeting).order_by("start"))
+    assert count == len(rows) >= 1
+    text = " ".join(r.text for r in rows)
+    assert {"quarterly", "budget", "monday"} <= set(words_of(text))
+    words = [w for r in rows for w in r.words]
+    assert {w["speaker"] for w in words if w["end"] <= 1.1} == {"Alice"}
+    assert {w["speaker"] for w in words if w["start"] >= 1.3} == {"Bob"}
+    assert all(r.segment_id.startswith(f"{session.session_uid}:offline:") for r in rows)
+
+
+def test_post_transcribe_queues_the_pass_for_the_owner_only(
+    alice: User,
+    alice_api: APIClient,
+    bob_api: APIClient,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    session = recorded_meeting(alice, tmp_path, native_id="own-erso-nly")
+    url = f"/meetings/{session.meeting_id}/transcribe"
+    assert bob_api.post(url, {}, format="json").status_code == 404
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = alice_api.post(url, {}, format="json")
+    assert response.status_code == 202
+    assert response.json() == {"meeting_id": session.meeting_id, "status": "queued", "model": None}
+    assert len(callbacks) == 1
+    bad = alice_api.post(url, {"model": "/etc/passwd"}, format="json")
+    assert bad.status_code == 422
+    live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
+    assert alice_api.post(f"/meetings/{live.pk}/transcribe", {}, format="json").status_code == 409
