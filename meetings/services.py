@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from meetings.models import TERMINAL_STATUSES, IdempotencyKey, Meeting
+from meetings.stream import SessionStream
 from vexa_site.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -84,13 +85,20 @@ def _remove_files(paths: list[Path]) -> None:
             logger.exception("could not remove file %s of a deleted meeting", path)
 
 
+def _remove_streams(session_uids: list[str]) -> None:
+    # The captured audio of a finished meeting would expire on its own; deleted data goes now.
+    for session_uid in session_uids:
+        SessionStream(session_uid).delete()
+
+
 def meeting_delete(*, meeting_id: int) -> Meeting:
     """Delete a finished meeting's content and keep an anonymized stub (idempotent).
 
-    Only `completed`/`failed` meetings (409 otherwise). Deletes segments, recordings (rows now,
-    files after commit), the failed join's screenshot and share links; clears the bot settings
-    (passcode, metadata), the constructed URL and the user's metadata; keeps status history and
-    completion details and marks `data.redacted`. Calling it again on a stub changes nothing.
+    Only `completed`/`failed` meetings (409 otherwise). Deletes segments, share links,
+    recordings (rows now, files after commit), the failed join's screenshot and the sessions'
+    audio streams in Redis; clears the bot settings (passcode, metadata), the constructed URL
+    and the user's metadata; keeps status history and completion details and marks
+    `data.redacted`. Calling it again on a stub changes nothing.
     """
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
@@ -120,7 +128,9 @@ def meeting_delete(*, meeting_id: int) -> Meeting:
         meeting.bot_config = {}
         meeting.constructed_meeting_url = ""
         meeting.save(update_fields=["data", "bot_config", "constructed_meeting_url", "updated_at"])
+        session_uids = list(meeting.sessions.values_list("session_uid", flat=True))
         transaction.on_commit(lambda: _remove_files(files))
+        transaction.on_commit(lambda: _remove_streams(session_uids), robust=True)
     return meeting
 
 

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import User
 from meetings.models import Meeting, MeetingStatus, Recording
+from meetings.stream import SessionStream
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in
 from transcripts.models import Segment, ShareLink
@@ -209,7 +210,9 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
         },
         bot_config={"bot_name": "Bot", "passcode": "p4ss", "metadata": {"crm": "1"}},
     )
-    add_segments(meeting, [(0, 2, "Alice", "the secret is out")])
+    session = add_segments(meeting, [(0, 2, "Alice", "the secret is out")])
+    stream = SessionStream(session.session_uid)
+    stream.append_audio(b"\x00\x00" * 1600, t=0.0)
     ShareLink.objects.create(meeting=meeting, share_id="x" * 32, expires_at=meeting.created_at)
     audio = tmp_path / "m.wav"
     audio.write_bytes(b"RIFF")
@@ -236,6 +239,7 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     assert not Recording.objects.filter(meeting=meeting).exists()
     assert not audio.exists()
     assert not screenshot.exists()
+    assert stream.length() == 0
     assert "join_failure_evidence" not in meeting.data
     # The stub is still listed, and deleting again is harmless.
     assert alice_api.get(f"/meetings/{meeting.pk}").json()["data"]["redacted"] is True
