@@ -1,0 +1,127 @@
+"""Latency of the meetings API in process (Django + PostgreSQL + Redis, no network).
+
+Creates a throwaway test database, fills it, times each request N times and prints the median
+and p95 in milliseconds with the number of SQL queries per request. Usage:
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/vexa REDIS_URL=redis://127.0.0.1:6379/1 \\
+        .venv/bin/python bench/api_latency.py [--segments 2000] [--meetings 500] [--repeat 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vexa_site.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import (  # noqa: E402
+    CaptureQueriesContext,
+    override_settings,
+    setup_test_environment,
+)
+from rest_framework.test import APIClient  # noqa: E402
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, int]:
+    assert call().status_code == 200  # also warms caches and the key's last_used_at
+    samples = []
+    # With DEBUG on every query is logged in a bounded deque; start counting from empty.
+    connection.queries_log.clear()
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return statistics.median(samples), p95, len(queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--segments", type=int, default=2000)
+    parser.add_argument("--meetings", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+
+    from accounts import services as account_services
+    from accounts.models import User
+    from meetings import lifecycle
+    from meetings.models import Meeting, MeetingSession
+    from transcripts.models import Segment
+
+    setup_test_environment()  # the test client's host, in-memory email
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        with override_settings(API_RATE_LIMIT_PER_MINUTE=0):
+            user = User.objects.create_user("bench@example.com", max_concurrent_bots=0)
+            client = APIClient()
+            client.credentials(
+                HTTP_X_API_KEY=account_services.token_issue(user=user, scopes=["bot", "tx"]).plain
+            )
+            for n in range(args.meetings):
+                meeting = Meeting.objects.create(
+                    user=user, platform="zoom", native_meeting_id=f"{100000000 + n}"
+                )
+                lifecycle.record_created(meeting)
+                lifecycle.transition(meeting_id=meeting.pk, to="failed", source="bench")
+            meeting = Meeting.objects.create(
+                user=user, platform="google_meet", native_meeting_id="abc-defg-hij"
+            )
+            lifecycle.record_created(meeting)
+            session = MeetingSession.objects.create(meeting=meeting)
+            Segment.objects.bulk_create(
+                Segment(
+                    meeting=meeting,
+                    session_uid=session.session_uid,
+                    segment_id=f"s{n}",
+                    start=n * 2.0,
+                    end=n * 2.0 + 1.8,
+                    text="The quick brown fox jumps over the lazy dog near the river bank.",
+                    speaker=f"Speaker {n % 4}",
+                    language="en",
+                    completed=True,
+                    absolute_start_time=session.started_at + timedelta(seconds=n * 2.0),
+                    absolute_end_time=session.started_at + timedelta(seconds=n * 2.0 + 1.8),
+                )
+                for n in range(args.segments)
+            )
+            rows = [
+                (f"GET /meetings ({args.meetings + 1} meetings)", lambda: client.get("/meetings")),
+                ("GET /meetings?limit=50", lambda: client.get("/meetings?limit=50")),
+                (
+                    f"GET /transcripts ({args.segments} segments, JSON)",
+                    lambda: client.get("/transcripts/google_meet/abc-defg-hij"),
+                ),
+                (
+                    f"GET /transcripts?format=txt ({args.segments} segments)",
+                    lambda: client.get("/transcripts/google_meet/abc-defg-hij?format=txt"),
+                ),
+                ("GET /bots/status", lambda: client.get("/bots/status")),
+            ]
+            print(f"| request | median ms | p95 ms | SQL queries |  (repeat={args.repeat})")
+            print("|---|---|---|---|")
+            for label, call in rows:
+                median, p95, queries = timed(call, args.repeat)
+                print(f"| {label} | {median:.1f} | {p95:.1f} | {queries} |")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
