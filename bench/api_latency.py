@@ -3,8 +3,9 @@
 Creates a throwaway test database, fills it, times each request N times and prints the median
 and p95 in milliseconds with the number of SQL queries per request. Usage:
 
-    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/vexa REDIS_URL=redis://127.0.0.1:6379/1 \\
-        .venv/bin/python bench/api_latency.py [--segments 2000] [--meetings 500] [--repeat 30]
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/vexa \\
+        REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/api_latency.py \\
+        [--segments 2000] [--meetings 500] [--repeat 30]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vexa_site.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
