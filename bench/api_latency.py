@@ -67,6 +67,8 @@ def main() -> None:
 
     setup_test_environment()  # the test client's host, in-memory email
     old_name = connection.settings_dict["NAME"]
+    # Its own database, so a benchmark never clobbers the test suite's test_* database.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_api_{old_name}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         with override_settings(API_RATE_LIMIT_PER_MINUTE=0):
