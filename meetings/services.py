@@ -168,8 +168,9 @@ def idempotent_call(
     if not key or len(key) > 255:
         raise InvalidInput("Idempotency-Key must be 1 to 255 characters")
     with transaction.atomic():
+        # Expired keys of this user go now (no sweeper needed): a reused key starts afresh.
         IdempotencyKey.objects.filter(
-            user=user, scope=scope, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL
+            user=user, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL
         ).delete()
         try:
             with transaction.atomic():

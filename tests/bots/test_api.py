@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import User
 from bots import control, services
-from meetings.models import Meeting, MeetingStatus
+from meetings.models import IdempotencyKey, Meeting, MeetingStatus
 from tests.conftest import api_client
 from tests.meetings.builders import meeting_in
 from vexa_site.redis import get_redis
@@ -443,6 +443,21 @@ def test_the_same_idempotency_key_with_another_body_is_a_422(alice_api: APIClien
     assert response.status_code == 422
     assert "different request body" in response.json()["detail"]
     assert Meeting.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_idempotency_key_expires_after_a_day(alice_api: APIClient) -> None:
+    assert alice_api.post("/bots", MEET, format="json", HTTP_IDEMPOTENCY_KEY="k-4").status_code == (
+        201
+    )
+    assert alice_api.delete("/bots/google_meet/abc-defg-hij").status_code == 202
+    # A day passes (moved in the database rather than waited out).
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=24, seconds=1))
+    again = alice_api.post("/bots", MEET, format="json", HTTP_IDEMPOTENCY_KEY="k-4")
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert Meeting.objects.count() == 2
+    assert IdempotencyKey.objects.count() == 1
 
 
 @pytest.mark.django_db
