@@ -31,7 +31,8 @@ PUBLIC_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 
 class IgnoreFormatParam(DefaultContentNegotiation):
-    """`?format=` picks an export here, not a DRF renderer (DRF would 404 on `txt`)."""
+    """`?format=` picks an export here, not a DRF renderer (DRF would 404 on `txt`), and an
+    `Accept: text/plain` client is not refused with 406: these views answer text themselves."""
 
     def select_renderer(
         self,
@@ -214,6 +215,7 @@ class PublicTranscriptApi(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes = [PublicRateThrottle]
+    content_negotiation_class = IgnoreFormatParam
 
     @extend_schema(
         operation_id="public_transcript_text",

@@ -73,7 +73,9 @@ def test_the_newest_meeting_is_shown_unless_meeting_id_names_another(
 
 def test_the_txt_export_is_the_cookbook_layout(alice: User, alice_api: APIClient) -> None:
     standup(alice)
-    response = alice_api.get("/transcripts/google_meet/abc-defg-hij?format=txt")
+    response = alice_api.get(
+        "/transcripts/google_meet/abc-defg-hij?format=txt", HTTP_ACCEPT="text/plain"
+    )
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response["Content-Disposition"].startswith("attachment; filename=")

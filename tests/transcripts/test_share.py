@@ -73,6 +73,8 @@ def test_the_public_text_is_the_cookbook_layout_without_auth(
     assert response["Cache-Control"] == "no-store"
     assert response["X-Robots-Tag"] == "noindex"
     assert response.content.decode() == COOKBOOK_TEXT
+    as_text = anonymous.get(public_path(share["url"]), HTTP_ACCEPT="text/plain")
+    assert as_text.status_code == 200
     # A stray or bad API key on a public page changes nothing.
     assert api_client("not-a-key").get(public_path(share["url"])).status_code == 200
 
