@@ -155,8 +155,11 @@ def legacy_teams_id(meeting_url: str) -> str:
 def parse_meeting_url(meeting_url: str) -> MeetingRef:
     """Turn a pasted meeting link into a validated `MeetingRef`, or raise `InvalidMeeting`."""
     raw = meeting_url.strip()
-    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise InvalidMeeting(f"meeting_url is not a valid link: {meeting_url!r}") from None
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidMeeting(f"meeting_url is not an http(s) link: {meeting_url!r}")
     segments = [s for s in parts.path.split("/") if s]

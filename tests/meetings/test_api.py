@@ -357,3 +357,42 @@ def test_the_openapi_document_describes_every_endpoint(client: Any) -> None:
         for method in methods:
             assert paths[path][method].get("description"), (path, method)
     assert any(p.startswith("/public/transcripts/") for p in paths)
+
+
+JUNK_BODIES: list[Any] = [
+    [],
+    "text",
+    42,
+    None,
+    {"data": []},
+    {"data": {"name": ["x"], "participants": [{"a": 1}]}},
+    {"platform": ["google_meet"], "native_meeting_id": {"x": 1}},
+    {"platform": "teams", "native_meeting_id": "1" * 5000, "passcode": "é" * 30},
+    {"meeting_url": "http://[::1"},
+    {"meeting_url": "javascript:alert(1)", "join_at": "tomorrow"},
+    {"automatic_leave": {"waiting_room": -1}, "metadata": [1, 2]},
+    {"language": None, "task": None, "bot_name": None},
+]
+
+
+@pytest.mark.parametrize("body", JUNK_BODIES)
+def test_malformed_requests_get_a_client_error_never_a_500(
+    alice: User, alice_api: APIClient, body: Any
+) -> None:
+    meeting_in(alice, S.ACTIVE)
+    calls = [
+        ("post", "/bots"),
+        ("put", "/bots/google_meet/abc-defg-hij/config"),
+        ("patch", "/meetings/google_meet/abc-defg-hij"),
+        ("post", "/transcripts/google_meet/abc-defg-hij/share?ttl_seconds=abc"),
+        ("get", "/meetings?limit=x&offset=y&status=1&platform=2"),
+        ("get", "/transcripts/google_meet/abc-defg-hij?meeting_id=-1&format=../../etc"),
+        ("delete", "/transcripts/google_meet/abc-defg-hij/share?share_id=" + "x" * 100),
+    ]
+    for method, path in calls:
+        sent = body if method in ("post", "put", "patch") else None
+        response = getattr(alice_api, method)(path, sent, format="json")
+        assert 400 <= response.status_code < 500, (method, path, response.status_code)
+        assert "detail" in response.json()
+    broken = alice_api.generic("POST", "/bots", "{not json", content_type="application/json")
+    assert broken.status_code == 422
