@@ -396,3 +396,17 @@ def test_malformed_requests_get_a_client_error_never_a_500(
         assert "detail" in response.json()
     broken = alice_api.generic("POST", "/bots", "{not json", content_type="application/json")
     assert broken.status_code == 422
+
+
+def test_ids_beyond_the_database_range_are_not_found(alice: User, alice_api: APIClient) -> None:
+    meeting_in(alice, S.COMPLETED)
+    huge = 2**70
+    assert alice_api.get(f"/meetings/{huge}").status_code == 404
+    assert alice_api.get(
+        f"/transcripts/google_meet/abc-defg-hij?meeting_id={huge}"
+    ).status_code in (
+        404,
+        422,
+    )
+    long_id = "x" * 3000
+    assert alice_api.get(f"/transcripts/google_meet/{long_id}").status_code == 404
