@@ -16,7 +16,7 @@ from accounts.permissions import HasBotScope
 from bots import selectors, services
 from meetings import services as meeting_services
 from meetings.models import Meeting, Platform
-from meetings.serializers import MeetingSerializer, meeting_wire
+from meetings.serializers import MeetingSerializer, error_responses, meeting_wire
 
 METADATA_MAX_BYTES = 4096
 TIMEOUT_MAX_S = 7 * 24 * 3600
@@ -154,7 +154,17 @@ class BotCreateApi(BotApi):
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
         ],
         request=Input,
-        responses={201: MeetingSerializer},
+        responses={
+            201: MeetingSerializer,
+            **error_responses(
+                e400="Invalid meeting ID format, passcode or meeting_url (the detail says which)",
+                e401="Missing or invalid API key",
+                e403="The key lacks the `bot` scope",
+                e409="A bot is already running for this meeting",
+                e422="A wrong field type or value, or an Idempotency-Key reused with another body",
+                e429="Over max_concurrent_bots (Retry-After: 30), or over the rate limit",
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Google Meet",
@@ -213,7 +223,12 @@ class BotStatusApi(BotApi):
             "scheduled ones included), newest first. `container_id` is the worker's id for "
             "the bot run (null until a worker picks it up)."
         ),
-        responses=Output,
+        responses={
+            200: Output,
+            **error_responses(
+                e401="Missing or invalid API key", e403="The key lacks the `bot` scope"
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         bots = selectors.bot_running_list(user=request_user(request))
@@ -231,7 +246,15 @@ class BotDetailApi(BotApi):
             "(`stopped_before_admission`) at once. 404 `Bot not found` when no live bot."
         ),
         request=None,
-        responses={202: AcceptedSerializer},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `bot` scope",
+                e404="Bot not found",
+                e422="Unknown platform",
+            ),
+        },
     )
     def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         meeting = selectors.bot_get_live(
@@ -261,7 +284,16 @@ class BotConfigApi(BotApi):
             "audio that follows. 409 if the bot is not `active`; 404 if there is no live bot."
         ),
         request=Input,
-        responses={202: AcceptedSerializer},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `bot` scope",
+                e404="Bot not found",
+                e409="The bot is not active",
+                e422="Invalid language, task or bot_name",
+            ),
+        },
     )
     def put(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         meeting = selectors.bot_get_live(

@@ -14,7 +14,7 @@ from accounts.auth import request_user
 from accounts.permissions import HasTxScope
 from meetings import selectors, services
 from meetings.models import Meeting, MeetingStatus, Platform
-from meetings.serializers import MeetingSerializer, meeting_wire
+from meetings.serializers import MeetingSerializer, error_responses, meeting_wire
 from vexa_site.errors import InvalidInput
 
 MEETING_ID_PARAM = OpenApiParameter(
@@ -98,7 +98,14 @@ class MeetingListApi(MeetingApi):
             "`status`, `platform`."
         ),
         parameters=[Input],
-        responses=Output,
+        responses={
+            200: Output,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e422="Invalid filter or page",
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         args = dict(parse_query(self.Input, request))
@@ -117,7 +124,14 @@ class MeetingDetailApi(MeetingApi):
         operation_id="meetings_get",
         summary="Get Meeting",
         description="One of the caller's meetings by its id; 404 `Meeting not found` otherwise.",
-        responses=MeetingSerializer,
+        responses={
+            200: MeetingSerializer,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+            ),
+        },
     )
     def get(self, request: Request, meeting_id: int) -> Response:
         meeting = selectors.meeting_get(user=request_user(request), meeting_id=meeting_id)
@@ -149,7 +163,16 @@ class MeetingByNativeApi(MeetingApi):
         ),
         parameters=[MEETING_ID_PARAM],
         request=PatchInput,
-        responses=MeetingSerializer,
+        responses={
+            200: MeetingSerializer,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+                e409="The meeting's data was deleted",
+                e422="A field has the wrong type",
+            ),
+        },
     )
     def patch(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         meeting = meeting_from_path(request, platform, native_meeting_id)
@@ -171,7 +194,15 @@ class MeetingByNativeApi(MeetingApi):
         ),
         parameters=[MEETING_ID_PARAM],
         request=None,
-        responses=DeletedOutput,
+        responses={
+            200: DeletedOutput,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+                e409="The meeting is still live",
+            ),
+        },
     )
     def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         meeting = meeting_from_path(request, platform, native_meeting_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
 from meetings.models import Meeting
@@ -57,3 +57,40 @@ class MeetingSerializer(serializers.ModelSerializer[Meeting]):
 
 def meeting_wire(meeting: Meeting) -> dict[str, Any]:
     return dict(MeetingSerializer(meeting).data)
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every error but validation: `{"detail": "..."}`."""
+
+    detail = serializers.CharField()
+
+    class Meta:
+        ref_name = "Error"
+
+
+class FieldErrorSerializer(serializers.Serializer[Any]):
+    loc = serializers.ListField(child=serializers.CharField())
+    msg = serializers.CharField()
+    type = serializers.CharField()
+
+    class Meta:
+        ref_name = "FieldError"
+
+
+class ValidationErrorSerializer(serializers.Serializer[Any]):
+    """422: `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}` (FastAPI's shape)."""
+
+    detail = FieldErrorSerializer(many=True)
+
+    class Meta:
+        ref_name = "ValidationError"
+
+
+def error_responses(**described: str) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses for error codes: `error_responses(e404="Meeting not found", ...)`."""
+    out: dict[int, OpenApiResponse] = {}
+    for name, description in described.items():
+        code = int(name.removeprefix("e"))
+        schema = ValidationErrorSerializer if code == 422 else ErrorSerializer
+        out[code] = OpenApiResponse(schema, description=description)
+    return out

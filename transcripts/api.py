@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -23,7 +23,7 @@ from accounts.permissions import HasTxScope
 from accounts.throttling import PublicRateThrottle
 from meetings import selectors as meeting_selectors
 from meetings.api import MEETING_ID_PARAM, meeting_from_path, parse_query
-from meetings.serializers import MeetingSerializer
+from meetings.serializers import MeetingSerializer, error_responses
 from transcripts import exports, selectors, services
 from vexa_site.errors import NotFound
 
@@ -95,6 +95,12 @@ class TranscriptApi(APIView):
             (200, "text/plain"): OpenApiTypes.STR,
             (200, "application/x-subrip"): OpenApiTypes.STR,
             (200, "text/vtt"): OpenApiTypes.STR,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+                e422="Invalid query",
+            ),
         },
     )
     def get(self, request: Request, platform: str, native_meeting_id: str) -> Any:
@@ -175,7 +181,16 @@ class ShareApi(APIView):
         ),
         parameters=[CreateInput],
         request=None,
-        responses=ShareOutput,
+        responses={
+            200: ShareOutput,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+                e409="The meeting's data was deleted",
+                e422="ttl_seconds out of range",
+            ),
+        },
     )
     def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         params = parse_query(self.CreateInput, request)
@@ -202,7 +217,14 @@ class ShareApi(APIView):
         ),
         parameters=[RevokeInput, MEETING_ID_PARAM],
         request=None,
-        responses=RevokeOutput,
+        responses={
+            200: RevokeOutput,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting or share link not found",
+            ),
+        },
     )
     def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         params = parse_query(self.RevokeInput, request)
@@ -229,7 +251,7 @@ class PublicTranscriptApi(APIView):
         auth=[],
         responses={
             (200, "text/plain"): OpenApiTypes.STR,
-            404: OpenApiResponse(description="Unknown, expired or revoked share link"),
+            **error_responses(e404="Unknown, expired or revoked share link", e429="Rate limit"),
         },
     )
     def get(self, request: Request, share_id: str) -> HttpResponse:
