@@ -357,6 +357,8 @@ def test_the_openapi_document_describes_every_endpoint(client: Any) -> None:
         for method in methods:
             assert paths[path][method].get("description"), (path, method)
     assert any(p.startswith("/public/transcripts/") for p in paths)
+    assert {"201", "400", "409", "422", "429"} <= set(paths["/bots"]["post"]["responses"])
+    assert "404" in paths["/meetings/{meeting_id}"]["get"]["responses"]
 
 
 JUNK_BODIES: list[Any] = [
