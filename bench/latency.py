@@ -1,0 +1,253 @@
+"""Per-word live latency: N stream-fed sessions at real-time pace through a real transcription
+worker; when does each word first appear (draft) and become final on the WebSocket path?
+
+    DEBUG=1 DATABASE_URL=postgres://.../bench REDIS_URL=redis://.../9 \\
+        python manage.py migrate && python bench/latency.py --sessions 1 2 4 8 --turns 8
+
+Each session is a conversation of espeak-ng sentences in alternating voices with pauses,
+written to its stream at capture pace (0.1 s chunks, speaker events) like a bot. One worker
+(`celery worker -Q transcription -P threads -c 8`, one model copy) transcribes them all. The
+events the engine publishes (B's event log, the same messages WebSocket and SSE clients get)
+are read back with their Redis publication times. A word's latency is that time minus the
+moment the word ended in the audio (session start + the word's end in its final segment);
+"draft" is the first event that shows the word, "final" the `transcript.finalized` one.
+Prints p50/p95 per N and the lag trend, and draws bench/out/latency.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, cast
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vexa_site.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+from speech import conversation  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from meetings import lifecycle  # noqa: E402
+from meetings.models import Meeting, MeetingSession  # noqa: E402
+from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE, SessionStream  # noqa: E402
+from transcripts import realtime, tasks  # noqa: E402
+from transcripts.engine.filters import normalize  # noqa: E402
+from transcripts.models import Segment  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+
+def start_worker(concurrency: int) -> subprocess.Popen[str]:
+    cmd = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A", "vexa_site", "worker", "-Q", "transcription", "-P", "threads",
+        "-c", str(concurrency), "-n", f"bench-{os.getpid()}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if "ready" in line:
+            threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+            return proc
+        if proc.poll() is not None:
+            raise RuntimeError("worker exited")
+    raise TimeoutError("worker not ready")
+
+
+def feed(stream: SessionStream, pcm: bytes, script: list[dict[str, Any]], t0: float) -> None:
+    """Write audio and speaker events at capture pace; `t0` is the wall time of t=0."""
+    chunk = int(SAMPLE_RATE * 0.1) * BYTES_PER_SAMPLE
+    events = sorted(
+        [(turn["start"], "start", turn["speaker"]) for turn in script]
+        + [(turn["end"], "stop", turn["speaker"]) for turn in script]
+    )
+    for offset in range(0, len(pcm), chunk):
+        t = offset / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+        end = t + len(pcm[offset : offset + chunk]) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+        while events and events[0][0] <= end:
+            at, state, name = events.pop(0)
+            stream.append_speaker(name=name, participant_id=name, state=state, t=at)
+        delay = t0 + end - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        stream.append_audio(pcm[offset : offset + chunk], t=t)
+    stream.append_end(reason="bench")
+
+
+def published(meeting: Meeting) -> list[tuple[float, dict[str, Any]]]:
+    key = realtime.event_log_key(
+        realtime.native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id)
+    )
+    out = []
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], realtime.redis_client().xrange(key))
+    for entry_id, fields in entries:
+        ms = int(entry_id.decode().split("-")[0])
+        out.append((ms / 1000, json.loads(fields[b"data"])))
+    return out
+
+
+def word_latencies(
+    session: MeetingSession, t0: float, events: list[tuple[float, dict[str, Any]]]
+) -> tuple[list[float], list[float], list[tuple[float, float]]]:
+    """(draft latencies, final latencies, [(word end t, final latency)])."""
+    finals = Segment.objects.filter(session_uid=session.session_uid, completed=True)
+    seg_events = [
+        (at, m["type"], s)
+        for at, m in events
+        if m["type"].startswith("transcript.")
+        for s in m["payload"]["segments"]
+    ]
+    drafts: list[float] = []
+    finals_lat: list[float] = []
+    trend: list[tuple[float, float]] = []
+    for segment in finals:
+        final_at = min(
+            (at for at, kind, s in seg_events
+             if kind == "transcript.finalized" and s["segment_id"] == segment.segment_id),
+            default=None,
+        )  # fmt: skip
+        for word in segment.words:
+            token = normalize(word["word"])
+            if not token:
+                continue
+            spoken = t0 + word["end"]
+            middle = (word["start"] + word["end"]) / 2
+            first = min(
+                (at for at, _kind, s in seg_events
+                 if token in normalize(s["text"]).split()
+                 and s["start"] - 0.5 <= middle <= s["end"] + 0.5),
+                default=None,
+            )  # fmt: skip
+            if first is not None:
+                drafts.append(max(0.0, first - spoken))
+            if final_at is not None:
+                finals_lat.append(max(0.0, final_at - spoken))
+                trend.append((word["end"], final_at - spoken))
+    return drafts, finals_lat, trend
+
+
+def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> dict[str, Any]:
+    sessions = []
+    for i in range(n):
+        native_id = f"ben-{n:02d}{i:02d}-{os.getpid() % 1000:03d}"
+        meeting = Meeting.objects.create(
+            user=user, platform="google_meet", native_meeting_id=native_id,
+            bot_config={"language": "en", "task": "transcribe"},
+        )  # fmt: skip
+        lifecycle.record_created(meeting)
+        sessions.append(MeetingSession.objects.create(meeting=meeting))
+    threads = []
+    t0 = time.time() + 1.0
+    for i, session in enumerate(sessions):
+        tasks.transcribe_session.delay(session.session_uid)
+        pcm, script = clips[i % len(clips)]
+        stream = SessionStream(session.session_uid)
+        thread = threading.Thread(target=feed, args=(stream, pcm, script, t0), daemon=True)
+        threads.append(thread)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deadline = time.time() + 120
+    for session in sessions:
+        while time.time() < deadline:
+            session.refresh_from_db()
+            if session.transcriber_state.get("finished"):
+                break
+            time.sleep(0.2)
+    drafts: list[float] = []
+    finals: list[float] = []
+    trend: list[tuple[float, float]] = []
+    for session in sessions:
+        d, f, tr = word_latencies(session, t0, published(session.meeting))
+        drafts += d
+        finals += f
+        trend += tr
+    audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+    early = [lat for t, lat in trend if t < audio_s / 4]
+    late = [lat for t, lat in trend if t > audio_s * 3 / 4]
+    return {
+        "n": n,
+        "words": len(finals),
+        "draft_p50": float(np.percentile(drafts, 50)),
+        "draft_p95": float(np.percentile(drafts, 95)),
+        "final_p50": float(np.percentile(finals, 50)),
+        "final_p95": float(np.percentile(finals, 95)),
+        "final_first_quarter_p50": float(np.median(early)) if early else float("nan"),
+        "final_last_quarter_p50": float(np.median(late)) if late else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--turns", type=int, default=8)
+    args = parser.parse_args()
+    user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
+    with tempfile.TemporaryDirectory() as folder:
+        clips = [
+            conversation(Path(folder) / str(seed), seed=seed, turns=args.turns) for seed in range(4)
+        ]
+    worker = start_worker(max(args.sessions))
+    rows = []
+    try:
+        for n in args.sessions:
+            row = run(n, clips, user)
+            rows.append(row)
+            print(
+                f"{n} session(s): {row['words']} words; draft p50 {row['draft_p50']:.2f}s "
+                f"p95 {row['draft_p95']:.2f}s; final p50 {row['final_p50']:.2f}s "
+                f"p95 {row['final_p95']:.2f}s; final p50 first/last quarter "
+                f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s",
+                flush=True,
+            )
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(30)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        OUT.mkdir(exist_ok=True)
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ns = [r["n"] for r in rows]
+        for key, style in (("draft_p50", "o-"), ("draft_p95", "o--"),
+                           ("final_p50", "s-"), ("final_p95", "s--")):  # fmt: skip
+            ax.plot(ns, [r[key] for r in rows], style, label=key.replace("_", " "))
+        ax.set_xlabel("concurrent stream-fed sessions (one 2-core machine)")
+        ax.set_ylabel("seconds after the word ends")
+        ax.set_xticks(ns)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / "latency.png", dpi=120)
+        print(f"plot: {OUT / 'latency.png'}")
+    except ImportError:
+        print("matplotlib not installed: no plot")
+
+
+if __name__ == "__main__":
+    main()
