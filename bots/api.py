@@ -23,12 +23,12 @@ TIMEOUT_MAX_S = 7 * 24 * 3600
 
 
 class AcceptedSerializer(serializers.Serializer[Any]):
-    class Meta:
-        ref_name = "BotAccepted"
-
     message = serializers.CharField()
     meeting_id = serializers.IntegerField()
     status = serializers.CharField()
+
+    class Meta:
+        ref_name = "BotAccepted"
 
 
 def _accepted(message: str, meeting: Meeting) -> Response:
@@ -91,9 +91,6 @@ class BotApi(APIView):
 
 class BotCreateApi(BotApi):
     class Input(serializers.Serializer[Any]):
-        class Meta:
-            ref_name = "BotCreateInput"
-
         platform = serializers.ChoiceField(choices=Platform.choices, required=False)
         native_meeting_id = serializers.CharField(required=False, max_length=255)
         passcode = serializers.CharField(
@@ -130,6 +127,9 @@ class BotCreateApi(BotApi):
                     f"metadata must be at most {METADATA_MAX_BYTES} bytes of JSON"
                 )
             return value
+
+        class Meta:
+            ref_name = "BotCreateInput"
 
     @extend_schema(
         operation_id="bots_create",
@@ -210,10 +210,10 @@ class BotCreateApi(BotApi):
 
 class BotStatusApi(BotApi):
     class Output(serializers.Serializer[Any]):
+        running_bots = RunningBotSerializer(many=True)
+
         class Meta:
             ref_name = "BotStatus"
-
-        running_bots = RunningBotSerializer(many=True)
 
     @extend_schema(
         operation_id="bots_status",
@@ -266,14 +266,14 @@ class BotDetailApi(BotApi):
 
 class BotConfigApi(BotApi):
     class Input(serializers.Serializer[Any]):
-        class Meta:
-            ref_name = "BotConfigInput"
-
         language = serializers.CharField(
             required=False, allow_null=True, allow_blank=True, max_length=16
         )
         task = serializers.ChoiceField(choices=services.TASKS, required=False)
         bot_name = serializers.CharField(required=False, max_length=100)
+
+        class Meta:
+            ref_name = "BotConfigInput"
 
     @extend_schema(
         operation_id="bots_update_config",

@@ -73,20 +73,20 @@ class MeetingDataInput(serializers.Serializer[Any]):
 
 class MeetingListApi(MeetingApi):
     class Input(serializers.Serializer[Any]):
-        class Meta:
-            ref_name = "MeetingListQuery"
-
         limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
         offset = serializers.IntegerField(required=False, min_value=0, default=0)
         status = serializers.ChoiceField(choices=MeetingStatus.choices, required=False)
         platform = serializers.ChoiceField(choices=Platform.choices, required=False)
 
-    class Output(serializers.Serializer[Any]):
         class Meta:
-            ref_name = "MeetingList"
+            ref_name = "MeetingListQuery"
 
+    class Output(serializers.Serializer[Any]):
         meetings = MeetingSerializer(many=True)
         has_more = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "MeetingList"
 
     @extend_schema(
         operation_id="meetings_list",
@@ -140,16 +140,16 @@ class MeetingDetailApi(MeetingApi):
 
 class MeetingByNativeApi(MeetingApi):
     class PatchInput(serializers.Serializer[Any]):
+        data = MeetingDataInput()  # type: ignore[assignment]
+
         class Meta:
             ref_name = "MeetingPatchInput"
 
-        data = MeetingDataInput()  # type: ignore[assignment]
-
     class DeletedOutput(serializers.Serializer[Any]):
+        message = serializers.CharField()
+
         class Meta:
             ref_name = "MeetingDeleted"
-
-        message = serializers.CharField()
 
     @extend_schema(
         operation_id="meetings_update_data",

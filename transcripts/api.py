@@ -74,11 +74,11 @@ class TranscriptApi(APIView):
     content_negotiation_class = IgnoreFormatParam
 
     class Input(serializers.Serializer[Any]):
-        class Meta:
-            ref_name = "TranscriptQuery"
-
         meeting_id = serializers.IntegerField(required=False, min_value=1)
         format = serializers.ChoiceField(choices=sorted(exports.FORMATS), required=False)
+
+        class Meta:
+            ref_name = "TranscriptQuery"
 
     @extend_schema(
         operation_id="transcripts_get",
@@ -133,9 +133,6 @@ class ShareApi(APIView):
     permission_classes = [HasTxScope]
 
     class CreateInput(serializers.Serializer[Any]):
-        class Meta:
-            ref_name = "ShareCreateQuery"
-
         meeting_id = serializers.IntegerField(required=False, min_value=1)
         ttl_seconds = serializers.IntegerField(
             required=False, min_value=60, default=settings.SHARE_LINK_DEFAULT_TTL_S
@@ -148,27 +145,30 @@ class ShareApi(APIView):
                 )
             return value
 
-    class RevokeInput(serializers.Serializer[Any]):
         class Meta:
-            ref_name = "ShareRevokeQuery"
+            ref_name = "ShareCreateQuery"
 
+    class RevokeInput(serializers.Serializer[Any]):
         meeting_id = serializers.IntegerField(required=False, min_value=1)
         share_id = serializers.CharField(required=False, max_length=64)
 
-    class ShareOutput(serializers.Serializer[Any]):
         class Meta:
-            ref_name = "ShareLink"
+            ref_name = "ShareRevokeQuery"
 
+    class ShareOutput(serializers.Serializer[Any]):
         share_id = serializers.CharField()
         url = serializers.CharField()
         expires_at = serializers.DateTimeField()
         expires_in_seconds = serializers.IntegerField()
 
+        class Meta:
+            ref_name = "ShareLink"
+
     class RevokeOutput(serializers.Serializer[Any]):
+        revoked = serializers.IntegerField()
+
         class Meta:
             ref_name = "ShareRevoked"
-
-        revoked = serializers.IntegerField()
 
     @extend_schema(
         operation_id="transcripts_share_create",
