@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "bots",
     "transcripts",
     "webhooks",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 
@@ -11,7 +12,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("", RedirectView.as_view(url="/dashboard/"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("dashboard/", include("dashboard.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     # /admin/* is Vexa's Admin API, so Django's admin site lives elsewhere.

@@ -1,0 +1,20 @@
+from django.urls import URLPattern, URLResolver, path
+
+from dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.meetings_view, name="meetings"),
+    path("login", views.login_view, name="login"),
+    path("logout", views.logout_view, name="logout"),
+    path("bots", views.bot_create_view, name="bot_create"),
+    path("meetings/<int:meeting_id>", views.meeting_view, name="meeting"),
+    path("meetings/<int:meeting_id>/stop", views.meeting_stop_view, name="meeting_stop"),
+    path("meetings/<int:meeting_id>/share", views.meeting_share_view, name="meeting_share"),
+    path(
+        "meetings/<int:meeting_id>/transcript.txt",
+        views.meeting_transcript_txt_view,
+        name="meeting_transcript_txt",
+    ),
+]

@@ -1,0 +1,178 @@
+"""The user dashboard: server-rendered pages with HTMX fragments.
+
+Thin views: parse the form, fetch through the same user-scoped selectors as the API, call the
+same services, render. Sign-in is with an API key (users are created through the Admin API and
+have no password); the session remembers which key, so revoking the key signs the session out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth import login, logout
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.auth import token_for_key
+from accounts.models import ApiToken, User
+from bots import services as bot_services
+from meetings import selectors as meeting_selectors
+from meetings.models import LIVE_STATUSES, MeetingStatus
+from transcripts import exports
+from transcripts import selectors as transcript_selectors
+from transcripts import services as transcript_services
+from vexa_site.errors import DomainError, NotFound
+
+SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
+View = Callable[..., HttpResponse]
+
+
+def _signed_in_user(request: HttpRequest) -> User | None:
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        return None
+    token_id = request.session.get(SESSION_TOKEN_KEY)
+    if token_id is None:
+        return user if user.is_staff else None
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None or not token.is_usable():
+        logout(request)
+        return None
+    return user
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    """django-htmx's middleware sets `request.htmx`; a fragment is rendered for it."""
+    return bool(getattr(request, "htmx", False))
+
+
+def dashboard_login_required(view: View) -> View:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = _signed_in_user(request)
+        if user is None:
+            return redirect(f"{reverse('dashboard:login')}?next={request.path}")
+        try:
+            return view(request, user, *args, **kwargs)
+        except NotFound as exc:
+            # The same user-scoped selectors as the API: another user's meeting is a 404.
+            raise Http404(str(exc.detail)) from None
+
+    return wrapper
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    error = None
+    if request.method == "POST":
+        token = token_for_key(request.POST.get("api_key", "").strip())
+        if token is None:
+            error = "Invalid API key"
+        elif "tx" not in (token.scopes or []):
+            error = "This key lacks the tx scope needed to read meetings"
+        else:
+            login(request, token.user, backend="django.contrib.auth.backends.ModelBackend")
+            request.session[SESSION_TOKEN_KEY] = token.pk
+            target = request.GET.get("next", "")
+            return redirect(target if target.startswith("/dashboard/") else "dashboard:meetings")
+    return render(request, "dashboard/login.html", {"error": error}, status=401 if error else 200)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("dashboard:login")
+
+
+def _list_context(user: User, *, status: str | None, error: str | None) -> dict[str, Any]:
+    if status not in {s.value for s in MeetingStatus}:
+        status = None
+    filters = {"status": status} if status else {}
+    page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
+    return {
+        "meetings": page.meetings,
+        "status": status or "",
+        "statuses": [s.value for s in MeetingStatus],
+        "error": error,
+    }
+
+
+@dashboard_login_required
+def meetings_view(request: HttpRequest, user: User) -> HttpResponse:
+    status = request.GET.get("status") or None
+    context = _list_context(user, status=status, error=None)
+    template = "dashboard/_meeting_rows.html" if _is_htmx(request) else "dashboard/meetings.html"
+    return render(request, template, context)
+
+
+@dashboard_login_required
+@require_POST
+def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
+    try:
+        meeting = bot_services.bot_create(
+            user=user,
+            meeting_url=request.POST.get("meeting_url", "").strip() or None,
+            bot_name=request.POST.get("bot_name", "").strip() or None,
+            language=request.POST.get("language", "").strip() or None,
+        )
+    except DomainError as exc:
+        context = _list_context(user, status=None, error=str(exc.detail))
+        return render(request, "dashboard/meetings.html", context, status=exc.status_code)
+    return redirect("dashboard:meeting", meeting_id=meeting.pk)
+
+
+def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    return {
+        "meeting": meeting,
+        "segments": transcript_selectors.segment_list(meeting=meeting),
+        "history": (meeting.data or {}).get("status_transition", []),
+        "is_live": meeting.status in LIVE_STATUSES,
+    }
+
+
+@dashboard_login_required
+def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    context = _meeting_context(user, meeting_id)
+    template = "dashboard/_live.html" if _is_htmx(request) else "dashboard/meeting.html"
+    return render(request, template, context)
+
+
+@dashboard_login_required
+@require_POST
+def meeting_stop_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    # Already finished: the page shows the final status.
+    with contextlib.suppress(DomainError):
+        bot_services.bot_stop(meeting_id=meeting.pk, source="dashboard")
+    return redirect("dashboard:meeting", meeting_id=meeting.pk)
+
+
+@dashboard_login_required
+@require_POST
+def meeting_share_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    share = transcript_services.share_create(meeting=meeting, ttl_seconds=3600)
+    return render(
+        request,
+        "dashboard/_share.html",
+        {"url": transcript_services.share_url(share.share_id), "share": share},
+    )
+
+
+@dashboard_login_required
+def meeting_transcript_txt_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    segments = transcript_selectors.segment_list(meeting=meeting)
+    response = HttpResponse(
+        exports.transcript_txt(meeting, segments), content_type="text/plain; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{exports.export_filename(meeting, "txt")}"'
+    )
+    return response

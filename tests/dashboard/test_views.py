@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts import services as account_services
+from accounts.models import User
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingStatus
+from transcripts.models import ShareLink
+
+pytestmark = pytest.mark.django_db
+
+
+def make_meeting(user: User, native_id: str = "abc-defg-hij") -> Meeting:
+    meeting = Meeting.objects.create(
+        user=user, platform="google_meet", native_meeting_id=native_id, data={"name": "Standup"}
+    )
+    lifecycle.record_created(meeting)
+    return meeting
+
+
+def signed_in(key: str) -> Client:
+    client = Client()
+    response = client.post("/dashboard/login", {"api_key": key})
+    assert response.status_code == 302
+    return client
+
+
+def test_signing_in_needs_a_valid_key() -> None:
+    response = Client().post("/dashboard/login", {"api_key": "vex_nope"})
+    assert response.status_code == 401
+    assert b"Invalid API key" in response.content
+
+
+def test_pages_redirect_to_sign_in() -> None:
+    response = Client().get("/dashboard/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/dashboard/login")
+
+
+def test_the_login_form_is_csrf_protected(alice_key: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/dashboard/login", {"api_key": alice_key}).status_code == 403
+
+
+def test_it_lists_only_the_users_own_meetings(alice: User, bob: User, alice_key: str) -> None:
+    make_meeting(alice, "aaa-bbbb-ccc")
+    make_meeting(bob, "xxx-yyyy-zzz")
+    page = signed_in(alice_key).get("/dashboard/")
+    assert b"aaa-bbbb-ccc" not in page.content  # shown by name
+    assert b"Standup" in page.content
+    assert page.content.count(b"status-requested") == 1
+
+
+def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: str) -> None:
+    make_meeting(alice)
+    client = signed_in(alice_key)
+    fragment = client.get("/dashboard/?status=completed", HTTP_HX_REQUEST="true")
+    assert b"<html" not in fragment.content
+    assert b"No meetings yet" in fragment.content
+
+
+def test_another_users_meeting_is_a_404(bob: User, alice_key: str) -> None:
+    theirs = make_meeting(bob)
+    client = signed_in(alice_key)
+    assert client.get(f"/dashboard/meetings/{theirs.pk}").status_code == 404
+    assert client.post(f"/dashboard/meetings/{theirs.pk}/stop").status_code == 404
+    assert client.post(f"/dashboard/meetings/{theirs.pk}/share").status_code == 404
+    assert client.get(f"/dashboard/meetings/{theirs.pk}/transcript.txt").status_code == 404
+    assert Meeting.objects.get(pk=theirs.pk).status == MeetingStatus.REQUESTED
+
+
+def test_sending_a_bot_from_the_form_creates_the_meeting(
+    alice: User, alice_key: str, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    client = signed_in(alice_key)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            "/dashboard/bots", {"meeting_url": "https://meet.google.com/abc-defg-hij"}
+        )
+    meeting = Meeting.objects.get(user=alice)
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/meetings/{meeting.pk}"
+    assert meeting.native_meeting_id == "abc-defg-hij"
+    assert callbacks  # the bot is enqueued after commit
+
+
+def test_a_bad_meeting_link_is_shown_as_an_error(alice_key: str) -> None:
+    response = signed_in(alice_key).post(
+        "/dashboard/bots", {"meeting_url": "https://example.com/x"}
+    )
+    assert response.status_code in (400, 422)
+    assert b'class="error"' in response.content
+
+
+def test_stop_ends_a_bot_that_has_not_started(alice: User, alice_key: str) -> None:
+    meeting = make_meeting(alice)
+    signed_in(alice_key).post(f"/dashboard/meetings/{meeting.pk}/stop")
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.COMPLETED
+    assert meeting.data["completion_reason"] == "stopped_before_admission"
+
+
+def test_share_creates_a_public_link(alice: User, alice_key: str) -> None:
+    meeting = make_meeting(alice)
+    response = signed_in(alice_key).post(f"/dashboard/meetings/{meeting.pk}/share")
+    share = ShareLink.objects.get(meeting=meeting)
+    assert share.share_id.encode() in response.content
+
+
+def test_revoking_the_key_signs_the_session_out(alice: User) -> None:
+    issued = account_services.token_issue(user=alice, scopes=["tx"])
+    client = signed_in(issued.plain)
+    assert client.get("/dashboard/").status_code == 200
+    account_services.token_revoke(token_id=issued.token.pk)
+    assert client.get("/dashboard/").status_code == 302
