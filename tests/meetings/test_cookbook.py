@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import httpx
-from django.test import override_settings
 
 from tests import processes
 from tests.conftest import ADMIN_KEY
@@ -22,7 +21,6 @@ def _drop_queued_bot(meeting_id: int) -> None:
             redis.lrem("bots", 1, raw)
 
 
-@override_settings(ADMIN_API_TOKEN=ADMIN_KEY)
 def test_an_integrator_follows_the_cookbooks_over_http(transactional_db: Any) -> None:
     with processes.daphne_server(env={"ADMIN_API_TOKEN": ADMIN_KEY}) as base:
         admin = httpx.Client(base_url=base, headers={"X-Admin-API-Key": ADMIN_KEY})
