@@ -21,6 +21,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.MeetingLeaveApi.as_view(),
     ),
     path(
+        "api/meeting/<str:platform>/<str:native_meeting_id>/ready",
+        views.MeetingMediaReadyApi.as_view(),
+    ),
+    path(
         "media/<str:platform>/<str:native_meeting_id>/<int:p_index>/<int:t_index>",
         views.media,
     ),

@@ -8,10 +8,12 @@ bots of one worker process share one browser (see `bots.runtime.browser`).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown, worker_shutdown
 
-from bots.runtime import supervision
+from bots.runtime import browser, supervision
 from bots.runtime.bot import BotRun
 
 logger = logging.getLogger(__name__)
@@ -43,3 +45,10 @@ def start_scheduled_bots() -> list[int]:
     for meeting_id in due:
         run_bot.delay(meeting_id)
     return due
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _close_browser(**_kwargs: Any) -> None:
+    """Close this process's shared browser (if any) so no Chromium outlives its worker."""
+    browser.shutdown_all()

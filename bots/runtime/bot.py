@@ -443,6 +443,11 @@ class BotRun:
     async def _leave_and_close(self, *, in_call: bool) -> None:
         if self.page is not None and not self.page.is_closed():
             with contextlib.suppress(PlaywrightError):
+                stats = await self.page.evaluate(
+                    "window.__vexaCapture && window.__vexaCapture.stats()"
+                )
+                logger.info("meeting %s: capture at the end: %s", self.meeting_id, stats)
+            with contextlib.suppress(PlaywrightError):
                 await self.page.evaluate("window.__vexaCapture && window.__vexaCapture.stop()")
             if in_call:
                 try:

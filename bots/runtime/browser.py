@@ -124,6 +124,22 @@ class BrowserHost:
         browser = await self.browser()
         return await browser.new_context(**options)
 
+    async def _close(self) -> None:
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
+        self._browser = None
+        self._playwright = None
+
+    def shutdown(self) -> None:
+        """Close the browser and the driver and stop the loop (worker shutdown, tests)."""
+        try:
+            self.run(self._close(), timeout_s=15)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
 
 _hosts: dict[int, BrowserHost] = {}
 _hosts_lock = threading.Lock()
@@ -137,3 +153,14 @@ def get_host() -> BrowserHost:
         if host is None:
             host = _hosts[pid] = BrowserHost()
         return host
+
+
+def shutdown_all() -> None:
+    """Shut down this process's browser host, if it has one."""
+    with _hosts_lock:
+        host = _hosts.pop(os.getpid(), None)
+    if host is not None:
+        try:
+            host.shutdown()
+        except Exception:
+            logger.exception("closing the shared browser failed")

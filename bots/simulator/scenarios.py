@@ -41,6 +41,7 @@ VARIANTS = ("ask_to_join", "join_now")
 ADMIT_MODES = ("auto", "manual", "deny", "never")
 STATE_TTL_S = 24 * 3600
 LOCK_TIMEOUT_S = 5
+MEDIA_READY_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ class Guest:
     state: str
     joined_at: float
     decided_at: float | None = None
+    media_ready_at: float | None = None
 
 
 @dataclass
@@ -257,6 +259,7 @@ class MeetingState:
                 guest.state, guest.decided_at = "denied", guest.joined_at + sc.admit_after_s
             elif waited >= sc.lobby_timeout_s and sc.admit in ("never", "manual"):
                 guest.state, guest.decided_at = "timed_out", guest.joined_at + sc.lobby_timeout_s
+        self._start_if_due(now)
         if self.started_at is None:
             return
         ends_at = None if sc.end_after_s is None else self.started_at + sc.end_after_s
@@ -269,8 +272,20 @@ class MeetingState:
 
     def _admit(self, guest: Guest, at: float) -> None:
         guest.state, guest.decided_at = "admitted", at
-        if self.started_at is None:
-            self.started_at = at
+
+    def _start_if_due(self, now: float) -> None:
+        """Scenario time starts when the first admitted guest's media is connected (its page
+        reports it), so that speech is never played into a connection still being set up; a
+        page that never reports starts the clock after `MEDIA_READY_TIMEOUT_S` anyway."""
+        if self.started_at is not None:
+            return
+        for guest in self.guests.values():
+            if guest.state != "admitted" or guest.decided_at is None:
+                continue
+            if guest.media_ready_at is not None:
+                self.started_at = guest.media_ready_at
+            elif now - guest.decided_at >= MEDIA_READY_TIMEOUT_S:
+                self.started_at = guest.decided_at + MEDIA_READY_TIMEOUT_S
 
     def present(self, now: float) -> list[Participant]:
         """Scenario participants in the call at `now` (nobody before the first admission)."""
@@ -379,3 +394,15 @@ def guest_leave(platform: str, native_meeting_id: str, *, guest_id: str) -> None
             guest.state, guest.decided_at = "left", now
 
     state_update(platform, native_meeting_id, change)
+
+
+def guest_media_ready(platform: str, native_meeting_id: str, *, guest_id: str) -> MeetingState:
+    """The guest's page has its media connection up: the scenario clock may start."""
+
+    def change(state: MeetingState, now: float) -> None:
+        guest = state.guests.get(guest_id)
+        if guest is not None and guest.state == "admitted" and guest.media_ready_at is None:
+            guest.media_ready_at = now
+            state._start_if_due(now)
+
+    return _require(state_update(platform, native_meeting_id, change))

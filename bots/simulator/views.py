@@ -201,6 +201,19 @@ class MeetingLeaveApi(PageApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class MeetingMediaReadyApi(PageApi):
+    class Input(serializers.Serializer[Any]):
+        guest_id = serializers.CharField(max_length=64)
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        body = self.Input(data=request.data)
+        body.is_valid(raise_exception=True)
+        guest_id = body.validated_data["guest_id"]
+        state = scenarios.guest_media_ready(platform, native_meeting_id, guest_id=guest_id)
+        return Response(_state_payload(state, time.time(), guest_id))
+
+
 # --- scenarios and the host ------------------------------------------------------------------
 
 

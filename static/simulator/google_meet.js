@@ -258,7 +258,20 @@
     const destinations = [];
     for (let i = 0; i < TRACK_COUNT; i++) destinations.push(audioCtx.createMediaStreamDestination());
     loopback = await connectLoopback(destinations.map((d) => d.stream));
-    // Scenario time 0 is the admission; the server tells how long ago that was.
+    // The scenario clock starts once the media connection is up (the server decides, for the
+    // first admitted guest); it says how long ago that was.
+    state = await (
+      await fetch(api + "/ready", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ guest_id: guestId }),
+      })
+    ).json();
+    while (state.started_at === null) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      state = await (await fetch(api + "/state?guest=" + encodeURIComponent(guestId))).json();
+    }
+    if (phase !== "call") return;
     scenarioZero = audioCtx.currentTime - Math.max(0, state.now - state.started_at);
     const turns = [];
     for (const participant of state.participants) {

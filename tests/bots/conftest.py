@@ -39,24 +39,34 @@ class BotStack:
     worker: subprocess.Popen[str]
 
     def load_scenario(self, **scenario: Any) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.base_url}/simulator/api/scenarios",
-            json={"platform": "google_meet", **scenario},
-            headers={"X-Admin-API-Key": ADMIN_KEY},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
-        return dict(response.json())
+        return load_scenario(self.base_url, **scenario)
 
     def host(self, native_meeting_id: str, action: str) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.base_url}/simulator/api/host/google_meet/{native_meeting_id}/{action}",
-            json={},
-            headers={"X-Admin-API-Key": ADMIN_KEY},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return host_action(self.base_url, native_meeting_id, action)
+
+
+def load_scenario(base_url: str, **scenario: Any) -> dict[str, Any]:
+    """Load a simulated meeting through the product's admin-key API."""
+    response = httpx.post(
+        f"{base_url}/simulator/api/scenarios",
+        json={"platform": "google_meet", **scenario},
+        headers={"X-Admin-API-Key": ADMIN_KEY},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def host_action(base_url: str, native_meeting_id: str, action: str) -> dict[str, Any]:
+    """Act as the simulated meeting's host (admit, deny, remove, end)."""
+    response = httpx.post(
+        f"{base_url}/simulator/api/host/google_meet/{native_meeting_id}/{action}",
+        json={},
+        headers={"X-Admin-API-Key": ADMIN_KEY},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 @pytest.fixture(scope="session")
@@ -82,22 +92,36 @@ def stack_env(base: str, tmp: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def bot_stack(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BotStack]:
-    tmp = tmp_path_factory.mktemp("bots")
-    shared = {k: v for k, v in stack_env("", tmp).items() if k != "PUBLIC_BASE_URL"}
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bots")
+
+
+@pytest.fixture(scope="session")
+def sim_server(django_db_setup: Any, django_db_blocker: Any, stack_dir: Path) -> Iterator[str]:
+    """A real Daphne serving the product (and its simulator); yields its base URL."""
+    shared = {k: v for k, v in stack_env("", stack_dir).items() if k != "PUBLIC_BASE_URL"}
     with django_db_blocker.unblock(), processes.daphne_server(env=shared) as base:
-        env = stack_env(base, tmp)
-        with processes.celery_worker(
-            "bots", pool="threads", concurrency=2, name="bots", env=env
-        ) as worker:
-            yield BotStack(
-                base_url=base,
-                recordings_dir=tmp / "recordings",
-                evidence_dir=tmp / "evidence",
-                worker=worker,
-            )
+        yield base
+
+
+@pytest.fixture(scope="session")
+def bot_stack(sim_server: str, django_db_blocker: Any, stack_dir: Path) -> Iterator[BotStack]:
+    with (
+        django_db_blocker.unblock(),
+        processes.celery_worker(
+            "bots",
+            pool="threads",
+            concurrency=2,
+            name="bots",
+            env=stack_env(sim_server, stack_dir),
+        ) as worker,
+    ):
+        yield BotStack(
+            base_url=sim_server,
+            recordings_dir=stack_dir / "recordings",
+            evidence_dir=stack_dir / "evidence",
+            worker=worker,
+        )
 
 
 def meet_id() -> str:

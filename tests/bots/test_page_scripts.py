@@ -1,0 +1,201 @@
+"""The injected page scripts (capture and the adapter's page scan) in real Chromium.
+
+They run in the product's own browser host against the product's simulated Meet, served by a
+real Daphne: the same code path as a bot, minus the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+import time
+import wave
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, Page
+
+from bots.adapters.base import PageSnapshot, Phase
+from bots.adapters.google_meet import GoogleMeetAdapter
+from bots.runtime.bot import BINDING, CAPTURE_JS
+from bots.runtime.browser import BrowserHost
+from tests.bots.conftest import Speech, host_action, load_scenario, meet_id, wait_for
+
+ADAPTER = GoogleMeetAdapter()
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[BrowserHost]:
+    browser_host = BrowserHost()
+    yield browser_host
+    browser_host.shutdown()
+
+
+class BotPage:
+    """A page opened the way the bot opens one, with the capture script and its binding."""
+
+    def __init__(self, host: BrowserHost, url: str) -> None:
+        self.host = host
+        self.chunks: list[tuple[int, bytes]] = []
+        self.context: BrowserContext | None = None
+        self.page: Page | None = None
+        host.run(self._open(url))
+
+    async def _open(self, url: str) -> None:
+        self.context = await self.host.new_context(bypass_csp=True)
+
+        def on_chunk(_source: Any, b64: str, first: int) -> None:
+            self.chunks.append((first, base64.b64decode(b64)))
+
+        await self.context.expose_binding(BINDING, on_chunk)
+        await self.context.add_init_script(path=str(CAPTURE_JS))
+        self.page = await self.context.new_page()
+        await self.page.goto(url)
+
+    def snapshot(self) -> PageSnapshot:
+        assert self.page is not None
+        return self.host.run(ADAPTER.snapshot(self.page))
+
+    def wait_phase(self, phase: Phase) -> PageSnapshot:
+        return wait_for(
+            lambda: snap if (snap := self.snapshot()).phase is phase else None,
+            timeout_s=10,
+            what=f"the page to show {phase}",
+        )
+
+    def join(self, name: str = "Vexa Bot") -> None:
+        assert self.page is not None
+        self.host.run(ADAPTER.join(self.page, bot_name=name, timeout_s=10))
+
+    def evaluate(self, script: str) -> Any:
+        assert self.page is not None
+        return self.host.run(self.page.evaluate(script))
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.host.run(self.context.close())
+
+
+@pytest.fixture
+def pages(host: BrowserHost) -> Iterator[list[BotPage]]:
+    opened: list[BotPage] = []
+    yield opened
+    for page in opened:
+        page.close()
+
+
+def rms(pcm: bytes) -> float:
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
+
+
+def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_speech(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native = meet_id()
+    with wave.open(str(speech.alice)) as wav:
+        alice_len = wav.getnframes() / wav.getframerate()
+    load_scenario(
+        sim_server,
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": 1.3},
+        ],
+    )
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    pages.append(page)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+
+    page.evaluate("window.__vexaCapture.start()")
+    speakers: set[str] = set()
+
+    def captured_enough() -> bool:
+        speakers.update(p.name for p in page.snapshot().participants if p.speaking)
+        return len(page.chunks) * 0.1 >= alice_len + 1.3
+
+    wait_for(captured_enough, timeout_s=15, what="the speech to be captured")
+    stats = page.evaluate("window.__vexaCapture.stats()")
+
+    # Meet's three receiver tracks, though only two people speak: a track is not a participant.
+    assert stats["tracks"] == 3
+    assert stats["running"] is True
+    firsts = [first for first, _ in page.chunks]
+    assert firsts == [i * 1600 for i in range(len(firsts))]
+    assert {len(pcm) for _, pcm in page.chunks} == {3200}
+    pcm = b"".join(chunk for _, chunk in page.chunks)
+    assert rms(pcm[int(1.3 * 32000) : int(2.3 * 32000)]) > 1000
+    assert speakers == {"Alice", "Bob"}
+
+
+def test_capture_before_start_sends_nothing_and_a_page_without_webrtc_is_silent(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native = meet_id()
+    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    pages.append(page)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    assert page.chunks == []
+
+    page.evaluate("window.__vexaCapture.start()")
+    wait_for(lambda: len(page.chunks) >= 5, timeout_s=5, what="chunks")
+
+    # Chunks keep coming at full rate while nobody speaks: "chunks arrive" is not health.
+    assert max(rms(pcm) for _, pcm in page.chunks) < 50
+
+
+def test_the_page_scan_follows_the_lobby_admission_and_removal(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native = meet_id()
+    load_scenario(
+        sim_server,
+        native_meeting_id=native,
+        admit="manual",
+        participants=[{"name": "Alice"}],
+    )
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    pages.append(page)
+    assert page.wait_phase(Phase.PREJOIN).phase is Phase.PREJOIN
+
+    page.join()
+    lobby = page.wait_phase(Phase.LOBBY)
+    host_action(sim_server, native, "admit")
+    page.wait_phase(Phase.IN_CALL)
+    call = wait_for(
+        lambda: snap if len((snap := page.snapshot()).participants) == 2 else None,
+        timeout_s=5,
+        what="Alice's tile",
+    )
+    host_action(sim_server, native, "remove")
+    removed = page.wait_phase(Phase.REMOVED)
+
+    assert lobby.detail == "Asking to be let in"
+    assert len(call.indicators) >= 2
+    assert sorted(p.name for p in call.participants) == ["Alice", "Vexa Bot"]
+    assert removed.detail == "You've been removed from the meeting"
+
+
+def test_the_page_scan_reads_denial_and_the_lobby_timeout(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    denied_id, waiting_id = meet_id(), meet_id()
+    load_scenario(sim_server, native_meeting_id=denied_id, admit="deny", admit_after_s=0.2)
+    load_scenario(sim_server, native_meeting_id=waiting_id, admit="never", lobby_timeout_s=0.5)
+    denied = BotPage(host, f"{sim_server}/simulator/google_meet/{denied_id}")
+    waiting = BotPage(host, f"{sim_server}/simulator/google_meet/{waiting_id}")
+    pages.extend([denied, waiting])
+
+    started = time.monotonic()
+    denied.join()
+    waiting.join()
+
+    assert denied.wait_phase(Phase.REJECTED).detail == "You can't join this video call"
+    assert waiting.wait_phase(Phase.LOBBY_TIMEOUT).phase is Phase.LOBBY_TIMEOUT
+    assert time.monotonic() - started < 10

@@ -1,0 +1,131 @@
+"""Pieces of the bot runtime that need no browser: timers, page classification, URLs, flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from accounts.models import User
+from bots.adapters.base import Phase, classify
+from bots.adapters.google_meet import TABLE
+from bots.runtime import browser
+from bots.runtime.bot import BotFailure, meeting_target_url
+from bots.runtime.timers import AutomaticLeave, LeaveTimers
+from meetings.models import Meeting
+
+
+def test_automatic_leave_reads_seconds_and_vexas_milliseconds_with_defaults() -> None:
+    policy = AutomaticLeave.from_config(
+        {"automatic_leave": {"waiting_room": 30, "everyone_left_timeout": 5000, "bogus": 1}}
+    )
+
+    assert policy.waiting_room_timeout_s == 30
+    assert policy.everyone_left_timeout_s == 5
+    assert policy.no_one_joined_timeout_s == 120
+    assert policy.max_duration_s == 7200
+    assert AutomaticLeave.from_config({"automatic_leave": {"waiting_room": -3}}) == AutomaticLeave()
+
+
+def test_a_momentary_count_of_zero_does_not_end_the_meeting() -> None:
+    timers = LeaveTimers(AutomaticLeave(everyone_left_timeout_s=10), admitted_at=0.0)
+
+    assert timers.observe(2, 1.0) is None
+    assert timers.observe(0, 2.0) is None  # tiles re-rendering
+    assert timers.observe(2, 2.5) is None
+    assert timers.observe(0, 3.0) is None
+    assert timers.observe(0, 12.9) is None
+    assert timers.observe(0, 13.0) == "left_alone"
+
+
+def test_no_one_joined_counts_from_admission_and_max_duration_caps_everything() -> None:
+    lonely = LeaveTimers(AutomaticLeave(no_one_joined_timeout_s=5), admitted_at=100.0)
+    capped = LeaveTimers(AutomaticLeave(max_duration_s=60), admitted_at=0.0)
+
+    assert lonely.observe(0, 104.0) is None
+    assert lonely.observe(0, 105.0) == "no_one_joined"
+    assert capped.observe(3, 59.0) is None
+    assert capped.observe(3, 60.0) == "max_bot_time_exceeded"
+
+
+def raw(**fields: Any) -> dict[str, Any]:
+    return {"found": {}, "indicators": [], "participants": [], "clock": 0, **fields}
+
+
+def test_the_lobby_is_never_taken_for_admission() -> None:
+    lobby_text = {"lobby": "Asking to be let in"}
+    two = ['[role="toolbar"]', 'button[aria-label*="People"]']
+
+    assert classify(raw(found=lobby_text, indicators=two), TABLE).phase is Phase.LOBBY
+    assert classify(raw(indicators=two[:1]), TABLE).phase is Phase.UNKNOWN
+    assert classify(raw(indicators=two), TABLE).phase is Phase.IN_CALL
+
+
+def test_dead_end_texts_count_only_once_the_call_ui_is_gone() -> None:
+    chat_says_ended = raw(found={"ended": "Meeting ended"}, indicators=["a", "b"])
+    removed = raw(
+        found={"removed": "You've been removed", "lobby_timeout": "Return to home screen"}
+    )
+    timed_out = raw(found={"lobby_timeout": "Return to home screen"})
+
+    assert classify(chat_says_ended, TABLE).phase is Phase.IN_CALL
+    assert classify(removed, TABLE).phase is Phase.REMOVED
+    assert classify(timed_out, TABLE).phase is Phase.LOBBY_TIMEOUT
+    assert classify(raw(found={"rejected": "You can't join"}), TABLE).phase is Phase.REJECTED
+    assert classify(raw(name_field=True), TABLE).phase is Phase.PREJOIN
+
+
+def test_the_bot_is_not_one_of_the_others() -> None:
+    snap = classify(
+        raw(
+            indicators=["a", "b"],
+            participants=[
+                {"participant_id": "1", "name": "Vexa Bot", "speaking": False},
+                {"participant_id": "2", "name": "Alice", "speaking": True},
+            ],
+        ),
+        TABLE,
+    )
+
+    assert [p.name for p in snap.others("Vexa Bot")] == ["Alice"]
+
+
+@pytest.mark.django_db
+def test_the_bot_opens_the_simulator_a_template_or_the_real_url() -> None:
+    user = User.objects.create_user("dave@example.com")
+    meeting = Meeting(
+        user=user,
+        platform="google_meet",
+        native_meeting_id="abc-defg-hij",
+        constructed_meeting_url="https://meet.google.com/abc-defg-hij",
+    )
+    teams = Meeting(
+        user=user,
+        platform="teams",
+        native_meeting_id="123456789012",
+        bot_config={"passcode": "x y"},
+    )
+
+    with override_settings(PLATFORM_URLS="simulator", PUBLIC_BASE_URL="http://sim:8000"):
+        assert meeting_target_url(meeting) == "http://sim:8000/simulator/google_meet/abc-defg-hij"
+        assert meeting_target_url(teams).endswith("/simulator/teams/123456789012?p=x%20y")
+    with override_settings(PLATFORM_URLS={"google_meet": "https://meet.test/{native_meeting_id}"}):
+        assert meeting_target_url(meeting) == "https://meet.test/abc-defg-hij"
+    with override_settings(PLATFORM_URLS=""):
+        assert meeting_target_url(meeting) == "https://meet.google.com/abc-defg-hij"
+        with pytest.raises(BotFailure):
+            meeting_target_url(teams)
+
+
+def test_our_disabled_features_are_merged_into_playwrights_single_flag() -> None:
+    theirs = browser.playwright_disabled_features()
+    options = browser.launch_options()
+    flags = [a for a in options["args"] if a.startswith("--disable-features=")]
+
+    assert "MediaRouter" in theirs
+    assert len(flags) == 1
+    merged = flags[0].split("=", 1)[1].split(",")
+    assert set(theirs) | {"AudioServiceOutOfProcess"} == set(merged)
+    assert options["ignore_default_args"] == [f"--disable-features={','.join(theirs)}"]
+    assert {"--no-sandbox", "--in-process-gpu", "--disable-quic"} <= set(options["args"])
