@@ -24,6 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from accounts.auth import token_for_key
 from meetings.models import Meeting
 from transcripts import realtime
+from transcripts.fanout import fanout
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _parse_meetings(message: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _resolve(user_id: int, wanted: list[tuple[str, str]]) -> list[tuple[Meeting, str]]:
-    """The caller's meetings with their group names; all-or-nothing, like the REST API's 404."""
+    """The caller's meetings with their pub/sub channels; all or nothing, like a REST 404."""
     resolved: list[tuple[Meeting, str]] = []
     missing: list[str] = []
     for platform, native_id in dict.fromkeys(wanted):
@@ -67,7 +68,7 @@ def _resolve(user_id: int, wanted: list[tuple[str, str]]) -> list[tuple[Meeting,
             missing.append(f"{platform}/{native_id}")
             continue
         key = realtime.native_key(user_id, platform, native_id)
-        resolved.append((meeting, realtime.meeting_group(key)))
+        resolved.append((meeting, realtime.ws_channel(key)))
     if missing:
         raise SubscriptionError(f"Meeting not found: {', '.join(missing)}")
     return resolved
@@ -81,14 +82,18 @@ def _usable_token(plain: str) -> tuple[int, list[str]] | None:
 
 
 class MeetingEventsConsumer(AsyncWebsocketConsumer):
-    """One client connection: its key, and the meeting groups it subscribed to."""
+    """One client connection: its key, and the meeting channels it subscribed to."""
+
+    # Events come through `transcripts.fanout`, not the channel layer: no per-connection
+    # layer channel (one Redis subscription each) and no per-event dispatch task.
+    channel_layer_alias = "websocket-api-uses-transcripts-fanout"
 
     user_id: int
     api_key: str
-    groups_joined: set[str]
+    joined: set[str]
 
     async def connect(self) -> None:
-        self.groups_joined = set()
+        self.joined = set()
         await self.accept()
         self.api_key = self._presented_key()
         if not self.api_key:
@@ -129,9 +134,10 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
         await self._leave_all()
 
     async def _leave_all(self) -> None:
-        for group in list(self.groups_joined):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined.clear()
+        hub = fanout()
+        for channel in list(self.joined):
+            await hub.discard(channel, id(self))
+        self.joined.clear()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:
@@ -167,27 +173,24 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
     async def _subscribe(self, resolved: list[tuple[Meeting, str]]) -> None:
         # Join before confirming: once the client reads `subscribed`, every later event of
         # these meetings reaches it (the bootstrap pattern relies on that ordering).
-        for _meeting, group in resolved:
-            if group not in self.groups_joined:
-                await self.channel_layer.group_add(group, self.channel_name)
-                self.groups_joined.add(group)
+        hub = fanout()
+        for _meeting, channel in resolved:
+            if channel not in self.joined:
+                self.joined.add(channel)
+                await hub.add(channel, id(self), self._deliver)
         await self._send({"type": "subscribed", "meetings": [m.pk for m, _ in resolved]})
 
     async def _unsubscribe(self, resolved: list[tuple[Meeting, str]]) -> None:
-        for _meeting, group in resolved:
-            if group in self.groups_joined:
-                self.groups_joined.discard(group)
-                await self.channel_layer.group_discard(group, self.channel_name)
+        hub = fanout()
+        for _meeting, channel in resolved:
+            if channel in self.joined:
+                self.joined.discard(channel)
+                await hub.discard(channel, id(self))
         await self._send({"type": "unsubscribed", "meetings": [m.pk for m, _ in resolved]})
 
-    async def meeting_event(self, event: dict[str, Any]) -> None:
-        """A published event (`transcripts.realtime.publish`): forward its JSON text as is.
-
-        Events already queued for this connection when it unsubscribed are dropped here, so
-        nothing arrives for a meeting after its `unsubscribed`.
-        """
-        if event.get("group") in self.groups_joined:
-            await self.send(text_data=event["text"])
+    async def _deliver(self, text: str) -> None:
+        """A published event (`transcripts.realtime.publish`): its JSON text goes out as is."""
+        await self.send(text_data=text)
 
     async def _error(self, message: str) -> None:
         await self._send({"type": "error", "message": message})

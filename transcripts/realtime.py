@@ -11,8 +11,8 @@ subscription then also sees a later bot run in the same meeting, including its `
 One publish is one Redis transaction (MULTI/EXEC) that
 - appends the event to the native meeting's event log, a capped Redis Stream whose entry ids
   are the SSE `id:`s (`Last-Event-ID` replays from it), and
-- publishes it to the meeting's Channels group (the WebSocket path) in the channel layer's own
-  format, so every Daphne process fans it out to its local consumers.
+- publishes it on the native meeting's Redis pub/sub channel, from which every Daphne process
+  fans it out to its own WebSocket clients (`transcripts.fanout`).
 Both see the events in the same order because one transaction wrote them.
 """
 
@@ -22,10 +22,9 @@ import hashlib
 import json
 import threading
 from functools import lru_cache
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import redis
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
@@ -40,18 +39,13 @@ def _iso_now() -> str:
 
 
 def native_key(user_id: int, platform: str, native_id: str) -> str:
-    """A short, group-name-safe digest of one user's native meeting.
+    """A short, key-safe digest of one user's native meeting.
 
-    Channels group names allow only `[A-Za-z0-9._-]` and under 100 characters; native ids are
-    user input (Teams ids carry `:` and `@`), so the readable parts are hashed.
+    Native ids are user input (Teams ids carry `:` and `@`); a fixed-size hex digest keeps
+    Redis key and channel names predictable and free of separators.
     """
     raw = f"{user_id}\x00{platform}\x00{native_id}".encode()
     return hashlib.sha256(raw).hexdigest()[:32]
-
-
-def meeting_group(key: str) -> str:
-    """The Channels group of a native meeting (see `native_key`)."""
-    return f"vexa.meeting.{key}"
 
 
 def event_log_key(key: str) -> str:
@@ -95,13 +89,14 @@ def redis_client() -> redis.Redis:
         return _client
 
 
-def _group_channel_name(group: str) -> str:
-    # RedisPubSubChannelLayer publishes a group's messages on the Redis channel
-    # `<prefix>__group__<group>`; writing there directly lets one MULTI carry both the log
-    # append and the fan-out. tests/transcripts/test_consumers.py fails if this drifts.
-    layer_config = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
-    prefix = layer_config.get("prefix", "asgi")
-    return f"{prefix}__group__{group}"
+def ws_channel(key: str) -> str:
+    """The Redis pub/sub channel of a native meeting (read by `transcripts.fanout`).
+
+    Pub/sub channels are server-wide, not per Redis database, so the database number is part
+    of the name: deployments (or test runs) sharing a server on different DBs stay apart.
+    """
+    db = redis_client().connection_pool.connection_kwargs.get("db", 0)
+    return f"vexa:{db}:meeting:{key}"
 
 
 def publish(*, key: str, message: dict[str, Any]) -> str:
@@ -110,7 +105,6 @@ def publish(*, key: str, message: dict[str, Any]) -> str:
     Call only after the database commit of what the message describes.
     """
     text = json.dumps(message, separators=(",", ":"))
-    group = meeting_group(key)
     log_key = event_log_key(key)
     pipe = redis_client().pipeline(transaction=True)
     pipe.xadd(
@@ -120,11 +114,7 @@ def publish(*, key: str, message: dict[str, Any]) -> str:
         approximate=True,
     )
     pipe.expire(log_key, settings.REALTIME_EVENT_LOG_TTL_S)
-    layer = get_channel_layer()
-    if layer is not None:
-        # `group` lets a consumer drop messages that were queued before it unsubscribed.
-        envelope = {"type": "meeting.event", "group": group, "text": text}
-        pipe.publish(_group_channel_name(group), layer.serialize(envelope))
+    pipe.publish(ws_channel(key), text)
     entry_id = pipe.execute()[0]
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 

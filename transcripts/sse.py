@@ -103,7 +103,8 @@ def _frame(entry_id: str, event: str, data: str) -> str:
 
 
 async def _events(log_key: str, last_id: str | None) -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    # Named after the log it follows, so `CLIENT LIST` shows which streams are open.
+    client = aioredis.Redis.from_url(settings.REDIS_URL, client_name=f"sse:{log_key}")
     try:
         if last_id is None:
             # A new client starts at "now": the newest entry is its cursor.

@@ -319,7 +319,7 @@ async def test_a_slow_client_does_not_stall_the_others(
     text = "x" * 32_000
     # The slow client never reads: its socket buffers fill while the server keeps sending.
     async with (
-        ws_client(daphne, alice_key, max_queue=1, max_size=None) as slow,
+        ws_client(daphne, alice_key, max_queue=1, max_size=None, close_timeout=0.2) as slow,
         ws_client(daphne, alice_key, max_size=None) as fast,
     ):
         await subscribe(slow, meeting)

@@ -176,20 +176,21 @@ async def test_resuming_past_the_kept_log_says_so_before_replaying(
     assert int(kept[1:]) <= 300
 
 
-def blocked_stream_readers() -> int:
-    db = str(realtime.redis_client().connection_pool.connection_kwargs.get("db", 0))
-    clients = realtime.redis_client().client_list()
-    return sum(1 for c in clients if c.get("cmd") == "xread" and c.get("db") == db)
+def open_streams(meeting: Meeting) -> int:
+    """Redis connections of SSE streams following this meeting's log (named after it)."""
+    key = realtime.native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id)
+    name = f"sse:{realtime.event_log_key(key)}"
+    return sum(1 for c in realtime.redis_client().client_list() if c.get("name") == name)
 
 
-async def readers_become(count: int) -> int:
-    """Polls Redis until `count` streams block on it, or the deadline; returns the last count."""
+async def streams_become(meeting: Meeting, count: int) -> int:
+    """Polls Redis until `count` streams of `meeting` are open or the deadline; the last count."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE_S
-    seen = await sync_to_async(blocked_stream_readers)()
+    seen = await sync_to_async(open_streams)(meeting)
     while seen != count and loop.time() < deadline:
         await asyncio.sleep(0.05)
-        seen = await sync_to_async(blocked_stream_readers)()
+        seen = await sync_to_async(open_streams)(meeting)
     return seen
 
 
@@ -201,6 +202,8 @@ async def test_a_closed_stream_gives_back_its_redis_connection(
         httpx.AsyncClient(timeout=DEADLINE_S) as client,
         client.stream("GET", stream_url(daphne, meeting), params={"api_key": alice_key}) as resp,
     ):
-        assert await next_item(sse_events(resp)) == "connected"
-        assert await readers_become(1) == 1
-    assert await readers_become(0) == 0
+        # Held in a name: a dropped parser generator would be finalized and close the stream.
+        items = sse_events(resp)
+        assert await next_item(items) == "connected"
+        assert await streams_become(meeting, 1) == 1
+    assert await streams_become(meeting, 0) == 0
