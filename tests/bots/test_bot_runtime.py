@@ -289,13 +289,17 @@ def test_it_leaves_the_call_on_its_own(
 ) -> None:
     native = meet_id()
     bot_stack.load_scenario(native_meeting_id=native, admit_after_s=0.2, **scenario)
-    meeting = send_bot(carol, native, automatic_leave=config)
+    recording_enabled = reason != "no_one_joined"
+    meeting = send_bot(carol, native, automatic_leave=config, recording_enabled=recording_enabled)
 
     done = wait_done(meeting)
 
     assert path_of(done)[-2:] == ["active", "completed"]
     assert last_entry(done)["completion_reason"] == reason
     assert stream_of(done)[-1].reason == reason
+    # `recording_enabled: false` records nothing; otherwise the recording is finished.
+    recordings = list(Recording.objects.filter(meeting=done).values_list("status", flat=True))
+    assert recordings == (["completed"] if recording_enabled else [])
 
 
 def test_a_stop_in_the_waiting_room_completes_before_admission(
