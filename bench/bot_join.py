@@ -11,7 +11,8 @@ threads -c N`, the production command, one shared headless Chromium). Then:
    the bot in at once: "Join now"). The first join includes the browser's cold start.
 2. For each N in `--concurrent`: N bots capturing speech at once; PSS (proportional set size,
    shared pages split fairly) of every Chromium process of the worker, divided by N, and the
-   Chromium CPU use per bot over 5 s. Targets: requested → active p50 <= 5 s; <= 250 MB per bot.
+   Chromium CPU use per bot over 5 s; then how long a stop request takes to complete.
+   Targets: requested → active p50 <= 5 s; <= 250 MB per bot; stop reaches the bot in <= 2 s.
 """
 
 from __future__ import annotations
@@ -215,8 +216,15 @@ def main() -> None:
                 )
                 for meeting in meetings:
                     bot_services.bot_stop(meeting_id=meeting.pk)
+                stops = []
                 for meeting in meetings:
-                    wait(meeting.pk, (MeetingStatus.COMPLETED, MeetingStatus.FAILED))
+                    done = wait(meeting.pk, (MeetingStatus.COMPLETED, MeetingStatus.FAILED))
+                    stops.append((at(done, "completed") - at(done, "stopping")).total_seconds())
+                print(
+                    f"{n} bot(s): stop request -> completed (left the call, stream and recording "
+                    f"closed) p50 {statistics.median(stops):.2f} s, max {max(stops):.2f} s",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
