@@ -36,15 +36,17 @@ def host() -> Iterator[BrowserHost]:
 class BotPage:
     """A page opened the way the bot opens one, with the capture script and its binding."""
 
-    def __init__(self, host: BrowserHost, url: str) -> None:
+    def __init__(self, host: BrowserHost, url: str, *, before: str | None = None) -> None:
         self.host = host
         self.chunks: list[tuple[int, bytes]] = []
         self.context: BrowserContext | None = None
         self.page: Page | None = None
-        host.run(self._open(url))
+        host.run(self._open(url, before))
 
-    async def _open(self, url: str) -> None:
+    async def _open(self, url: str, before: str | None) -> None:
         self.context = await self.host.new_context(bypass_csp=True)
+        if before:
+            await self.context.add_init_script(before)
 
         def on_chunk(_source: Any, b64: str, first: int) -> None:
             self.chunks.append((first, base64.b64decode(b64)))
@@ -199,3 +201,43 @@ def test_the_page_scan_reads_denial_and_the_lobby_timeout(
     assert denied.wait_phase(Phase.REJECTED).detail == "You can't join this video call"
     assert waiting.wait_phase(Phase.LOBBY_TIMEOUT).phase is Phase.LOBBY_TIMEOUT
     assert time.monotonic() - started < 10
+
+
+# Keeps every AudioContext the page creates, so the test can stall the capture's own clock.
+KEEP_CONTEXTS = """
+const NativeContext = window.AudioContext;
+window.__contexts = [];
+window.AudioContext = class extends NativeContext {
+  constructor(...args) { super(...args); window.__contexts.push(this); }
+};
+"""
+STALL_CAPTURE = """async () => {
+  const ctx = window.__contexts.find((c) => c.sampleRate === 16000);
+  await ctx.suspend();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await ctx.resume();
+}"""
+
+
+def test_a_stalled_audio_clock_shows_as_a_jump_in_t_not_as_shifted_audio(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native = meet_id()
+    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}", before=KEEP_CONTEXTS)
+    pages.append(page)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    page.evaluate("window.__vexaCapture.start()")
+    wait_for(lambda: len(page.chunks) >= 3, timeout_s=5, what="chunks")
+
+    page.evaluate(STALL_CAPTURE)
+    count = len(page.chunks)
+    wait_for(lambda: len(page.chunks) >= count + 3, timeout_s=5, what="chunks after the stall")
+
+    firsts = [first for first, _ in page.chunks]
+    jumps = [b - a - 1600 for a, b in zip(firsts, firsts[1:], strict=False) if b - a != 1600]
+    assert len(jumps) == 1
+    assert jumps[0] / 16000 == pytest.approx(1.5, abs=0.3)
+    stats = page.evaluate("window.__vexaCapture.stats()")
+    assert stats["gap_s"] == pytest.approx(jumps[0] / 16000)

@@ -7,7 +7,8 @@
 // `__vexaCapture.start()` (called at admission) it mixes every track, present and future, with
 // WebAudio at 16 kHz mono, and an AudioWorklet cuts the mix into 100 ms int16 chunks, each sent
 // as ONE base64 string through the `__vexaAudioChunk(b64, firstSample)` binding (CDP, no
-// network). Time is counted in samples from the capture's start, never read from the wall clock.
+// network). Time is counted in samples from the capture's start, never read from the wall clock;
+// the wall clock only detects a stalled audio clock, whose lost time becomes a jump in t.
 (() => {
   "use strict";
   if (window.__vexaCapture) return;
@@ -22,6 +23,11 @@
   let chunks = 0;
   let scanTimer = null;
   let lastRms = 0;
+  // Samples the audio clock did not produce (the context was stalled or suspended): added to
+  // every later timestamp so that lost audio shows as a jump in t, never as shifted speech.
+  let gapSamples = 0;
+  let lastSkew = null;
+  const STALL_S = 0.5;
 
   const NativePeerConnection = window.RTCPeerConnection;
   if (NativePeerConnection) {
@@ -138,9 +144,16 @@
         firstFrame = message.frame;
         return;
       }
+      // The audio clock against the wall clock: a slow drift (~0.04 %) re-anchors at every
+      // chunk and never adds up; a sudden step means the context stopped producing samples.
+      const skew = performance.now() / 1000 - ctx.currentTime;
+      if (lastSkew !== null && skew - lastSkew > STALL_S) {
+        gapSamples += Math.round((skew - lastSkew) * SAMPLE_RATE);
+      }
+      lastSkew = skew;
       chunks += 1;
       lastRms = rms(message.pcm);
-      window[BINDING](toBase64(message.pcm), message.first);
+      window[BINDING](toBase64(message.pcm), message.first + gapSamples);
     };
     mixBus.connect(node);
     // The worklet is pulled by the graph only when it reaches the destination; keep it silent.
@@ -157,7 +170,7 @@
   function now() {
     // Seconds on the capture clock: the same clock that stamps the chunks.
     if (!ctx || firstFrame === null) return 0;
-    return Math.max(0, ctx.currentTime - firstFrame / SAMPLE_RATE);
+    return Math.max(0, ctx.currentTime - firstFrame / SAMPLE_RATE + gapSamples / SAMPLE_RATE);
   }
 
   async function stop() {
@@ -173,6 +186,7 @@
       chunks: chunks,
       last_rms: lastRms,
       running: ctx !== null && ctx.state === "running",
+      gap_s: gapSamples / SAMPLE_RATE,
       now: now(),
     };
   }
