@@ -7,6 +7,7 @@ real Daphne: the same code path as a bot, minus the database.
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import struct
 import time
@@ -236,7 +237,7 @@ def test_a_stalled_audio_clock_shows_as_a_jump_in_t_not_as_shifted_audio(
     wait_for(lambda: len(page.chunks) >= count + 3, timeout_s=5, what="chunks after the stall")
 
     firsts = [first for first, _ in page.chunks]
-    jumps = [b - a - 1600 for a, b in zip(firsts, firsts[1:], strict=False) if b - a != 1600]
+    jumps = [b - a - 1600 for a, b in itertools.pairwise(firsts) if b - a != 1600]
     assert len(jumps) == 1
     assert jumps[0] / 16000 == pytest.approx(1.5, abs=0.3)
     stats = page.evaluate("window.__vexaCapture.stats()")
