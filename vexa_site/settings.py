@@ -316,8 +316,10 @@ WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 2, minimum=1)
 # >1: a per-process loop batches several sessions' passes into one model call (GPU).
 WHISPER_BATCH_SIZE = env_int("WHISPER_BATCH_SIZE", 1, minimum=1)
 WHISPER_BATCH_WAIT_MS = env_int("WHISPER_BATCH_WAIT_MS", 30, minimum=0)
+# Beam width of live passes: 1 (greedy) keeps CPU passes cheapest; 3-5 lowers WER (bench/wer.py).
+WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 1, minimum=1)
 # New audio (seconds) that triggers a decoding pass over the unconfirmed tail.
-TRANSCRIPTION_PASS_INTERVAL_S = env_float("TRANSCRIPTION_PASS_INTERVAL_S", 0.4)
+TRANSCRIPTION_PASS_INTERVAL_S = env_float("TRANSCRIPTION_PASS_INTERVAL_S", 0.3)
 # A transcription worker holds a Redis lease per session; the supervisor re-enqueues a session
 # whose lease expired (its worker died).
 TRANSCRIPTION_LEASE_S = env_int("TRANSCRIPTION_LEASE_S", 15, minimum=2)
@@ -339,6 +341,11 @@ CHANNEL_LAYERS["default"] = {
     **CHANNEL_LAYERS["default"],
     "CONFIG": {"hosts": [REDIS_URL], "prefix": f"vexa{_redis_db}"},
 }
+# The SSE stream is an async Django view (DRF views are sync): a hook documents it.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "transcripts.sse.document_stream",
+]
 
 # --- static, i18n, security ---------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -262,7 +262,7 @@ def _run_group(
     generated = model.model.generate(
         encoder_output,
         prompts,
-        beam_size=1,
+        beam_size=settings.WHISPER_BEAM_SIZE,
         max_length=min(model.max_length, max(len(p) for p in prompts) + max_new),
         return_scores=True,
         return_no_speech_prob=True,

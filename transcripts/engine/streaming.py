@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 SENTENCE_END = (".", "?", "!", "…")
 # Silence after the last heard word that confirms the hypothesis without a second pass.
-PAUSE_S = 0.5
+PAUSE_S = 0.4
 # Silence kept before speech when a silent buffer is dropped, so a first word's onset survives.
 ONSET_MARGIN_S = 0.6
 # The buffer is cut at the last confirmed word when it grows past this, sentence end or not.
@@ -51,7 +51,7 @@ MAX_GAP_FILL_S = 10.0
 PROMPT_CHARS = 200
 WORD_SPEECH_MIN = 0.5
 # Words ending this close to the end of a pass's audio are not confirmed by that pass.
-CONFIRM_GUARD_S = 0.6
+CONFIRM_GUARD_S = 0.5
 # A pass runs only if VAD heard at least this much speech after the last confirmed word.
 MIN_SPEECH_S = 0.15
 
@@ -140,7 +140,7 @@ class StreamingTranscriber:
         run_pass: PassRunner,
         config: EngineConfig | None = None,
         state: dict[str, Any] | None = None,
-        pass_interval_s: float = 0.4,
+        pass_interval_s: float = 0.3,
         max_backlog_s: float = 2.0,
     ) -> None:
         self.session_uid = session_uid
@@ -420,6 +420,17 @@ class StreamingTranscriber:
             and all(_same(a, b) for a, b in zip(committed, words, strict=False))
         ):
             return words[len(committed) :]
+        if committed:
+            # Anchor on the last confirmed word as this pass heard it (same text, nearby end):
+            # words before the anchor may be spelled differently, the rest follows it.
+            anchors = [
+                i
+                for i, w in enumerate(words)
+                if _same(w, committed[-1]) and abs(w.end - committed[-1].end) < 0.6
+            ]
+            if anchors:
+                best = min(anchors, key=lambda i: abs(words[i].end - committed[-1].end))
+                return words[best + 1 :]
         new = [w for w in words if w.start >= committed_end - 0.1]
         return self._drop_overlap(new)
 
