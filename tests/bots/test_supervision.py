@@ -1,0 +1,106 @@
+"""Supervision without a browser: lost heartbeats, bots nobody started, scheduled bots."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from bots.runtime import supervision
+from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
+from meetings.stream import SessionStream
+from tests.meetings.builders import meeting_in
+from vexa_site.redis import get_redis
+
+pytestmark = pytest.mark.django_db
+
+
+def heartbeat(meeting: Meeting, seconds_ago: float) -> None:
+    Meeting.objects.filter(pk=meeting.pk).update(
+        bot_heartbeat_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
+
+
+def test_it_fails_a_live_meeting_whose_bot_stopped_heartbeating_and_closes_its_session(
+    alice: User, settings: Any
+) -> None:
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    meeting = meeting_in(alice, "active")
+    session = MeetingSession.objects.create(meeting=meeting)
+    Recording.objects.create(meeting=meeting, session=session, file_path="/tmp/x.wav")
+    heartbeat(meeting, 60)
+
+    report = supervision.meetings_supervise()
+
+    meeting.refresh_from_db()
+    assert report.failed == [meeting.pk]
+    assert meeting.status == "failed"
+    entry = meeting.data["status_transition"][-1]
+    assert (entry["source"], entry["reason"], entry["failure_stage"]) == (
+        "supervisor",
+        "bot_heartbeat_lost",
+        "active",
+    )
+    assert "60 s" in meeting.data["error_details"]["message"]
+    assert SessionStream(session.session_uid).read_all()[-1].reason == "bot_lost"
+    assert MeetingSession.objects.get(pk=session.pk).ended_at is not None
+    assert Recording.objects.get(meeting=meeting).status == RecordingStatus.FAILED
+    SessionStream(session.session_uid).delete()
+
+
+def test_it_leaves_a_heartbeating_bot_alone(alice: User, settings: Any) -> None:
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    meeting = meeting_in(alice, "awaiting_admission")
+    heartbeat(meeting, 10)
+
+    assert supervision.meetings_supervise().failed == []
+    assert Meeting.objects.get(pk=meeting.pk).status == "awaiting_admission"
+
+
+def test_a_bot_lost_while_stopping_completes_as_stopped(alice: User, settings: Any) -> None:
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    meeting = meeting_in(alice, "stopping")
+    heartbeat(meeting, 50)
+
+    supervision.meetings_supervise()
+
+    meeting.refresh_from_db()
+    assert meeting.status == "completed"
+    assert meeting.data["completion_reason"] == "stopped"
+
+
+def test_a_bot_nobody_started_fails_after_the_start_timeout(alice: User, settings: Any) -> None:
+    settings.BOT_START_TIMEOUT_S = 600
+    old = meeting_in(alice, "requested", native_meeting_id="old-meet-ing")
+    fresh = meeting_in(alice, "requested", native_meeting_id="new-meet-ing")
+    later = meeting_in(alice, "requested", native_meeting_id="lat-erme-eting")
+    Meeting.objects.filter(pk__in=[old.pk, later.pk]).update(
+        created_at=timezone.now() - timedelta(seconds=700)
+    )
+    Meeting.objects.filter(pk=later.pk).update(join_at=timezone.now() + timedelta(hours=1))
+
+    report = supervision.meetings_supervise()
+
+    assert report.never_started == [old.pk]
+    assert Meeting.objects.get(pk=old.pk).data["failure_stage"] == "requested"
+    assert Meeting.objects.get(pk=fresh.pk).status == "requested"
+    assert Meeting.objects.get(pk=later.pk).status == "requested"
+
+
+def test_scheduled_bots_are_claimed_once_when_their_time_comes(alice: User) -> None:
+    due = meeting_in(alice, "requested", native_meeting_id="due-meet-ing")
+    ahead = meeting_in(alice, "requested", native_meeting_id="ahe-admeet-ing")
+    Meeting.objects.filter(pk=due.pk).update(join_at=timezone.now() - timedelta(seconds=1))
+    Meeting.objects.filter(pk=ahead.pk).update(join_at=timezone.now() + timedelta(hours=1))
+    keys = [f"vexa:bot:{pk}:scheduled" for pk in (due.pk, ahead.pk)]
+    get_redis().delete(*keys)
+
+    first = supervision.scheduled_bots_due()
+    second = supervision.scheduled_bots_due()
+
+    assert first == [due.pk]
+    assert second == []
+    get_redis().delete(*keys)
