@@ -5,9 +5,10 @@ its WebSocket clients follows, and hands each published message (JSON text, seri
 `transcripts.realtime.publish`) straight to those clients' ASGI `send`.
 
 Why not Channels groups: with `RedisPubSubChannelLayer` every delivery goes through the
-consumer's own queue, a msgpack decode, a task wake-up and `await_many_dispatch` — per client,
-per event. `bench/ws_fanout.py` measured 500 subscribers at 10 events/s: the layer path had
-p99 well above the 100 ms target on this 2-core machine, this direct path met it (README).
+consumer's own queue, a msgpack decode, a task wake-up and `await_many_dispatch`, per client
+and per event. `bench/ws_fanout.py` (500 subscribers, 10 events/s, the same busy 2-core
+machine, back to back): the group path fell behind (p50 3.6 s, growing), this one kept up
+(p50 31 ms, p99 157 ms). The figures are in the README.
 
 A slow client cannot stall the loop: Daphne's `send` only queues bytes on the client's
 transport (Twisted buffers what the socket will not take yet) and returns at once.

@@ -144,3 +144,65 @@ async def _events(log_key: str, last_id: str | None) -> AsyncIterator[str]:
             yield "".join(chunk)
     finally:
         await client.aclose()
+
+
+STREAM_PATH = "/meetings/{platform}/{native_meeting_id}/stream"
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def document_stream(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: adds the SSE stream, which is not a DRF view."""
+    result.setdefault("paths", {})[STREAM_PATH] = {
+        "get": {
+            "operationId": "meetings_stream",
+            "summary": "Stream meeting events (SSE)",
+            "description": (
+                "Server-Sent Events with the WebSocket API's messages (`meeting.status`, "
+                "`transcript.mutable`, `transcript.finalized`) for the caller's newest meeting "
+                "with this id, and later bot runs in it. Each event has `id:` (its position in "
+                "the meeting's event log), `event:` (the message type) and `data:` (the JSON "
+                "message). Reconnect with `Last-Event-ID` to get everything after that id "
+                "without gaps; if the log no longer reaches back that far, an `error` event "
+                "says so first. Idle streams carry a keep-alive comment. The key may also be "
+                "given as `?api_key=` (EventSource cannot set headers)."
+            ),
+            "tags": ["meetings"],
+            "security": [{"ApiKeyAuth": []}],
+            "parameters": [
+                {"in": "path", "name": "platform", "required": True, "schema": {"type": "string"}},
+                {
+                    "in": "path",
+                    "name": "native_meeting_id",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+                {"in": "query", "name": "api_key", "schema": {"type": "string"}},
+                {"in": "header", "name": "Last-Event-ID", "schema": {"type": "string"}},
+                {
+                    "in": "query",
+                    "name": "last_event_id",
+                    "schema": {"type": "string"},
+                    "description": "`Last-Event-ID` for clients that cannot set headers.",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The event stream (stays open).",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "400": _error("Malformed `Last-Event-ID`"),
+                "401": _error("Missing or invalid API key"),
+                "403": _error("The key lacks the `tx` scope"),
+                "404": _error("Meeting not found"),
+            },
+        }
+    }
+    return result

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
@@ -286,10 +287,15 @@ async def test_bootstrap_then_merge_equals_the_stored_transcript(
     await write(meeting, session, [SegmentChange("s2", 2, "Two", False)])
     async with ws_client(daphne, alice_key) as ws:
         await subscribe(ws, meeting)
-        # Published between subscribe and bootstrap: both the REST read and the socket see it.
+        # Published between subscribe and bootstrap (GET /transcripts): both see these.
         await write(meeting, session, [SegmentChange("s2", 2, "Two too.", True)])
         await write(meeting, session, [SegmentChange("s3", 4, "Thr", False)])
-        bootstrap = await sync_to_async(stored_transcript)(meeting)
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.get(
+                f"{daphne}/transcripts/google_meet/abc-defg-hij", headers={"X-API-Key": alice_key}
+            )
+        assert response.status_code == 200
+        bootstrap = response.json()["segments"]
         await write(meeting, session, [SegmentChange("s3", 4, "Three", False)])
         await write(
             meeting,

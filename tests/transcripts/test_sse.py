@@ -18,7 +18,7 @@ from meetings import lifecycle
 from meetings.models import Meeting
 from tests import processes
 from tests.transcripts.realtime_support import DEADLINE_S, SseEvent, make_meeting, sse_events
-from transcripts import realtime
+from transcripts import realtime, sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -207,3 +207,10 @@ async def test_a_closed_stream_gives_back_its_redis_connection(
         assert await next_item(items) == "connected"
         assert await streams_become(meeting, 1) == 1
     assert await streams_become(meeting, 0) == 0
+
+
+def test_the_openapi_document_describes_the_stream(client: Any) -> None:
+    operation = client.get("/openapi.json").json()["paths"][sse.STREAM_PATH]["get"]
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}
+    assert "text/event-stream" in operation["responses"]["200"]["content"]
+    assert {p["name"] for p in operation["parameters"]} >= {"Last-Event-ID", "api_key"}
