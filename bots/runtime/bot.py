@@ -136,6 +136,8 @@ class BotRun:
         self.last_reread = 0.0
         self.page_crashed = False
         self.leave_policy = AutomaticLeave()
+        # Admitted and capturing, even if the `active` transition lost a race with a stop.
+        self.admitted = False
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> str:
@@ -232,7 +234,7 @@ class BotRun:
                 self._wait(TICK_S)
                 continue
             now = time.monotonic()
-            if self.status != MeetingStatus.ACTIVE:
+            if not self.admitted:
                 if snap.phase is Phase.IN_CALL:
                     self._admitted()
                     timers = LeaveTimers(self.leave_policy, admitted_at=now)
@@ -295,6 +297,7 @@ class BotRun:
     # -- admission and capture ---------------------------------------------------------------
     def _admitted(self) -> None:
         """Start capture, then create the session (t=0 = capture start) and go active."""
+        self.admitted = True
         self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
         started_at = timezone.now()
         with transaction.atomic():
@@ -498,7 +501,7 @@ class BotRun:
 
     def _shutdown(self, finish: Finish) -> None:
         """Leave, flush what was captured, close the stream and the recording, then the status."""
-        in_call = self.status == MeetingStatus.ACTIVE
+        in_call = self.admitted
         try:
             self.host.run(self._leave_and_close(in_call=in_call), timeout_s=LEAVE_TIMEOUT_S + 15)
         except Exception:
