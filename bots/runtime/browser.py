@@ -83,7 +83,8 @@ def launch_options() -> dict[str, Any]:
 class BrowserHost:
     """The process's asyncio loop thread, Playwright driver and shared browser."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, extra_args: tuple[str, ...] = ()) -> None:
+        self._extra_args = extra_args
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="bot-browser", daemon=True
@@ -116,6 +117,7 @@ class BrowserHost:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
             options = launch_options()
+            options["args"] = [*options["args"], *self._extra_args]
             logger.info("launching %s", options["executable_path"])
             self._browser = await self._playwright.chromium.launch(**options)
             return self._browser

@@ -7,9 +7,11 @@ real Daphne: the same code path as a bot, minus the database.
 from __future__ import annotations
 
 import base64
+import http.server
 import itertools
 import math
 import struct
+import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -242,3 +244,42 @@ def test_a_stalled_audio_clock_shows_as_a_jump_in_t_not_as_shifted_audio(
     assert jumps[0] / 16000 == pytest.approx(1.5, abs=0.3)
     stats = page.evaluate("window.__vexaCapture.stats()")
     assert stats["gap_s"] == pytest.approx(jumps[0] / 16000)
+
+
+def test_capture_works_when_the_meeting_page_is_a_public_origin(
+    sim_server: str, speech: Speech
+) -> None:
+    """Chromium's Local Network Access blocks a public page from reaching loopback; the
+    capture hands audio over through the CDP binding, so a real (public) meeting origin works.
+    The simulator is served from loopback, so the test declares its origin public."""
+    port = sim_server.rsplit(":", 1)[1]
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    public = BrowserHost(extra_args=(f"--ip-address-space-overrides=127.0.0.1:{port}=public",))
+    native = meet_id()
+    load_scenario(
+        sim_server,
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[{"name": "Alice", "audio": str(speech.bob), "at_s": 0.5}],
+    )
+    page = BotPage(public, f"{sim_server}/simulator/google_meet/{native}")
+    try:
+        # The override is in force: the page cannot reach loopback (a live server, no-cors).
+        blocked = page.evaluate(
+            f"fetch('http://127.0.0.1:{other.server_port}/', {{mode: 'no-cors'}})"
+            ".then(() => 'reached', (e) => 'blocked: ' + e)"
+        )
+        page.join()
+        page.wait_phase(Phase.IN_CALL)
+        page.evaluate("window.__vexaCapture.start()")
+        wait_for(
+            lambda: any(rms(pcm) > 1000 for _, pcm in page.chunks),
+            timeout_s=10,
+            what="speech from a public-origin page",
+        )
+    finally:
+        page.close()
+        public.shutdown()
+        other.shutdown()
+    assert blocked.startswith("blocked")
