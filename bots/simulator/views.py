@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -66,6 +67,16 @@ class HostAuthentication(BaseAuthentication):
                 raise exceptions.PermissionDenied("Invalid or missing admin token.")
             return AdminPrincipal(), None
         return SessionAuthentication().authenticate(request)
+
+
+class HostAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents the host endpoints as admin-key endpoints (the staff session is for the page)."""
+
+    target_class = HostAuthentication
+    name = "SimulatorHostAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-Admin-API-Key"}
 
 
 class IsHost(BasePermission):
@@ -257,6 +268,9 @@ class HostMeetingApi(HostApi):
 
 class HostActionApi(HostApi):
     class Input(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "SimulatorHostActionInput"
+
         guest_id = serializers.CharField(max_length=64, required=False)
 
     @extend_schema(
