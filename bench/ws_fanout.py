@@ -10,7 +10,8 @@ the channel layer in a real Daphne, the `/ws` consumer, a real TCP WebSocket, an
 clients in a separate process (so the publisher keeps its rate). Everything shares this
 machine's cores, so client-side parsing is part of the figure.
 
-Prints p50/p90/p99/max and lost messages; draws `bench/out/ws_fanout.png`.
+Prints p50/p90/p99/max, lost messages and the server's CPU time per delivery (independent of
+what else runs on the machine); draws `bench/out/ws_fanout.png`.
 """
 
 from __future__ import annotations
@@ -119,6 +120,17 @@ def _setup() -> tuple[Any, str]:
     return meeting, key
 
 
+def _daphne_cpu_s() -> float:
+    """CPU seconds used so far by this process's Daphne child (Linux /proc)."""
+    me = os.getpid()
+    children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+    for pid in children:
+        if b"daphne" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    raise RuntimeError("no Daphne child process found")
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[index]
@@ -199,6 +211,7 @@ def main() -> None:
             assert client.stdin is not None
             client.stdin.write("go\n")
             client.stdin.flush()
+        cpu_before = _daphne_cpu_s()
         interval = 1.0 / args.rate
         start = time.monotonic()
         for n in range(events):
@@ -226,6 +239,8 @@ def main() -> None:
             client.wait(timeout=120)
             path = raw_path.with_name(f"{raw_path.stem}.{index}.json")
             latencies_ms += [v * 1000 for v in json.loads(path.read_text())]
+        # Includes the clients' 500 closes, a small share.
+        server_cpu_s = _daphne_cpu_s() - cpu_before
     latencies_ms.sort()
     expected = events * args.subscribers
     p50, p90, p99 = (_percentile(latencies_ms, q) for q in (0.5, 0.9, 0.99))
@@ -238,6 +253,10 @@ def main() -> None:
     print(
         f"  latency ms: p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {latencies_ms[-1]:.1f}"
         f"  mean {statistics.fmean(latencies_ms):.1f}"
+    )
+    print(
+        f"  server (Daphne) CPU: {server_cpu_s:.2f} s for {len(latencies_ms)} deliveries,"
+        f" {server_cpu_s / max(1, len(latencies_ms)) * 1e6:.0f} us each"
     )
     png = OUT / "ws_fanout.png"
     _plot(latencies_ms, f"WebSocket fan-out: {title}", png)
