@@ -26,6 +26,8 @@ from redis import asyncio as aioredis
 logger = logging.getLogger(__name__)
 
 Sink = Callable[[str], Awaitable[None]]
+# The name of the fan-out's Redis connection in `CLIENT LIST`.
+CLIENT_NAME = "vexa-ws-fanout"
 # Seconds the reader waits for a message before checking it still has work (and after a
 # Redis error before reconnecting).
 _POLL_S = 1.0
@@ -56,7 +58,9 @@ class Fanout:
             sinks[owner] = sink
             if first:
                 if self._pubsub is None:
-                    self._client = aioredis.Redis.from_url(settings.REDIS_URL)
+                    self._client = aioredis.Redis.from_url(
+                        settings.REDIS_URL, client_name=CLIENT_NAME
+                    )
                     self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 await self._pubsub.subscribe(channel)
             self._active.set()
@@ -85,10 +89,10 @@ class Fanout:
                 message = await self._pubsub.get_message(timeout=_POLL_S)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # Redis restarted or the connection broke: events published meanwhile are
                 # lost to WebSocket clients (SSE clients replay them); later ones flow again.
-                logger.exception("WebSocket fan-out lost its Redis connection; resubscribing")
+                logger.warning("WebSocket fan-out lost Redis (%r); resubscribing", exc)
                 self._broken = True
                 await asyncio.sleep(_POLL_S)
                 continue

@@ -29,6 +29,7 @@ from tests.transcripts.realtime_support import (
     ws_client,
 )
 from transcripts import realtime
+from transcripts.fanout import CLIENT_NAME
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -356,3 +357,37 @@ async def test_a_client_that_subscribed_to_nothing_receives_nothing(
         )
         await send(ws, {"action": "ping"})
         assert await recv(ws) == {"type": "pong"}
+
+
+async def test_delivery_resumes_after_the_servers_redis_connection_drops(
+    daphne: str, alice: User, alice_key: str
+) -> None:
+    meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
+    redis = realtime.redis_client()
+    db = str(redis.connection_pool.connection_kwargs.get("db", 0))
+
+    def kill_fanout_connections() -> int:
+        clients = redis.client_list()
+        ids = [c["id"] for c in clients if c.get("name") == CLIENT_NAME and c.get("db") == db]
+        for client_id in ids:
+            redis.client_kill_filter(_id=client_id)
+        return len(ids)
+
+    async with ws_client(daphne, alice_key) as ws:
+        await subscribe(ws, meeting)
+        assert await sync_to_async(kill_fanout_connections)() == 1
+        # Events published while the server reconnects are lost to WebSocket clients (SSE
+        # replays them), so publish until one arrives, within the deadline.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        message = None
+        while message is None and loop.time() < deadline:
+            await sync_to_async(realtime.publish_segments)(
+                meeting_id=meeting.pk, kind="mutable", segments=[{"segment_id": "s", "text": "x"}]
+            )
+            try:
+                message = await recv(ws, timeout=0.2)
+            except TimeoutError:
+                continue
+        assert message is not None
+        assert message["type"] == "transcript.mutable"
