@@ -91,3 +91,14 @@ def test_two_users_in_the_same_meeting_have_separate_logs(alice: User, bob: User
     assert realtime.native_key(alice.pk, "google_meet", "x") != realtime.native_key(
         bob.pk, "google_meet", "x"
     )
+
+
+def test_publishing_costs_no_query_after_the_first_event_of_a_meeting(
+    alice: User, django_assert_num_queries: Any
+) -> None:
+    meeting = make_meeting(alice, "klm-nopq-rst")
+    segments = [{"segment_id": "s1", "text": "Hello"}]
+    realtime.publish_segments(meeting_id=meeting.pk, kind="mutable", segments=segments)
+    with django_assert_num_queries(0):
+        for _ in range(5):
+            realtime.publish_segments(meeting_id=meeting.pk, kind="mutable", segments=segments)
