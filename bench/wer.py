@@ -88,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=3)
     parser.add_argument("--turns", type=int, default=12)
-    parser.add_argument("--interval", type=float, default=0.4)
+    parser.add_argument("--interval", type=float, default=0.3)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     rows = []

@@ -157,10 +157,25 @@ def _frames_for(content_frames: int, *, stock: bool) -> int:
     return min(STOCK_FRAMES, max(content_frames + PAD_FRAMES, MIN_FRAMES))
 
 
-def _tokenizer(model: Any, language: str, task: str) -> Any:
-    from faster_whisper.tokenizer import Tokenizer
+_tokenizers: dict[tuple[int, str, str], tuple[Any, list[int]]] = {}
 
-    return Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task, language=language)
+
+def _tokenizer(model: Any, language: str, task: str) -> Any:
+    return _tokenizer_and_suppressed(model, language, task)[0]
+
+
+def _tokenizer_and_suppressed(model: Any, language: str, task: str) -> tuple[Any, list[int]]:
+    """Cached: building a tokenizer's suppressed-token list encodes every symbol (~40 ms)."""
+    key = (id(model), language, task)
+    if key not in _tokenizers:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task=task, language=language
+        )
+        _tokenizers[key] = (tokenizer, list(get_suppressed_tokens(tokenizer, [-1])))
+    return _tokenizers[key]
 
 
 def _features(model: Any, audio: np.ndarray) -> tuple[np.ndarray, int]:
@@ -225,7 +240,7 @@ def _run_group(
 
     Returns None for an item whose short-input output loops (the caller re-runs it stock).
     """
-    from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+    from faster_whisper.transcribe import merge_punctuations
 
     feats = [_features(model, r.audio) for r in requests]
     frames = max(_frames_for(content, stock=stock) for _f, content in feats)
@@ -267,7 +282,7 @@ def _run_group(
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
-        suppress_tokens=list(get_suppressed_tokens(tokenizers[0], [-1])),
+        suppress_tokens=_tokenizer_and_suppressed(model, languages[0][0], requests[0].task)[1],
     )
     outputs: list[PassResult | None] = []
     token_lists: list[list[int]] = []

@@ -52,6 +52,8 @@ PROMPT_CHARS = 200
 WORD_SPEECH_MIN = 0.5
 # Words ending this close to the end of a pass's audio are not confirmed by that pass.
 CONFIRM_GUARD_S = 0.5
+# Nothing is confirmed by agreement until the buffer holds this much audio.
+MIN_CONTEXT_S = 1.5
 # A pass runs only if VAD heard at least this much speech after the last confirmed word.
 MIN_SPEECH_S = 0.15
 
@@ -141,7 +143,7 @@ class StreamingTranscriber:
         config: EngineConfig | None = None,
         state: dict[str, Any] | None = None,
         pass_interval_s: float = 0.3,
-        max_backlog_s: float = 2.0,
+        max_backlog_s: float = 0.0,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
@@ -215,7 +217,7 @@ class StreamingTranscriber:
                 out.extend(self._flush(until=min(at, self.end_t)))
                 self.config = replace(
                     self.config,
-                    language=entry.language or None,
+                    language=None if entry.language in (None, "", "auto") else entry.language,
                     task=entry.task or self.config.task,
                 )
                 self.detected_language = None
@@ -263,7 +265,9 @@ class StreamingTranscriber:
         out: list[Emission] = []
         while self.end_t - self.processed_t >= self.pass_interval_s:
             backlog = self.end_t - self.processed_t
-            # When behind (a burst, a restart), skip ahead: one pass covers the older audio.
+            # When behind (a burst, a restart, an overloaded host), skip ahead: one pass covers
+            # all but `max_backlog_s` of the waiting audio, so passes per second of audio fall
+            # as load rises and latency stays bounded instead of growing.
             step = max(self.pass_interval_s, backlog - self.max_backlog_s)
             out.append(self._step(min(self.end_t, self.processed_t + step)))
         return out
@@ -318,6 +322,8 @@ class StreamingTranscriber:
             # two passes agree, they wait until more audio follows them.
             while agreed and new[agreed - 1].end > upto - CONFIRM_GUARD_S:
                 agreed -= 1
+            if upto - self.cut_t < MIN_CONTEXT_S:
+                agreed = 0  # passes over a second or less of audio mishear the first words
             confirmed, rest = new[:agreed], new[agreed:]
             if rest and self._pause_after(rest[-1], upto):
                 confirmed, rest = new, []
