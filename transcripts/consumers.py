@@ -20,6 +20,8 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from twisted.internet.abstract import FileDescriptor
 
 from accounts.auth import token_for_key
 from meetings.models import Meeting
@@ -30,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# Application close codes must be 4000-4999 (autobahn under Daphne refuses 1013): 4000 plus the
+# HTTP status that says the same, like 4401/4403.
+CLOSE_TOO_SLOW = 4408
 TX_SCOPE = "tx"
 SCOPE_MESSAGE = "Token scope not authorized for this endpoint"
 # One message may name at most this many meetings: each is one authorization query.
@@ -91,9 +96,11 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
     user_id: int
     api_key: str
     joined: set[str]
+    too_slow: bool
 
     async def connect(self) -> None:
         self.joined = set()
+        self.too_slow = False
         await self.accept()
         self.api_key = self._presented_key()
         if not self.api_key:
@@ -189,8 +196,36 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "unsubscribed", "meetings": [m.pk for m, _ in resolved]})
 
     async def _deliver(self, text: str) -> None:
-        """A published event (`transcripts.realtime.publish`): its JSON text goes out as is."""
+        """A published event (`transcripts.realtime.publish`): its JSON text goes out as is.
+
+        A client that stops reading does not slow anyone down (the server only queues its
+        bytes), but its queue would grow for as long as the meeting runs: past
+        `WS_MAX_BUFFERED_BYTES` it is disconnected (4408) and may reconnect and bootstrap again.
+        """
+        if self.too_slow:
+            return
+        pending = self._unsent_bytes()
+        if pending is not None and pending > settings.WS_MAX_BUFFERED_BYTES:
+            self.too_slow = True
+            logger.warning("closing WebSocket of user %s: %s bytes unsent", self.user_id, pending)
+            await self._leave_all()
+            await self.close(code=CLOSE_TOO_SLOW)
+            return
         await self.send(text_data=text)
+
+    def _unsent_bytes(self) -> int | None:
+        """Bytes queued in the server for this client and not yet taken by its socket.
+
+        Daphne's ASGI `send` is `partial(server.handle_reply, protocol)`; below the WebSocket
+        protocol (and the HTTP channel it was upgraded from) lies the Twisted TCP transport
+        holding the queue. Under another server no limit applies.
+        """
+        node = (getattr(self.base_send, "args", None) or (None,))[0]
+        for _depth in range(4):
+            node = getattr(node, "transport", None)
+            if isinstance(node, FileDescriptor):
+                return len(node.dataBuffer) - node.offset + node._tempDataLen
+        return None
 
     async def _error(self, message: str) -> None:
         await self._send({"type": "error", "message": message})

@@ -341,6 +341,8 @@ CHANNEL_LAYERS["default"] = {
     **CHANNEL_LAYERS["default"],
     "CONFIG": {"hosts": [REDIS_URL], "prefix": f"vexa{_redis_db}"},
 }
+# A WebSocket client that stops reading is disconnected once this much is queued for it.
+WS_MAX_BUFFERED_BYTES = env_int("WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, minimum=65536)
 # The SSE stream is an async Django view (DRF views are sync): a hook documents it.
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from tests.transcripts.realtime_support import (
     ws_client,
 )
 from transcripts import realtime
+from transcripts.consumers import CLOSE_TOO_SLOW
 from transcripts.fanout import CLIENT_NAME
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +38,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(scope="module")
 def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
-    with django_db_blocker.unblock(), processes.daphne_server() as base:
+    # A small send-buffer cap, so the slow-client test needs megabytes, not hundreds.
+    env = {"WS_MAX_BUFFERED_BYTES": str(256 * 1024)}
+    with django_db_blocker.unblock(), processes.daphne_server(env=env) as base:
         yield base
 
 
@@ -318,12 +322,30 @@ async def test_bootstrap_then_merge_equals_the_stored_transcript(
     assert [s["text"] for s in stored] == ["One.", "Two too.", "Three.", "Four."]
 
 
-async def test_a_slow_client_does_not_stall_the_others(
+@dataclass
+class Drained:
+    count: int
+    close_code: int | None
+
+
+async def drain_until_closed(ws: Any) -> Drained:
+    """Reads until the server closes the socket (each read within the deadline)."""
+    count = 0
+    while True:
+        try:
+            await recv(ws)
+        except ConnectionClosed as closed:
+            return Drained(count, closed.rcvd.code if closed.rcvd else None)
+        count += 1
+
+
+async def test_a_slow_client_does_not_stall_the_others_and_is_cut_off(
     daphne: str, alice: User, alice_key: str
 ) -> None:
     meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
     session = await sync_to_async(MeetingSession.objects.create)(meeting=meeting)
     text = "x" * 32_000
+    count = 200
     # The slow client never reads: its socket buffers fill while the server keeps sending.
     async with (
         ws_client(daphne, alice_key, max_queue=1, max_size=None, close_timeout=0.2) as slow,
@@ -331,7 +353,7 @@ async def test_a_slow_client_does_not_stall_the_others(
     ):
         await subscribe(slow, meeting)
         await subscribe(fast, meeting)
-        count = 200
+        received = []
         for n in range(count):
             await sync_to_async(realtime.publish_segments)(
                 meeting_id=meeting.pk,
@@ -340,10 +362,17 @@ async def test_a_slow_client_does_not_stall_the_others(
                     {"segment_id": f"s{n}", "text": text, "session_uid": session.session_uid}
                 ],
             )
-        received = [await recv(fast) for _ in range(count)]
+            # The fast client keeps up (one message behind at most); the slow one falls behind.
+            received.append(await recv(fast))
         assert [m["payload"]["segments"][0]["segment_id"] for m in received] == [
             f"s{n}" for n in range(count)
         ]
+        # 6.4 MB were sent; past the 256 KiB cap the server hung up on the slow client.
+        slow_got = await drain_until_closed(slow)
+        assert slow_got.count < count
+        # The close frame waits behind the unsent bytes; when the close handshake times out the
+        # server drops the TCP connection and the client sees no code.
+        assert slow_got.close_code in (CLOSE_TOO_SLOW, None)
 
 
 async def test_a_client_that_subscribed_to_nothing_receives_nothing(
