@@ -1,6 +1,6 @@
 """Shared real processes for the bot tests: one Daphne (serving the simulator) and one bot worker.
 
-Started once per test session (they take seconds, a test takes a few): the worker runs the
+Started once (they take seconds, a test takes a few; the worker once per module): it runs the
 production command (`celery worker -Q bots -P threads`) with `PLATFORM_URLS=simulator`
 pointing at the Daphne, so the bot opens the product's own simulator like a real meeting URL.
 """
@@ -104,7 +104,9 @@ def sim_server(django_db_setup: Any, django_db_blocker: Any, stack_dir: Path) ->
         yield base
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: a worker left running would take other modules' `POST /bots` (they expect
+# the bot never to start).
+@pytest.fixture(scope="module")
 def bot_stack(sim_server: str, django_db_blocker: Any, stack_dir: Path) -> Iterator[BotStack]:
     with (
         django_db_blocker.unblock(),

@@ -261,7 +261,7 @@ def test_capture_works_when_the_meeting_page_is_a_public_origin(
         sim_server,
         native_meeting_id=native,
         variant="join_now",
-        participants=[{"name": "Alice", "audio": str(speech.bob), "at_s": 0.5}],
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": [1.0, 5.0]}],
     )
     page = BotPage(public, f"{sim_server}/simulator/google_meet/{native}")
     try:
@@ -275,7 +275,7 @@ def test_capture_works_when_the_meeting_page_is_a_public_origin(
         page.evaluate("window.__vexaCapture.start()")
         wait_for(
             lambda: any(rms(pcm) > 1000 for _, pcm in page.chunks),
-            timeout_s=10,
+            timeout_s=15,
             what="speech from a public-origin page",
         )
     finally:
