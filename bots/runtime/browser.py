@@ -66,6 +66,19 @@ def playwright_disabled_features() -> list[str]:
     return []
 
 
+def desktop_user_agent(version: str) -> str:
+    """The user agent of a desktop Chrome of the same major version.
+
+    The headless shell says "HeadlessChrome", which platforms may treat as a robot and serve a
+    different page; the engine underneath is the same Chromium.
+    """
+    major = version.split(".", 1)[0] or "0"
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{major}.0.0.0 Safari/537.36"
+    )
+
+
 def launch_options() -> dict[str, Any]:
     """Keyword arguments for `chromium.launch` (the binary in settings.BOT_BROWSER)."""
     theirs = playwright_disabled_features()
@@ -123,7 +136,9 @@ class BrowserHost:
             return self._browser
 
     async def new_context(self, **options: Any) -> BrowserContext:
+        """A fresh context (one per bot) that presents itself as a regular desktop Chrome."""
         browser = await self.browser()
+        options.setdefault("user_agent", desktop_user_agent(browser.version))
         return await browser.new_context(**options)
 
     async def _close(self) -> None:

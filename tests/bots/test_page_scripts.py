@@ -125,7 +125,10 @@ def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_spe
 
     wait_for(captured_enough, timeout_s=15, what="the speech to be captured")
     stats = page.evaluate("window.__vexaCapture.stats()")
+    agent = page.evaluate("navigator.userAgent")
 
+    assert "Headless" not in agent
+    assert "Chrome/" in agent
     # Meet's three receiver tracks, though only two people speak: a track is not a participant.
     assert stats["tracks"] == 3
     assert stats["running"] is True
