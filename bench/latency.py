@@ -51,11 +51,11 @@ from transcripts.models import Segment  # noqa: E402
 OUT = ROOT / "bench" / "out"
 
 
-def start_worker(concurrency: int) -> subprocess.Popen[str]:
+def start_worker(concurrency: int, index: int = 0) -> subprocess.Popen[str]:
     cmd = [
         str(Path(sys.executable).parent / "celery"),
         "-A", "vexa_site", "worker", "-Q", "transcription", "-P", "threads",
-        "-c", str(concurrency), "-n", f"bench-{os.getpid()}@%h",
+        "-c", str(concurrency), "-n", f"bench{index}-{os.getpid()}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -203,13 +203,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (threads split between them)"
+    )
     args = parser.parse_args()
     user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
     with tempfile.TemporaryDirectory() as folder:
         clips = [
             conversation(Path(folder) / str(seed), seed=seed, turns=args.turns) for seed in range(4)
         ]
-    worker = start_worker(max(args.sessions))
+    per_worker = -(-max(args.sessions) // args.workers)
+    workers = [start_worker(per_worker, i) for i in range(args.workers)]
     rows = []
     try:
         for n in args.sessions:
@@ -223,8 +227,9 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(30)
+        for worker in workers:
+            os.killpg(worker.pid, 15)
+            worker.wait(30)
     try:
         import matplotlib
 
