@@ -195,14 +195,15 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
                 await hub.discard(channel, id(self))
         await self._send({"type": "unsubscribed", "meetings": [m.pk for m, _ in resolved]})
 
-    async def _deliver(self, text: str) -> None:
+    async def _deliver(self, channel: str, text: str) -> None:
         """A published event (`transcripts.realtime.publish`): its JSON text goes out as is.
 
         A client that stops reading does not slow anyone down (the server only queues its
         bytes), but its queue would grow for as long as the meeting runs: past
         `WS_MAX_BUFFERED_BYTES` it is disconnected (4408) and may reconnect and bootstrap again.
         """
-        if self.too_slow:
+        # The fan-out yields between deliveries: this client may have unsubscribed meanwhile.
+        if self.too_slow or channel not in self.joined:
             return
         pending = self._unsent_bytes()
         if pending is not None and pending > settings.WS_MAX_BUFFERED_BYTES:
