@@ -420,3 +420,16 @@ async def test_delivery_resumes_after_the_servers_redis_connection_drops(
                 continue
         assert message is not None
         assert message["type"] == "transcript.mutable"
+
+
+async def test_a_key_revoked_while_connected_cannot_subscribe_any_more(
+    daphne: str, alice: User
+) -> None:
+    meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
+    issued = await sync_to_async(account_services.token_issue)(user=alice, scopes=["tx"])
+    async with ws_client(daphne, issued.plain) as ws:
+        await send(ws, {"action": "ping"})
+        assert await recv(ws) == {"type": "pong"}
+        await sync_to_async(account_services.token_revoke)(token_id=issued.token.pk)
+        assert await subscribe(ws, meeting) == {"type": "error", "message": "Invalid API key"}
+        assert await closed_with(ws) == 4401
