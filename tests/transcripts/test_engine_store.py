@@ -246,3 +246,46 @@ def test_post_transcribe_queues_the_pass_for_the_owner_only(
     assert bad.status_code == 422
     live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
     assert alice_api.post(f"/meetings/{live.pk}/transcribe", {}, format="json").status_code == 409
+
+
+def test_feed_wav_writes_speaker_audio_and_end_entries(tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    from meetings.stream import SessionStream
+
+    stream = SessionStream("feed-wav-test")
+    stream.delete()
+    path = make_speech_wav("Hello there.", tmp_path / "hello.wav")
+    call_command("feed_wav", "feed-wav-test", str(path), "--speaker", "Alice", "--end")
+    entries = stream.read_all()
+    stream.delete()
+    assert [e.type for e in (entries[0], entries[-2], entries[-1])] == ["speaker", "speaker", "end"]
+    audio = [e for e in entries if e.type == "audio"]
+    assert audio[0].t == 0.0
+    assert sum(e.duration_s for e in audio) == pytest.approx(audio[-1].t + audio[-1].duration_s)
+    assert (entries[0].state, entries[-2].state) == ("start", "stop")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_session_is_not_transcribed_again_nor_supervised(
+    alice: User, tmp_path: Path
+) -> None:
+    from meetings.stream import SessionStream, feed_pcm, read_wav_pcm16k
+
+    meeting = meeting_in(alice, "active", native_meeting_id="fin-ishe-dzz")
+    session = MeetingSession.objects.create(meeting=meeting)
+    stream = SessionStream(session.session_uid)
+    pcm = read_wav_pcm16k(make_speech_wav("My garden has purple flowers.", tmp_path / "g.wav"))
+    feed_pcm(stream, pcm)
+    stream.append_end(reason="stopped")
+    try:
+        assert tasks.transcribe_session(session.session_uid) == "done"
+        rows = list(Segment.objects.filter(meeting=meeting).values_list("segment_id", "text"))
+        assert "garden" in words_of(" ".join(text for _id, text in rows))
+        assert tasks.transcribe_session(session.session_uid) == "finished"
+        assert tasks.supervise_transcription() == 0
+        assert (
+            list(Segment.objects.filter(meeting=meeting).values_list("segment_id", "text")) == rows
+        )
+    finally:
+        stream.delete()
