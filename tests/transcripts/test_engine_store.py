@@ -262,7 +262,9 @@ def test_feed_wav_writes_speaker_audio_and_end_entries(tmp_path: Path) -> None:
     assert [e.type for e in (entries[0], entries[-2], entries[-1])] == ["speaker", "speaker", "end"]
     audio = [e for e in entries if e.type == "audio"]
     assert audio[0].t == 0.0
-    assert sum(e.duration_s for e in audio) == pytest.approx(audio[-1].t + audio[-1].duration_s)
+    assert sum(e.duration_s for e in audio) == pytest.approx(
+        (audio[-1].t or 0.0) + audio[-1].duration_s
+    )
     assert (entries[0].state, entries[-2].state) == ("start", "stop")
 
 
