@@ -309,8 +309,7 @@ class StreamingTranscriber:
         if final:
             # The last pass may drop a word at the very end of the audio that the previous
             # pass heard: keep the previous hypothesis's words beyond the new ones.
-            tail_end = new[-1].end if new else committed_end
-            confirmed = new + [w for w in self.hypothesis if w.start >= tail_end - 0.05]
+            confirmed = new + self._beyond(new, committed_end)
             rest = []
         else:
             agreed = 0
@@ -340,6 +339,20 @@ class StreamingTranscriber:
         self._publish_drafts(emission)
         self._attach_checkpoint(emission)
         return emission
+
+    def _beyond(self, new: list[Word], committed_end: float) -> list[Word]:
+        """Words of the previous hypothesis that come after everything in `new`."""
+        if not new:
+            return [w for w in self.hypothesis if w.start >= committed_end - 0.05]
+        matches = [i for i, w in enumerate(self.hypothesis) if _same(w, new[-1])]
+        if matches:
+            return self.hypothesis[matches[-1] + 1 :]
+        recent = {filters.normalize(w.text) for w in new[-3:]}
+        return [
+            w
+            for w in self.hypothesis
+            if w.start >= new[-1].end - 0.05 and filters.normalize(w.text) not in recent
+        ]
 
     def _attach_checkpoint(self, emission: Emission) -> None:
         # Finals always carry one (seq moved); a mere cut (silence dropped) at most every 5 s,
