@@ -57,6 +57,14 @@ LEAVE_TIMEOUT_S = 5.0
 MAX_SCAN_FAILURES = 15
 DEFAULT_BOT_NAME = "Vexa Bot"
 
+# One fresh context per bot. CSP bypass lets the capture load its AudioWorklet from a blob:
+# URL on pages whose policy would refuse it.
+CONTEXT_OPTIONS: dict[str, Any] = {
+    "bypass_csp": True,
+    "viewport": {"width": 1280, "height": 720},
+    "permissions": ["microphone", "camera"],
+}
+
 SIMULATOR_PATHS = {
     "google_meet": "/simulator/google_meet/{native_meeting_id}",
     "teams": "/simulator/teams/{native_meeting_id}?p={passcode}",
@@ -417,11 +425,7 @@ class BotRun:
         return self.adapter
 
     async def _open(self, url: str) -> None:
-        context = await self.host.new_context(
-            bypass_csp=True,
-            viewport={"width": 1280, "height": 720},
-            permissions=["microphone", "camera"],
-        )
+        context = await self.host.new_context(**CONTEXT_OPTIONS)
         self.context = context
         chunks = self.chunks
 

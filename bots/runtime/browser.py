@@ -41,8 +41,13 @@ CHROMIUM_ARGS = (
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 )
-# Runs the audio service in the browser process: -18 MB per browser (BROWSER.md).
-OUR_DISABLED_FEATURES = ("AudioServiceOutOfProcess",)
+OUR_DISABLED_FEATURES = (
+    # Runs the audio service in the browser process: -18 MB per browser (BROWSER.md).
+    "AudioServiceOutOfProcess",
+    # A bot has no local IP to hide; mDNS-named ICE candidates need multicast name resolution,
+    # which containers often lack (WebRTC then never connects and the capture hears silence).
+    "WebRtcHideLocalIpsWithMdns",
+)
 
 
 def playwright_disabled_features() -> list[str]:

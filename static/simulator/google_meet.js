@@ -250,6 +250,14 @@
     const answer = await receiver.createAnswer();
     await receiver.setLocalDescription(answer);
     await sender.setRemoteDescription(answer);
+    // "Media is up" means the transport is connected (ICE + DTLS), not just negotiated:
+    // speech played before that would be lost on the way.
+    await new Promise((resolve) => {
+      const done = () => receiver.connectionState === "connected" && resolve();
+      receiver.addEventListener("connectionstatechange", done);
+      done();
+      setTimeout(resolve, 10000);
+    });
     return { sender, receiver };
   }
 

@@ -22,7 +22,7 @@ from playwright.async_api import BrowserContext, Page
 
 from bots.adapters.base import PageSnapshot, Phase
 from bots.adapters.google_meet import GoogleMeetAdapter
-from bots.runtime.bot import BINDING, CAPTURE_JS
+from bots.runtime.bot import BINDING, CAPTURE_JS, CONTEXT_OPTIONS
 from bots.runtime.browser import BrowserHost
 from tests.bots.conftest import Speech, host_action, load_scenario, meet_id, wait_for
 
@@ -47,7 +47,7 @@ class BotPage:
         host.run(self._open(url, before))
 
     async def _open(self, url: str, before: str | None) -> None:
-        self.context = await self.host.new_context(bypass_csp=True)
+        self.context = await self.host.new_context(**CONTEXT_OPTIONS)
         if before:
             await self.context.add_init_script(before)
 

@@ -126,6 +126,7 @@ def test_our_disabled_features_are_merged_into_playwrights_single_flag() -> None
     assert "MediaRouter" in theirs
     assert len(flags) == 1
     merged = flags[0].split("=", 1)[1].split(",")
-    assert set(theirs) | {"AudioServiceOutOfProcess"} == set(merged)
+    assert set(theirs) | set(browser.OUR_DISABLED_FEATURES) == set(merged)
+    assert "WebRtcHideLocalIpsWithMdns" in merged
     assert options["ignore_default_args"] == [f"--disable-features={','.join(theirs)}"]
     assert {"--no-sandbox", "--in-process-gpu", "--disable-quic"} <= set(options["args"])
