@@ -51,7 +51,7 @@ MAX_GAP_FILL_S = 10.0
 PROMPT_CHARS = 200
 WORD_SPEECH_MIN = 0.5
 # Words ending this close to the end of a pass's audio are not confirmed by that pass.
-CONFIRM_GUARD_S = 0.5
+CONFIRM_GUARD_S = 0.4
 # Nothing is confirmed by agreement until the buffer holds this much audio.
 MIN_CONTEXT_S = 1.5
 # A pass runs only if VAD heard at least this much speech after the last confirmed word.
