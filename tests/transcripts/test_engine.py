@@ -98,6 +98,14 @@ def test_it_streams_drafts_then_finals_with_stable_ids(clips: dict[str, Clip]) -
         seen_final |= {f.segment_id for f in emission.finals}
     for a, b in zip(rec.finals, rec.finals[1:], strict=False):
         assert b.start >= a.end - 0.25
+    # Clients merge segments by absolute_start_time (seed 002): an id keeps one start through
+    # all its versions, and no two ids share one.
+    starts: dict[str, set[float]] = {}
+    for emission in rec.emissions:
+        for out in (*emission.drafts, *emission.finals, *emission.removed_drafts):
+            starts.setdefault(out.segment_id, set()).add(out.start)
+    assert all(len(s) == 1 for s in starts.values()), starts
+    assert len({next(iter(s)) for s in starts.values()}) == len(starts)
     assert all(w["probability"] > 0 for f in rec.finals for w in f.words)
     assert rec.emissions[-1].checkpoint
     assert rec.emissions[-1].checkpoint["finished"]

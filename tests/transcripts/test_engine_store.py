@@ -126,12 +126,17 @@ def test_a_final_is_never_turned_back_into_a_draft_and_vanished_drafts_go(
         emission_store(
             session=session,
             emission=Emission(
-                drafts=[segment(0, "stale draft", completed=False)], removed_drafts=["uid:1"]
+                drafts=[segment(0, "stale draft", completed=False)],
+                removed_drafts=[segment(1, "", completed=False)],
             ),
             owner="w1",
         )
     rows = list(Segment.objects.filter(meeting=session.meeting))
     assert [(r.segment_id, r.text, r.completed) for r in rows] == [("uid:0", "final words", True)]
+    # The vanished draft is published empty so live clients drop it too.
+    last = event_log(session)[-1]
+    assert last["type"] == "transcript.mutable"
+    assert [(s["segment_id"], s["text"]) for s in last["payload"]["segments"]] == [("uid:1", "")]
 
 
 def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:

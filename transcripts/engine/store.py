@@ -81,9 +81,20 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         if emission.removed_drafts:
             Segment.objects.filter(
                 meeting_id=session.meeting_id,
-                segment_id__in=emission.removed_drafts,
+                segment_id__in=[r.segment_id for r in emission.removed_drafts],
                 completed=False,
             ).delete()
+            # Published empty: a client keyed by absolute_start_time drops its copy.
+            drafts.extend(
+                Segment(
+                    meeting_id=session.meeting_id,
+                    segment_id=r.segment_id,
+                    created_at=now,
+                    updated_at=now,
+                    **_fields(session, r),
+                )
+                for r in emission.removed_drafts
+            )
         if emission.checkpoint is not None:
             MeetingSession.objects.filter(pk=session.pk).update(
                 transcriber_state={**emission.checkpoint, "owner": owner}
@@ -102,15 +113,28 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
 def session_claim(*, session: MeetingSession, owner: str) -> dict[str, Any]:
     """Make `owner` the session's transcriber and return its checkpoint.
 
-    Drafts left by a dead predecessor are deleted: the new worker re-transcribes everything
-    after the checkpoint and re-creates them under the same ids.
+    Drafts left by a dead predecessor are deleted (and published empty, so live clients drop
+    them): the new worker re-transcribes everything after the checkpoint and re-creates them.
     """
     with transaction.atomic():
         row = MeetingSession.objects.select_for_update().get(pk=session.pk)
         state = dict(row.transcriber_state or {})
         row.transcriber_state = {**state, "owner": owner}
         row.save(update_fields=["transcriber_state"])
-        Segment.objects.filter(
+        stale = Segment.objects.filter(
             meeting_id=session.meeting_id, session_uid=session.session_uid, completed=False
-        ).delete()
+        )
+        emptied = []
+        for segment in stale:
+            segment.text = ""
+            segment.updated_at = timezone.now()
+            emptied.append(segment_wire(segment))
+        stale.delete()
+        if emptied:
+            meeting_id = session.meeting_id
+            transaction.on_commit(
+                lambda: realtime.publish_segments(
+                    meeting_id=meeting_id, kind="mutable", segments=emptied
+                )
+            )
     return state

@@ -109,7 +109,9 @@ class Emission:
 
     finals: list[SegmentOut] = field(default_factory=list)
     drafts: list[SegmentOut] = field(default_factory=list)
-    removed_drafts: list[str] = field(default_factory=list)
+    # Drafts that vanished (empty text): deleted from the database, published empty so that a
+    # client keyed by `absolute_start_time` (the seed's merge rule) drops its copy.
+    removed_drafts: list[SegmentOut] = field(default_factory=list)
     checkpoint: dict[str, Any] | None = None
 
     def __bool__(self) -> bool:
@@ -180,6 +182,8 @@ class StreamingTranscriber:
         self.hypothesis: list[Word] = []  # last pass's unconfirmed words
         self.draft_ids: list[str] = []
         self.draft_texts: dict[str, str] = {}
+        self.pins: dict[str, float] = {}
+        self._last_pin = float(state.get("last_start", -1.0))
         self.last_language: str | None = self.detected_language
         self.history: list[dict[str, Any]] = []  # per-pass record, for tests and benchmarks
         self._cut_changed = False
@@ -484,13 +488,27 @@ class StreamingTranscriber:
                 runs.append((speaker, [word]))
         return runs
 
+    def _start_of(self, segment_id: str, first_word_start: float) -> float:
+        """A segment's start, fixed when its id is first used.
+
+        Clients merge segments by `absolute_start_time` (seed 002), so a draft whose first word
+        jitters by 20 ms between passes would leave ghosts; starts also strictly increase.
+        """
+        if segment_id not in self.pins:
+            start = round(max(first_word_start, self._last_pin + 0.001), 3)
+            self.pins[segment_id] = start
+            self._last_pin = start
+        return self.pins[segment_id]
+
     def _segment(
         self, seq: int, speaker: str | None, words: list[Word], *, completed: bool
     ) -> SegmentOut:
+        segment_id = f"{self.session_uid}:{seq}"
+        start = self._start_of(segment_id, words[0].start)
         return SegmentOut(
-            segment_id=f"{self.session_uid}:{seq}",
-            start=round(words[0].start, 3),
-            end=round(max(words[-1].end, words[0].start), 3),
+            segment_id=segment_id,
+            start=start,
+            end=round(max(words[-1].end, start), 3),
             text="".join(w.text for w in words).strip(),
             speaker=speaker,
             language=self.last_language,
@@ -533,7 +551,23 @@ class StreamingTranscriber:
         ]
         ids = [d.segment_id for d in drafts]
         final_ids = {f.segment_id for f in emission.finals}
-        emission.removed_drafts = [i for i in self.draft_ids if i not in ids and i not in final_ids]
+        emission.removed_drafts = [
+            SegmentOut(
+                segment_id=i,
+                start=self.pins[i],
+                end=self.pins[i],
+                text="",
+                speaker=None,
+                language=self.last_language,
+                completed=False,
+                words=[],
+            )
+            for i in self.draft_ids
+            if i not in ids and i not in final_ids and i in self.pins
+        ]
+        self.pins = {
+            k: v for k, v in self.pins.items() if k in ids or int(k.rsplit(":", 1)[1]) >= self.seq
+        }
         for draft in drafts:
             if self.draft_texts.get(draft.segment_id) != draft.text:
                 emission.drafts.append(draft)
@@ -600,5 +634,6 @@ class StreamingTranscriber:
                 for w in self.committed
             ],
             "passes": self.passes,
+            "last_start": self._last_pin,
             "finished": self.finished,
         }
