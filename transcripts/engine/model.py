@@ -57,6 +57,7 @@ class PassRequest:
     task: str = "transcribe"
     prompt: str = ""  # previous confirmed text (+ the bot's custom prompt)
     hotwords: str | None = None
+    beam_size: int | None = None  # None: WHISPER_BEAM_SIZE
 
 
 @dataclass
@@ -209,21 +210,25 @@ def run_passes(requests: list[PassRequest]) -> list[PassResult]:
         return []
     model = get_model()
     began = time.monotonic()
-    groups: dict[tuple[str, str | None, int, str], list[int]] = {}
+    groups: dict[tuple[str, str | None, int, str, int], list[int]] = {}
     for index, request in enumerate(requests):
         prompt = request.prompt.strip()
         count = len(model.hf_tokenizer.encode(" " + prompt, add_special_tokens=False).ids)
         size = _bucket(count) if prompt else 0
-        key = (request.task, request.language, size, request.hotwords or "")
+        beam = request.beam_size or settings.WHISPER_BEAM_SIZE
+        key = (request.task, request.language, size, request.hotwords or "", beam)
         groups.setdefault(key, []).append(index)
     results: list[PassResult | None] = [None] * len(requests)
-    for (_task, _language, size, _hot), indexes in groups.items():
-        decoded = _run_group(model, [requests[i] for i in indexes], size, stock=False)
+    for (_task, _language, size, _hot, beam), indexes in groups.items():
+        decoded = _run_group(model, [requests[i] for i in indexes], size, beam, stock=False)
         for index, result in zip(indexes, decoded, strict=True):
             results[index] = result
     for index, result in enumerate(results):
         if result is None:
-            results[index] = _run_group(model, [requests[index]], PROMPT_TOKENS, stock=True)[0]
+            beam = requests[index].beam_size or settings.WHISPER_BEAM_SIZE
+            results[index] = _run_group(model, [requests[index]], PROMPT_TOKENS, beam, stock=True)[
+                0
+            ]
     elapsed = time.monotonic() - began
     final: list[PassResult] = []
     for result in results:
@@ -234,7 +239,7 @@ def run_passes(requests: list[PassRequest]) -> list[PassResult]:
 
 
 def _run_group(
-    model: Any, requests: list[PassRequest], prompt_size: int, *, stock: bool
+    model: Any, requests: list[PassRequest], prompt_size: int, beam_size: int, *, stock: bool
 ) -> list[PassResult | None]:
     """One encoder + decoder + alignment call for requests sharing task, language, prompt size.
 
@@ -277,7 +282,7 @@ def _run_group(
     generated = model.model.generate(
         encoder_output,
         prompts,
-        beam_size=settings.WHISPER_BEAM_SIZE,
+        beam_size=beam_size,
         max_length=min(model.max_length, max(len(p) for p in prompts) + max_new),
         return_scores=True,
         return_no_speech_prob=True,

@@ -56,9 +56,36 @@ class Batcher:
                 future.set_result(result)
 
 
+_active = 0
+
+
+class ActiveSession:
+    """Counts the sessions this process is transcribing (beam search only while few)."""
+
+    def __enter__(self) -> None:
+        global _active
+        with _lock:
+            _active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _active
+        with _lock:
+            _active -= 1
+
+
+def beam_for_load() -> int:
+    """`WHISPER_BEAM_SIZE` while this process serves at most `WHISPER_BEAM_MAX_SESSIONS`
+    sessions; greedy beyond, where CPU time buys more streams than accuracy (bench/wer.py)."""
+    if _active > settings.WHISPER_BEAM_MAX_SESSIONS:
+        return 1
+    return int(settings.WHISPER_BEAM_SIZE)
+
+
 def submit(request: PassRequest) -> PassResult:
     """Run one pass (blocking the calling session's thread until its result is ready)."""
     global _batcher
+    if request.beam_size is None:
+        request.beam_size = beam_for_load()
     if settings.WHISPER_BATCH_SIZE <= 1:
         return run_passes([request])[0]
     with _lock:

@@ -64,28 +64,34 @@ def session_transcribe(*, session_uid: str) -> str:
         state = session_claim(session=session, owner=lease.token)
         if state.get("finished"):
             return "finished"
-        engine = transcriber_for(session, state)
-        stream = SessionStream(session_uid)
-        after = engine.resume_after
-        idle_since = time.monotonic()
-        log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
-        while not engine.finished:
-            entries: list[StreamEntry] = stream.read(
-                after=after, count=READ_COUNT, block_ms=READ_BLOCK_MS
-            )
-            lease.renew()
-            if not entries:
-                if time.monotonic() - idle_since > ORPHAN_IDLE_S and _meeting_over(session):
-                    entries = [StreamEntry(id=_next_id(after), type="end", reason="orphaned")]
-                else:
-                    continue
-            idle_since = time.monotonic()
-            after = entries[-1].id
-            for emission in engine.feed(entries):
-                emission_store(session=session, emission=emission, owner=lease.token)
-        return "done"
+        with scheduler.ActiveSession():
+            return _run(session, transcriber_for(session, state), lease)
     finally:
         lease.release()
+
+
+def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) -> str:
+    """The read loop: stream entries in, emissions stored; renews the lease every read."""
+    session_uid = session.session_uid
+    stream = SessionStream(session_uid)
+    after = engine.resume_after
+    idle_since = time.monotonic()
+    log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
+    while not engine.finished:
+        entries: list[StreamEntry] = stream.read(
+            after=after, count=READ_COUNT, block_ms=READ_BLOCK_MS
+        )
+        lease.renew()
+        if not entries:
+            if time.monotonic() - idle_since > ORPHAN_IDLE_S and _meeting_over(session):
+                entries = [StreamEntry(id=_next_id(after), type="end", reason="orphaned")]
+            else:
+                continue
+        idle_since = time.monotonic()
+        after = entries[-1].id
+        for emission in engine.feed(entries):
+            emission_store(session=session, emission=emission, owner=lease.token)
+    return "done"
 
 
 def _meeting_over(session: MeetingSession) -> bool:
