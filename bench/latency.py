@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def start_worker(concurrency: int, index: int = 0) -> subprocess.Popen[str]:
             return proc
         if proc.poll() is not None:
             raise RuntimeError("worker exited")
+    os.killpg(proc.pid, signal.SIGKILL)
     raise TimeoutError("worker not ready")
 
 
@@ -207,15 +209,19 @@ def main() -> None:
         "--workers", type=int, default=1, help="worker processes (threads split between them)"
     )
     args = parser.parse_args()
+    # A SIGTERM (`timeout`, Ctrl-C in a runner) must still stop the workers in `finally`: an
+    # orphaned worker keeps consuming the queue and skews the next run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
     with tempfile.TemporaryDirectory() as folder:
         clips = [
             conversation(Path(folder) / str(seed), seed=seed, turns=args.turns) for seed in range(4)
         ]
     per_worker = -(-max(args.sessions) // args.workers)
-    workers = [start_worker(per_worker, i) for i in range(args.workers)]
+    workers: list[subprocess.Popen[str]] = []
     rows = []
     try:
+        workers.extend(start_worker(per_worker, i) for i in range(args.workers))
         for n in args.sessions:
             row = run(n, clips, user)
             rows.append(row)
