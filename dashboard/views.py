@@ -128,9 +128,11 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
 
 def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
     meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    segments = transcript_selectors.segment_list(meeting=meeting)
     return {
         "meeting": meeting,
-        "segments": transcript_selectors.segment_list(meeting=meeting),
+        "utterances": exports.utterances([s for s in segments if s.completed]),
+        "drafts": [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
         "is_live": meeting.status in LIVE_STATUSES,
     }

@@ -71,6 +71,45 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Live transcription finalizes words as soon as two passes agree, so one spoken sentence can
+# arrive as several short segments. Readers (share links, subtitles) get the sentence back:
+# consecutive segments of one speaker join until a sentence ends, a pause, or a length cap.
+SENTENCE_END = (".", "?", "!", "…")
+JOIN_MAX_GAP_S = 1.5
+JOIN_MAX_SPAN_S = 20.0
+
+
+@dataclass
+class Utterance:
+    start: datetime
+    end: datetime
+    speaker: str
+    text: str
+
+
+def utterances(segments: Sequence[Segment]) -> list[Utterance]:
+    """Segments joined into readable utterances (the stored segments stay as they are)."""
+    out: list[Utterance] = []
+    for s in segments:
+        text = _one_line(s.text)
+        if not text:
+            continue
+        speaker = s.speaker or UNKNOWN_SPEAKER
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.speaker == speaker
+            and not last.text.endswith(SENTENCE_END)
+            and (s.absolute_start_time - last.end).total_seconds() <= JOIN_MAX_GAP_S
+            and (s.absolute_end_time - last.start).total_seconds() <= JOIN_MAX_SPAN_S
+        ):
+            last.text = f"{last.text} {text}"
+            last.end = max(last.end, s.absolute_end_time)
+            continue
+        out.append(Utterance(s.absolute_start_time, s.absolute_end_time, speaker, text))
+    return out
+
+
 def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
     """The cookbook's layout: header, blank line, then `[HH:MM:SS] Speaker: text` lines."""
     origin = _origin(meeting, segments)
@@ -81,19 +120,18 @@ def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
         f"Date: {origin.strftime('%Y-%m-%d %H:%M:%S')}",
         "",
     ]
-    for s in segments:
-        offset = _offset(origin, s.absolute_start_time)
-        lines.append(f"[{_hms(offset)}] {s.speaker or UNKNOWN_SPEAKER}: {_one_line(s.text)}")
+    for u in utterances(segments):
+        lines.append(f"[{_hms(_offset(origin, u.start))}] {u.speaker}: {u.text}")
     return "\n".join(lines) + "\n"
 
 
 def _cues(meeting: Meeting, segments: Sequence[Segment]) -> list[tuple[float, float, str, str]]:
     origin = _origin(meeting, segments)
     cues = []
-    for s in segments:
-        start = _offset(origin, s.absolute_start_time)
-        end = max(start, _offset(origin, s.absolute_end_time))
-        cues.append((start, end, s.speaker or UNKNOWN_SPEAKER, _one_line(s.text)))
+    for u in utterances(segments):
+        start = _offset(origin, u.start)
+        end = max(start, _offset(origin, u.end))
+        cues.append((start, end, u.speaker, u.text))
     return cues
 
 

@@ -10,6 +10,7 @@ from accounts import services as account_services
 from accounts.models import User
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
+from tests.meetings.builders import add_segments, meeting_in
 from transcripts.models import ShareLink
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +119,13 @@ def test_revoking_the_key_signs_the_session_out(alice: User) -> None:
     assert client.get("/dashboard/").status_code == 200
     account_services.token_revoke(token_id=issued.token.pk)
     assert client.get("/dashboard/").status_code == 302
+
+
+def test_the_meeting_page_shows_the_transcript_as_sentences(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "active")
+    add_segments(meeting, [(0.0, 0.4, "Alice", "Good"), (0.5, 1.0, "Alice", "morning.")])
+    add_segments(meeting, [(2.0, 2.5, "Bob", "Hi")], completed=False)
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}")
+    assert b"Good morning." in page.content
+    assert b'class="draft"' in page.content
+    assert b"every 2s" in page.content  # a live meeting refreshes itself
