@@ -107,7 +107,9 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
             realtime.publish_segments(meeting_id=meeting_id, kind="finalized", segments=final_wire)
             realtime.publish_segments(meeting_id=meeting_id, kind="mutable", segments=draft_wire)
 
-        transaction.on_commit(publish)
+        # The segments are committed; a Redis hiccup must not kill the session's task (live
+        # clients then catch up from GET /transcripts or SSE replay of later events).
+        transaction.on_commit(publish, robust=True)
 
 
 def session_claim(*, session: MeetingSession, owner: str) -> dict[str, Any]:
@@ -135,6 +137,7 @@ def session_claim(*, session: MeetingSession, owner: str) -> dict[str, Any]:
             transaction.on_commit(
                 lambda: realtime.publish_segments(
                     meeting_id=meeting_id, kind="mutable", segments=emptied
-                )
+                ),
+                robust=True,
             )
     return state
