@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-VOICES = ("en-us+m3", "en-gb+f2", "en-us+m7", "en-gb+f4")
+from bots.simulator.speech import VOICES, make_speech_wav
+
 SENTENCES = [
     "The quarterly budget review starts on Monday.",
     "Please bring the revenue numbers and the hiring plan.",
@@ -23,19 +23,7 @@ SENTENCES = [
 
 
 def speech_wav(text: str, path: Path, *, voice: str, speed_wpm: int = 165) -> Path:
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed_wpm), "-w", str(raw), text],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)],
-        check=True,
-        capture_output=True,
-    )
-    raw.unlink()
-    return path
+    return make_speech_wav(text, path, voice=voice, speed_wpm=speed_wpm)
 
 
 def conversation(folder: Path, *, seed: int = 0, turns: int = 12) -> tuple[bytes, list[dict]]:

@@ -7,9 +7,7 @@ it. Prints every status change of the meeting and every transcript segment as it
 from __future__ import annotations
 
 import random
-import shutil
 import string
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts import services as account_services
 from bots import services as bot_services
 from bots.simulator import scenarios
+from bots.simulator.speech import SpeechToolsMissing, make_speech_wav
 from meetings.models import Meeting, MeetingStatus
 from transcripts.models import Segment
 
@@ -36,13 +35,10 @@ def speak(text: str, voice: str, path: Path) -> Path:
     """espeak-ng speech as a 16 kHz mono WAV (generated, never shipped)."""
     if path.exists():
         return path
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        raise CommandError("the demo needs espeak-ng and sox (make system-deps)")
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)], check=True)
-    raw.unlink()
-    return path
+    try:
+        return make_speech_wav(text, path, voice=voice, speed_wpm=165)
+    except SpeechToolsMissing as exc:
+        raise CommandError(str(exc)) from None
 
 
 class Command(BaseCommand):
