@@ -42,7 +42,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
-	DEBUG=0 SECRET_KEY=ci-only-$$(head -c 32 /dev/urandom | base64 | tr -dc a-zA-Z0-9) \
+	DEBUG=0 SECRET_KEY=ci-only-$$(head -c 96 /dev/urandom | base64 | tr -dc a-zA-Z0-9) \
 		ALLOWED_HOSTS=vexa.example.com PUBLIC_BASE_URL=https://vexa.example.com \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
