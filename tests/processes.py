@@ -104,6 +104,28 @@ def stop(proc: subprocess.Popen[str], *, sig: int = signal.SIGTERM, timeout_s: f
 
 
 @contextmanager
+def _running(
+    cmd: list[str], env: dict[str, str], *, ready_line: str
+) -> Iterator[subprocess.Popen[str]]:
+    """Start `cmd` in its own process group; yield once it prints `ready_line`; stop it after."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_line(proc, ready_line, timeout_s=60)
+        _drain(proc)
+        yield proc
+    finally:
+        stop(proc)
+
+
+@contextmanager
 def celery_worker(
     *queues: str,
     concurrency: int = 1,
@@ -131,21 +153,8 @@ def celery_worker(
         "-l",
         "INFO",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=product_env(**(env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _wait_for_line(proc, "ready.", timeout_s=60)
-        _drain(proc)
+    with _running(cmd, product_env(**(env or {})), ready_line="ready.") as proc:
         yield proc
-    finally:
-        stop(proc)
 
 
 @contextmanager
@@ -161,18 +170,6 @@ def daphne_server(env: dict[str, str] | None = None) -> Iterator[str]:
         str(port),
         "vexa_site.asgi:application",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=product_env(PUBLIC_BASE_URL=base, **(env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _wait_for_line(proc, "Listening on TCP address", timeout_s=60)
-        _drain(proc)
+    env_ = product_env(PUBLIC_BASE_URL=base, **(env or {}))
+    with _running(cmd, env_, ready_line="Listening on TCP address"):
         yield base
-    finally:
-        stop(proc)
