@@ -152,6 +152,30 @@ def _repeats(tokens: list[int]) -> bool:
     return False
 
 
+# Languages written without spaces: faster-whisper splits their words on Unicode instead.
+UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+
+
+def _whole_words(alignment: list[dict[str, Any]], language: str) -> list[Word]:
+    """Alignment words as spoken words: a piece without a leading space continues the word
+    before it ("o" + "'clock."), or LocalAgreement could confirm half a word and a client would
+    show "o 'clock"."""
+    merge = language not in UNSPACED_LANGUAGES
+    words: list[Word] = []
+    for item in alignment:
+        text = str(item["word"])
+        if not text:
+            continue
+        start, end = round(float(item["start"]), 3), round(float(item["end"]), 3)
+        probability = float(item["probability"])
+        if merge and words and not text[:1].isspace():
+            last = words[-1]
+            words[-1] = Word(last.text + text, last.start, end, min(last.probability, probability))
+        else:
+            words.append(Word(text, start, end, probability))
+    return words
+
+
 def _frames_for(content_frames: int, *, stock: bool) -> int:
     if stock:
         return STOCK_FRAMES
@@ -310,16 +334,7 @@ def _run_group(
         if tokens:
             alignment = alignments[i]
             merge_punctuations(alignment, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
-            words = [
-                Word(
-                    str(a["word"]),
-                    round(float(a["start"]), 3),
-                    round(float(a["end"]), 3),
-                    float(a["probability"]),
-                )
-                for a in alignment
-                if a["word"]
-            ]
+            words = _whole_words(alignment, languages[i][0])
         outputs.append(
             PassResult(
                 words=words,
