@@ -12,6 +12,12 @@ are read back with their Redis publication times. A word's latency is that time 
 moment the word ended in the audio (session start + the word's end in its final segment);
 "draft" is the first event that shows the word, "final" the `transcript.finalized` one.
 Prints p50/p95 per N and the lag trend, and draws bench/out/latency.png.
+
+`--meetings 1 4` measures full simulated meetings instead: a real Daphne serving the simulator,
+a bot worker (`-Q bots -P threads -c N`, one shared Chromium) whose bots join, capture the
+WebRTC audio and write the streams, and the transcription worker, all on this machine. Each
+meeting plays a conversation (one participant per voice); a word's spoken moment is the
+session start (capture start) plus the word's end on the capture clock.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import numpy as np  # noqa: E402
 from speech import conversation  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from bots import services as bot_services  # noqa: E402
 from meetings import lifecycle  # noqa: E402
 from meetings.models import Meeting, MeetingSession  # noqa: E402
 from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE, SessionStream  # noqa: E402
@@ -49,17 +56,21 @@ from transcripts import realtime, tasks  # noqa: E402
 from transcripts.engine.filters import normalize  # noqa: E402
 from transcripts.models import Segment  # noqa: E402
 
+ADMIN_KEY = "bench-admin-key-0123456789abcdef"
+
 OUT = ROOT / "bench" / "out"
 
 
-def start_worker(concurrency: int, index: int = 0) -> subprocess.Popen[str]:
+def start_worker(
+    concurrency: int, index: int = 0, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     cmd = [
         str(Path(sys.executable).parent / "celery"),
         "-A", "vexa_site", "worker", "-Q", "transcription", "-P", "threads",
         "-c", str(concurrency), "-n", f"bench{index}-{os.getpid()}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
@@ -75,6 +86,16 @@ def start_worker(concurrency: int, index: int = 0) -> subprocess.Popen[str]:
             raise RuntimeError("worker exited")
     os.killpg(proc.pid, signal.SIGKILL)
     raise TimeoutError("worker not ready")
+
+
+def stop_worker(worker: subprocess.Popen[str]) -> None:
+    """Stop a worker for good: one left behind keeps taking the next run's sessions."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:  # a warm shutdown waits for sessions still running
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(30)
 
 
 def feed(stream: SessionStream, pcm: bytes, script: list[dict[str, Any]], t0: float) -> None:
@@ -178,15 +199,18 @@ def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> 
             if session.transcriber_state.get("finished"):
                 break
             time.sleep(0.2)
-    drafts: list[float] = []
-    finals: list[float] = []
-    trend: list[tuple[float, float]] = []
-    for session in sessions:
-        d, f, tr = word_latencies(session, t0, published(session.meeting))
-        drafts += d
-        finals += f
-        trend += tr
+    per_session = [word_latencies(s, t0, published(s.meeting)) for s in sessions]
     audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+    return summary(n, per_session, audio_s)
+
+
+def summary(
+    n: int, per_session: list[tuple[list[float], list[float], list[tuple[float, float]]]],
+    audio_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    drafts = [lat for d, _f, _t in per_session for lat in d]
+    finals = [lat for _d, f, _t in per_session for lat in f]
+    trend = [point for _d, _f, t in per_session for point in t]
     early = [lat for t, lat in trend if t < audio_s / 4]
     late = [lat for t, lat in trend if t > audio_s * 3 / 4]
     return {
@@ -201,6 +225,141 @@ def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> 
     }
 
 
+def run_meetings(
+    n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], folder: Path, base: str, user: User
+) -> dict[str, Any]:
+    """N simulated Google Meet calls at once, each with a bot that transcribes it."""
+    import httpx
+
+    lead_s = 1.0  # the scenario clock starts once the bot's media connection is up
+    meetings = []
+    for i in range(n):
+        pcm, script = clips[i % len(clips)]
+        turns: dict[str, list[float]] = {}
+        participants = []
+        for k, turn in enumerate(script):
+            clip = folder / f"m{n}_{i}_{k}.wav"
+            write_wav(clip, pcm, turn["start"], turn["end"])
+            participants.append(
+                {"name": turn["speaker"], "audio": str(clip), "at_s": lead_s + turn["start"]}
+            )
+            turns.setdefault(turn["speaker"], []).append(turn["start"])
+        native = f"ben-{n:02d}{i:02d}-{os.getpid() % 1000:03d}"
+        response = httpx.post(
+            f"{base}/simulator/api/scenarios",
+            json={
+                "platform": "google_meet", "native_meeting_id": native, "variant": "join_now",
+                "participants": participants, "end_after_s": lead_s + script[-1]["end"] + 3.0,
+            },
+            headers={"X-Admin-API-Key": ADMIN_KEY}, timeout=10,
+        )  # fmt: skip
+        response.raise_for_status()
+        meetings.append(
+            bot_services.bot_create(
+                user=user, platform="google_meet", native_meeting_id=native, language="en"
+            )
+        )  # fmt: skip
+    deadline = time.time() + 120 + max(s[-1]["end"] for _p, s in clips)
+    sessions: list[MeetingSession] = []
+    for meeting in meetings:
+        while time.time() < deadline:
+            meeting.refresh_from_db()
+            if meeting.status in ("completed", "failed"):
+                break
+            time.sleep(0.5)
+        if meeting.status != "completed":
+            raise RuntimeError(f"meeting {meeting.pk} ended {meeting.status}: {meeting.data}")
+        session = MeetingSession.objects.get(meeting=meeting)
+        while time.time() < deadline and not session.transcriber_state.get("finished"):
+            time.sleep(0.2)
+            session.refresh_from_db()
+        sessions.append(session)
+    per_session = []
+    for i, session in enumerate(sessions):
+        t0 = spoken_origin(session, clips[i % len(clips)][0], lead_s)
+        print(
+            f"  meeting {i}: capture t=0 is {t0 - session.started_at.timestamp():+.3f} s from "
+            "the session's started_at",
+            flush=True,
+        )
+        per_session.append(word_latencies(session, t0, published(session.meeting)))
+    audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
+    return summary(n, per_session, audio_s)
+
+
+def spoken_origin(session: MeetingSession, pcm: bytes, lead_s: float) -> float:
+    """The wall time at which the speakers were at session t = 0.
+
+    The simulator plays the conversation from `started_at + lead_s` (its scenario clock, wall
+    time); the recording holds the captured audio at its session `t`. Their cross-correlation
+    (10 ms loudness envelopes) gives the `t` at which the conversation started, so a word's
+    spoken moment is exact whatever the capture start and the WebRTC path added.
+    """
+    from bots.simulator.scenarios import state_get
+    from meetings.models import Recording
+
+    state = state_get(session.meeting.platform, session.meeting.native_meeting_id)
+    if state is None or state.started_at is None:
+        raise RuntimeError(f"no simulator clock for {session.meeting.native_meeting_id}")
+    recording = Recording.objects.get(session=session)
+    with open(recording.file_path, "rb") as handle:
+        recorded = np.frombuffer(handle.read()[44:], np.int16)
+
+    def envelope(samples: np.ndarray) -> np.ndarray:
+        frames = len(samples) // 160
+        env = np.abs(samples[: frames * 160].astype(np.float32)).reshape(frames, 160).mean(axis=1)
+        return env - env.mean()
+
+    played = envelope(np.frombuffer(pcm, np.int16))
+    heard = envelope(recorded)
+    lag = int(np.argmax(np.correlate(heard, played, "full"))) - (len(played) - 1)
+    return float(state.started_at) + lead_s - lag / 100
+
+
+def write_wav(path: Path, pcm: bytes, start: float, end: float) -> None:
+    import wave
+
+    a, b = (round(x * SAMPLE_RATE) * BYTES_PER_SAMPLE for x in (start, end))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(BYTES_PER_SAMPLE)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm[a:b])
+
+
+def main_meetings(counts: list[int], turns: int, user: User) -> list[dict[str, Any]]:
+    from tests import processes
+
+    folder = Path(tempfile.mkdtemp(prefix="latency-meetings-"))
+    clips = [conversation(folder / str(seed), seed=seed, turns=turns) for seed in range(4)]
+    env = {"ADMIN_API_TOKEN": ADMIN_KEY, "RECORDINGS_DIR": str(folder / "recordings")}
+    rows = []
+    with processes.daphne_server(env=env) as base:
+        bot_env = {**env, "PLATFORM_URLS": "simulator", "PUBLIC_BASE_URL": base}
+        with processes.celery_worker(
+            "bots", pool="threads", concurrency=max(counts), name="bench-bots", env=bot_env
+        ):
+            worker = start_worker(max(counts), env=env)
+            try:
+                for n in counts:
+                    row = run_meetings(n, clips, folder, base, user)
+                    rows.append(row)
+                    print_row(row, "meeting(s)")
+            finally:
+                stop_worker(worker)
+    return rows
+
+
+def print_row(row: dict[str, Any], what: str) -> None:
+    print(
+        f"{row['n']} {what}: {row['words']} words; draft p50 {row['draft_p50']:.2f}s "
+        f"p95 {row['draft_p95']:.2f}s; final p50 {row['final_p50']:.2f}s "
+        f"p95 {row['final_p95']:.2f}s; final p50 first/last quarter "
+        f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
@@ -208,11 +367,20 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes (threads split between them)"
     )
+    parser.add_argument(
+        "--meetings", type=int, nargs="+", help="full simulated meetings (bots) instead"
+    )
     args = parser.parse_args()
     # A SIGTERM (`timeout`, Ctrl-C in a runner) must still stop the workers in `finally`: an
     # orphaned worker keeps consuming the queue and skews the next run.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
+    user, _ = User.objects.update_or_create(
+        email="bench@example.com", defaults={"name": "Bench", "max_concurrent_bots": 0}
+    )
+    if args.meetings:
+        rows = main_meetings(args.meetings, args.turns, user)
+        plot(rows, "concurrent simulated meetings (bots + transcription + server, 2 cores)")
+        return
     with tempfile.TemporaryDirectory() as folder:
         clips = [
             conversation(Path(folder) / str(seed), seed=seed, turns=args.turns) for seed in range(4)
@@ -225,17 +393,14 @@ def main() -> None:
         for n in args.sessions:
             row = run(n, clips, user)
             rows.append(row)
-            print(
-                f"{n} session(s): {row['words']} words; draft p50 {row['draft_p50']:.2f}s "
-                f"p95 {row['draft_p95']:.2f}s; final p50 {row['final_p50']:.2f}s "
-                f"p95 {row['final_p95']:.2f}s; final p50 first/last quarter "
-                f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s",
-                flush=True,
-            )
+            print_row(row, "session(s)")
     finally:
         for worker in workers:
-            os.killpg(worker.pid, 15)
-            worker.wait(30)
+            stop_worker(worker)
+    plot(rows, "concurrent stream-fed sessions (one 2-core machine)")
+
+
+def plot(rows: list[dict[str, Any]], xlabel: str) -> None:
     try:
         import matplotlib
 
@@ -248,7 +413,7 @@ def main() -> None:
         for key, style in (("draft_p50", "o-"), ("draft_p95", "o--"),
                            ("final_p50", "s-"), ("final_p95", "s--")):  # fmt: skip
             ax.plot(ns, [r[key] for r in rows], style, label=key.replace("_", " "))
-        ax.set_xlabel("concurrent stream-fed sessions (one 2-core machine)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("seconds after the word ends")
         ax.set_xticks(ns)
         ax.grid(alpha=0.3)
