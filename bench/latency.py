@@ -17,7 +17,9 @@ Prints p50/p95 per N and the lag trend, and draws bench/out/latency.png.
 a bot worker (`-Q bots -P threads -c N`, one shared Chromium) whose bots join, capture the
 WebRTC audio and write the streams, and the transcription worker, all on this machine. Each
 meeting plays a conversation (one participant per voice); a word's spoken moment is the
-session start (capture start) plus the word's end on the capture clock.
+moment the simulator played it (its scenario clock, aligned to the capture clock by
+cross-correlating the bot's recording with the conversation), so the capture and WebRTC delays
+count. Draws bench/out/latency_meetings.png.
 """
 
 from __future__ import annotations
@@ -379,7 +381,11 @@ def main() -> None:
     )
     if args.meetings:
         rows = main_meetings(args.meetings, args.turns, user)
-        plot(rows, "concurrent simulated meetings (bots + transcription + server, 2 cores)")
+        plot(
+            rows,
+            "concurrent simulated meetings (bots + transcription + server, 2 cores)",
+            "latency_meetings.png",
+        )
         return
     with tempfile.TemporaryDirectory() as folder:
         clips = [
@@ -397,10 +403,10 @@ def main() -> None:
     finally:
         for worker in workers:
             stop_worker(worker)
-    plot(rows, "concurrent stream-fed sessions (one 2-core machine)")
+    plot(rows, "concurrent stream-fed sessions (one 2-core machine)", "latency.png")
 
 
-def plot(rows: list[dict[str, Any]], xlabel: str) -> None:
+def plot(rows: list[dict[str, Any]], xlabel: str, name: str) -> None:
     try:
         import matplotlib
 
@@ -419,8 +425,8 @@ def plot(rows: list[dict[str, Any]], xlabel: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(OUT / "latency.png", dpi=120)
-        print(f"plot: {OUT / 'latency.png'}")
+        fig.savefig(OUT / name, dpi=120)
+        print(f"plot: {OUT / name}")
     except ImportError:
         print("matplotlib not installed: no plot")
 
