@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from bots.adapters.base import PlatformAdapter
 from bots.adapters.google_meet import GoogleMeetAdapter
+from bots.adapters.teams import TeamsAdapter
 
-_ADAPTERS: dict[str, type[PlatformAdapter]] = {"google_meet": GoogleMeetAdapter}
+_ADAPTERS: dict[str, type[PlatformAdapter]] = {
+    "google_meet": GoogleMeetAdapter,
+    "teams": TeamsAdapter,
+}
 
 
 def register(platform: str, adapter: type[PlatformAdapter]) -> None:
-    """Add a platform (Teams, Zoom adapters register here)."""
+    """Add a platform (a Zoom adapter would register here)."""
     _ADAPTERS[platform] = adapter
 
 

@@ -64,11 +64,17 @@ SNAPSHOT_JS = """
     );
     participants.push({ participant_id: id, name: name, speaking: speaking });
   }
+  // A visible pre-join button (Teams' "Join now") means the call has not started, whatever
+  // else the page shows.
+  const joinButton = table.prejoin_button_texts.length > 0 && Array.from(
+    document.querySelectorAll('button, [role="button"]'),
+  ).some((b) => visible(b) && table.prejoin_button_texts.includes(norm(b.innerText).trim()));
   const capture = window.__vexaCapture;
   return {
     found: found,
     indicators: indicators,
     name_field: table.name_input.some(anyVisible),
+    join_button: joinButton,
     participants: participants,
     clock: capture ? capture.now() : 0,
   };
@@ -128,6 +134,13 @@ class SelectorTable:
     texts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # How many distinct in-call indicators count as admitted (one alone gave false positives).
     min_in_call_indicators: int = 2
+    # Labels of a pre-join button (exact, case-insensitive): while one is visible the bot is not
+    # in the call (Teams: "Join now"). Empty: not checked.
+    prejoin_button_texts: tuple[str, ...] = ()
+    # Optional steps before the pre-join form (Teams: "Continue on this browser"), and the
+    # audio choice to make on it (Teams: "Computer audio"); empty where a platform has none.
+    continue_buttons: tuple[str, ...] = ()
+    audio_option: tuple[str, ...] = ()
 
     def for_page(self) -> dict[str, Any]:
         return {
@@ -138,6 +151,7 @@ class SelectorTable:
             "tile_id_attribute": self.tile_id_attribute,
             "tile_name": list(self.tile_name),
             "speaking_classes": list(self.speaking_classes),
+            "prejoin_button_texts": [text.lower() for text in self.prejoin_button_texts],
         }
 
 
@@ -172,7 +186,8 @@ def classify(raw: dict[str, Any], table: SelectorTable) -> PageSnapshot:
 
     # While the call UI is up, dead-end texts are ignored: a chat message saying "meeting
     # ended" must not end the bot. Platforms replace the whole call UI when it is really over.
-    if len(indicators) >= table.min_in_call_indicators and not found.get("lobby"):
+    in_call = len(indicators) >= table.min_in_call_indicators
+    if in_call and not found.get("lobby") and not raw.get("join_button"):
         return snap(Phase.IN_CALL, ", ".join(indicators))
     for kind, phase in (
         ("removed", Phase.REMOVED),
@@ -185,7 +200,7 @@ def classify(raw: dict[str, Any], table: SelectorTable) -> PageSnapshot:
             return snap(phase, found[kind])
     if found.get("lobby"):
         return snap(Phase.LOBBY, found["lobby"])
-    if raw.get("name_field"):
+    if raw.get("name_field") or raw.get("join_button"):
         return snap(Phase.PREJOIN)
     return snap(Phase.UNKNOWN)
 

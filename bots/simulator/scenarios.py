@@ -8,8 +8,8 @@ the clock (auto-admission, lobby timeout, `end_after_s`, `remove_bot_after_s`).
 
 Scenario JSON:
 
-    {"platform": "google_meet", "native_meeting_id": "abc-defg-hij",
-     "variant": "ask_to_join" | "join_now",
+    {"platform": "google_meet" | "teams", "native_meeting_id": "abc-defg-hij",
+     "variant": "ask_to_join" | "join_now", "continue_step": true,
      "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
      "lobby_timeout_s": 30,
      "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
@@ -18,6 +18,9 @@ Scenario JSON:
 
 `audio` is an absolute WAV path or a file under `SIMULATOR_MEDIA_DIR`; `at_s` is one start time
 or a list (one turn each). A name listed twice is one participant with several turns.
+`variant` "join_now" lets the guest straight in (Meet's open meetings, a Teams meeting without a
+lobby); "ask_to_join" goes through the waiting room (Teams' lobby). `continue_step` (Teams only)
+shows the "Continue on this browser" page before the pre-join form.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from django.conf import settings
 from vexa_site.errors import InvalidInput, NotFound
 from vexa_site.redis import get_redis
 
-PLATFORMS = ("google_meet",)
+PLATFORMS = ("google_meet", "teams")
 VARIANTS = ("ask_to_join", "join_now")
 ADMIT_MODES = ("auto", "manual", "deny", "never")
 STATE_TTL_S = 24 * 3600
@@ -71,6 +74,7 @@ class Scenario:
     platform: str
     native_meeting_id: str
     variant: str = "ask_to_join"
+    continue_step: bool = True
     admit: str = "auto"
     admit_after_s: float = 1.0
     lobby_timeout_s: float = 30.0
@@ -139,6 +143,9 @@ def scenario_parse(data: Any) -> Scenario:
     variant = data.get("variant", "ask_to_join")
     if variant not in VARIANTS:
         raise InvalidInput(f"variant must be one of {list(VARIANTS)}")
+    continue_step = data.get("continue_step", True)
+    if not isinstance(continue_step, bool):
+        raise InvalidInput("continue_step must be true or false")
     admit = data.get("admit", "auto")
     if admit not in ADMIT_MODES:
         raise InvalidInput(f"admit must be one of {list(ADMIT_MODES)}")
@@ -183,6 +190,7 @@ def scenario_parse(data: Any) -> Scenario:
         platform=platform,
         native_meeting_id=native_id,
         variant=variant,
+        continue_step=continue_step,
         admit=admit,
         admit_after_s=_number(data.get("admit_after_s", 1.0), "admit_after_s") or 0.0,
         lobby_timeout_s=_number(data.get("lobby_timeout_s", 30.0), "lobby_timeout_s") or 0.0,

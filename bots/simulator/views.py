@@ -143,10 +143,11 @@ def _host_payload(state: MeetingState, now: float) -> dict[str, Any]:
 
 @simulator_only
 def meeting_page(request: HttpRequest, platform: str, native_meeting_id: str) -> HttpResponse:
-    """The platform's meeting page (Google Meet's pre-join → lobby → call)."""
+    """The platform's meeting page (pre-join → lobby → call; Teams may ask "Continue" first)."""
     if platform not in scenarios.PLATFORMS:
         raise Http404("Not found")
     state = scenarios.state_get(platform, native_meeting_id)
+    join_now = platform == "teams" or (state is not None and state.scenario.variant == "join_now")
     return render(
         request,
         f"simulator/{platform}.html",
@@ -154,11 +155,9 @@ def meeting_page(request: HttpRequest, platform: str, native_meeting_id: str) ->
             "native_meeting_id": native_meeting_id,
             "platform": platform,
             "not_found": state is None,
-            "join_label": (
-                "Join now"
-                if state is not None and state.scenario.variant == "join_now"
-                else "Ask to join"
-            ),
+            # Teams' button reads "Join now" whether or not a lobby follows.
+            "join_label": "Join now" if join_now else "Ask to join",
+            "continue_step": state is not None and state.scenario.continue_step,
         },
     )
 

@@ -5,43 +5,23 @@
 // (a loopback inside this page) on THREE receiver tracks re-used across speakers, each track
 // played by an <audio> element whose srcObject is its MediaStream. A tile shows the speaking
 // class exactly while its participant's audio is scheduled to be audible. The server decides
-// admission, removal and the end (scenario + host actions); this page polls it.
+// admission, removal and the end (scenario + host actions); this page polls it. The API and the
+// media are shared with the other platforms' pages (common.js).
 (function () {
   "use strict";
 
   const root = document.getElementById("root");
   if (!root || root.dataset.notFound === "1") return;
 
-  const api =
-    "/simulator/api/meeting/" +
-    encodeURIComponent(root.dataset.platform) +
-    "/" +
-    encodeURIComponent(root.dataset.meetingId);
+  const sim = window.VexaSimulator.meeting(root);
+  const el = window.VexaSimulator.el;
   // One of Meet's obfuscated "speaking" classes (the bot's adapter keeps the list).
   const SPEAKING_CLASS = "Oaajhc";
   const SILENT_CLASS = "gjg47c";
   const TRACK_COUNT = 3;
-  const POLL_MS = 250;
 
-  let guestId = null;
   let myName = "";
   let phase = "prejoin";
-  let pollTimer = null;
-  let audioCtx = null;
-  let loopback = null;
-  let scenarioZero = null; // AudioContext time of scenario t=0 (the admission)
-  let scheduledTurns = []; // {participantId, at, end}
-  const buffers = new Map(); // url → Promise<AudioBuffer>
-
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children || []) node.appendChild(child);
-    return node;
-  }
 
   function show(...nodes) {
     root.replaceChildren(...nodes);
@@ -69,47 +49,14 @@
     myName = nameInput.value.trim();
     if (!myName) return;
     joinButton.disabled = true;
-    // Created inside the click so that autoplay rules let it run.
-    audioCtx = new AudioContext();
-    const response = await fetch(api + "/join", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ name: myName }),
-    });
-    if (!response.ok) {
+    const state = await sim.join(myName);
+    if (state === null) {
       showDeadEnd("Can't join the meeting", "Something went wrong.", ["Try again"]);
       return;
     }
-    const state = await response.json();
-    guestId = state.guest.guest_id;
-    prefetch(state);
     render(state);
-    pollTimer = setInterval(poll, POLL_MS);
+    sim.poll(render);
   });
-
-  async function poll() {
-    try {
-      const response = await fetch(api + "/state?guest=" + encodeURIComponent(guestId));
-      if (response.ok) render(await response.json());
-    } catch (_err) {
-      // A missed poll is retried at the next tick.
-    }
-  }
-
-  function prefetch(state) {
-    for (const participant of state.participants) {
-      for (const turn of participant.turns) {
-        if (!buffers.has(turn.url)) {
-          buffers.set(
-            turn.url,
-            fetch(turn.url)
-              .then((r) => r.arrayBuffer())
-              .then((data) => audioCtx.decodeAudioData(data)),
-          );
-        }
-      }
-    }
-  }
 
   // --- states -------------------------------------------------------------------------------
   function render(state) {
@@ -149,9 +96,8 @@
   }
 
   function finish(how) {
-    if (pollTimer !== null) clearInterval(pollTimer);
-    pollTimer = null;
-    stopAudio();
+    sim.stopPolling();
+    sim.stopAudio();
     phase = how;
     if (how === "ended") {
       showDeadEnd("Call ended", "The host ended the meeting for everyone.", [
@@ -178,7 +124,7 @@
   function enterCall(state) {
     phase = "call";
     const tiles = el("div", { class: "tiles" }, [
-      tile("spaces/sim/devices/self-" + guestId, myName),
+      tile("spaces/sim/devices/self-" + sim.guestId, myName),
     ]);
     const leave = el("button", { type: "button", "aria-label": "Leave call", text: "Leave" });
     leave.addEventListener("click", leaveCall);
@@ -193,7 +139,7 @@
         ]),
       ]),
     );
-    startAudio(state);
+    sim.startAudio(TRACK_COUNT);
     setInterval(updateSpeaking, 40);
   }
 
@@ -219,115 +165,17 @@
   }
 
   function updateSpeaking() {
-    if (phase !== "call" || scenarioZero === null) return;
-    const now = audioCtx.currentTime - scenarioZero;
+    if (phase !== "call") return;
     for (const node of root.querySelectorAll("[data-participant-id]")) {
-      const id = node.getAttribute("data-participant-id");
-      const speaking = scheduledTurns.some(
-        (turn) => turn.participantId === id && now >= turn.at && now < turn.end,
-      );
+      const speaking = sim.speaking(node.getAttribute("data-participant-id"));
       const indicator = node.querySelector(".indicator");
       indicator.classList.toggle(SPEAKING_CLASS, speaking);
       indicator.classList.toggle(SILENT_CLASS, !speaking);
     }
   }
 
-  async function connectLoopback(streams) {
-    const sender = new RTCPeerConnection();
-    const receiver = new RTCPeerConnection();
-    sender.addEventListener("icecandidate", (e) => e.candidate && receiver.addIceCandidate(e.candidate));
-    receiver.addEventListener("icecandidate", (e) => e.candidate && sender.addIceCandidate(e.candidate));
-    receiver.addEventListener("track", (event) => {
-      const audio = el("audio", { autoplay: "" });
-      audio.srcObject = new MediaStream([event.track]);
-      document.body.appendChild(audio);
-      audio.play().catch(() => {});
-    });
-    for (const stream of streams) sender.addTrack(stream.getAudioTracks()[0], stream);
-    const offer = await sender.createOffer();
-    await sender.setLocalDescription(offer);
-    await receiver.setRemoteDescription(offer);
-    const answer = await receiver.createAnswer();
-    await receiver.setLocalDescription(answer);
-    await sender.setRemoteDescription(answer);
-    // "Media is up" means the transport is connected (ICE + DTLS), not just negotiated:
-    // speech played before that would be lost on the way.
-    await new Promise((resolve) => {
-      const done = () => receiver.connectionState === "connected" && resolve();
-      receiver.addEventListener("connectionstatechange", done);
-      done();
-      setTimeout(resolve, 10000);
-    });
-    return { sender, receiver };
-  }
-
-  async function startAudio(state) {
-    await audioCtx.resume();
-    const destinations = [];
-    for (let i = 0; i < TRACK_COUNT; i++) destinations.push(audioCtx.createMediaStreamDestination());
-    loopback = await connectLoopback(destinations.map((d) => d.stream));
-    // The scenario clock starts once the media connection is up (the server decides, for the
-    // first admitted guest); it says how long ago that was.
-    state = await (
-      await fetch(api + "/ready", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ guest_id: guestId }),
-      })
-    ).json();
-    while (state.started_at === null) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      state = await (await fetch(api + "/state?guest=" + encodeURIComponent(guestId))).json();
-    }
-    if (phase !== "call") return;
-    scenarioZero = audioCtx.currentTime - Math.max(0, state.now - state.started_at);
-    const turns = [];
-    for (const participant of state.participants) {
-      for (const turn of participant.turns) {
-        turns.push({ participantId: participant.participant_id, url: turn.url, at: turn.at_s });
-      }
-    }
-    turns.sort((a, b) => a.at - b.at);
-    // Like Meet, a small fixed set of tracks is re-assigned to whoever speaks next.
-    const freeAt = new Array(TRACK_COUNT).fill(-Infinity);
-    for (const turn of turns) {
-      const buffer = await buffers.get(turn.url);
-      let track = freeAt.findIndex((t) => t <= turn.at);
-      if (track < 0) track = freeAt.indexOf(Math.min(...freeAt));
-      freeAt[track] = turn.at + buffer.duration;
-      const source = audioCtx.createBufferSource();
-      source.buffer = buffer;
-      source.connect(destinations[track]);
-      const when = scenarioZero + turn.at;
-      const late = audioCtx.currentTime - when;
-      if (late >= buffer.duration) continue;
-      if (late > 0) source.start(audioCtx.currentTime, late);
-      else source.start(when);
-      scheduledTurns.push({
-        participantId: turn.participantId,
-        at: turn.at,
-        end: turn.at + buffer.duration,
-      });
-    }
-  }
-
-  function stopAudio() {
-    if (loopback) {
-      loopback.sender.close();
-      loopback.receiver.close();
-      loopback = null;
-    }
-    if (audioCtx) audioCtx.close().catch(() => {});
-    audioCtx = null;
-    scenarioZero = null;
-  }
-
   async function leaveCall() {
-    await fetch(api + "/leave", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ guest_id: guestId }),
-    });
+    await sim.leave();
     finish("left");
   }
 })();

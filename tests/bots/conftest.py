@@ -41,8 +41,10 @@ class BotStack:
     def load_scenario(self, **scenario: Any) -> dict[str, Any]:
         return load_scenario(self.base_url, **scenario)
 
-    def host(self, native_meeting_id: str, action: str) -> dict[str, Any]:
-        return host_action(self.base_url, native_meeting_id, action)
+    def host(
+        self, native_meeting_id: str, action: str, *, platform: str = "google_meet"
+    ) -> dict[str, Any]:
+        return host_action(self.base_url, native_meeting_id, action, platform=platform)
 
 
 def load_scenario(base_url: str, **scenario: Any) -> dict[str, Any]:
@@ -57,10 +59,12 @@ def load_scenario(base_url: str, **scenario: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-def host_action(base_url: str, native_meeting_id: str, action: str) -> dict[str, Any]:
+def host_action(
+    base_url: str, native_meeting_id: str, action: str, *, platform: str = "google_meet"
+) -> dict[str, Any]:
     """Act as the simulated meeting's host (admit, deny, remove, end)."""
     response = httpx.post(
-        f"{base_url}/simulator/api/host/google_meet/{native_meeting_id}/{action}",
+        f"{base_url}/simulator/api/host/{platform}/{native_meeting_id}/{action}",
         json={},
         headers={"X-Admin-API-Key": ADMIN_KEY},
         timeout=10,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page
 
-from bots.adapters.base import PageSnapshot, Phase
+from bots.adapters.base import PageSnapshot, Phase, PlatformAdapter
 from bots.adapters.google_meet import GoogleMeetAdapter
 from bots.runtime.bot import BINDING, CAPTURE_JS, CONTEXT_OPTIONS
 from bots.runtime.browser import BrowserHost
@@ -39,8 +39,16 @@ def host() -> Iterator[BrowserHost]:
 class BotPage:
     """A page opened the way the bot opens one, with the capture script and its binding."""
 
-    def __init__(self, host: BrowserHost, url: str, *, before: str | None = None) -> None:
+    def __init__(
+        self,
+        host: BrowserHost,
+        url: str,
+        *,
+        before: str | None = None,
+        adapter: PlatformAdapter = ADAPTER,
+    ) -> None:
         self.host = host
+        self.adapter = adapter
         self.chunks: list[tuple[int, bytes]] = []
         self.context: BrowserContext | None = None
         self.page: Page | None = None
@@ -61,7 +69,7 @@ class BotPage:
 
     def snapshot(self) -> PageSnapshot:
         assert self.page is not None
-        return self.host.run(ADAPTER.snapshot(self.page))
+        return self.host.run(self.adapter.snapshot(self.page))
 
     def wait_phase(self, phase: Phase) -> PageSnapshot:
         return wait_for(
@@ -72,7 +80,7 @@ class BotPage:
 
     def join(self, name: str = "Vexa Bot") -> None:
         assert self.page is not None
-        self.host.run(ADAPTER.join(self.page, bot_name=name, timeout_s=10))
+        self.host.run(self.adapter.join(self.page, bot_name=name, timeout_s=10))
 
     def evaluate(self, script: str) -> Any:
         assert self.page is not None

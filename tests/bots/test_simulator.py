@@ -63,6 +63,7 @@ def test_a_scenario_groups_turns_by_participant_and_reads_wav_durations(speech: 
         ({"participants": [{"name": "A", "audio": "../../etc/passwd"}]}, "outside"),
         ({"end_after_s": -1}, "end_after_s"),
         ({"platform": "skype"}, "platform"),
+        ({"platform": "teams", "continue_step": "yes"}, "continue_step"),
     ],
 )
 def test_a_bad_scenario_is_refused_with_the_field_named(

@@ -1,0 +1,193 @@
+// What every simulated platform page shares: the simulator's page API (join, poll, ready,
+// leave), and the participants' speech delivered over a real RTCPeerConnection (a loopback
+// inside the page) on a given number of receiver tracks: Meet re-uses three across speakers,
+// Teams mixes everybody into one. Each received track plays through an <audio> element whose
+// srcObject is its MediaStream, as on the real platforms. Pages keep their own DOM and call
+// `VexaSimulator.meeting(root)`; `speaking(participantId)` says whether that participant's
+// audio is scheduled to be audible now, so a page can toggle its speaking indicator in time.
+(function () {
+  "use strict";
+
+  const POLL_MS = 250;
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "text") node.textContent = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children || []) node.appendChild(child);
+    return node;
+  }
+
+  async function connectLoopback(streams) {
+    const sender = new RTCPeerConnection();
+    const receiver = new RTCPeerConnection();
+    sender.addEventListener("icecandidate", (e) => e.candidate && receiver.addIceCandidate(e.candidate));
+    receiver.addEventListener("icecandidate", (e) => e.candidate && sender.addIceCandidate(e.candidate));
+    receiver.addEventListener("track", (event) => {
+      const audio = el("audio", { autoplay: "" });
+      audio.srcObject = new MediaStream([event.track]);
+      document.body.appendChild(audio);
+      audio.play().catch(() => {});
+    });
+    for (const stream of streams) sender.addTrack(stream.getAudioTracks()[0], stream);
+    const offer = await sender.createOffer();
+    await sender.setLocalDescription(offer);
+    await receiver.setRemoteDescription(offer);
+    const answer = await receiver.createAnswer();
+    await receiver.setLocalDescription(answer);
+    await sender.setRemoteDescription(answer);
+    // "Media is up" means the transport is connected (ICE + DTLS), not just negotiated:
+    // speech played before that would be lost on the way.
+    await new Promise((resolve) => {
+      const done = () => receiver.connectionState === "connected" && resolve();
+      receiver.addEventListener("connectionstatechange", done);
+      done();
+      setTimeout(resolve, 10000);
+    });
+    return { sender, receiver };
+  }
+
+  function meeting(root) {
+    const api =
+      "/simulator/api/meeting/" +
+      encodeURIComponent(root.dataset.platform) +
+      "/" +
+      encodeURIComponent(root.dataset.meetingId);
+    const sim = {
+      guestId: null,
+      audioCtx: null,
+      inCall: false,
+      pollTimer: null,
+      loopback: null,
+      scenarioZero: null, // AudioContext time of scenario t=0 (the admission)
+      scheduledTurns: [], // {participantId, at, end}
+      buffers: new Map(), // url → Promise<AudioBuffer>
+    };
+
+    function post(path, body) {
+      return fetch(api + path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    }
+
+    async function fetchState() {
+      return (await fetch(api + "/state?guest=" + encodeURIComponent(sim.guestId))).json();
+    }
+
+    // Call inside the join button's click handler: the AudioContext is created there so that
+    // autoplay rules let it run. Resolves to the first state, or null when the server refused.
+    sim.join = async function (name) {
+      sim.audioCtx = new AudioContext();
+      const response = await post("/join", { name: name });
+      if (!response.ok) return null;
+      const state = await response.json();
+      sim.guestId = state.guest.guest_id;
+      for (const participant of state.participants) {
+        for (const turn of participant.turns) {
+          if (!sim.buffers.has(turn.url)) {
+            sim.buffers.set(
+              turn.url,
+              fetch(turn.url)
+                .then((r) => r.arrayBuffer())
+                .then((data) => sim.audioCtx.decodeAudioData(data)),
+            );
+          }
+        }
+      }
+      return state;
+    };
+
+    sim.poll = function (onState) {
+      sim.pollTimer = setInterval(async () => {
+        try {
+          onState(await fetchState());
+        } catch (_err) {
+          // A missed poll is retried at the next tick.
+        }
+      }, POLL_MS);
+    };
+
+    sim.stopPolling = function () {
+      if (sim.pollTimer !== null) clearInterval(sim.pollTimer);
+      sim.pollTimer = null;
+    };
+
+    // Connect the media, tell the server (the scenario clock starts then), and schedule every
+    // turn on `trackCount` tracks, a free one first, else the one free soonest.
+    sim.startAudio = async function (trackCount) {
+      sim.inCall = true;
+      const ctx = sim.audioCtx;
+      await ctx.resume();
+      const destinations = [];
+      for (let i = 0; i < trackCount; i++) destinations.push(ctx.createMediaStreamDestination());
+      sim.loopback = await connectLoopback(destinations.map((d) => d.stream));
+      let state = await (await post("/ready", { guest_id: sim.guestId })).json();
+      while (state.started_at === null) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        state = await fetchState();
+      }
+      if (!sim.inCall) return;
+      sim.scenarioZero = ctx.currentTime - Math.max(0, state.now - state.started_at);
+      const turns = [];
+      for (const participant of state.participants) {
+        for (const turn of participant.turns) {
+          turns.push({ participantId: participant.participant_id, url: turn.url, at: turn.at_s });
+        }
+      }
+      turns.sort((a, b) => a.at - b.at);
+      const freeAt = new Array(trackCount).fill(-Infinity);
+      for (const turn of turns) {
+        const buffer = await sim.buffers.get(turn.url);
+        let track = freeAt.findIndex((t) => t <= turn.at);
+        if (track < 0) track = freeAt.indexOf(Math.min(...freeAt));
+        freeAt[track] = turn.at + buffer.duration;
+        const source = ctx.createBufferSource();
+        source.buffer = buffer;
+        source.connect(destinations[track]);
+        const when = sim.scenarioZero + turn.at;
+        const late = ctx.currentTime - when;
+        if (late >= buffer.duration) continue;
+        if (late > 0) source.start(ctx.currentTime, late);
+        else source.start(when);
+        sim.scheduledTurns.push({
+          participantId: turn.participantId,
+          at: turn.at,
+          end: turn.at + buffer.duration,
+        });
+      }
+    };
+
+    // Whether the participant's audio is audible now (false before the scenario clock starts).
+    sim.speaking = function (participantId) {
+      if (!sim.inCall || sim.scenarioZero === null || sim.audioCtx === null) return false;
+      const now = sim.audioCtx.currentTime - sim.scenarioZero;
+      return sim.scheduledTurns.some(
+        (turn) => turn.participantId === participantId && now >= turn.at && now < turn.end,
+      );
+    };
+
+    sim.stopAudio = function () {
+      sim.inCall = false;
+      if (sim.loopback) {
+        sim.loopback.sender.close();
+        sim.loopback.receiver.close();
+        sim.loopback = null;
+      }
+      if (sim.audioCtx) sim.audioCtx.close().catch(() => {});
+      sim.audioCtx = null;
+      sim.scenarioZero = null;
+    };
+
+    sim.leave = function () {
+      return post("/leave", { guest_id: sim.guestId });
+    };
+
+    return sim;
+  }
+
+  window.VexaSimulator = { el: el, meeting: meeting };
+})();
