@@ -233,6 +233,29 @@ class PlatformAdapter(ABC):
                 return False
         return False
 
+    async def _fill_form_and_join(self, page: Page, *, bot_name: str, deadline: float) -> None:
+        """The pre-join form every platform has: name, audio choice, mic/camera off, join."""
+        name_selector = await self._first_visible(page, self.table.name_input)
+        if name_selector is not None:
+            await page.locator(name_selector).first.fill(bot_name)
+        # Teams' "Computer audio" receives the meeting's sound (the other choices join without).
+        audio_selector = await self._first_visible(page, self.table.audio_option)
+        if audio_selector is not None:
+            await page.locator(audio_selector).first.click(timeout=2000)
+        # A guest bot has nothing to say or show; a missing toggle is not worth failing over.
+        for candidates in (self.table.microphone_off, self.table.camera_off):
+            selector = await self._first_visible(page, candidates)
+            if selector is not None:
+                await page.locator(selector).first.click(timeout=2000)
+        while True:
+            join_selector = await self._first_visible(page, self.table.join_buttons)
+            if join_selector is not None and await page.locator(join_selector).first.is_enabled():
+                break
+            if time.monotonic() > deadline:
+                raise JoinError("the join button did not become clickable")
+            await asyncio.sleep(0.1)
+        await page.locator(join_selector).first.click(timeout=5000)
+
     async def _first_visible(self, page: Page, selectors: tuple[str, ...]) -> str | None:
         for selector in selectors:
             locator = page.locator(selector).first

@@ -129,23 +129,4 @@ class TeamsAdapter(PlatformAdapter):
             if time.monotonic() > deadline:
                 raise JoinError("no name field or join button on the meeting page")
             await asyncio.sleep(0.2)
-        name_selector = await self._first_visible(page, self.table.name_input)
-        if name_selector is not None:
-            await page.locator(name_selector).first.fill(bot_name)
-        # Computer audio receives the meeting's sound (the other choices join without it).
-        audio_selector = await self._first_visible(page, self.table.audio_option)
-        if audio_selector is not None:
-            await page.locator(audio_selector).first.click(timeout=2000)
-        # A guest bot has nothing to say or show; a missing toggle is not worth failing over.
-        for candidates in (self.table.microphone_off, self.table.camera_off):
-            selector = await self._first_visible(page, candidates)
-            if selector is not None:
-                await page.locator(selector).first.click(timeout=2000)
-        while True:
-            join_selector = await self._first_visible(page, self.table.join_buttons)
-            if join_selector is not None and await page.locator(join_selector).first.is_enabled():
-                break
-            if time.monotonic() > deadline:
-                raise JoinError("the join button did not become clickable")
-            await asyncio.sleep(0.1)
-        await page.locator(join_selector).first.click(timeout=5000)
+        await self._fill_form_and_join(page, bot_name=bot_name, deadline=deadline)
