@@ -32,7 +32,10 @@ def make_speech_wav(text: str, path: Path, *, voice: str = VOICES[0], speed_wpm:
         capture_output=True,
     )
     subprocess.run(
-        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)],
+        # -R: sox dithers when it resamples, with a new random seed each run unless told to
+        # repeat; the same text must give the same samples, or benchmarks and tests differ
+        # from one run to the next by a few words.
+        ["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)],
         check=True,
         capture_output=True,
     )
