@@ -5,15 +5,17 @@ from __future__ import annotations
 from bots.adapters.base import PlatformAdapter
 from bots.adapters.google_meet import GoogleMeetAdapter
 from bots.adapters.teams import TeamsAdapter
+from bots.adapters.zoom import ZoomAdapter
 
 _ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "google_meet": GoogleMeetAdapter,
     "teams": TeamsAdapter,
+    "zoom": ZoomAdapter,
 }
 
 
 def register(platform: str, adapter: type[PlatformAdapter]) -> None:
-    """Add a platform (a Zoom adapter would register here)."""
+    """Add a platform at run time (the built-in ones are in `_ADAPTERS`)."""
     _ADAPTERS[platform] = adapter
 
 

@@ -8,8 +8,9 @@ the clock (auto-admission, lobby timeout, `end_after_s`, `remove_bot_after_s`).
 
 Scenario JSON:
 
-    {"platform": "google_meet" | "teams", "native_meeting_id": "abc-defg-hij",
+    {"platform": "google_meet" | "teams" | "zoom", "native_meeting_id": "abc-defg-hij",
      "variant": "ask_to_join" | "join_now", "continue_step": true,
+     "host_starts_after_s": null, "require_sign_in": false,
      "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
      "lobby_timeout_s": 30,
      "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
@@ -21,6 +22,10 @@ or a list (one turn each). A name listed twice is one participant with several t
 `variant` "join_now" lets the guest straight in (Meet's open meetings, a Teams meeting without a
 lobby); "ask_to_join" goes through the waiting room (Teams' lobby). `continue_step` (Teams only)
 shows the "Continue on this browser" page before the pre-join form.
+`host_starts_after_s` (Zoom's "waiting for the host to start this meeting"): the host arrives
+that many seconds after the first guest pressed Join; until then nobody is admitted or denied
+and guests wait (null: the host is there from the start). `require_sign_in` (Zoom) shows the
+"authorized attendees only" sign-in page instead of the pre-join form.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from django.conf import settings
 from vexa_site.errors import InvalidInput, NotFound
 from vexa_site.redis import get_redis
 
-PLATFORMS = ("google_meet", "teams")
+PLATFORMS = ("google_meet", "teams", "zoom")
 VARIANTS = ("ask_to_join", "join_now")
 ADMIT_MODES = ("auto", "manual", "deny", "never")
 STATE_TTL_S = 24 * 3600
@@ -75,6 +80,8 @@ class Scenario:
     native_meeting_id: str
     variant: str = "ask_to_join"
     continue_step: bool = True
+    host_starts_after_s: float | None = None
+    require_sign_in: bool = False
     admit: str = "auto"
     admit_after_s: float = 1.0
     lobby_timeout_s: float = 30.0
@@ -146,6 +153,9 @@ def scenario_parse(data: Any) -> Scenario:
     continue_step = data.get("continue_step", True)
     if not isinstance(continue_step, bool):
         raise InvalidInput("continue_step must be true or false")
+    require_sign_in = data.get("require_sign_in", False)
+    if not isinstance(require_sign_in, bool):
+        raise InvalidInput("require_sign_in must be true or false")
     admit = data.get("admit", "auto")
     if admit not in ADMIT_MODES:
         raise InvalidInput(f"admit must be one of {list(ADMIT_MODES)}")
@@ -191,6 +201,10 @@ def scenario_parse(data: Any) -> Scenario:
         native_meeting_id=native_id,
         variant=variant,
         continue_step=continue_step,
+        host_starts_after_s=_number(
+            data.get("host_starts_after_s"), "host_starts_after_s", allow_none=True
+        ),
+        require_sign_in=require_sign_in,
         admit=admit,
         admit_after_s=_number(data.get("admit_after_s", 1.0), "admit_after_s") or 0.0,
         lobby_timeout_s=_number(data.get("lobby_timeout_s", 30.0), "lobby_timeout_s") or 0.0,
@@ -227,6 +241,13 @@ class MeetingState:
     started_at: float | None = None
     ended_at: float | None = None
     guests: dict[str, Guest] = field(default_factory=dict)
+    # When the host arrived (Zoom's "waiting for the host to start"); None: not yet.
+    host_started_at: float | None = None
+
+    def __post_init__(self) -> None:
+        # Without `host_starts_after_s` the host is there from the moment the scenario loads.
+        if self.host_started_at is None and self.scenario.host_starts_after_s is None:
+            self.host_started_at = self.loaded_at
 
     def to_json(self) -> str:
         return json.dumps(
@@ -235,6 +256,7 @@ class MeetingState:
                 "loaded_at": self.loaded_at,
                 "started_at": self.started_at,
                 "ended_at": self.ended_at,
+                "host_started_at": self.host_started_at,
                 "guests": {gid: asdict(g) for gid, g in self.guests.items()},
             }
         )
@@ -248,6 +270,7 @@ class MeetingState:
             started_at=data["started_at"],
             ended_at=data["ended_at"],
             guests={gid: Guest(**g) for gid, g in data["guests"].items()},
+            host_started_at=data.get("host_started_at"),
         )
 
     def elapsed_s(self, now: float) -> float | None:
@@ -257,16 +280,19 @@ class MeetingState:
     def advance(self, now: float) -> None:
         """Apply what the clock decides: auto admission/denial, lobby timeout, end, removal."""
         sc = self.scenario
+        self._host_start_if_due(now)
         for guest in self.guests.values():
-            if guest.state != "waiting":
+            if guest.state != "waiting" or self.host_started_at is None:
                 continue
-            waited = now - guest.joined_at
+            # Nobody decides before the host is there: the wait counts from the host's arrival.
+            since = max(guest.joined_at, self.host_started_at)
+            waited = now - since
             if sc.admit == "auto" and waited >= sc.admit_after_s:
-                self._admit(guest, guest.joined_at + sc.admit_after_s)
+                self._admit(guest, since + sc.admit_after_s)
             elif sc.admit == "deny" and waited >= sc.admit_after_s:
-                guest.state, guest.decided_at = "denied", guest.joined_at + sc.admit_after_s
+                guest.state, guest.decided_at = "denied", since + sc.admit_after_s
             elif waited >= sc.lobby_timeout_s and sc.admit in ("never", "manual"):
-                guest.state, guest.decided_at = "timed_out", guest.joined_at + sc.lobby_timeout_s
+                guest.state, guest.decided_at = "timed_out", since + sc.lobby_timeout_s
         self._start_if_due(now)
         if self.started_at is None:
             return
@@ -277,6 +303,20 @@ class MeetingState:
             for guest in self.guests.values():
                 if guest.state == "admitted":
                     guest.state, guest.decided_at = "removed", now
+
+    def _host_start_if_due(self, now: float) -> None:
+        """The late host arrives `host_starts_after_s` after the first guest pressed Join."""
+        delay = self.scenario.host_starts_after_s
+        if self.host_started_at is not None or delay is None or not self.guests:
+            return
+        first_join = min(guest.joined_at for guest in self.guests.values())
+        if now < first_join + delay:
+            return
+        self.host_started_at = first_join + delay
+        if self.scenario.variant == "join_now":
+            for guest in self.guests.values():
+                if guest.state == "waiting":
+                    self._admit(guest, self.host_started_at)
 
     def _admit(self, guest: Guest, at: float) -> None:
         guest.state, guest.decided_at = "admitted", at
@@ -358,8 +398,9 @@ def guest_join(platform: str, native_meeting_id: str, *, name: str) -> tuple[Mee
     def change(state: MeetingState, now: float) -> None:
         guest.joined_at = now
         state.guests[guest.guest_id] = guest
-        # "Ask to join" always shows the waiting room first, even with auto-admission after 0 s.
-        if state.scenario.variant == "join_now":
+        # "Ask to join" always shows the waiting room first, even with auto-admission after 0 s;
+        # nobody gets in before the host has started the meeting.
+        if state.scenario.variant == "join_now" and state.host_started_at is not None:
             state._admit(guest, now)
 
     return _require(state_update(platform, native_meeting_id, change)), guest
@@ -377,6 +418,8 @@ def host_act(
     wanted = {"admit": "waiting", "deny": "waiting", "remove": "admitted"}
 
     def change(state: MeetingState, now: float) -> None:
+        if action in ("admit", "deny") and state.host_started_at is None:
+            raise InvalidInput("the host has not started the meeting yet")
         if action == "end":
             if state.ended_at is None:
                 state.ended_at = now

@@ -104,6 +104,7 @@ def _state_payload(state: MeetingState, now: float, guest_id: str | None) -> dic
         "now": now,
         "started_at": state.started_at,
         "ended": state.ended_at is not None,
+        "host_started": state.host_started_at is not None,
         "variant": sc.variant,
         "guest": None if guest is None else {"guest_id": guest.guest_id, "state": guest.state},
         "participants": [
@@ -130,6 +131,7 @@ def _host_payload(state: MeetingState, now: float) -> dict[str, Any]:
         "scenario": state.scenario.as_dict(),
         "elapsed_s": state.elapsed_s(now),
         "ended": state.ended_at is not None,
+        "host_started": state.host_started_at is not None,
         "guests": [
             {"guest_id": g.guest_id, "name": g.name, "state": g.state}
             for g in state.guests.values()
@@ -158,6 +160,7 @@ def meeting_page(request: HttpRequest, platform: str, native_meeting_id: str) ->
             # Teams' button reads "Join now" whether or not a lobby follows.
             "join_label": "Join now" if join_now else "Ask to join",
             "continue_step": state is not None and state.scenario.continue_step,
+            "require_sign_in": state is not None and state.scenario.require_sign_in,
         },
     )
 

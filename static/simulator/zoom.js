@@ -1,0 +1,216 @@
+// The simulated Zoom web client (see shared/PLATFORMS.md for the facts it reproduces).
+//
+// Preview (name, Mute / Stop Video, "Join") → "Waiting for the host to start this meeting" while
+// the host has not come (scenario `host_starts_after_s`) → the waiting room ("Please wait, the
+// meeting host will let you in soon.") → the call. A meeting for signed-in users only shows a
+// sign-in page instead of the preview (scenario `require_sign_in`, rendered by the template).
+// In the call, everybody's speech arrives like on the real Zoom: ONE mixed remote audio stream
+// over a real RTCPeerConnection (a loopback inside this page), played by an <audio> element.
+// Who speaks shows only on the video tiles: `.video-avatar__avatar` carries the highlight class
+// `video-avatar__avatar--active` exactly while its participant's audio is scheduled to be
+// audible. The server decides the host's arrival, admission, removal and the end; this page
+// polls it (common.js).
+(function () {
+  "use strict";
+
+  const root = document.getElementById("root");
+  if (!root || root.dataset.notFound === "1" || root.dataset.signIn === "1") return;
+
+  const sim = window.VexaSimulator.meeting(root);
+  const el = window.VexaSimulator.el;
+  const SPEAKING_CLASS = "video-avatar__avatar--active";
+  // Zoom mixes every remote speaker into one stream.
+  const TRACK_COUNT = 1;
+
+  let myName = "";
+  let phase = "prejoin";
+  const tilesById = new Map(); // scenario participant id → tile element
+
+  function show(...nodes) {
+    root.replaceChildren(...nodes);
+  }
+
+  // --- preview ------------------------------------------------------------------------------
+  const nameInput = root.querySelector("#input-for-name");
+  const joinButton = root.querySelector(".preview-join-button");
+  nameInput.addEventListener("input", () => {
+    joinButton.disabled = nameInput.value.trim() === "";
+  });
+  // The preview's buttons name what a click does next.
+  const labels = {
+    "preview-audio-control-button": ["Mute", "Unmute"],
+    "preview-video-control-button": ["Stop Video", "Start Video"],
+  };
+  for (const [id, [on, off]] of Object.entries(labels)) {
+    const button = root.querySelector("#" + id);
+    button.addEventListener("click", () => {
+      const next = button.getAttribute("aria-label") === on ? off : on;
+      button.setAttribute("aria-label", next);
+      button.textContent = next;
+    });
+  }
+  joinButton.addEventListener("click", async () => {
+    myName = nameInput.value.trim();
+    if (!myName) return;
+    joinButton.disabled = true;
+    const state = await sim.join(myName);
+    if (state === null) {
+      showDeadEnd("Unable to join this meeting", "Please try again later.");
+      return;
+    }
+    render(state);
+    sim.poll(render);
+  });
+
+  // --- states -------------------------------------------------------------------------------
+  function render(state) {
+    const guestState = state.guest ? state.guest.state : "waiting";
+    if (phase === "call" && state.ended) return finish("ended");
+    if (guestState === "waiting" && !state.host_started && phase !== "host") {
+      phase = "host";
+      show(
+        el("div", { class: "waiting" }, [
+          el("h1", { text: "Waiting for the host to start this meeting" }),
+          el("p", { text: "This meeting will start when the host joins." }),
+        ]),
+      );
+    } else if (guestState === "waiting" && state.host_started && phase !== "waiting_room") {
+      phase = "waiting_room";
+      show(
+        el("div", { class: "waiting" }, [
+          el("h1", { text: "Please wait, the meeting host will let you in soon." }),
+          el("p", { text: myName }),
+        ]),
+      );
+    } else if (guestState === "admitted") {
+      if (phase !== "call") enterCall();
+      updateTiles(state);
+    } else if (guestState === "denied") {
+      finish("denied");
+    } else if (guestState === "timed_out") {
+      finish("timed_out");
+    } else if (guestState === "removed") {
+      finish("removed");
+    }
+  }
+
+  function showDeadEnd(title, text) {
+    show(
+      el("div", { class: "zm-modal" }, [
+        el("div", { class: "zm-modal-body-title", text: title }),
+        el("p", { text: text }),
+      ]),
+    );
+  }
+
+  function finish(how) {
+    sim.stopPolling();
+    sim.stopAudio();
+    phase = how;
+    tilesById.clear();
+    if (how === "ended") {
+      showDeadEnd("This meeting has been ended by host", "");
+    } else if (how === "denied") {
+      showDeadEnd("The host has denied your request to join this meeting.", "");
+    } else if (how === "timed_out") {
+      showDeadEnd("Your request to join has expired.", "Try joining again.");
+    } else if (how === "removed") {
+      showDeadEnd("You have been removed from this meeting", "The host removed you.");
+    } else if (how === "left") {
+      showDeadEnd("You left the meeting", "");
+    }
+  }
+
+  // --- the call -----------------------------------------------------------------------------
+  function footerButton(attrs) {
+    return el("button", { type: "button", class: "footer-button-base__button", ...attrs });
+  }
+
+  function enterCall() {
+    phase = "call";
+    const gallery = el("div", { class: "gallery-video-container" }, [tile(myName)]);
+    const leave = footerButton({
+      class: "footer-button-base__button footer__leave-btn",
+      "aria-label": "Leave",
+      text: "Leave",
+    });
+    leave.addEventListener("click", showLeaveMenu);
+    show(
+      el("div", { class: "meeting-app" }, [
+        gallery,
+        el("div", { id: "wc-footer", class: "footer" }, [
+          footerButton({
+            class: "footer-button-base__button join-audio-container__btn",
+            "aria-label": "mute my microphone",
+            text: "Mute",
+          }),
+          footerButton({
+            class: "footer-button-base__button send-video-container__btn",
+            "aria-label": "start my video",
+            text: "Start Video",
+          }),
+          footerButton({ id: "participants-button", text: "Participants" }),
+          footerButton({ "aria-label": "open the chat panel", text: "Chat" }),
+          leave,
+        ]),
+      ]),
+    );
+    sim.startAudio(TRACK_COUNT);
+    setInterval(updateSpeaking, 40);
+  }
+
+  function showLeaveMenu() {
+    const footer = root.querySelector("#wc-footer");
+    if (!footer || footer.querySelector(".leave-meeting-options")) return;
+    const confirm = el("button", {
+      type: "button",
+      class: "zm-btn leave-meeting-options__btn leave-meeting-options__btn--danger",
+      text: "Leave Meeting",
+    });
+    confirm.addEventListener("click", leaveCall);
+    footer.appendChild(el("div", { class: "leave-meeting-options" }, [confirm]));
+  }
+
+  function tile(name) {
+    return el("div", { class: "gallery-video-container__video-frame" }, [
+      el("div", { class: "video-avatar__avatar", "aria-label": name }, [
+        el("div", { class: "video-avatar__avatar-footer" }, [el("span", { text: name })]),
+      ]),
+    ]);
+  }
+
+  function updateTiles(state) {
+    const gallery = root.querySelector(".gallery-video-container");
+    if (!gallery) return;
+    for (const participant of state.participants) {
+      const existing = tilesById.get(participant.participant_id);
+      if (participant.present && !existing) {
+        const node = tile(participant.name);
+        tilesById.set(participant.participant_id, node);
+        gallery.appendChild(node);
+      } else if (!participant.present && existing) {
+        existing.remove();
+        tilesById.delete(participant.participant_id);
+      }
+    }
+    const count = gallery.querySelectorAll(".video-avatar__avatar").length;
+    root
+      .querySelector("#participants-button")
+      .setAttribute("aria-label", `open the participants list pane,[${count}] particpants`);
+  }
+
+  function updateSpeaking() {
+    if (phase !== "call") return;
+    for (const [participantId, node] of tilesById) {
+      const avatar = node.querySelector(".video-avatar__avatar");
+      avatar.classList.toggle(SPEAKING_CLASS, sim.speaking(participantId));
+    }
+  }
+
+  async function leaveCall() {
+    if (phase === "call") {
+      await sim.leave();
+      finish("left");
+    }
+  }
+})();
