@@ -86,8 +86,7 @@ def wer(reference: str, hypothesis: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    # Both WERs vary from run to run by a few words (on 3 conversations the ratio moved between
-    # 1.3 and 1.9); on 12 (about 10 minutes of speech) three runs gave 1.44, 1.44 and 1.45.
+    # A few words decide the ratio on 3 conversations; 12 are about 10 minutes of speech.
     parser.add_argument("--conversations", type=int, default=12)
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--interval", type=float, default=0.3)
