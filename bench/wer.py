@@ -4,7 +4,8 @@
 
 The engine is run in-process on the stream entries a bot would write (0.1 s chunks, speaker
 events), so the result does not depend on machine load; the offline pass is faster-whisper's
-stock `transcribe()` (beam 5, VAD off). Prints WER of each against the script and their ratio
+stock `transcribe()` (beam 5, VAD off). Both are scored after Whisper's English text
+normaliser (numbers, spellings). Prints WER of each against the script and their ratio
 (target: live ≤ 1.10 x offline; the ratio of the mean WERs), and draws bench/out/wer.png.
 """
 
@@ -28,9 +29,9 @@ django.setup()
 import jiwer  # noqa: E402
 import numpy as np  # noqa: E402
 from speech import conversation  # noqa: E402
+from whisper_normalizer.english import EnglishTextNormalizer  # noqa: E402
 
 from meetings.stream import StreamEntry  # noqa: E402
-from transcripts.engine.filters import normalize  # noqa: E402
 from transcripts.engine.model import get_model, run_passes  # noqa: E402
 from transcripts.engine.streaming import StreamingTranscriber  # noqa: E402
 
@@ -78,6 +79,11 @@ def offline_text(pcm: bytes) -> str:
     audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
     segments, _ = get_model().transcribe(audio, beam_size=5)
     return " ".join(s.text for s in segments)
+
+
+# Whisper's own English normaliser (the one its WER figures use): "three" and "3", "OK" and
+# "okay" are the same word, so only real mistakes count.
+normalize = EnglishTextNormalizer()
 
 
 def wer(reference: str, hypothesis: str) -> float:

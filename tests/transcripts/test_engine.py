@@ -20,8 +20,10 @@ from tests.transcripts.engine_support import (
     words_of,
 )
 from transcripts.engine import filters
-from transcripts.engine.model import PassRequest, PassResult, run_passes
+from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
 from transcripts.engine.streaming import (
+    LEFT_CONTEXT_S,
+    MAX_BUFFER_S,
     Emission,
     EngineConfig,
     SegmentOut,
@@ -90,6 +92,79 @@ def test_a_word_with_an_apostrophe_is_one_word(tmp_path: Path) -> None:
     assert any(t.strip().lower().startswith("o'clock") for t in texts), texts
     assert any(t.strip().lower().startswith("don't") for t in texts), texts
     assert all(t.startswith(" ") for t in texts), texts
+
+
+def test_a_pass_with_a_prefix_returns_only_the_words_after_it(clips: dict[str, Clip]) -> None:
+    pcm = clips["budget"].pcm + clips["garden"].pcm
+    audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
+    result = run_one(PassRequest(audio=audio, prefix=clips["budget"].text))
+    got = words_of(result.text)
+    assert missing(result.text, "garden") == []
+    assert not {"quarterly", "budget", "revenue"} & set(got), result.text
+    # The new words are timed in the audio after the prefix's speech.
+    assert result.words[0].start >= clips["budget"].seconds - 0.3
+    assert result.words[-1].end <= clips["budget"].seconds + clips["garden"].seconds + 0.1
+
+
+def test_confirmed_speech_stays_in_the_next_passes_as_left_context(
+    clips: dict[str, Clip],
+) -> None:
+    # tiny.en mishears a sentence heard alone that it gets right after a few seconds of the
+    # same voice, so passes keep confirmed audio before the words they decide (bench/wer.py).
+    passes: list[tuple[float, float, str]] = []
+
+    def recording(request: PassRequest) -> PassResult:
+        passes.append((live.cut_t, len(request.audio) / 16000, request.prefix))
+        return run_one(request)
+
+    live = StreamingTranscriber("s1", run_pass=recording)
+    rec = Recorder(live)
+    make = EntryMaker()
+    pcm = clips["budget"].pcm + clips["garden"].pcm + clips["train"].pcm
+    rec.feed([*make.audio(pcm), make.end()])
+
+    assert missing(rec.text(), "budget", "garden", "train") == []
+    garden_start = clips["budget"].seconds
+    during_garden = [p for p in passes if p[0] + p[1] > garden_start + 1.0]
+    # While the garden sentence is decided, the budget sentence's end is still in the audio,
+    # as the decoder's prefix (it is not transcribed again).
+    assert any("numbers" in prefix.lower() for _cut, _seconds, prefix in during_garden)
+    assert any(garden_start - cut >= LEFT_CONTEXT_S / 2 for cut, _s, _p in during_garden)
+    assert max(seconds for _cut, seconds, _p in passes) <= MAX_BUFFER_S + 0.5
+    got = words_of(rec.text())
+    for word in KEYWORDS["budget"] + KEYWORDS["garden"] + KEYWORDS["train"]:
+        assert got.count(word) == 1, rec.text()
+
+
+def test_a_pass_that_starts_over_inside_its_prefix_adds_no_words(clips: dict[str, Clip]) -> None:
+    # Now and then the decoder, forced through its prefix, transcribes the prefix's audio
+    # again before going on. Real passes can't be made to do that on demand, so this one
+    # is made to: its result gets the prefix's words again, timed inside the prefix's audio.
+    restarted = 0
+
+    def restarting(request: PassRequest) -> PassResult:
+        nonlocal restarted
+        result = run_one(request)
+        prefix = request.prefix.split()
+        if len(prefix) >= 3 and restarted < 5 and result.words:
+            restarted += 1
+            at = max(0.0, result.words[0].start - 0.5)
+            again = [Word(" " + text, at, at, 0.5) for text in prefix]
+            result.words = again + result.words
+            result.text = request.prefix + " " + result.text
+        return result
+
+    rec = Recorder(StreamingTranscriber("s1", run_pass=restarting))
+    make = EntryMaker()
+    rec.feed([*make.audio(clips["garden"].pcm + clips["train"].pcm), make.end()])
+
+    assert restarted == 5
+    got = words_of(rec.text())
+    assert missing(rec.text(), "garden", "train") == []
+    for word in KEYWORDS["garden"] + KEYWORDS["train"]:
+        assert got.count(word) == 1, rec.text()
+    for a, b in itertools.pairwise(rec.finals):
+        assert b.start >= a.end - 0.25
 
 
 def test_it_streams_drafts_then_finals_with_stable_ids(clips: dict[str, Clip]) -> None:

@@ -58,6 +58,9 @@ class PassRequest:
     prompt: str = ""  # previous confirmed text (+ the bot's custom prompt)
     hotwords: str | None = None
     beam_size: int | None = None  # None: WHISPER_BEAM_SIZE
+    # Words already final whose audio is still at the start of `audio` (left context): the
+    # decoder is forced through them and continues after them; `words` are only what follows.
+    prefix: str = ""
 
 
 @dataclass
@@ -176,6 +179,37 @@ def _whole_words(alignment: list[dict[str, Any]], language: str) -> list[Word]:
     return words
 
 
+def _after_prefix(alignment: list[dict[str, Any]], prefix_tokens: int) -> list[dict[str, Any]]:
+    """The aligned words after the first `prefix_tokens` tokens (a word the new tokens only
+    continue stays with the prefix: it was final already)."""
+    if not prefix_tokens:
+        return alignment
+    seen = 0
+    for index, item in enumerate(alignment):
+        if seen >= prefix_tokens:
+            return alignment[index:]
+        seen += len(item.get("tokens", ())) if item.get("word") else 0
+    return []
+
+
+def _prompt(
+    model: Any, tokenizer: Any, previous: list[int], hotwords: str | None, prefix: list[int]
+) -> list[int]:
+    """Whisper's decoder prompt: [<|startofprev|> hotwords previous] <|startoftranscript|> …
+    <|notimestamps|> prefix. (faster-whisper's `get_prompt` drops hotwords when a prefix is
+    given; here both apply.)"""
+    prompt: list[int] = []
+    hot = tokenizer.encode(" " + hotwords.strip())[: model.max_length // 2 - 1] if hotwords else []
+    if previous or hot:
+        prompt.append(tokenizer.sot_prev)
+        prompt.extend(hot)
+        prompt.extend(previous[-(model.max_length // 2 - 1) :])
+    prompt.extend(tokenizer.sot_sequence)
+    prompt.append(tokenizer.no_timestamps)
+    prompt.extend(prefix)
+    return prompt
+
+
 def _frames_for(content_frames: int, *, stock: bool) -> int:
     if stock:
         return STOCK_FRAMES
@@ -287,20 +321,14 @@ def _run_group(
         _tokenizer(model, lang, r.task) for (lang, _p), r in zip(languages, requests, strict=True)
     ]
     prompts = []
+    prefixes: list[list[int]] = []
     for tokenizer, request in zip(tokenizers, requests, strict=True):
         previous = tokenizer.encode(" " + request.prompt.strip()) if request.prompt.strip() else []
         # Equal prompt lengths keep <|startoftranscript|> at one position in the batch.
         previous = previous[-prompt_size:] if prompt_size else []
-        prompts.append(
-            list(
-                model.get_prompt(
-                    tokenizer,
-                    previous,
-                    without_timestamps=True,
-                    hotwords=request.hotwords or None,
-                )
-            )
-        )
+        prefix = tokenizer.encode(" " + request.prefix.strip()) if request.prefix.strip() else []
+        prefixes.append(prefix[: model.max_length // 2 - 1])
+        prompts.append(_prompt(model, tokenizer, previous, request.hotwords, prefixes[-1]))
     seconds = max(content for _f, content in feats) / FRAMES_PER_SECOND
     max_new = 224 if stock else int(4 + 6 * seconds)
     generated = model.model.generate(
@@ -315,10 +343,17 @@ def _run_group(
     )
     outputs: list[PassResult | None] = []
     token_lists: list[list[int]] = []
-    for tokenizer, result in zip(tokenizers, generated, strict=True):
+    for tokenizer, result, prefix in zip(tokenizers, generated, prefixes, strict=True):
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        # The result repeats the forced prefix; only what follows it is new.
+        if prefix and tokens[: len(prefix)] == prefix:
+            tokens = tokens[len(prefix) :]
         token_lists.append(tokens)
-    alignable = [tokens or [tokenizers[0].eot] for tokens in token_lists]
+    # The prefix is aligned too: its words anchor the new ones in time.
+    alignable = [
+        (prefix + tokens) or [tokenizers[0].eot]
+        for prefix, tokens in zip(prefixes, token_lists, strict=True)
+    ]
     alignments = model.find_alignment(
         tokenizers[0], alignable, encoder_output, [content for _f, content in feats]
     )
@@ -334,7 +369,7 @@ def _run_group(
         if tokens:
             alignment = alignments[i]
             merge_punctuations(alignment, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
-            words = _whole_words(alignment, languages[i][0])
+            words = _whole_words(_after_prefix(alignment, len(prefixes[i])), languages[i][0])
         outputs.append(
             PassResult(
                 words=words,

@@ -4,8 +4,10 @@
 new audio it decodes the unconfirmed tail of its buffer (one `PassRequest`). Words that two
 consecutive passes agree on (LocalAgreement-2) are confirmed and leave as final segments at
 once; the rest of the hypothesis is a draft. A pause heard by VAD after the hypothesis confirms
-it without waiting for a second pass. The buffer is cut at confirmed sentence ends and pauses,
-so passes stay short; confirmed text before the cut becomes the next passes' prompt.
+it without waiting for a second pass. Confirmed words stay in the buffer as left context (about
+`LEFT_CONTEXT_S` of audio, back to a sentence end or pause): a pass is forced through them as
+its decoder prefix and decodes only what follows. The buffer is cut at those boundaries, so
+passes stay under `MAX_BUFFER_S`; confirmed text before the cut becomes the passes' prompt.
 
 Segment ids are `<session_uid>:<seq>`: the open draft segment has the next unused `seq`, and
 the same id becomes final when its words are confirmed, so a client replaces draft by final.
@@ -42,6 +44,12 @@ SENTENCE_END = (".", "?", "!", "…")
 PAUSE_S = 0.4
 # Silence kept before speech when a silent buffer is dropped, so a first word's onset survives.
 ONSET_MARGIN_S = 0.6
+# Confirmed audio kept before the words being decided, its words forced as the decoder's
+# prefix: tiny.en mishears a sentence heard alone that it gets right after hearing the same
+# voice for a few seconds ("the number of [new] users"), see bench/wer.py.
+LEFT_CONTEXT_S = 5.0
+# Silence this long after the last confirmed word drops the left context.
+SILENCE_RESET_S = 4.0
 # The buffer is cut at the last confirmed word when it grows past this, sentence end or not.
 MAX_BUFFER_S = 12.0
 # With no agreement for this long, the oldest part of the hypothesis is confirmed anyway.
@@ -177,6 +185,8 @@ class StreamingTranscriber:
             Word(w["word"], w["start"], w["end"], w["probability"])
             for w in state.get("committed", [])
         ]
+        # Sentence ends and pauses between confirmed words in the buffer: where it may be cut.
+        self.boundaries: list[float] = [float(b) for b in state.get("boundaries", [])]
         self._checkpoint_t = self.cut_t
         # Audio up to here has been through a pass; a successor's first pass waits for audio
         # past the confirmed words it was handed.
@@ -264,6 +274,7 @@ class StreamingTranscriber:
         self.vad = SpeechProbabilities()
         self.vad_origin_t = t
         self.committed = []
+        self.boundaries = []
         self._cut_changed = True
 
     # -- passes ------------------------------------------------------------------------------
@@ -304,8 +315,10 @@ class StreamingTranscriber:
         committed_end = self.committed[-1].end if self.committed else self.cut_t
         speech = self.vad.speech_seconds(self._sample(committed_end + 0.1), self._sample(upto))
         if speech < MIN_SPEECH_S and not self.hypothesis:
-            # Nothing said since the last confirmed word: no pass, drop the silence.
-            if upto - committed_end >= PAUSE_S:
+            # Nothing said since the last confirmed word: no pass; silence before anything
+            # was confirmed, or a long one, is dropped (with the left context).
+            silence = upto - committed_end
+            if silence >= (SILENCE_RESET_S if self.committed else PAUSE_S):
                 self._cut(max(committed_end, upto - ONSET_MARGIN_S), emission)
             self._publish_drafts(emission)
             self._attach_checkpoint(emission)
@@ -332,7 +345,7 @@ class StreamingTranscriber:
             confirmed, rest = new[:agreed], new[agreed:]
             if rest and self._pause_after(rest[-1], upto):
                 confirmed, rest = new, []
-            elif not confirmed and rest and upto - self.cut_t > FORCE_CONFIRM_S:
+            elif not confirmed and rest and upto - committed_end > FORCE_CONFIRM_S:
                 half = max(1, len(rest) // 2)
                 confirmed, rest = rest[:half], rest[half:]
         self.last_language = language
@@ -376,6 +389,7 @@ class StreamingTranscriber:
             task=self.config.task,
             prompt=prompt,
             hotwords=self.config.hotwords,
+            prefix="".join(w.text for w in self.committed).strip(),
         )
         result = self.run_pass(request)
         self.passes += 1
@@ -435,29 +449,21 @@ class StreamingTranscriber:
     def _unconfirmed(self, words: list[Word], committed_end: float) -> list[Word]:
         """The words of a pass that follow the confirmed words still in the buffer.
 
-        The pass re-hears those confirmed words first; skipping them by matching text is
-        exact where timestamps jitter (a time filter would lose a word straddling the seam).
+        The pass was forced through those words (its prefix), so what it returns should follow
+        them. Sometimes the decoder starts over and transcribes the prefix's audio again
+        ("... users. Remember the marketing campaign ... users. Remember"): such words are
+        aligned inside the prefix's audio, and what follows the prefix's last words is new.
         """
-        committed = self.committed
-        if (
-            committed
-            and len(words) >= len(committed)
-            and all(_same(a, b) for a, b in zip(committed, words, strict=False))
-        ):
-            return words[len(committed) :]
-        if committed:
-            # Anchor on the last confirmed word as this pass heard it (same text, nearby end):
-            # words before the anchor may be spelled differently, the rest follows it.
-            anchors = [
-                i
-                for i, w in enumerate(words)
-                if _same(w, committed[-1]) and abs(w.end - committed[-1].end) < 0.6
-            ]
-            if anchors:
-                best = min(anchors, key=lambda i: abs(words[i].end - committed[-1].end))
-                return words[best + 1 :]
-        new = [w for w in words if w.start >= committed_end - 0.1]
-        return self._drop_overlap(new)
+        if len(self.committed) >= 2:
+            tail = [filters.normalize(w.text) for w in self.committed[-3:]]
+            texts = [filters.normalize(w.text) for w in words]
+            for i in range(len(texts) - len(tail), -1, -1):
+                if texts[i : i + len(tail)] == tail:
+                    words = words[i + len(tail) :]
+                    break
+        if self.committed:
+            words = [w for w in words if w.end > committed_end]
+        return self._drop_overlap(words)
 
     def _drop_overlap(self, new: list[Word]) -> list[Word]:
         """Words at the start of `new` that repeat the confirmed tail (time jitter at the seam)."""
@@ -577,18 +583,24 @@ class StreamingTranscriber:
         self.draft_texts = {d.segment_id: d.text for d in drafts}
 
     def _maybe_cut(self, emission: Emission, upto: float) -> None:
+        """Cut at a boundary that keeps `LEFT_CONTEXT_S` of confirmed audio before the words
+        still being decided; past `MAX_BUFFER_S`, at the last confirmed word."""
         if not self.committed:
             return
         last = self.committed[-1]
         next_start = self.hypothesis[0].start if self.hypothesis else None
-        boundary = last.text.strip().endswith(SENTENCE_END)
-        if not self.hypothesis and self._pause_after(last, upto):
-            boundary = True
-        if boundary or self.end_t - self.cut_t > MAX_BUFFER_S:
-            cut = (
-                last.end if next_start is None else min((last.end + next_start) / 2, last.end + 0.2)
-            )
-            self._cut(max(self.cut_t, cut), emission)
+        here = last.end if next_start is None else min((last.end + next_start) / 2, last.end + 0.2)
+        boundary = last.text.strip().endswith(SENTENCE_END) or (
+            not self.hypothesis and self._pause_after(last, upto)
+        )
+        if boundary and (not self.boundaries or here > self.boundaries[-1]):
+            self.boundaries.append(here)
+        keep_from = [b for b in self.boundaries if b <= here - LEFT_CONTEXT_S]
+        if keep_from:
+            self._cut(max(keep_from), emission)
+        if self.end_t - self.cut_t > MAX_BUFFER_S:
+            later = [b for b in self.boundaries if b > self.cut_t]
+            self._cut(later[-1] if later else max(self.cut_t, here), emission)
 
     def _cut(self, t: float, emission: Emission) -> None:
         """Drop buffered audio before `t` (everything before it is final)."""
@@ -603,6 +615,7 @@ class StreamingTranscriber:
         # must not be in it, or Whisper continues after them and skips or repeats them.
         gone = [w for w in self.committed if w.end <= t + 0.05]
         self.committed = self.committed[len(gone) :]
+        self.boundaries = [b for b in self.boundaries if b > t]
         if gone:
             text = "".join(w.text for w in gone).strip()
             self.prompt_text = (self.prompt_text + " " + text).strip()[-PROMPT_CHARS:]
@@ -635,6 +648,7 @@ class StreamingTranscriber:
                 {"word": w.text, "start": w.start, "end": w.end, "probability": w.probability}
                 for w in self.committed
             ],
+            "boundaries": [round(b, 6) for b in self.boundaries],
             "passes": self.passes,
             "last_start": self._last_pin,
             "finished": self.finished,
