@@ -1,6 +1,6 @@
 """Live (streaming engine) WER against an offline `transcribe()` of the same audio and model.
 
-    DEBUG=1 python bench/wer.py [--conversations 12] [--interval 0.3]
+    DEBUG=1 python bench/wer.py [--conversations 12] [--interval 0.3] [--left-context 5]
 
 The engine is run in-process on the stream entries a bot would write (0.1 s chunks, speaker
 events), so the result does not depend on machine load; the offline pass is faster-whisper's
@@ -33,7 +33,7 @@ from whisper_normalizer.english import EnglishTextNormalizer  # noqa: E402
 
 from meetings.stream import StreamEntry  # noqa: E402
 from transcripts.engine.model import get_model, run_passes  # noqa: E402
-from transcripts.engine.streaming import StreamingTranscriber  # noqa: E402
+from transcripts.engine.streaming import LEFT_CONTEXT_S, StreamingTranscriber  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -63,9 +63,14 @@ def entries_for(pcm: bytes, script: list[dict]) -> list[StreamEntry]:
     return out
 
 
-def live_text(entries: list[StreamEntry], interval: float) -> tuple[str, int, float]:
+def live_text(
+    entries: list[StreamEntry], interval: float, left_context_s: float = LEFT_CONTEXT_S
+) -> tuple[str, int, float]:
     engine = StreamingTranscriber(
-        "bench", run_pass=lambda r: run_passes([r])[0], pass_interval_s=interval
+        "bench",
+        run_pass=lambda r: run_passes([r])[0],
+        pass_interval_s=interval,
+        left_context_s=left_context_s,
     )
     began = time.monotonic()
     finals = []
@@ -96,6 +101,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=12)
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--interval", type=float, default=0.3)
+    # 0: what a worker serving more than WHISPER_CONTEXT_MAX_SESSIONS sessions does.
+    parser.add_argument("--left-context", type=float, default=LEFT_CONTEXT_S)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -103,7 +110,9 @@ def main() -> None:
         for seed in range(args.conversations):
             pcm, script = conversation(Path(folder) / str(seed), seed=seed, turns=args.turns)
             reference = " ".join(t["text"] for t in script)
-            live, passes, seconds = live_text(entries_for(pcm, script), args.interval)
+            live, passes, seconds = live_text(
+                entries_for(pcm, script), args.interval, args.left_context
+            )
             offline = offline_text(pcm)
             row = (seed, len(pcm) / 32000, wer(reference, live), wer(reference, offline))
             rows.append(row)

@@ -81,6 +81,14 @@ def beam_for_load() -> int:
     return int(settings.WHISPER_BEAM_SIZE)
 
 
+def context_for_load() -> float:
+    """`WHISPER_CONTEXT_S` while this process serves at most `WHISPER_CONTEXT_MAX_SESSIONS`
+    sessions; none beyond (left context costs more per pass than beam search, bench/wer.py)."""
+    if _active > settings.WHISPER_CONTEXT_MAX_SESSIONS:
+        return 0.0
+    return float(settings.WHISPER_CONTEXT_S)
+
+
 def submit(request: PassRequest) -> PassResult:
     """Run one pass (blocking the calling session's thread until its result is ready)."""
     global _batcher

@@ -49,6 +49,7 @@ def transcriber_for(session: MeetingSession, state: dict[str, Any]) -> Streaming
         config=engine_config(session.meeting.bot_config or {}),
         state=state if state.get("v") else None,
         pass_interval_s=settings.TRANSCRIPTION_PASS_INTERVAL_S,
+        left_context_s=scheduler.context_for_load(),
     )
 
 
@@ -89,6 +90,7 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
                 continue
         idle_since = time.monotonic()
         after = entries[-1].id
+        engine.left_context_s = scheduler.context_for_load()  # sessions come and go
         for emission in engine.feed(entries):
             emission_store(session=session, emission=emission, owner=lease.token)
     return "done"

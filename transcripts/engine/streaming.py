@@ -5,7 +5,7 @@ new audio it decodes the unconfirmed tail of its buffer (one `PassRequest`). Wor
 consecutive passes agree on (LocalAgreement-2) are confirmed and leave as final segments at
 once; the rest of the hypothesis is a draft. A pause heard by VAD after the hypothesis confirms
 it without waiting for a second pass. Confirmed words stay in the buffer as left context (about
-`LEFT_CONTEXT_S` of audio, back to a sentence end or pause): a pass is forced through them as
+`left_context_s` of audio, back to a sentence end or pause): a pass is forced through them as
 its decoder prefix and decodes only what follows. The buffer is cut at those boundaries, so
 passes stay under `MAX_BUFFER_S`; confirmed text before the cut becomes the passes' prompt.
 
@@ -44,9 +44,10 @@ SENTENCE_END = (".", "?", "!", "…")
 PAUSE_S = 0.4
 # Silence kept before speech when a silent buffer is dropped, so a first word's onset survives.
 ONSET_MARGIN_S = 0.6
-# Confirmed audio kept before the words being decided, its words forced as the decoder's
-# prefix: tiny.en mishears a sentence heard alone that it gets right after hearing the same
-# voice for a few seconds ("the number of [new] users"), see bench/wer.py.
+# Confirmed audio kept before the words being decided (the default; a worker lowers it under
+# load), its words forced as the decoder's prefix: tiny.en mishears a sentence heard alone that
+# it gets right after hearing the same voice for a few seconds ("the number of [new] users"),
+# see bench/wer.py.
 LEFT_CONTEXT_S = 5.0
 # Silence this long after the last confirmed word drops the left context.
 SILENCE_RESET_S = 4.0
@@ -156,10 +157,12 @@ class StreamingTranscriber:
         state: dict[str, Any] | None = None,
         pass_interval_s: float = 0.3,
         max_backlog_s: float = 0.0,
+        left_context_s: float = LEFT_CONTEXT_S,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
         self.pass_interval_s = pass_interval_s
+        self.left_context_s = left_context_s
         self.max_backlog_s = max_backlog_s
         state = state or {}
         self.config: EngineConfig = (
@@ -583,7 +586,7 @@ class StreamingTranscriber:
         self.draft_texts = {d.segment_id: d.text for d in drafts}
 
     def _maybe_cut(self, emission: Emission, upto: float) -> None:
-        """Cut at a boundary that keeps `LEFT_CONTEXT_S` of confirmed audio before the words
+        """Cut at a boundary that keeps `left_context_s` of confirmed audio before the words
         still being decided; past `MAX_BUFFER_S`, at the last confirmed word."""
         if not self.committed:
             return
@@ -595,7 +598,7 @@ class StreamingTranscriber:
         )
         if boundary and (not self.boundaries or here > self.boundaries[-1]):
             self.boundaries.append(here)
-        keep_from = [b for b in self.boundaries if b <= here - LEFT_CONTEXT_S]
+        keep_from = [b for b in self.boundaries if b <= here - self.left_context_s]
         if keep_from:
             self._cut(max(keep_from), emission)
         if self.end_t - self.cut_t > MAX_BUFFER_S:
