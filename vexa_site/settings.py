@@ -316,9 +316,10 @@ WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 2, minimum=1)
 # >1: a per-process loop batches several sessions' passes into one model call (GPU).
 WHISPER_BATCH_SIZE = env_int("WHISPER_BATCH_SIZE", 1, minimum=1)
 WHISPER_BATCH_WAIT_MS = env_int("WHISPER_BATCH_WAIT_MS", 30, minimum=0)
-# Beam width of live passes (3: live WER 0.083 against greedy's 0.097, bench/wer.py), used while
-# a worker process serves at most WHISPER_BEAM_MAX_SESSIONS sessions; greedy (cheaper) beyond.
-WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 3, minimum=1)
+# Beam width of live passes (with left context, bench/wer.py on 24 conversations: live/offline
+# WER ratio 1.12 at 5, 1.18 at 3; a pass costs ~10% more), used while a worker process serves at
+# most WHISPER_BEAM_MAX_SESSIONS sessions; greedy (cheaper) beyond.
+WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5, minimum=1)
 WHISPER_BEAM_MAX_SESSIONS = env_int("WHISPER_BEAM_MAX_SESSIONS", 2, minimum=0)
 # Seconds of confirmed audio a live pass keeps before the words it decides (live/offline WER
 # ratio 1.16 with 5 s, 1.61 with none; a pass costs ~50% more), while a worker process serves at
