@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bots.runtime.browser import BrowserHost
 from tests import processes
 from tests.conftest import ADMIN_KEY
 from tests.speech import VOICES, make_speech_wav
@@ -147,3 +148,20 @@ def wait_for(condition: Callable[[], Any], *, timeout_s: float, what: str) -> An
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(0.05)
+
+
+# One shared browser per test module (as a bot host runs one), and the pages a test opened,
+# closed after it.
+@pytest.fixture(scope="module")
+def host() -> Iterator[BrowserHost]:
+    browser_host = BrowserHost()
+    yield browser_host
+    browser_host.shutdown()
+
+
+@pytest.fixture
+def pages(host: BrowserHost) -> Iterator[list[Any]]:
+    opened: list[Any] = []  # BotPage (test_page_scripts); closed before the module's browser
+    yield opened
+    for page in opened:
+        page.close()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from django.test import Client
 from playwright.async_api import Page
 
@@ -15,13 +13,6 @@ from bots.runtime.browser import BrowserHost
 from tests import processes
 from tests.bots.conftest import load_scenario, meet_id, wait_for
 from tests.bots.test_page_scripts import BotPage
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[BrowserHost]:
-    browser_host = BrowserHost()
-    yield browser_host
-    browser_host.shutdown()
 
 
 async def open_host_page(browser: BrowserHost, url: str, session: str) -> Page:

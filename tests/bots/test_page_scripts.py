@@ -14,7 +14,6 @@ import struct
 import threading
 import time
 import wave
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,13 +26,6 @@ from bots.runtime.browser import BrowserHost
 from tests.bots.conftest import Speech, host_action, load_scenario, meet_id, wait_for
 
 ADAPTER = GoogleMeetAdapter()
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[BrowserHost]:
-    browser_host = BrowserHost()
-    yield browser_host
-    browser_host.shutdown()
 
 
 class BotPage:
@@ -89,14 +81,6 @@ class BotPage:
     def close(self) -> None:
         if self.context is not None:
             self.host.run(self.context.close())
-
-
-@pytest.fixture
-def pages(host: BrowserHost) -> Iterator[list[BotPage]]:
-    opened: list[BotPage] = []
-    yield opened
-    for page in opened:
-        page.close()
 
 
 def rms(pcm: bytes) -> float:

@@ -9,7 +9,6 @@ lobby (with a hang-up button, like the real one), and plays everybody's speech o
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -67,21 +66,6 @@ def test_teams_is_registered_and_a_visible_join_now_button_is_never_the_call() -
     assert classify(raw(join_button=True), TABLE).phase is Phase.PREJOIN
     lobby = raw(found={"lobby": "Someone will let you in shortly"})
     assert classify(lobby, TABLE).phase is Phase.LOBBY
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[BrowserHost]:
-    browser_host = BrowserHost()
-    yield browser_host
-    browser_host.shutdown()
-
-
-@pytest.fixture
-def pages(host: BrowserHost) -> Iterator[list[BotPage]]:
-    opened: list[BotPage] = []
-    yield opened
-    for page in opened:
-        page.close()
 
 
 def open_page(host: BrowserHost, base_url: str, native: str, pages: list[BotPage]) -> BotPage:

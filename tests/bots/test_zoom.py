@@ -10,7 +10,6 @@ sign-in page of meetings for authorized attendees only.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -123,21 +122,6 @@ def test_nobody_is_admitted_before_the_late_host_starts_the_meeting() -> None:
 
 
 # --- the page in real Chromium ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[BrowserHost]:
-    browser_host = BrowserHost()
-    yield browser_host
-    browser_host.shutdown()
-
-
-@pytest.fixture
-def pages(host: BrowserHost) -> Iterator[list[BotPage]]:
-    opened: list[BotPage] = []
-    yield opened
-    for page in opened:
-        page.close()
 
 
 def open_page(host: BrowserHost, base_url: str, native: str, pages: list[BotPage]) -> BotPage:
