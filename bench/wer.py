@@ -28,12 +28,13 @@ django.setup()
 
 import jiwer  # noqa: E402
 import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
 from speech import conversation  # noqa: E402
 from whisper_normalizer.english import EnglishTextNormalizer  # noqa: E402
 
 from meetings.stream import StreamEntry  # noqa: E402
 from transcripts.engine.model import get_model, run_passes  # noqa: E402
-from transcripts.engine.streaming import LEFT_CONTEXT_S, StreamingTranscriber  # noqa: E402
+from transcripts.engine.streaming import StreamingTranscriber  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -64,7 +65,7 @@ def entries_for(pcm: bytes, script: list[dict]) -> list[StreamEntry]:
 
 
 def live_text(
-    entries: list[StreamEntry], interval: float, left_context_s: float = LEFT_CONTEXT_S
+    entries: list[StreamEntry], interval: float, left_context_s: float | None = None
 ) -> tuple[str, int, float]:
     engine = StreamingTranscriber(
         "bench",
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--interval", type=float, default=0.3)
     # 0: what a worker serving more than WHISPER_CONTEXT_MAX_SESSIONS sessions does.
-    parser.add_argument("--left-context", type=float, default=LEFT_CONTEXT_S)
+    parser.add_argument("--left-context", type=float, default=settings.WHISPER_CONTEXT_S)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     rows = []

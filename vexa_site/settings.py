@@ -323,8 +323,8 @@ WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5, minimum=1)
 WHISPER_BEAM_MAX_SESSIONS = env_int("WHISPER_BEAM_MAX_SESSIONS", 2, minimum=0)
 # Seconds of confirmed audio a live pass keeps before the words it decides (live/offline WER
 # ratio on 24 conversations 1.10 with 7 s, 1.12 with 5 s, ~2.2 with none and greedy; a pass
-# costs ~50% more), while a worker process serves at
-# most WHISPER_CONTEXT_MAX_SESSIONS sessions; none beyond. 0 turns it off.
+# costs ~50% more), while a worker process serves at most WHISPER_CONTEXT_MAX_SESSIONS
+# sessions; none beyond. 0 turns it off.
 WHISPER_CONTEXT_S = env_float("WHISPER_CONTEXT_S", 7.0)
 WHISPER_CONTEXT_MAX_SESSIONS = env_int("WHISPER_CONTEXT_MAX_SESSIONS", 2, minimum=0)
 # New audio (seconds) that triggers a decoding pass over the unconfirmed tail.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 
 from meetings.stream import StreamEntry, read_wav_pcm16k
 from tests.speech import VOICES, make_speech_wav
@@ -22,7 +23,6 @@ from tests.transcripts.engine_support import (
 from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
 from transcripts.engine.streaming import (
-    LEFT_CONTEXT_S,
     MAX_BUFFER_S,
     Emission,
     EngineConfig,
@@ -129,7 +129,8 @@ def test_confirmed_speech_stays_in_the_next_passes_as_left_context(
     # While the garden sentence is decided, the budget sentence's end is still in the audio,
     # as the decoder's prefix (it is not transcribed again).
     assert any("numbers" in prefix.lower() for _cut, _seconds, prefix in during_garden)
-    assert any(garden_start - cut >= LEFT_CONTEXT_S / 2 for cut, _s, _p in during_garden)
+    context_s = settings.WHISPER_CONTEXT_S
+    assert any(garden_start - cut >= context_s / 2 for cut, _s, _p in during_garden)
     assert max(seconds for _cut, seconds, _p in passes) <= MAX_BUFFER_S + 0.5
     got = words_of(rec.text())
     for word in KEYWORDS["budget"] + KEYWORDS["garden"] + KEYWORDS["train"]:

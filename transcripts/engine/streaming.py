@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from meetings.stream import StreamEntry
 from transcripts.engine import filters
@@ -44,12 +45,6 @@ SENTENCE_END = (".", "?", "!", "…")
 PAUSE_S = 0.4
 # Silence kept before speech when a silent buffer is dropped, so a first word's onset survives.
 ONSET_MARGIN_S = 0.6
-# Confirmed audio kept before the words being decided (the default; a worker lowers it under
-# load), its words forced as the decoder's prefix: tiny.en mishears a sentence heard alone that
-# it gets right after hearing the same voice for a few seconds ("the number of [new] users"),
-# see bench/wer.py (live/offline ratio on 24 conversations: 1.12 with 5 s, 1.10 with 7 s for
-# ~12% more CPU per pass).
-LEFT_CONTEXT_S = 7.0
 # Silence this long after the last confirmed word drops the left context.
 SILENCE_RESET_S = 4.0
 # The buffer is cut at the last confirmed word when it grows past this, sentence end or not
@@ -159,12 +154,18 @@ class StreamingTranscriber:
         state: dict[str, Any] | None = None,
         pass_interval_s: float = 0.3,
         max_backlog_s: float = 0.0,
-        left_context_s: float = LEFT_CONTEXT_S,
+        left_context_s: float | None = None,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
         self.pass_interval_s = pass_interval_s
-        self.left_context_s = left_context_s
+        # Confirmed audio kept before the words being decided, its words forced as the decoder's
+        # prefix: tiny.en mishears a sentence heard alone that it gets right after hearing the
+        # same voice for a few seconds ("the number of [new] users"), see bench/wer.py. A worker
+        # lowers it under load (`scheduler.context_for_load`).
+        self.left_context_s = (
+            float(settings.WHISPER_CONTEXT_S) if left_context_s is None else left_context_s
+        )
         self.max_backlog_s = max_backlog_s
         state = state or {}
         self.config: EngineConfig = (
