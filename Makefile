@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-TEST_ENV := DEBUG=1 DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vexa} \
+# The pass budget adapts the engine to the host's speed (transcripts/engine/scheduler.py): tests
+# pin it off so that the engine decodes the same way on any CI machine; test_scheduler turns it on.
+TEST_ENV := DEBUG=1 TRANSCRIPTION_PASS_BUDGET_S=0 DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vexa} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/1} PLATFORM_URLS=simulator
 
 .PHONY: run test lint venv system-deps services demo

@@ -33,6 +33,7 @@ def run_check(**env: str) -> subprocess.CompletedProcess[str]:
         ("DATABASE_URL", "mysql2://nowhere"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("WHISPER_DEVICE", "tpu"),
+        ("TRANSCRIPTION_PASS_BUDGET_S", "-1"),
         ("PLATFORM_URLS", "{not json"),
         ("API_RATE_LIMIT_PER_MINUTE", "lots"),
         ("ADMIN_API_TOKEN", "short"),

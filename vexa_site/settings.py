@@ -327,6 +327,11 @@ WHISPER_BEAM_MAX_SESSIONS = env_int("WHISPER_BEAM_MAX_SESSIONS", 2, minimum=0)
 # sessions; none beyond. 0 turns it off.
 WHISPER_CONTEXT_S = env_float("WHISPER_CONTEXT_S", 7.0)
 WHISPER_CONTEXT_MAX_SESSIONS = env_int("WHISPER_CONTEXT_MAX_SESSIONS", 2, minimum=0)
+# A live pass (queueing included) should take at most this long: where the median of a
+# process's recent passes with left context (or beam search) runs over it, the process keeps that
+# feature for fewer sessions than it serves now, and retries after RETRY_S. 0 turns it off.
+TRANSCRIPTION_PASS_BUDGET_S = env_float("TRANSCRIPTION_PASS_BUDGET_S", 0.5, minimum=0)
+TRANSCRIPTION_PASS_BUDGET_RETRY_S = env_int("TRANSCRIPTION_PASS_BUDGET_RETRY_S", 600, minimum=1)
 # New audio (seconds) that triggers a decoding pass over the unconfirmed tail.
 TRANSCRIPTION_PASS_INTERVAL_S = env_float("TRANSCRIPTION_PASS_INTERVAL_S", 0.3)
 # A transcription worker holds a Redis lease per session; the supervisor re-enqueues a session

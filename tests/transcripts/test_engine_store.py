@@ -181,7 +181,12 @@ def test_batched_passes_give_the_same_words_as_single_passes(tmp_path: Path) -> 
         for i, text in enumerate(texts)
     ]
     single = [run_passes([PassRequest(audio=a)])[0].text for a in audios]
-    with override_settings(WHISPER_BATCH_SIZE=4, WHISPER_BATCH_WAIT_MS=50):
+    scheduler._batcher = None  # one dispatcher, gathering for both sessions
+    with (
+        override_settings(WHISPER_BATCH_SIZE=4, WHISPER_BATCH_WAIT_MS=200, WHISPER_NUM_WORKERS=1),
+        scheduler.ActiveSession(),
+        scheduler.ActiveSession(),
+    ):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(2) as pool:

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
+import numpy as np
 import pytest
 from django.test import override_settings
 
+from bots.simulator.speech import make_speech_wav
+from meetings.stream import read_wav_pcm16k
 from transcripts.engine import scheduler
+from transcripts.engine.model import PassRequest
 
 
-@pytest.mark.parametrize(("sessions", "beam", "context"), [(1, 3, 5.0), (2, 3, 5.0), (3, 1, 0.0)])
+@pytest.fixture(autouse=True)
+def fresh_budget() -> Iterator[None]:
+    scheduler.budget.reset()
+    yield
+    scheduler.budget.reset()
+
+
+def sessions(count: int) -> ExitStack:
+    stack = ExitStack()
+    for _ in range(count):
+        stack.enter_context(scheduler.ActiveSession())
+    return stack
+
+
+@pytest.mark.parametrize(("count", "beam", "context"), [(1, 3, 5.0), (2, 3, 5.0), (3, 1, 0.0)])
 def test_beam_and_left_context_are_dropped_beyond_the_configured_sessions(
-    sessions: int, beam: int, context: float
+    count: int, beam: int, context: float
 ) -> None:
     with override_settings(
         WHISPER_BEAM_SIZE=3,
@@ -20,10 +41,75 @@ def test_beam_and_left_context_are_dropped_beyond_the_configured_sessions(
         WHISPER_CONTEXT_S=5.0,
         WHISPER_CONTEXT_MAX_SESSIONS=2,
     ):
-        with ExitStack() as stack:
-            for _ in range(sessions):
-                stack.enter_context(scheduler.ActiveSession())
+        with sessions(count):
             assert scheduler.beam_for_load() == beam
             assert scheduler.context_for_load() == context
         assert scheduler.context_for_load() == 5.0  # the sessions ended
         assert scheduler.beam_for_load() == 3
+
+
+def speech(tmp_path: Path, text: str) -> np.ndarray:
+    pcm = read_wav_pcm16k(make_speech_wav(text, tmp_path / "speech.wav"))
+    return np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
+
+
+BUDGETED = {
+    "WHISPER_BEAM_SIZE": 3,
+    "WHISPER_BEAM_MAX_SESSIONS": 2,
+    "WHISPER_CONTEXT_S": 5.0,
+    "WHISPER_CONTEXT_MAX_SESSIONS": 2,
+    "WHISPER_BATCH_SIZE": 1,
+}
+
+
+def test_left_context_is_dropped_where_its_passes_run_over_the_budget(tmp_path: Path) -> None:
+    audio = speech(tmp_path, "The morning train was late again because of the snow.")
+    # No CPU passes a real pass in a millisecond: these passes are over budget on any machine.
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(2):
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            assert scheduler.context_for_load() == 5.0
+            scheduler.submit(PassRequest(audio=audio, language="en", prefix="The morning"))
+        assert scheduler.context_for_load() == 0.0
+        assert scheduler.beam_for_load() == 3  # blamed on the context, not on beam search
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(1):
+        assert scheduler.context_for_load() == 5.0  # fewer sessions than when it was too slow
+
+
+def test_passes_within_the_budget_keep_context_and_beam(tmp_path: Path) -> None:
+    audio = speech(tmp_path, "Please bring the revenue numbers.")
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=60.0), sessions(2):
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            scheduler.submit(PassRequest(audio=audio, language="en", prefix="Please"))
+            scheduler.submit(PassRequest(audio=audio, language="en"))
+        assert scheduler.context_for_load() == 5.0
+        assert scheduler.beam_for_load() == 3
+
+
+def test_slow_beam_search_is_dropped_for_as_many_sessions(tmp_path: Path) -> None:
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.5):
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            scheduler.budget.record(feature="beam", seconds=0.8, sessions=1)
+        with sessions(1):
+            assert scheduler.beam_for_load() == 1
+            assert scheduler.context_for_load() == 5.0
+
+
+def test_a_budget_of_zero_never_drops_anything() -> None:
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0), sessions(1):
+        for _ in range(2 * scheduler.PassBudget.SAMPLE):
+            scheduler.budget.record(feature="context", seconds=30.0, sessions=1)
+        assert scheduler.context_for_load() == 5.0
+
+
+def test_the_lesson_is_forgotten_after_the_retry_time() -> None:
+    with (
+        override_settings(
+            **BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.5, TRANSCRIPTION_PASS_BUDGET_RETRY_S=60
+        ),
+        sessions(1),
+    ):
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            scheduler.budget.record(feature="context", seconds=0.9, sessions=1)
+        assert scheduler.context_for_load() == 0.0
+        scheduler.budget.learned_at = time.monotonic() - 61  # a minute later
+        assert scheduler.context_for_load() == 5.0

@@ -1,50 +1,92 @@
-"""How passes reach the model: directly (CPU), or batched across sessions (GPU).
+"""How passes reach the model, and how much accuracy a worker process can afford per pass.
 
-On a CPU one pass per call is fastest (batching slows the encoder, `shared/WHISPER.md`); a
-thread-pool worker's sessions run their passes concurrently on one model copy
-(`WHISPER_NUM_WORKERS`). On a GPU one call per pass leaves the device idle between tiny
-kernels; with `WHISPER_BATCH_SIZE` > 1 a per-process loop collects the passes that sessions
-submit within `WHISPER_BATCH_WAIT_MS` and runs them as one batched encoder + decoder call
-(`model.run_passes`), so one GPU serves many meetings (`shared/GPU.md`).
+A thread-pool worker's sessions submit passes from their own threads; `WHISPER_NUM_WORKERS` model
+calls run at once on one model copy (CTranslate2 releases the GIL). With `WHISPER_BATCH_SIZE` > 1
+that many dispatcher threads each take the first waiting pass and the others already queued (or
+about to be: up to `WHISPER_BATCH_WAIT_MS` while a session between passes may still submit) and
+run them as one batched encoder + decoder call (`model.run_passes`). On a GPU that is how one
+device serves many meetings (`shared/GPU.md`). A lone session never waits for company.
+
+Beam search and left context make passes dearer: a process keeps them only while it serves few
+sessions (`WHISPER_*_MAX_SESSIONS`) and while its passes stay within the pass budget
+(`PassBudget`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import queue
+import statistics
 import threading
+import time
+from collections import deque
 from concurrent.futures import Future
 
 from django.conf import settings
 
 from transcripts.engine.model import PassRequest, PassResult, run_passes
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _batcher: Batcher | None = None
+_active = 0  # sessions this process is transcribing
 
 
 class Batcher:
-    """One dispatcher thread: take the first waiting pass, gather more for `wait_s`, run all."""
+    """`dispatchers` threads, each running a fair share of the waiting passes per model call."""
 
-    def __init__(self, *, max_batch: int, wait_s: float) -> None:
+    def __init__(self, *, max_batch: int, wait_s: float, dispatchers: int) -> None:
         self.max_batch = max_batch
         self.wait_s = wait_s
+        self.dispatchers = dispatchers
         self.queue: queue.Queue[tuple[PassRequest, Future[PassResult]]] = queue.Queue()
         self.batches: list[int] = []  # recent batch sizes (observability, benchmarks)
-        threading.Thread(target=self._loop, name="whisper-batcher", daemon=True).start()
+        self.taken = 0  # passes in batches being gathered or run
+        for index in range(dispatchers):
+            threading.Thread(
+                target=self._loop, name=f"whisper-batcher-{index}", daemon=True
+            ).start()
 
     def submit(self, request: PassRequest) -> PassResult:
         future: Future[PassResult] = Future()
         self.queue.put((request, future))
         return future.result()
 
+    def _share(self) -> int:
+        # Every dispatcher (a core each on a CPU) stays busy: one that took all of 4 sessions'
+        # passes would run them on one core while the other idles.
+        return max(1, min(self.max_batch, math.ceil(_active / self.dispatchers)))
+
+    def _take(self, batch: list[tuple[PassRequest, Future[PassResult]]], *, timeout: float) -> bool:
+        """Move the next waiting pass into `batch`, waiting up to `timeout` seconds for one."""
+        try:
+            item = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
+        except queue.Empty:
+            return False
+        with _lock:
+            self.taken += 1
+        batch.append(item)
+        return True
+
+    def _gather(self) -> list[tuple[PassRequest, Future[PassResult]]]:
+        batch: list[tuple[PassRequest, Future[PassResult]]] = []
+        while not self._take(batch, timeout=3600):
+            pass
+        deadline = time.monotonic() + self.wait_s
+        while len(batch) < self._share():
+            if self._take(batch, timeout=0):
+                continue
+            # Wait only while some session's pass is not in a batch yet: when every other one
+            # already is, nobody else can come and the wait would be pure delay.
+            remaining = deadline - time.monotonic()
+            if _active - self.taken <= 0 or not self._take(batch, timeout=remaining):
+                break
+        return batch
+
     def _loop(self) -> None:
         while True:
-            batch = [self.queue.get()]
-            try:
-                while len(batch) < self.max_batch:
-                    batch.append(self.queue.get(timeout=self.wait_s))
-            except queue.Empty:
-                pass
+            batch = self._gather()
             self.batches = [*self.batches[-99:], len(batch)]
             try:
                 results = run_passes([request for request, _future in batch])
@@ -52,11 +94,11 @@ class Batcher:
                 for _request, future in batch:
                     future.set_exception(exc)
                 continue
+            finally:
+                with _lock:
+                    self.taken -= len(batch)
             for (_request, future), result in zip(batch, results, strict=True):
                 future.set_result(result)
-
-
-_active = 0
 
 
 class ActiveSession:
@@ -73,27 +115,109 @@ class ActiveSession:
             _active -= 1
 
 
+class PassBudget:
+    """Learns how many sessions this process can serve with left context, and with beam search,
+    while a pass (its queueing included) stays within `TRANSCRIPTION_PASS_BUDGET_S`.
+
+    The configured caps (`WHISPER_CONTEXT_MAX_SESSIONS`, `WHISPER_BEAM_MAX_SESSIONS`) suit the
+    machine they were measured on; on one 2.5x slower a single session's passes with context
+    took 0.56 s and its drafts came 1.33 s after the words (0.5 s without context). When the
+    median of the last `SAMPLE` passes made with a feature exceeds the budget, the feature is
+    kept only for fewer sessions than were running; the lesson is forgotten after
+    `TRANSCRIPTION_PASS_BUDGET_RETRY_S` (the host may have become less busy).
+    """
+
+    SAMPLE = 8
+    FEATURES = ("context", "beam")
+
+    def __init__(self) -> None:
+        self.recent: dict[str, deque[float]] = {
+            feature: deque(maxlen=self.SAMPLE) for feature in self.FEATURES
+        }
+        self.caps: dict[str, int] = {}
+        self.learned_at = 0.0
+
+    def cap(self, feature: str, configured: int) -> int:
+        """The most sessions `feature` may be used for now."""
+        with _lock:
+            retry_s = settings.TRANSCRIPTION_PASS_BUDGET_RETRY_S
+            if self.caps and time.monotonic() - self.learned_at > retry_s:
+                self.caps.clear()
+            return min(configured, self.caps.get(feature, configured))
+
+    def record(self, *, feature: str | None, seconds: float, sessions: int) -> None:
+        """Account a pass made with `feature` (its costliest one) while `sessions` ran."""
+        budget_s = float(settings.TRANSCRIPTION_PASS_BUDGET_S)
+        if feature is None or budget_s <= 0:
+            return
+        with _lock:
+            recent = self.recent[feature]
+            recent.append(seconds)
+            median = statistics.median(recent)
+            if len(recent) < self.SAMPLE or median <= budget_s:
+                return
+            self.caps[feature] = max(0, sessions - 1)
+            self.learned_at = time.monotonic()
+            for samples in self.recent.values():
+                samples.clear()
+        log.warning(
+            "passes with %s took %.2f s (median) at %d session(s), over the %.2f s budget: "
+            "keeping it for at most %d session(s)",
+            "left context" if feature == "context" else "beam search",
+            median,
+            sessions,
+            budget_s,
+            max(0, sessions - 1),
+        )
+
+    def reset(self) -> None:
+        with _lock:
+            self.caps.clear()
+            for samples in self.recent.values():
+                samples.clear()
+
+
+budget = PassBudget()
+
+
 def beam_for_load() -> int:
     """`WHISPER_BEAM_SIZE` while this process serves at most `WHISPER_BEAM_MAX_SESSIONS`
-    sessions; greedy beyond, where CPU time buys more streams than accuracy (bench/wer.py)."""
-    if _active > settings.WHISPER_BEAM_MAX_SESSIONS:
+    sessions (fewer where its passes ran over budget); greedy beyond, where CPU time buys more
+    streams than accuracy (bench/wer.py)."""
+    if _active > budget.cap("beam", settings.WHISPER_BEAM_MAX_SESSIONS):
         return 1
     return int(settings.WHISPER_BEAM_SIZE)
 
 
 def context_for_load() -> float:
     """`WHISPER_CONTEXT_S` while this process serves at most `WHISPER_CONTEXT_MAX_SESSIONS`
-    sessions; none beyond (left context costs more per pass than beam search, bench/wer.py)."""
-    if _active > settings.WHISPER_CONTEXT_MAX_SESSIONS:
+    sessions (fewer where its passes ran over budget); none beyond (left context costs more per
+    pass than beam search, bench/wer.py)."""
+    if _active > budget.cap("context", settings.WHISPER_CONTEXT_MAX_SESSIONS):
         return 0.0
     return float(settings.WHISPER_CONTEXT_S)
 
 
 def submit(request: PassRequest) -> PassResult:
-    """Run one pass (blocking the calling session's thread until its result is ready)."""
-    global _batcher
+    """Run one pass (blocking the calling session's thread until its result is ready) and
+    account its time against the pass budget."""
     if request.beam_size is None:
         request.beam_size = beam_for_load()
+    # A slow pass is blamed on the costliest feature it used.
+    feature = None
+    if request.prefix and context_for_load() > 0:
+        feature = "context"
+    elif request.beam_size > 1:
+        feature = "beam"
+    sessions = _active
+    began = time.monotonic()
+    result = _run(request)
+    budget.record(feature=feature, seconds=time.monotonic() - began, sessions=sessions)
+    return result
+
+
+def _run(request: PassRequest) -> PassResult:
+    global _batcher
     if settings.WHISPER_BATCH_SIZE <= 1:
         return run_passes([request])[0]
     with _lock:
@@ -101,5 +225,6 @@ def submit(request: PassRequest) -> PassResult:
             _batcher = Batcher(
                 max_batch=settings.WHISPER_BATCH_SIZE,
                 wait_s=settings.WHISPER_BATCH_WAIT_MS / 1000,
+                dispatchers=settings.WHISPER_NUM_WORKERS,
             )
     return _batcher.submit(request)
