@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -61,6 +62,8 @@ from transcripts.models import Segment  # noqa: E402
 ADMIN_KEY = "bench-admin-key-0123456789abcdef"
 
 OUT = ROOT / "bench" / "out"
+# Meeting ids unique to this run: a meeting an earlier run left active would refuse a new bot.
+RUN_ID = secrets.token_hex(3)
 
 
 def start_worker(
@@ -175,7 +178,7 @@ def word_latencies(
 def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> dict[str, Any]:
     sessions = []
     for i in range(n):
-        native_id = f"ben-{n:02d}{i:02d}-{os.getpid() % 1000:03d}"
+        native_id = f"ben-{n:02d}{i:02d}-{RUN_ID}"
         meeting = Meeting.objects.create(
             user=user, platform="google_meet", native_meeting_id=native_id,
             bot_config={"language": "en", "task": "transcribe"},
@@ -246,7 +249,7 @@ def run_meetings(
                 {"name": turn["speaker"], "audio": str(clip), "at_s": lead_s + turn["start"]}
             )
             turns.setdefault(turn["speaker"], []).append(turn["start"])
-        native = f"ben-{n:02d}{i:02d}-{os.getpid() % 1000:03d}"
+        native = f"ben-{n:02d}{i:02d}-{RUN_ID}"
         response = httpx.post(
             f"{base}/simulator/api/scenarios",
             json={
@@ -261,20 +264,22 @@ def run_meetings(
                 user=user, platform="google_meet", native_meeting_id=native, language="en"
             )
         )  # fmt: skip
-    deadline = time.time() + 120 + max(s[-1]["end"] for _p, s in clips)
+    # A host too slow for N meetings still finishes their transcripts, late: wait for them.
+    deadline = time.time() + 300 + 3 * max(s[-1]["end"] for _p, s in clips)
     sessions: list[MeetingSession] = []
     for meeting in meetings:
-        while time.time() < deadline:
-            meeting.refresh_from_db()
-            if meeting.status in ("completed", "failed"):
-                break
+        meeting.refresh_from_db()
+        while time.time() < deadline and meeting.status not in ("completed", "failed"):
             time.sleep(0.5)
+            meeting.refresh_from_db()
         if meeting.status != "completed":
             raise RuntimeError(f"meeting {meeting.pk} ended {meeting.status}: {meeting.data}")
         session = MeetingSession.objects.get(meeting=meeting)
         while time.time() < deadline and not session.transcriber_state.get("finished"):
             time.sleep(0.2)
             session.refresh_from_db()
+        if not session.transcriber_state.get("finished"):
+            raise RuntimeError(f"meeting {meeting.pk}: transcription not finished in time")
         sessions.append(session)
     per_session = []
     for i, session in enumerate(sessions):

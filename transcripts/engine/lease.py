@@ -1,10 +1,10 @@
 """One transcription worker per session: a Redis lease, and a fencing token in PostgreSQL.
 
-The lease (`SET NX PX`) is renewed on every read loop; a worker that dies stops renewing and
-the key expires, which is how `supervise_transcription` knows to re-enqueue the session. The
-token is also written into `MeetingSession.transcriber_state["owner"]` and checked under a
-row lock by every store, so a worker that was only paused (and lost its lease meanwhile)
-cannot write over its successor.
+The lease (`SET NX PX`) is renewed on every read loop and before every pass; a worker that dies
+stops renewing and the key expires, which is how `supervise_transcription` knows to re-enqueue
+the session. The token is also written into `MeetingSession.transcriber_state["owner"]` and
+checked under a row lock by every store, so a worker that was only paused (and lost its lease
+meanwhile) cannot write over its successor.
 """
 
 from __future__ import annotations
@@ -15,9 +15,17 @@ from django.conf import settings
 
 from vexa_site.redis import get_redis
 
+# A lease that lapsed while nobody took it (the worker was only slow: on a saturated host passes
+# queue for CPU) is taken back; the fencing token still guards the stores if a successor claimed
+# the session in PostgreSQL meanwhile.
 _RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+if not holder then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """

@@ -17,6 +17,7 @@ from meetings.models import TERMINAL_STATUSES, MeetingSession
 from meetings.stream import SessionStream, StreamEntry
 from transcripts.engine import scheduler
 from transcripts.engine.lease import Lease
+from transcripts.engine.model import PassRequest, PassResult
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import EngineConfig, StreamingTranscriber
 
@@ -42,10 +43,18 @@ def engine_config(bot_config: dict[str, Any]) -> EngineConfig:
     )
 
 
-def transcriber_for(session: MeetingSession, state: dict[str, Any]) -> StreamingTranscriber:
+def transcriber_for(
+    session: MeetingSession, state: dict[str, Any], lease: Lease
+) -> StreamingTranscriber:
+    def run_pass(request: PassRequest) -> PassResult:
+        # Renewed before every pass, not only every stream read: on a saturated host one read's
+        # catch-up passes took longer than the lease, and the session was handed to a successor.
+        lease.renew()
+        return scheduler.submit(request)
+
     return StreamingTranscriber(
         session.session_uid,
-        run_pass=scheduler.submit,
+        run_pass=run_pass,
         config=engine_config(session.meeting.bot_config or {}),
         state=state if state.get("v") else None,
         pass_interval_s=settings.TRANSCRIPTION_PASS_INTERVAL_S,
@@ -66,7 +75,7 @@ def session_transcribe(*, session_uid: str) -> str:
         if state.get("finished"):
             return "finished"
         with scheduler.ActiveSession():
-            return _run(session, transcriber_for(session, state), lease)
+            return _run(session, transcriber_for(session, state, lease), lease)
     finally:
         lease.release()
 
