@@ -173,12 +173,13 @@ def main() -> None:
                 seconds = (at(done, "active") - at(done, "requested")).total_seconds()
                 joins.append(seconds)
                 print(f"join {index + 1}: requested -> active {seconds:.2f} s", flush=True)
-            warm = joins[1:] or joins
-            print(
-                f"requested -> active over {len(joins)} joins: p50 {statistics.median(joins):.2f}"
-                f" s (cold first {joins[0]:.2f} s, warm p50 {statistics.median(warm):.2f} s, "
-                f"max {max(joins):.2f} s)"
-            )
+            if joins:  # --joins 0: only the concurrent capture and stop measurements
+                warm = joins[1:] or joins
+                print(
+                    f"requested -> active over {len(joins)} joins: p50 "
+                    f"{statistics.median(joins):.2f} s (cold first {joins[0]:.2f} s, warm p50 "
+                    f"{statistics.median(warm):.2f} s, max {max(joins):.2f} s)"
+                )
             for n in args.concurrent:
                 meetings = []
                 for _ in range(n):
