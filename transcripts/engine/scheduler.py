@@ -58,10 +58,13 @@ class Batcher:
         # passes would run them on one core while the other idles.
         return max(1, min(self.max_batch, math.ceil(_active / self.dispatchers)))
 
-    def _take(self, batch: list[tuple[PassRequest, Future[PassResult]]], *, timeout: float) -> bool:
-        """Move the next waiting pass into `batch`, waiting up to `timeout` seconds for one."""
+    def _take(
+        self, batch: list[tuple[PassRequest, Future[PassResult]]], *, timeout: float | None
+    ) -> bool:
+        """Move the next waiting pass into `batch`, waiting up to `timeout` seconds (None: until
+        one comes)."""
         try:
-            item = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
+            item = self.queue.get(timeout=max(0.0, timeout) if timeout is not None else None)
         except queue.Empty:
             return False
         with _lock:
@@ -71,8 +74,7 @@ class Batcher:
 
     def _gather(self) -> list[tuple[PassRequest, Future[PassResult]]]:
         batch: list[tuple[PassRequest, Future[PassResult]]] = []
-        while not self._take(batch, timeout=3600):
-            pass
+        self._take(batch, timeout=None)
         deadline = time.monotonic() + self.wait_s
         while len(batch) < self._share():
             if self._take(batch, timeout=0):
@@ -153,10 +155,12 @@ class PassBudget:
         with _lock:
             recent = self.recent[feature]
             recent.append(seconds)
-            median = statistics.median(recent)
-            if len(recent) < self.SAMPLE or median <= budget_s:
+            if len(recent) < self.SAMPLE:
                 return
-            self.caps[feature] = max(0, sessions - 1)
+            median = statistics.median(recent)
+            if median <= budget_s:
+                return
+            cap = self.caps[feature] = max(0, sessions - 1)
             self.learned_at = time.monotonic()
             for samples in self.recent.values():
                 samples.clear()
@@ -167,7 +171,7 @@ class PassBudget:
             median,
             sessions,
             budget_s,
-            max(0, sessions - 1),
+            cap,
         )
 
     def reset(self) -> None:
