@@ -3,7 +3,9 @@
 The bot's logic is plain synchronous code in the task's thread (database, Redis, the stream and
 the recording); every browser action is a coroutine run on the process's shared browser loop
 (`BrowserHost.run`). Audio chunks arrive from the page through a Playwright binding on that
-loop and are queued to this thread, which writes them to the session stream and the recording.
+loop and are queued to the bot's audio pump thread, which writes each to the session stream and
+the recording as it arrives (waiting for this thread's next tick would add up to `TICK_S` to
+every word's latency).
 
 The database is the truth: a stop or config change is seen by re-reading the meeting row when
 `notify_bot` rings (Redis pub/sub) and at least every `REREAD_EVERY_S` without it.
@@ -53,6 +55,7 @@ JOIN_TIMEOUT_S = 30.0
 # After clicking join, the page must show a waiting room or the call within this time.
 AFTER_JOIN_TIMEOUT_S = 30.0
 LEAVE_TIMEOUT_S = 5.0
+PUMP_JOIN_TIMEOUT_S = 30.0
 # Consecutive failed page scans (a crashed page) before the bot gives up.
 MAX_SCAN_FAILURES = 15
 DEFAULT_BOT_NAME = "Vexa Bot"
@@ -125,7 +128,10 @@ class BotRun:
     def __init__(self, meeting_id: int, *, host: BrowserHost | None = None) -> None:
         self.meeting_id = meeting_id
         self.host = host or get_host()
-        self.chunks: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()
+        # None is the pump's sentinel: no chunk comes after it.
+        self.chunks: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self.pump: threading.Thread | None = None
+        self.pump_error: BaseException | None = None
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.adapter: PlatformAdapter | None = None
@@ -225,7 +231,8 @@ class BotRun:
         timers: LeaveTimers | None = None
         scan_failures = 0
         while True:
-            self._drain_audio()
+            if self.pump_error is not None:
+                raise BotFailure(self.status, f"writing the audio failed: {self.pump_error}")
             self._heartbeat()
             stop = self._control()
             if stop is not None:
@@ -323,20 +330,39 @@ class BotRun:
             self.stream.append_config(language=self.last_language, task=self.last_task, t=0.0)
         if self.config.get("recording_enabled") is not False:
             self.recorder = RecordingWriter(self.session)
+        self._start_pump()
 
-    def _drain_audio(self) -> None:
-        while True:
-            try:
-                first_sample, pcm = self.chunks.get_nowait()
-            except queue.Empty:
-                return
-            if self.stream is None:
-                continue  # capture starts only at admission; nothing arrives before
-            t = first_sample / SAMPLE_RATE
-            self.stream.append_audio(pcm, t=t)
-            if self.recorder is not None:
-                self.recorder.write(pcm, t=t)
-            self.clock = max(self.clock, t + len(pcm) / (2 * SAMPLE_RATE))
+    def _start_pump(self) -> None:
+        self.pump = threading.Thread(
+            target=self._pump_audio, name=f"audio-pump-{self.meeting_id}", daemon=True
+        )
+        self.pump.start()
+
+    def _pump_audio(self) -> None:
+        """The pump thread: each chunk to the stream and the recording as soon as it arrives."""
+        assert self.stream is not None
+        try:
+            while (item := self.chunks.get()) is not None:
+                first_sample, pcm = item
+                t = first_sample / SAMPLE_RATE
+                self.stream.append_audio(pcm, t=t)
+                if self.recorder is not None:
+                    self.recorder.write(pcm, t=t)
+                self.clock = max(self.clock, t + len(pcm) / (2 * SAMPLE_RATE))
+        except Exception as exc:
+            logger.exception("meeting %s: writing the audio failed", self.meeting_id)
+            self.pump_error = exc
+        finally:
+            close_old_connections()
+
+    def _stop_pump(self) -> None:
+        """After capture stopped: let the pump write what is queued, then end it."""
+        if self.pump is None:
+            return
+        self.chunks.put(None)
+        self.pump.join(timeout=PUMP_JOIN_TIMEOUT_S)
+        if self.pump.is_alive():
+            logger.error("meeting %s: the audio pump did not finish", self.meeting_id)
 
     def _speakers(self, others: list[Any], clock: float) -> None:
         assert self.stream is not None
@@ -400,8 +426,6 @@ class BotRun:
             return
         self.last_heartbeat = time.monotonic()
         Meeting.objects.filter(pk=self.meeting_id).update(bot_heartbeat_at=timezone.now())
-        if self.recorder is not None:
-            self.recorder.flush()
 
     def _transition(self, to: str, *, reason: str, **kwargs: Any) -> bool:
         try:
@@ -511,7 +535,7 @@ class BotRun:
         except Exception:
             logger.exception("meeting %s: closing the browser context failed", self.meeting_id)
         close_old_connections()
-        self._drain_audio()
+        self._stop_pump()
         if self.stream is not None:
             for pid, name in list(self.speaking.items()):
                 self.stream.append_speaker(

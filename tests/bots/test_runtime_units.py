@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,9 +13,11 @@ from accounts.models import User
 from bots.adapters.base import Phase, classify
 from bots.adapters.google_meet import TABLE
 from bots.runtime import browser
-from bots.runtime.bot import BotFailure, meeting_target_url
+from bots.runtime.bot import BotFailure, BotRun, meeting_target_url
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from meetings.models import Meeting
+from meetings.stream import SessionStream
+from tests.bots.conftest import wait_for
 
 
 def test_automatic_leave_reads_seconds_and_vexas_milliseconds_with_defaults() -> None:
@@ -130,3 +134,47 @@ def test_our_disabled_features_are_merged_into_playwrights_single_flag() -> None
     assert "WebRtcHideLocalIpsWithMdns" in merged
     assert options["ignore_default_args"] == [f"--disable-features={','.join(theirs)}"]
     assert {"--no-sandbox", "--in-process-gpu", "--disable-quic"} <= set(options["args"])
+
+
+@pytest.fixture
+def pump_run() -> Iterator[BotRun]:
+    """A bot run with its session stream, as at admission, but no page: the pump needs none."""
+    host = browser.BrowserHost()
+    run = BotRun(0, host=host)
+    run.stream = SessionStream(f"pump-{uuid.uuid4().hex}")
+    yield run
+    run.stream.redis.delete(run.stream.key)
+    host.shutdown()
+
+
+def test_the_audio_pump_writes_each_chunk_as_it_arrives_and_what_is_queued_before_it_ends(
+    pump_run: BotRun,
+) -> None:
+    assert pump_run.stream is not None
+    pump_run._start_pump()
+    chunk = b"\x01\x00" * 1600
+
+    # As the page's binding does; the bot's own thread is not ticking here, so only the pump
+    # can write it.
+    pump_run.chunks.put((0, chunk))
+    wait_for(lambda: pump_run.stream.read_all(), timeout_s=5, what="the first chunk")  # type: ignore[union-attr]
+    pump_run.chunks.put((1600, chunk))
+    pump_run.chunks.put((4800, chunk))  # after a gap the page reported
+    pump_run._stop_pump()
+
+    audio = [e for e in pump_run.stream.read_all() if e.type == "audio"]
+    assert [(e.t, e.pcm) for e in audio] == [(0.0, chunk), (0.1, chunk), (0.3, chunk)]
+    assert pump_run.clock == pytest.approx(0.4)
+    assert pump_run.pump is not None
+    assert not pump_run.pump.is_alive()
+
+
+def test_a_failed_audio_write_fails_the_bot_instead_of_losing_audio_silently(
+    pump_run: BotRun,
+) -> None:
+    pump_run._start_pump()
+    pump_run.chunks.put((0, b"\x01"))  # half a sample: the stream refuses it
+
+    wait_for(lambda: pump_run.pump_error is not None, timeout_s=5, what="the pump's error")
+    with pytest.raises(BotFailure, match="writing the audio failed"):
+        pump_run._watch()
