@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
@@ -353,7 +353,8 @@ class BotRun:
             logger.exception("meeting %s: writing the audio failed", self.meeting_id)
             self.pump_error = exc
         finally:
-            close_old_connections()
+            # The recording's row updates opened this thread's own connection: it ends here.
+            connection.close()
 
     def _stop_pump(self) -> None:
         """After capture stopped: let the pump write what is queued, then end it."""
