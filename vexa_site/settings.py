@@ -317,10 +317,10 @@ WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 2, minimum=1)
 WHISPER_BATCH_SIZE = env_int("WHISPER_BATCH_SIZE", 1, minimum=1)
 WHISPER_BATCH_WAIT_MS = env_int("WHISPER_BATCH_WAIT_MS", 30, minimum=0)
 # Beam width of live passes (with left context, bench/wer.py on 24 conversations: live/offline
-# WER ratio 1.12 at 5, 1.18 at 3; without context, on 12, 1.40 at 5 against 2.10 greedy, for ~25%
-# more per pass), used while a worker process serves at most WHISPER_BEAM_MAX_SESSIONS sessions
-# (and the pass budget allows); greedy (cheaper) beyond. Beam buys more accuracy per CPU second
-# than left context does, so it is kept for more sessions.
+# WER ratio 1.12 at 5, 1.18 at 3; without context 1.40 at 5 against 2.10 greedy on 12, 1.48 on
+# 24, for ~25% more per pass), used while a worker process serves at most
+# WHISPER_BEAM_MAX_SESSIONS sessions (and the pass budget allows); greedy (cheaper) beyond. Beam
+# buys more accuracy per CPU second than left context does, so it is kept for more sessions.
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5, minimum=1)
 WHISPER_BEAM_MAX_SESSIONS = env_int("WHISPER_BEAM_MAX_SESSIONS", 4, minimum=0)
 # Seconds of confirmed audio a live pass keeps before the words it decides (live/offline WER
