@@ -142,7 +142,10 @@ class BotRun:
         self.stream: SessionStream | None = None
         self.recorder: RecordingWriter | None = None
         self.speaking: dict[str, str] = {}
-        self.clock = 0.0
+        # Capture-clock seconds seen: the page's (this thread writes it) and the end of the audio
+        # written (the pump writes it); one writer each, so neither update can undo the other.
+        self.page_clock = 0.0
+        self.audio_end = 0.0
         self.last_language: str | None = None
         self.last_task: str | None = None
         self.pubsub: Any = None
@@ -295,7 +298,7 @@ class BotRun:
         return None
 
     def _in_call(self, snap: PageSnapshot, timers: LeaveTimers, now: float) -> Finish | None:
-        self.clock = max(self.clock, snap.clock)
+        self.page_clock = max(self.page_clock, snap.clock)
         if snap.phase is Phase.REMOVED:
             return Finish("completed", f"removed: {snap.detail}", "evicted")
         if snap.phase in (Phase.ENDED, Phase.NOT_FOUND, Phase.REJECTED, Phase.LOBBY_TIMEOUT):
@@ -332,6 +335,11 @@ class BotRun:
             self.recorder = RecordingWriter(self.session)
         self._start_pump()
 
+    @property
+    def clock(self) -> float:
+        """The latest capture-clock time this run knows of."""
+        return max(self.page_clock, self.audio_end)
+
     def _start_pump(self) -> None:
         self.pump = threading.Thread(
             target=self._pump_audio, name=f"audio-pump-{self.meeting_id}", daemon=True
@@ -348,7 +356,7 @@ class BotRun:
                 self.stream.append_audio(pcm, t=t)
                 if self.recorder is not None:
                     self.recorder.write(pcm, t=t)
-                self.clock = max(self.clock, t + len(pcm) / (2 * SAMPLE_RATE))
+                self.audio_end = t + len(pcm) / (2 * SAMPLE_RATE)
         except Exception as exc:
             logger.exception("meeting %s: writing the audio failed", self.meeting_id)
             self.pump_error = exc
