@@ -141,6 +141,11 @@ class SelectorTable:
     # audio choice to make on it (Teams: "Computer audio"); empty where a platform has none.
     continue_buttons: tuple[str, ...] = ()
     audio_option: tuple[str, ...] = ()
+    # In the call the audio may still need joining (Zoom's "Join Audio by Computer"): the
+    # dialog's button that joins it, and the control that opens that dialog while the audio is
+    # not joined. Empty where a platform connects the audio on entry.
+    join_audio_buttons: tuple[str, ...] = ()
+    open_audio_buttons: tuple[str, ...] = ()
 
     def for_page(self) -> dict[str, Any]:
         return {
@@ -232,6 +237,25 @@ class PlatformAdapter(ABC):
                     await asyncio.sleep(0.1)
                 return False
         return False
+
+    async def join_audio(self, page: Page) -> bool:
+        """One step towards the call's audio where a guest can be in the call without it;
+        True once nothing is left to click. The caller re-checks on a later tick: a click
+        opens a dialog, or the joined state shows a moment after."""
+        if not self.table.join_audio_buttons:
+            return True
+        join_selector = await self._first_visible(page, self.table.join_audio_buttons)
+        if join_selector is not None:
+            button = page.locator(join_selector).first
+            # A disabled button is waited out: it may come alive, and the caller gives up in time.
+            if await button.is_enabled():
+                await button.click(timeout=2000)
+            return False
+        open_selector = await self._first_visible(page, self.table.open_audio_buttons)
+        if open_selector is not None:
+            await page.locator(open_selector).first.click(timeout=2000)
+            return False
+        return True
 
     async def _fill_form_and_join(self, page: Page, *, bot_name: str, deadline: float) -> None:
         """The pre-join form every platform has: name, audio choice, mic/camera off, join."""

@@ -7,6 +7,12 @@ a waiting room), then the waiting room, then the call. Meetings for signed-in us
 sign-in page instead of the form: a dead end for a guest bot. Zoom plays ONE mixed remote audio
 stream for everybody; who speaks comes from the highlight class on that person's video tile.
 
+The web client can let a guest into the call without its audio: the footer's first button reads
+"Join Audio" and a dialog offers "Join Audio by Computer". Until that is clicked nothing of the
+meeting is heard (Zoom starts its receive pipeline only then; peers' bots report admitted bots
+that produced no transcript for this reason), so the bot joins it after admission
+(`PlatformAdapter.join_audio`) and fails with the reason when it cannot.
+
 PLATFORMS.md gives the facts (URL, the "Join" button, the waiting texts, one mixed stream, the
 speaker-highlight class, the ended/removed texts); every concrete selector below is a guess from
 peers' public bots, marked `guess`, and kept with several candidates.
@@ -83,6 +89,17 @@ TABLE = SelectorTable(
         'button[aria-label*="chat panel"]',
         "button.join-audio-container__btn",
         "button.send-video-container__btn",
+    ),
+    # guess (peers' public bots): the audio dialog's button, then the footer button that opens
+    # it while the audio is not joined (its label turns to Mute / Unmute once joined).
+    join_audio_buttons=(
+        "button.join-audio-by-voip__join-btn",
+        'button:has-text("Join Audio by Computer")',
+        'button:has-text("Join with Computer Audio")',
+    ),
+    open_audio_buttons=(
+        'button.join-audio-container__btn[aria-label*="join audio" i]',
+        'button:text-is("Join Audio")',
     ),
     # guess: one `.video-avatar__avatar` per person in gallery view, labelled with the name.
     tile=".video-avatar__avatar",

@@ -56,6 +56,9 @@ JOIN_TIMEOUT_S = 30.0
 AFTER_JOIN_TIMEOUT_S = 30.0
 LEAVE_TIMEOUT_S = 5.0
 PUMP_JOIN_TIMEOUT_S = 30.0
+# How often an admitted bot without the call's audio tries the next step towards it (a click
+# opens a dialog, which takes a moment to show).
+AUDIO_JOIN_RETRY_S = 0.5
 # Consecutive failed page scans (a crashed page) before the bot gives up.
 MAX_SCAN_FAILURES = 15
 DEFAULT_BOT_NAME = "Vexa Bot"
@@ -155,6 +158,10 @@ class BotRun:
         self.leave_policy = AutomaticLeave()
         # Admitted and capturing, even if the `active` transition lost a race with a stop.
         self.admitted = False
+        self.admitted_at = 0.0
+        # The call's audio is joined (Zoom may admit a guest without it), and when to try next.
+        self.audio_joined = False
+        self.audio_retry_at = 0.0
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> str:
@@ -305,6 +312,8 @@ class BotRun:
             return Finish("completed", f"meeting_ended: {snap.detail}", "meeting_ended")
         if snap.phase is not Phase.IN_CALL:
             return None
+        if not self.audio_joined:
+            self._join_audio(now)
         others = snap.others(self.bot_name)
         self._speakers(others, snap.clock)
         due = timers.observe(len(others), now)
@@ -312,10 +321,43 @@ class BotRun:
             return Finish("completed", f"automatic_leave: {due}", due)
         return None
 
+    def _join_audio(self, now: float) -> None:
+        """Where the platform let the bot into the call without its audio (Zoom), take the next
+        step towards it; a bot that cannot would stay in the call hearing nothing, so after
+        `BOT_AUDIO_JOIN_TIMEOUT_S` it fails with the reason."""
+        if now < self.audio_retry_at:
+            return
+        self.audio_retry_at = now + AUDIO_JOIN_RETRY_S
+        try:
+            joined = self.host.run(self._adapter().join_audio(self._page()), timeout_s=10)
+        except (PlaywrightError, TimeoutError) as exc:
+            # The dialog can change under a click; the next try looks again.
+            logger.info("meeting %s: joining the call's audio: %s", self.meeting_id, exc)
+            joined = False
+        if joined:
+            self.audio_joined = True
+            waited_s = now - self.admitted_at
+            if waited_s > AUDIO_JOIN_RETRY_S:
+                logger.info(
+                    "meeting %s: joined the call's audio %.1f s after admission",
+                    self.meeting_id,
+                    waited_s,
+                )
+            return
+        timeout_s = settings.BOT_AUDIO_JOIN_TIMEOUT_S
+        if now - self.admitted_at >= timeout_s:
+            raise BotFailure(
+                self.status,
+                f"in the call but could not join its audio within {timeout_s} s "
+                '(no usable "Join Audio by Computer"): the bot would hear nothing',
+                evidence=True,
+            )
+
     # -- admission and capture ---------------------------------------------------------------
     def _admitted(self) -> None:
         """Start capture, then create the session (t=0 = capture start) and go active."""
         self.admitted = True
+        self.admitted_at = time.monotonic()
         self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
         started_at = timezone.now()
         with transaction.atomic():

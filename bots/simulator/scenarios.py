@@ -10,7 +10,7 @@ Scenario JSON:
 
     {"platform": "google_meet" | "teams" | "zoom", "native_meeting_id": "abc-defg-hij",
      "variant": "ask_to_join" | "join_now", "continue_step": true,
-     "host_starts_after_s": null, "require_sign_in": false,
+     "host_starts_after_s": null, "require_sign_in": false, "audio_join": "auto",
      "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
      "lobby_timeout_s": 30,
      "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
@@ -26,6 +26,10 @@ shows the "Continue on this browser" page before the pre-join form.
 that many seconds after the first guest pressed Join; until then nobody is admitted or denied
 and guests wait (null: the host is there from the start). `require_sign_in` (Zoom) shows the
 "authorized attendees only" sign-in page instead of the pre-join form.
+`audio_join` (Zoom): "auto" connects the call's audio on entry; "prompt" enters the call without
+it, with the "Join Audio by Computer" dialog open (the footer's "Join Audio" reopens it once
+closed), and nothing is heard until that is clicked; "disabled" is the same with the dialog's
+button disabled (a Zoom bug peers report), so a bot never gets the audio.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from vexa_site.redis import get_redis
 PLATFORMS = ("google_meet", "teams", "zoom")
 VARIANTS = ("ask_to_join", "join_now")
 ADMIT_MODES = ("auto", "manual", "deny", "never")
+AUDIO_JOIN_MODES = ("auto", "prompt", "disabled")
 STATE_TTL_S = 24 * 3600
 LOCK_TIMEOUT_S = 5
 MEDIA_READY_TIMEOUT_S = 10.0
@@ -82,6 +87,7 @@ class Scenario:
     continue_step: bool = True
     host_starts_after_s: float | None = None
     require_sign_in: bool = False
+    audio_join: str = "auto"
     admit: str = "auto"
     admit_after_s: float = 1.0
     lobby_timeout_s: float = 30.0
@@ -156,6 +162,9 @@ def scenario_parse(data: Any) -> Scenario:
     require_sign_in = data.get("require_sign_in", False)
     if not isinstance(require_sign_in, bool):
         raise InvalidInput("require_sign_in must be true or false")
+    audio_join = data.get("audio_join", "auto")
+    if audio_join not in AUDIO_JOIN_MODES:
+        raise InvalidInput(f"audio_join must be one of {list(AUDIO_JOIN_MODES)}")
     admit = data.get("admit", "auto")
     if admit not in ADMIT_MODES:
         raise InvalidInput(f"admit must be one of {list(ADMIT_MODES)}")
@@ -205,6 +214,7 @@ def scenario_parse(data: Any) -> Scenario:
             data.get("host_starts_after_s"), "host_starts_after_s", allow_none=True
         ),
         require_sign_in=require_sign_in,
+        audio_join=audio_join,
         admit=admit,
         admit_after_s=_number(data.get("admit_after_s", 1.0), "admit_after_s") or 0.0,
         lobby_timeout_s=_number(data.get("lobby_timeout_s", 30.0), "lobby_timeout_s") or 0.0,

@@ -161,6 +161,7 @@ def meeting_page(request: HttpRequest, platform: str, native_meeting_id: str) ->
             "join_label": "Join now" if join_now else "Ask to join",
             "continue_step": state is not None and state.scenario.continue_step,
             "require_sign_in": state is not None and state.scenario.require_sign_in,
+            "audio_join": state.scenario.audio_join if state is not None else "auto",
         },
     )
 

@@ -10,6 +10,10 @@
 // `video-avatar__avatar--active` exactly while its participant's audio is scheduled to be
 // audible. The server decides the host's arrival, admission, removal and the end; this page
 // polls it (common.js).
+// The call's audio may need joining (scenario `audio_join`): Zoom's web client can enter the
+// call without it, the footer's first button reading "Join Audio" and a dialog offering "Join
+// Audio by Computer"; until that is clicked no remote audio plays (its receive pipeline starts
+// only then), so a bot that does not click hears nothing.
 (function () {
   "use strict";
 
@@ -128,6 +132,10 @@
 
   function enterCall() {
     phase = "call";
+    const audioButton = footerButton({
+      class: "footer-button-base__button join-audio-container__btn",
+    });
+    const joinAudio = root.dataset.audioJoin || "auto";
     const gallery = el("div", { class: "gallery-video-container" }, [tile(myName)]);
     const leave = footerButton({
       class: "footer-button-base__button footer__leave-btn",
@@ -139,11 +147,7 @@
       el("div", { class: "meeting-app" }, [
         gallery,
         el("div", { id: "wc-footer", class: "footer" }, [
-          footerButton({
-            class: "footer-button-base__button join-audio-container__btn",
-            "aria-label": "mute my microphone",
-            text: "Mute",
-          }),
+          audioButton,
           footerButton({
             class: "footer-button-base__button send-video-container__btn",
             "aria-label": "start my video",
@@ -155,8 +159,49 @@
         ]),
       ]),
     );
-    sim.startAudio(TRACK_COUNT);
+    if (joinAudio === "auto") {
+      audioJoined(audioButton);
+    } else {
+      audioButton.setAttribute("aria-label", "join audio");
+      audioButton.textContent = "Join Audio";
+      audioButton.addEventListener("click", () => showAudioDialog(audioButton, joinAudio));
+      showAudioDialog(audioButton, joinAudio);
+    }
     setInterval(updateSpeaking, 40);
+  }
+
+  function audioJoined(audioButton) {
+    audioButton.setAttribute("aria-label", "mute my microphone");
+    audioButton.textContent = "Mute";
+    sim.startAudio(TRACK_COUNT);
+  }
+
+  function showAudioDialog(audioButton, joinAudio) {
+    const app = root.querySelector(".meeting-app");
+    if (!app || app.querySelector(".join-audio-dialog") || audioButton.dataset.joined) return;
+    const join = el("button", {
+      type: "button",
+      class: "zm-btn join-audio-by-voip__join-btn",
+      text: "Join Audio by Computer",
+    });
+    if (joinAudio === "disabled") join.disabled = true;
+    const close = el("button", { type: "button", class: "zm-btn--close", "aria-label": "close" });
+    close.textContent = "\u00d7";
+    const dialog = el("div", { class: "join-audio-dialog", role: "dialog" }, [
+      el("div", { class: "join-audio-dialog__tabs", role: "tablist" }, [
+        el("button", { type: "button", role: "tab", "aria-selected": "false", text: "Phone Call" }),
+        el("button", { type: "button", role: "tab", "aria-selected": "true", text: "Computer Audio" }),
+      ]),
+      join,
+      close,
+    ]);
+    join.addEventListener("click", () => {
+      dialog.remove();
+      audioButton.dataset.joined = "1";
+      audioJoined(audioButton);
+    });
+    close.addEventListener("click", () => dialog.remove());
+    app.appendChild(dialog);
   }
 
   function showLeaveMenu() {

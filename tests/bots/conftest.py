@@ -93,6 +93,7 @@ def stack_env(base: str, tmp: Path) -> dict[str, str]:
         "RECORDINGS_DIR": str(tmp / "recordings"),
         "BOT_EVIDENCE_DIR": str(tmp / "evidence"),
         "BOT_HEARTBEAT_TIMEOUT_S": "5",
+        "BOT_AUDIO_JOIN_TIMEOUT_S": "5",
     }
 
 

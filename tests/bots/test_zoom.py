@@ -25,13 +25,16 @@ from bots.adapters.zoom import TABLE, ZoomAdapter, web_client_url
 from bots.runtime.browser import BrowserHost
 from bots.simulator import scenarios
 from meetings.models import Meeting, MeetingStatus
-from tests.bots.conftest import BotStack, host_action, load_scenario, wait_for
+from meetings.stream import SAMPLE_RATE
+from tests.bots.conftest import BotStack, Speech, host_action, load_scenario, wait_for
 from tests.bots.test_bot_runtime import (
     last_entry,
     path_of,
+    rms,
     stream_of,
     wait_done,
     wait_status,
+    wav_seconds,
 )
 from tests.bots.test_page_scripts import BotPage
 from tests.conftest import ADMIN_KEY
@@ -91,6 +94,7 @@ def test_zoom_is_registered_and_both_waiting_texts_are_a_lobby_never_the_call() 
         ({"host_starts_after_s": -1}, "host_starts_after_s"),
         ({"host_starts_after_s": "soon"}, "host_starts_after_s"),
         ({"require_sign_in": "yes"}, "require_sign_in"),
+        ({"audio_join": "sometimes"}, "audio_join"),
     ],
 )
 def test_a_bad_zoom_setting_is_refused_with_the_field_named(
@@ -207,6 +211,44 @@ def test_leave_confirms_leave_meeting_and_a_sign_in_page_stops_the_join(
     assert "This meeting is for authorized attendees only" in str(refused.value)
 
 
+def test_join_audio_reopens_a_closed_dialog_clicks_join_audio_by_computer_and_then_hears(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native, broken = zoom_id(), zoom_id()
+    load_zoom(sim_server, native, variant="join_now", audio_join="prompt")
+    load_zoom(sim_server, broken, variant="join_now", audio_join="disabled")
+    page = open_page(host, sim_server, native, pages)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    assert page.page is not None
+    audio_before = page.evaluate("document.querySelectorAll('audio').length")
+    # The user (or a popup) closed the dialog: only the footer's "Join Audio" is left.
+    page.evaluate("document.querySelector('.join-audio-dialog [aria-label=close]').click()")
+
+    steps = [host.run(ADAPTER.join_audio(page.page)) for _ in range(2)]
+    wait_for(
+        lambda: page.evaluate("document.querySelectorAll('audio').length"),
+        timeout_s=10,
+        what="the call's audio once joined",
+    )
+    joined = host.run(ADAPTER.join_audio(page.page))
+    footer_label = page.evaluate(
+        "document.querySelector('.join-audio-container__btn').getAttribute('aria-label')"
+    )
+    stuck = open_page(host, sim_server, broken, pages)
+    stuck.join()
+    stuck.wait_phase(Phase.IN_CALL)
+    assert stuck.page is not None
+    stuck_steps = [host.run(ADAPTER.join_audio(stuck.page)) for _ in range(3)]
+
+    assert audio_before == 0  # nothing of the meeting plays before the audio is joined
+    assert steps == [False, False]  # opened the dialog, then clicked "Join Audio by Computer"
+    assert joined is True
+    assert footer_label == "mute my microphone"
+    assert stuck_steps == [False, False, False]  # a disabled button is never taken for joined
+    assert stuck.evaluate("document.querySelectorAll('audio').length") == 0
+
+
 # --- the bot, end to end --------------------------------------------------------------------
 
 USES_DB = pytest.mark.django_db(transaction=True)
@@ -295,3 +337,53 @@ def test_a_bot_on_a_meeting_for_signed_in_users_fails_at_joining_with_the_reason
     assert done.data["failure_stage"] == "joining"
     assert "requires signing in" in done.data["error_details"]["message"]
     assert "authorized attendees only" in done.data["join_failure_evidence"]["page_text"]
+
+
+@USES_DB
+def test_a_bot_admitted_without_the_calls_audio_joins_it_and_hears_the_speech(
+    bot_stack: BotStack, speech: Speech, erin: User
+) -> None:
+    native = zoom_id()
+    alice_len = wav_seconds(speech.alice)
+    load_zoom(
+        bot_stack.base_url,
+        native,
+        variant="join_now",
+        audio_join="prompt",
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.8}],
+        end_after_s=0.8 + alice_len + 0.6,
+    )
+    meeting = send_bot(erin, native)
+
+    done = wait_done(meeting, timeout_s=40)
+
+    assert path_of(done) == ["requested", "joining", "active", "completed"]
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    entries = stream_of(done)
+    turn = [e.t or 0.0 for e in entries if e.type == "speaker" and e.name == "Alice"]
+    pcm = b"".join(e.pcm or b"" for e in entries if e.type == "audio")
+    assert len(turn) == 2
+    assert rms(pcm[int(turn[0] * SAMPLE_RATE) * 2 : int(turn[1] * SAMPLE_RATE) * 2]) > 1000
+
+
+@USES_DB
+def test_a_bot_that_cannot_join_the_calls_audio_fails_with_the_reason_instead_of_hearing_nothing(
+    bot_stack: BotStack, erin: User
+) -> None:
+    native = zoom_id()
+    load_zoom(
+        bot_stack.base_url,
+        native,
+        variant="join_now",
+        audio_join="disabled",
+        participants=[{"name": "Alice"}],
+    )
+    meeting = send_bot(erin, native)
+
+    done = wait_done(meeting, timeout_s=40)
+
+    assert done.status == MeetingStatus.FAILED
+    assert path_of(done) == ["requested", "joining", "active", "failed"]
+    assert done.data["failure_stage"] == "active"
+    assert "could not join its audio" in done.data["error_details"]["message"]
+    assert "Join Audio by Computer" in done.data["join_failure_evidence"]["page_text"]
