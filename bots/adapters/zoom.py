@@ -13,6 +13,10 @@ meeting is heard (Zoom starts its receive pipeline only then; peers' bots report
 that produced no transcript for this reason), so the bot joins it after admission
 (`PlatformAdapter.join_audio`) and fails with the reason when it cannot.
 
+A link whose `pwd` does not carry the meeting's passcode gets a passcode field on the preview:
+the bot types the passcode it was given, fails at once when it has none, and a "Passcode wrong"
+answer is a dead end with that reason (a request with the right passcode is the fix).
+
 PLATFORMS.md gives the facts (URL, the "Join" button, the waiting texts, one mixed stream, the
 speaker-highlight class, the ended/removed texts); every concrete selector below is a guess from
 peers' public bots, marked `guess`, and kept with several candidates.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Page
 
@@ -57,6 +61,20 @@ SIGN_IN_TEXTS = (
     "Sign in to join this meeting",
     "Only authenticated users can join this meeting",
     "This meeting requires authentication",
+)
+
+# guess: the preview's passcode field (`#input-for-pwd` in peers' bots).
+PASSCODE_INPUTS = (
+    "#input-for-pwd",
+    'input[placeholder*="passcode" i]',
+    'input[type="password"]',
+)
+
+# guess: what the preview says after Join with a wrong passcode.
+PASSCODE_WRONG_TEXTS = (
+    "Passcode wrong",
+    "Incorrect passcode",
+    "The passcode is incorrect",
 )
 
 TABLE = SelectorTable(
@@ -153,12 +171,14 @@ TABLE = SelectorTable(
             "Meeting has ended",  # guess
             "You left the meeting",  # guess
         ),
-        # Not a `classify` kind: `ZoomAdapter.snapshot` turns it into a dead end.
+        # Not `classify` kinds: `ZoomAdapter.snapshot` turns them into dead ends.
         "sign_in": SIGN_IN_TEXTS,
+        "passcode_wrong": PASSCODE_WRONG_TEXTS,
     },
 )
 
 SIGN_IN_DETAIL = "sign-in required"
+PASSCODE_DETAIL = "the meeting refused the passcode"
 
 
 def web_client_url(url: str) -> str | None:
@@ -178,6 +198,11 @@ def web_client_url(url: str) -> str | None:
     return zoom_web_client_url(ref.native_meeting_id, ref.passcode)
 
 
+def _link_passcode(url: str) -> str:
+    """The passcode the bot was given: the `pwd` of the link it opened."""
+    return (parse_qs(urlsplit(url).query).get("pwd") or [""])[0]
+
+
 class ZoomAdapter(PlatformAdapter):
     platform = "zoom"
     table = TABLE
@@ -185,16 +210,19 @@ class ZoomAdapter(PlatformAdapter):
     async def snapshot(self, page: Page) -> PageSnapshot:
         raw = await page.evaluate(SNAPSHOT_JS, self.table.for_page())
         snap = classify(raw, self.table)
-        sign_in = (raw.get("found") or {}).get("sign_in")
-        if sign_in and snap.phase is not Phase.IN_CALL:
-            # A guest can never get past it: a dead end like a missing meeting.
-            return PageSnapshot(
-                Phase.NOT_FOUND,
-                f"{SIGN_IN_DETAIL}: {sign_in}",
-                snap.participants,
-                snap.indicators,
-                snap.clock,
-            )
+        found = raw.get("found") or {}
+        if snap.phase is Phase.IN_CALL:
+            return snap
+        # A guest can never get past either: dead ends like a missing meeting.
+        for kind, detail in (("sign_in", SIGN_IN_DETAIL), ("passcode_wrong", PASSCODE_DETAIL)):
+            if found.get(kind):
+                return PageSnapshot(
+                    Phase.NOT_FOUND,
+                    f"{detail}: {found[kind]}",
+                    snap.participants,
+                    snap.indicators,
+                    snap.clock,
+                )
         return snap
 
     async def join(self, page: Page, *, bot_name: str, timeout_s: float) -> None:
@@ -218,6 +246,16 @@ class ZoomAdapter(PlatformAdapter):
             if time.monotonic() > deadline:
                 raise JoinError("no name field or join button on the meeting page")
             await asyncio.sleep(0.2)
+        passcode_selector = await self._first_visible(page, PASSCODE_INPUTS)
+        if passcode_selector is not None:
+            passcode = _link_passcode(page.url)
+            if not passcode:
+                raise JoinError(
+                    "the Zoom meeting asks for a passcode and the bot was given none "
+                    "(request it with `passcode`, or a link with `pwd=`)",
+                    phase=Phase.NOT_FOUND,
+                )
+            await page.locator(passcode_selector).first.fill(passcode)
         await self._fill_form_and_join(page, bot_name=bot_name, deadline=deadline)
 
     async def leave(self, page: Page, *, timeout_s: float = 5.0) -> bool:

@@ -295,7 +295,9 @@ class BotRun:
         if snap.phase is Phase.ENDED:
             return Finish("completed", f"meeting_ended: {snap.detail}", "meeting_ended")
         if snap.phase is Phase.NOT_FOUND:
-            raise BotFailure(self.status, f"meeting not found: {snap.detail}", evidence=True)
+            raise BotFailure(
+                self.status, f"the meeting cannot be joined: {snap.detail}", evidence=True
+            )
         if now - clicked_at >= AFTER_JOIN_TIMEOUT_S and lobby_since is None:
             raise BotFailure(
                 self.status,

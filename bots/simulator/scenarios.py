@@ -11,6 +11,7 @@ Scenario JSON:
     {"platform": "google_meet" | "teams" | "zoom", "native_meeting_id": "abc-defg-hij",
      "variant": "ask_to_join" | "join_now", "continue_step": true,
      "host_starts_after_s": null, "require_sign_in": false, "audio_join": "auto",
+     "passcode": null,
      "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
      "lobby_timeout_s": 30,
      "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
@@ -30,6 +31,8 @@ and guests wait (null: the host is there from the start). `require_sign_in` (Zoo
 it, with the "Join Audio by Computer" dialog open (the footer's "Join Audio" reopens it once
 closed), and nothing is heard until that is clicked; "disabled" is the same with the dialog's
 button disabled (a Zoom bug peers report), so a bot never gets the audio.
+`passcode` (Zoom): the meeting's passcode. A page opened without it in its `pwd` shows a passcode
+field next to the name, and Join with a wrong one shows "Passcode wrong" and stays on the form.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from typing import Any
 
 from django.conf import settings
 
-from vexa_site.errors import InvalidInput, NotFound
+from vexa_site.errors import BadRequest, InvalidInput, NotFound
 from vexa_site.redis import get_redis
 
 PLATFORMS = ("google_meet", "teams", "zoom")
@@ -88,6 +91,7 @@ class Scenario:
     host_starts_after_s: float | None = None
     require_sign_in: bool = False
     audio_join: str = "auto"
+    passcode: str | None = None
     admit: str = "auto"
     admit_after_s: float = 1.0
     lobby_timeout_s: float = 30.0
@@ -165,6 +169,9 @@ def scenario_parse(data: Any) -> Scenario:
     audio_join = data.get("audio_join", "auto")
     if audio_join not in AUDIO_JOIN_MODES:
         raise InvalidInput(f"audio_join must be one of {list(AUDIO_JOIN_MODES)}")
+    passcode = data.get("passcode")
+    if passcode is not None and (not isinstance(passcode, str) or not 1 <= len(passcode) <= 32):
+        raise InvalidInput("passcode must be null or a string of 1-32 characters")
     admit = data.get("admit", "auto")
     if admit not in ADMIT_MODES:
         raise InvalidInput(f"admit must be one of {list(ADMIT_MODES)}")
@@ -215,6 +222,7 @@ def scenario_parse(data: Any) -> Scenario:
         ),
         require_sign_in=require_sign_in,
         audio_join=audio_join,
+        passcode=passcode,
         admit=admit,
         admit_after_s=_number(data.get("admit_after_s", 1.0), "admit_after_s") or 0.0,
         lobby_timeout_s=_number(data.get("lobby_timeout_s", 30.0), "lobby_timeout_s") or 0.0,
@@ -401,11 +409,17 @@ def _require(state: MeetingState | None) -> MeetingState:
     return state
 
 
-def guest_join(platform: str, native_meeting_id: str, *, name: str) -> tuple[MeetingState, Guest]:
-    """A guest pressed the join button: waiting room, or straight in for `join_now`."""
+def guest_join(
+    platform: str, native_meeting_id: str, *, name: str, passcode: str = ""
+) -> tuple[MeetingState, Guest]:
+    """A guest pressed the join button: waiting room, or straight in for `join_now`; a meeting
+    with a passcode refuses a guest who gave another one (`BadRequest`, nothing changed)."""
     guest = Guest(guest_id=secrets.token_hex(8), name=name[:100], state="waiting", joined_at=0.0)
 
     def change(state: MeetingState, now: float) -> None:
+        expected = state.scenario.passcode
+        if expected is not None and passcode != expected:
+            raise BadRequest("Passcode wrong")
         guest.joined_at = now
         state.guests[guest.guest_id] = guest
         # "Ask to join" always shows the waiting room first, even with auto-admission after 0 s;

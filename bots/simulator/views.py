@@ -162,6 +162,10 @@ def meeting_page(request: HttpRequest, platform: str, native_meeting_id: str) ->
             "continue_step": state is not None and state.scenario.continue_step,
             "require_sign_in": state is not None and state.scenario.require_sign_in,
             "audio_join": state.scenario.audio_join if state is not None else "auto",
+            # Zoom asks for the passcode when the link does not carry it.
+            "needs_passcode": state is not None
+            and state.scenario.passcode is not None
+            and request.GET.get("pwd") != state.scenario.passcode,
         },
     )
 
@@ -192,13 +196,17 @@ class MeetingStateApi(PageApi):
 class MeetingJoinApi(PageApi):
     class Input(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=100)
+        passcode = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
     @extend_schema(exclude=True)
     def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         body = self.Input(data=request.data)
         body.is_valid(raise_exception=True)
         state, guest = scenarios.guest_join(
-            platform, native_meeting_id, name=body.validated_data["name"]
+            platform,
+            native_meeting_id,
+            name=body.validated_data["name"],
+            passcode=body.validated_data.get("passcode", ""),
         )
         return Response(_state_payload(state, time.time(), guest.guest_id))
 

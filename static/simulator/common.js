@@ -79,11 +79,15 @@
     }
 
     // Call inside the join button's click handler: the AudioContext is created there so that
-    // autoplay rules let it run. Resolves to the first state, or null when the server refused.
-    sim.join = async function (name) {
+    // autoplay rules let it run. Resolves to the first state, or null when the server refused
+    // (its reason in `sim.refusal`). `extra` goes with the name (Zoom: the passcode).
+    sim.join = async function (name, extra) {
       sim.audioCtx = new AudioContext();
-      const response = await post("/join", { name: name });
-      if (!response.ok) return null;
+      const response = await post("/join", { name: name, ...(extra || {}) });
+      if (!response.ok) {
+        sim.refusal = await response.json().then((body) => body.detail, () => null);
+        return null;
+      }
       const state = await response.json();
       sim.guestId = state.guest.guest_id;
       for (const participant of state.participants) {

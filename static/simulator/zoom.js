@@ -4,6 +4,8 @@
 // the host has not come (scenario `host_starts_after_s`) → the waiting room ("Please wait, the
 // meeting host will let you in soon.") → the call. A meeting for signed-in users only shows a
 // sign-in page instead of the preview (scenario `require_sign_in`, rendered by the template).
+// A meeting with a passcode that the link's `pwd` does not carry shows a passcode field on the
+// preview; a wrong one gets "Passcode wrong" and the form stays.
 // In the call, everybody's speech arrives like on the real Zoom: ONE mixed remote audio stream
 // over a real RTCPeerConnection (a loopback inside this page), played by an <audio> element.
 // Who speaks shows only on the video tiles: `.video-avatar__avatar` carries the highlight class
@@ -36,10 +38,15 @@
 
   // --- preview ------------------------------------------------------------------------------
   const nameInput = root.querySelector("#input-for-name");
+  const passcodeInput = root.querySelector("#input-for-pwd");
+  const formError = root.querySelector(".form-error");
   const joinButton = root.querySelector(".preview-join-button");
-  nameInput.addEventListener("input", () => {
-    joinButton.disabled = nameInput.value.trim() === "";
-  });
+  const enableJoin = () => {
+    joinButton.disabled =
+      nameInput.value.trim() === "" || (passcodeInput !== null && passcodeInput.value === "");
+  };
+  nameInput.addEventListener("input", enableJoin);
+  if (passcodeInput) passcodeInput.addEventListener("input", enableJoin);
   // The preview's buttons name what a click does next.
   const labels = {
     "preview-audio-control-button": ["Mute", "Unmute"],
@@ -57,7 +64,16 @@
     myName = nameInput.value.trim();
     if (!myName) return;
     joinButton.disabled = true;
-    const state = await sim.join(myName);
+    const passcode = passcodeInput
+      ? passcodeInput.value
+      : new URLSearchParams(window.location.search).get("pwd") || "";
+    const state = await sim.join(myName, { passcode: passcode });
+    if (state === null && sim.refusal === "Passcode wrong") {
+      formError.textContent = "Passcode wrong. Please try again.";
+      formError.hidden = false;
+      enableJoin();
+      return;
+    }
     if (state === null) {
       showDeadEnd("Unable to join this meeting", "Please try again later.");
       return;

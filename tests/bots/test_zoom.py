@@ -95,6 +95,7 @@ def test_zoom_is_registered_and_both_waiting_texts_are_a_lobby_never_the_call() 
         ({"host_starts_after_s": "soon"}, "host_starts_after_s"),
         ({"require_sign_in": "yes"}, "require_sign_in"),
         ({"audio_join": "sometimes"}, "audio_join"),
+        ({"passcode": 12345}, "passcode"),
     ],
 )
 def test_a_bad_zoom_setting_is_refused_with_the_field_named(
@@ -249,6 +250,41 @@ def test_join_audio_reopens_a_closed_dialog_clicks_join_audio_by_computer_and_th
     assert stuck.evaluate("document.querySelectorAll('audio').length") == 0
 
 
+def test_the_passcode_field_is_filled_from_the_link_and_a_missing_or_wrong_one_is_a_dead_end(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native = zoom_id()
+    load_zoom(sim_server, native, variant="join_now", passcode="Secret42")
+    base = f"{sim_server}/simulator/zoom/{native}"
+
+    def opened(query: str) -> BotPage:
+        page = BotPage(host, base + query, adapter=ADAPTER)
+        pages.append(page)
+        return page
+
+    field = "document.querySelectorAll('#input-for-pwd').length"
+    # A link that carries the passcode goes straight in, no field to fill.
+    right = opened("?pwd=Secret42")
+    right_field = right.evaluate(field)
+    right.join()
+    right.wait_phase(Phase.IN_CALL)
+    # A link with another passcode shows the field; the bot types what it has and is refused.
+    wrong = opened("?pwd=Guess99")
+    wrong_field = wrong.evaluate(field)
+    wrong.join()
+    refused = wrong.wait_phase(Phase.NOT_FOUND)
+    without = opened("")
+    with pytest.raises(JoinError) as no_passcode:
+        without.join()
+
+    assert (right_field, wrong_field) == (0, 1)
+    assert refused.detail == "the meeting refused the passcode: Passcode wrong"
+    assert host_state(sim_server, native)["guests"][0]["state"] == "admitted"  # only `right`
+    assert len(host_state(sim_server, native)["guests"]) == 1
+    assert no_passcode.value.phase is Phase.NOT_FOUND
+    assert "asks for a passcode and the bot was given none" in str(no_passcode.value)
+
+
 # --- the bot, end to end --------------------------------------------------------------------
 
 USES_DB = pytest.mark.django_db(transaction=True)
@@ -387,3 +423,27 @@ def test_a_bot_that_cannot_join_the_calls_audio_fails_with_the_reason_instead_of
     assert done.data["failure_stage"] == "active"
     assert "could not join its audio" in done.data["error_details"]["message"]
     assert "Join Audio by Computer" in done.data["join_failure_evidence"]["page_text"]
+
+
+@USES_DB
+def test_a_bot_with_the_wrong_passcode_fails_at_joining_with_the_reason(
+    bot_stack: BotStack, erin: User
+) -> None:
+    native = zoom_id()
+    load_zoom(bot_stack.base_url, native, variant="join_now", passcode="Secret42")
+    meeting = bot_services.bot_create(
+        user=erin,
+        platform="zoom",
+        native_meeting_id=native,
+        passcode="Guess99",
+        bot_name="Vexa Bot",
+        transcribe_enabled=False,
+    )
+
+    done = wait_done(meeting)
+
+    assert done.status == MeetingStatus.FAILED
+    assert path_of(done) == ["requested", "joining", "failed"]
+    assert done.data["failure_stage"] == "joining"
+    assert "refused the passcode: Passcode wrong" in done.data["error_details"]["message"]
+    assert host_state(bot_stack.base_url, native)["guests"] == []
