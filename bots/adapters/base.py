@@ -69,8 +69,24 @@ SNAPSHOT_JS = """
   const joinButton = table.prejoin_button_texts.length > 0 && Array.from(
     document.querySelectorAll('button, [role="button"]'),
   ).some((b) => visible(b) && table.prejoin_button_texts.includes(norm(b.innerText).trim()));
+  // Live captions: the last few rows, each its text and the author found by climbing from the
+  // text to the nearest element that also holds an author (further up is the whole list).
+  const captions = [];
+  if (table.caption_text) {
+    for (const node of Array.from(document.querySelectorAll(table.caption_text)).slice(-4)) {
+      let entry = node.parentElement;
+      let author = null;
+      for (let i = 0; i < 6 && entry && !author; i++) {
+        author = entry.querySelector(table.caption_author);
+        if (!author) entry = entry.parentElement;
+      }
+      const name = author ? author.textContent.trim() : "";
+      captions.push({ author: name, text: node.textContent.trim() });
+    }
+  }
   const capture = window.__vexaCapture;
   return {
+    captions: captions,
     found: found,
     indicators: indicators,
     name_field: table.name_input.some(anyVisible),
@@ -110,6 +126,8 @@ class PageSnapshot:
     participants: tuple[PageParticipant, ...] = ()
     indicators: tuple[str, ...] = ()
     clock: float = 0.0
+    # Live caption rows shown now, oldest first: (author, text).
+    captions: tuple[tuple[str, str], ...] = ()
 
     def others(self, bot_name: str) -> list[PageParticipant]:
         """Participants other than the bot itself (its own tile carries its name)."""
@@ -146,6 +164,13 @@ class SelectorTable:
     # not joined. Empty where a platform connects the audio on entry.
     join_audio_buttons: tuple[str, ...] = ()
     open_audio_buttons: tuple[str, ...] = ()
+    # Live captions (Teams), a speaker source for people without a visible tile: the menu path
+    # that turns them on (each step's candidates), what shows while they are on, and a caption
+    # row's text and author. Empty where a platform has none.
+    captions_steps: tuple[tuple[str, ...], ...] = ()
+    captions_on: tuple[str, ...] = ()
+    caption_text: str = ""
+    caption_author: str = ""
 
     def for_page(self) -> dict[str, Any]:
         return {
@@ -157,6 +182,8 @@ class SelectorTable:
             "tile_name": list(self.tile_name),
             "speaking_classes": list(self.speaking_classes),
             "prejoin_button_texts": [text.lower() for text in self.prejoin_button_texts],
+            "caption_text": self.caption_text,
+            "caption_author": self.caption_author,
         }
 
 
@@ -185,9 +212,13 @@ def classify(raw: dict[str, Any], table: SelectorTable) -> PageSnapshot:
     )
     indicators = tuple(raw.get("indicators") or [])
     clock = float(raw.get("clock") or 0.0)
+    captions = tuple(
+        (str(row.get("author") or ""), str(row.get("text") or ""))
+        for row in raw.get("captions") or []
+    )
 
     def snap(phase: Phase, detail: str | None = None) -> PageSnapshot:
-        return PageSnapshot(phase, detail, participants, indicators, clock)
+        return PageSnapshot(phase, detail, participants, indicators, clock, captions)
 
     # While the call UI is up, dead-end texts are ignored: a chat message saying "meeting
     # ended" must not end the bot. Platforms replace the whole call UI when it is really over.
@@ -256,6 +287,20 @@ class PlatformAdapter(ABC):
             await page.locator(open_selector).first.click(timeout=2000)
             return False
         return True
+
+    async def turn_on_captions(self, page: Page) -> bool:
+        """One step towards live captions; True once they are on (or where there are none).
+        The deepest step shown is clicked first: a menu an earlier click opened."""
+        if not self.table.captions_steps:
+            return True
+        if await self._first_visible(page, self.table.captions_on) is not None:
+            return True
+        for candidates in reversed(self.table.captions_steps):
+            selector = await self._first_visible(page, candidates)
+            if selector is not None:
+                await page.locator(selector).first.click(timeout=2000)
+                return False
+        return False
 
     async def _fill_form_and_join(self, page: Page, *, bot_name: str, deadline: float) -> None:
         """The pre-join form every platform has: name, audio choice, mic/camera off, join."""

@@ -3,8 +3,10 @@ shared/PLATFORMS.md, in one table.
 
 Teams may first offer the desktop app ("Continue on this browser"), then a pre-join form (name,
 "Computer audio", camera and microphone toggles, "Join now"), then the lobby. It plays ONE mixed
-remote audio stream for everybody, so who speaks comes only from the tiles' voice-level outline,
-which carries an extra class while its person speaks.
+remote audio stream for everybody, so who speaks comes from the tiles' voice-level outline,
+which carries an extra class while its person speaks, and for people without a tile (a gallery
+shows only so many) from live captions, which the bot turns on after admission (More →
+"Language and speech" → "Turn on live captions"; selectors from peers' public bots, guesses).
 """
 
 from __future__ import annotations
@@ -66,6 +68,23 @@ TABLE = SelectorTable(
         'button:has-text("Continue on this browser")',
         'button:has-text("Continue")',
     ),
+    # guess: the 2025-26 web client's menu ids (peers' bots).
+    captions_steps=(
+        ('button[data-tid="more-button"]', "button#callingButtons-showMoreBtn"),
+        ("#LanguageSpeechMenuControl-id", '[role="menuitem"]:has-text("Language and speech")'),
+        (
+            '#closed-captions-button[data-tid="closed-captions-button-off"]'
+            ':not([aria-disabled="true"])',
+            '[role="menuitemcheckbox"]:has-text("Turn on live captions")'
+            ':not([aria-disabled="true"])',
+        ),
+    ),
+    captions_on=(
+        '[data-tid="closed-caption-v2-window-wrapper"]',
+        '[data-tid="closed-caption-renderer-wrapper"]',
+    ),
+    caption_text='[data-tid="closed-caption-text"]',
+    caption_author='[data-tid="author"]',
     audio_option=(
         '[data-tid="prejoin-audiosettings-computer-audio"]',
         '[role="radio"]:has-text("Computer audio")',

@@ -37,6 +37,7 @@ from bots.adapters import adapter_for
 from bots.adapters.base import JoinError, PageSnapshot, Phase, PlatformAdapter
 from bots.control import control_channel
 from bots.runtime.browser import BrowserHost, get_host
+from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.recording import RecordingWriter
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from meetings import lifecycle
@@ -59,6 +60,8 @@ PUMP_JOIN_TIMEOUT_S = 30.0
 # How often an admitted bot without the call's audio tries the next step towards it (a click
 # opens a dialog, which takes a moment to show).
 AUDIO_JOIN_RETRY_S = 0.5
+# Live captions are tried this long after admission, then left (speakers come from tiles only).
+CAPTIONS_TRY_S = 15.0
 # Consecutive failed page scans (a crashed page) before the bot gives up.
 MAX_SCAN_FAILURES = 15
 DEFAULT_BOT_NAME = "Vexa Bot"
@@ -162,6 +165,10 @@ class BotRun:
         # The call's audio is joined (Zoom may admit a guest without it), and when to try next.
         self.audio_joined = False
         self.audio_retry_at = 0.0
+        # Live captions: None while being turned on, then whether they are on.
+        self.captions_on: bool | None = None
+        self.captions_retry_at = 0.0
+        self.captions = CaptionSpeakers()
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> str:
@@ -316,8 +323,12 @@ class BotRun:
             return None
         if not self.audio_joined:
             self._join_audio(now)
+        elif self.captions_on is None:
+            self._turn_on_captions(now)
         others = snap.others(self.bot_name)
         self._speakers(others, snap.clock)
+        if self.captions_on:
+            self._caption_speakers(snap, others)
         due = timers.observe(len(others), now)
         if due is not None:
             return Finish("completed", f"automatic_leave: {due}", due)
@@ -353,6 +364,38 @@ class BotRun:
                 f"in the call but could not join its audio within {timeout_s} s "
                 '(no usable "Join Audio by Computer"): the bot would hear nothing',
                 evidence=True,
+            )
+
+    def _turn_on_captions(self, now: float) -> None:
+        """Live captions name speakers the gallery has no tile for; a platform without them, or
+        a meeting whose policy forbids them, leaves the tiles as the only source."""
+        if now < self.captions_retry_at:
+            return
+        self.captions_retry_at = now + AUDIO_JOIN_RETRY_S
+        try:
+            on = self.host.run(self._adapter().turn_on_captions(self._page()), timeout_s=10)
+        except (PlaywrightError, TimeoutError) as exc:
+            logger.info("meeting %s: turning on live captions: %s", self.meeting_id, exc)
+            on = False
+        if on:
+            self.captions_on = bool(self._adapter().table.captions_steps)
+        elif now - self.admitted_at >= CAPTIONS_TRY_S:
+            logger.warning(
+                "meeting %s: live captions could not be turned on; speakers from tiles only",
+                self.meeting_id,
+            )
+            self.captions_on = False
+
+    def _caption_speakers(self, snap: PageSnapshot, others: list[Any]) -> None:
+        assert self.stream is not None
+        # People with a tile are left to its (sooner, exact) indicator.
+        ignore = {p.name for p in others} | {self.bot_name}
+        for event in self.captions.observe(snap.captions, snap.clock, ignore=ignore):
+            self.stream.append_speaker(
+                name=event.name,
+                participant_id=f"caption:{event.name}",
+                state=event.state,
+                t=event.t,
             )
 
     # -- admission and capture ---------------------------------------------------------------
@@ -595,6 +638,11 @@ class BotRun:
                     name=name, participant_id=pid, state="stop", t=self.clock
                 )
             self.speaking.clear()
+            for name in list(self.captions.open):
+                self.stream.append_speaker(
+                    name=name, participant_id=f"caption:{name}", state="stop", t=self.clock
+                )
+            self.captions.open.clear()
             self.stream.append_end(reason=finish.completion_reason or finish.reason)
         if self.recorder is not None:
             self.recorder.close(

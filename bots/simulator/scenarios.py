@@ -11,7 +11,7 @@ Scenario JSON:
     {"platform": "google_meet" | "teams" | "zoom", "native_meeting_id": "abc-defg-hij",
      "variant": "ask_to_join" | "join_now", "continue_step": true,
      "host_starts_after_s": null, "require_sign_in": false, "audio_join": "auto",
-     "passcode": null,
+     "passcode": null, "captions": true, "gallery_size": null,
      "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
      "lobby_timeout_s": 30,
      "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
@@ -33,6 +33,9 @@ closed), and nothing is heard until that is clicked; "disabled" is the same with
 button disabled (a Zoom bug peers report), so a bot never gets the audio.
 `passcode` (Zoom): the meeting's passcode. A page opened without it in its `pwd` shows a passcode
 field next to the name, and Join with a wrong one shows "Passcode wrong" and stays on the form.
+`captions` (Teams): whether live captions can be turned on (false: the meeting's policy forbids
+them). `gallery_size` (Teams): at most that many remote tiles; anyone else has no tile, so only
+the captions tell when they speak (null: a tile for everyone).
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class Scenario:
     require_sign_in: bool = False
     audio_join: str = "auto"
     passcode: str | None = None
+    captions: bool = True
+    gallery_size: int | None = None
     admit: str = "auto"
     admit_after_s: float = 1.0
     lobby_timeout_s: float = 30.0
@@ -172,6 +177,14 @@ def scenario_parse(data: Any) -> Scenario:
     passcode = data.get("passcode")
     if passcode is not None and (not isinstance(passcode, str) or not 1 <= len(passcode) <= 32):
         raise InvalidInput("passcode must be null or a string of 1-32 characters")
+    captions = data.get("captions", True)
+    if not isinstance(captions, bool):
+        raise InvalidInput("captions must be true or false")
+    gallery_size = data.get("gallery_size")
+    if gallery_size is not None and (
+        isinstance(gallery_size, bool) or not isinstance(gallery_size, int) or gallery_size < 1
+    ):
+        raise InvalidInput("gallery_size must be null or a whole number of at least 1")
     admit = data.get("admit", "auto")
     if admit not in ADMIT_MODES:
         raise InvalidInput(f"admit must be one of {list(ADMIT_MODES)}")
@@ -223,6 +236,8 @@ def scenario_parse(data: Any) -> Scenario:
         require_sign_in=require_sign_in,
         audio_join=audio_join,
         passcode=passcode,
+        captions=captions,
+        gallery_size=gallery_size,
         admit=admit,
         admit_after_s=_number(data.get("admit_after_s", 1.0), "admit_after_s") or 0.0,
         lobby_timeout_s=_number(data.get("lobby_timeout_s", 30.0), "lobby_timeout_s") or 0.0,

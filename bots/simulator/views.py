@@ -162,6 +162,8 @@ def meeting_page(request: HttpRequest, platform: str, native_meeting_id: str) ->
             "continue_step": state is not None and state.scenario.continue_step,
             "require_sign_in": state is not None and state.scenario.require_sign_in,
             "audio_join": state.scenario.audio_join if state is not None else "auto",
+            "captions": state is None or state.scenario.captions,
+            "gallery_size": state.scenario.gallery_size if state is not None else None,
             # Zoom asks for the passcode when the link does not carry it.
             "needs_passcode": state is not None
             and state.scenario.passcode is not None

@@ -165,6 +165,12 @@
       }
     };
 
+    // Scenario seconds now (null before the scenario clock starts).
+    sim.scenarioNow = function () {
+      if (!sim.inCall || sim.scenarioZero === null || sim.audioCtx === null) return null;
+      return sim.audioCtx.currentTime - sim.scenarioZero;
+    };
+
     // Whether the participant's audio is audible now (false before the scenario clock starts).
     sim.speaking = function (participantId) {
       if (!sim.inCall || sim.scenarioZero === null || sim.audioCtx === null) return false;

@@ -7,6 +7,12 @@
 // only on the tiles: `[data-tid="voice-level-stream-outline"]` carries the extra class
 // `vdi-frame-occlusion` exactly while its participant's audio is scheduled to be audible. The
 // server decides admission, removal and the end; this page polls it (common.js).
+// A gallery holds `data-gallery-size` remote tiles at most (scenario `gallery_size`); anyone
+// else is only counted on an overflow tile and has no outline, as on a real small gallery.
+// Live captions: More → "Language and speech" → "Turn on live captions" shows the caption list,
+// one row per turn (`[data-tid="author"]` + `[data-tid="closed-caption-text"]`) that appears
+// CAPTION_DELAY_S after the turn starts and is rewritten in place while it goes on (scenario
+// `captions: false`: the meeting's policy turned them off, the menu item is disabled).
 (function () {
   "use strict";
 
@@ -18,6 +24,15 @@
   const SPEAKING_CLASS = "vdi-frame-occlusion";
   // Teams mixes every remote speaker into one stream.
   const TRACK_COUNT = 1;
+  // Live captions trail the speech (Teams transcribes it on its servers).
+  const CAPTION_DELAY_S = 0.8;
+  const CAPTION_STEP_S = 0.25;
+  const gallerySize = root.dataset.gallerySize ? Number(root.dataset.gallerySize) : Infinity;
+  const captionsAllowed = root.dataset.captions !== "0";
+  let captionList = null; // the caption rows' container, once captions are on
+  const captionRows = new Map(); // turn index → caption row
+  const namesById = new Map(); // scenario participant id → name
+  let overflow = 0;
 
   let myName = "";
   let phase = "prejoin";
@@ -145,12 +160,91 @@
             text: "People",
           }),
           el("button", { type: "button", id: "microphone-button", "aria-label": "Mute mic", text: "Mic" }),
+          moreButton(),
           hangupButton(),
         ]),
       ]),
     );
     sim.startAudio(TRACK_COUNT);
     setInterval(updateSpeaking, 40);
+    setInterval(updateCaptions, CAPTION_STEP_S * 1000);
+  }
+
+  // --- More → Language and speech → live captions ----------------------------------------------
+  function moreButton() {
+    const more = el("button", {
+      type: "button",
+      id: "callingButtons-showMoreBtn",
+      "data-tid": "more-button",
+      "aria-label": "More",
+      "aria-expanded": "false",
+      text: "More",
+    });
+    more.addEventListener("click", () => {
+      const open = root.querySelector(".more-menu");
+      if (open) {
+        open.remove();
+        more.setAttribute("aria-expanded", "false");
+        return;
+      }
+      more.setAttribute("aria-expanded", "true");
+      const language = el("div", {
+        id: "LanguageSpeechMenuControl-id",
+        role: "menuitem",
+        text: "Language and speech",
+      });
+      const menu = el("div", { class: "more-menu", role: "menu" }, [language]);
+      language.addEventListener("click", () => {
+        if (menu.querySelector("#closed-captions-button")) return;
+        const on = captionList !== null;
+        const toggle = el("div", {
+          id: "closed-captions-button",
+          role: "menuitemcheckbox",
+          "data-tid": on ? "closed-captions-button-on" : "closed-captions-button-off",
+          "aria-checked": on ? "true" : "false",
+          "aria-disabled": captionsAllowed ? "false" : "true",
+          text: on ? "Turn off live captions" : "Turn on live captions",
+        });
+        toggle.addEventListener("click", () => {
+          if (!captionsAllowed) return;
+          if (captionList === null) showCaptions();
+          menu.remove();
+          more.setAttribute("aria-expanded", "false");
+        });
+        menu.appendChild(el("div", { role: "menu", class: "more-submenu" }, [toggle]));
+      });
+      more.parentElement.appendChild(menu);
+    });
+    return more;
+  }
+
+  function showCaptions() {
+    captionList = el("div", { "data-tid": "closed-caption-v2-virtual-list-content" });
+    root.querySelector(".call").appendChild(
+      el("div", { "data-tid": "closed-caption-v2-window-wrapper", class: "captions" }, [captionList]),
+    );
+  }
+
+  function updateCaptions() {
+    if (phase !== "call" || captionList === null) return;
+    const now = sim.scenarioNow();
+    if (now === null) return;
+    sim.scheduledTurns.forEach((turn, index) => {
+      const since = now - CAPTION_DELAY_S - turn.at;
+      if (since < 0 || since > turn.end - turn.at) return;
+      let row = captionRows.get(index);
+      if (!row) {
+        row = el("div", { class: "fui-ChatMessageCompact" }, [
+          el("span", { "data-tid": "author", text: namesById.get(turn.participantId) || "" }),
+          el("span", { "data-tid": "closed-caption-text", dir: "auto" }),
+        ]);
+        captionRows.set(index, row);
+        captionList.appendChild(row);
+      }
+      // The words so far: the simulator has no text for the speech, so a growing placeholder.
+      const words = Math.floor(since / CAPTION_STEP_S) + 1;
+      row.querySelector('[data-tid="closed-caption-text"]').textContent = "…".repeat(words);
+    });
   }
 
   function tile(name) {
@@ -165,9 +259,15 @@
   function updateTiles(state) {
     const stage = root.querySelector(".stage");
     if (!stage) return;
+    let hidden = 0;
     for (const participant of state.participants) {
+      namesById.set(participant.participant_id, participant.name);
       const existing = tilesById.get(participant.participant_id);
       if (participant.present && !existing) {
+        if (tilesById.size >= gallerySize) {
+          hidden += 1;
+          continue;
+        }
         const node = tile(participant.name);
         tilesById.set(participant.participant_id, node);
         stage.appendChild(node);
@@ -175,6 +275,12 @@
         existing.remove();
         tilesById.delete(participant.participant_id);
       }
+    }
+    if (hidden !== overflow) {
+      overflow = hidden;
+      const old = stage.querySelector('[data-tid="gallery-overflow"]');
+      if (old) old.remove();
+      if (hidden > 0) stage.appendChild(el("div", { "data-tid": "gallery-overflow", text: `+${hidden}` }));
     }
   }
 

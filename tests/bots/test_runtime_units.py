@@ -14,6 +14,7 @@ from bots.adapters.base import Phase, classify
 from bots.adapters.google_meet import TABLE
 from bots.runtime import browser
 from bots.runtime.bot import BotFailure, BotRun, meeting_target_url
+from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from meetings.models import Meeting
 from meetings.stream import SessionStream
@@ -178,3 +179,24 @@ def test_a_failed_audio_write_fails_the_bot_instead_of_losing_audio_silently(
     wait_for(lambda: pump_run.pump_error is not None, timeout_s=5, what="the pump's error")
     with pytest.raises(BotFailure, match="writing the audio failed"):
         pump_run._watch()
+
+
+def test_caption_rows_become_speaker_turns_moved_back_by_the_lag_and_ended_by_the_hold() -> None:
+    captions = CaptionSpeakers(lag_s=0.8, hold_s=1.0)
+    history = (("Alice", "earlier words"),)
+    ignore = {"Vexa Bot"}
+
+    primed = captions.observe(history, 5.0, ignore=ignore)
+    bob_starts = captions.observe((*history, ("Bob", "so")), 6.0, ignore=ignore)
+    bob_goes_on = captions.observe((*history, ("Bob", "so the plan")), 6.5, ignore=ignore)
+    still = captions.observe((*history, ("Bob", "so the plan")), 7.0, ignore=ignore)
+    bob_stops = captions.observe((*history, ("Bob", "so the plan")), 7.5, ignore=ignore)
+    with_tile = captions.observe(
+        (("Carol", "hi"), ("Vexa Bot", "x")), 8.0, ignore={*ignore, "Carol"}
+    )
+
+    assert primed == []  # rows already shown when captions came on are history
+    assert [(e.name, e.state, round(e.t, 3)) for e in bob_starts] == [("Bob", "start", 5.2)]
+    assert bob_goes_on == still == []
+    assert [(e.name, e.state, round(e.t, 3)) for e in bob_stops] == [("Bob", "stop", 5.7)]
+    assert with_tile == []  # people with a tile (and the bot) are left to the tiles

@@ -162,6 +162,49 @@ def test_capture_hears_teams_one_mixed_track_and_the_tiles_name_who_speaks(
     assert order == ["Alice", "Bob"]
 
 
+def test_live_captions_are_turned_on_from_the_menu_and_name_a_speaker_without_a_tile(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native, forbidden = teams_id(), teams_id()
+    alice_len = wav_seconds(speech.alice)
+    load_teams(
+        sim_server,
+        native,
+        variant="join_now",
+        continue_step=False,
+        gallery_size=1,
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": 0.5},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": 0.5 + alice_len + 0.3},
+        ],
+    )
+    load_teams(sim_server, forbidden, variant="join_now", continue_step=False, captions=False)
+    page = open_page(host, sim_server, native, pages)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    assert page.page is not None
+    steps = [host.run(ADAPTER.turn_on_captions(page.page)) for _ in range(4)]
+
+    def bob_captioned() -> Any:
+        snap = page.snapshot()
+        return snap if any(author == "Bob" for author, _ in snap.captions) else None
+
+    bob_turn = wait_for(bob_captioned, timeout_s=20, what="a caption row by Bob")
+    locked = open_page(host, sim_server, forbidden, pages)
+    locked.join()
+    locked.wait_phase(Phase.IN_CALL)
+    assert locked.page is not None
+    locked_steps = [host.run(ADAPTER.turn_on_captions(locked.page)) for _ in range(4)]
+
+    # More, "Language and speech", "Turn on live captions", then on.
+    assert steps == [False, False, False, True]
+    # The gallery holds Alice's tile only: Bob is known from his caption row alone.
+    assert sorted(p.name for p in bob_turn.participants) == ["Alice", "Vexa Bot"]
+    assert [author for author, _ in bob_turn.captions] == ["Alice", "Bob"]
+    assert bob_turn.captions[-1][1].startswith("…")
+    assert locked_steps == [False, False, False, False]  # a policy that forbids captions
+
+
 # --- the bot, end to end --------------------------------------------------------------------
 
 USES_DB = pytest.mark.django_db(transaction=True)
@@ -243,3 +286,57 @@ def test_a_bot_that_is_denied_or_removed_completes_with_the_reason(
     assert last_entry(done)["completion_reason"] == reason
     sessions = MeetingSession.objects.filter(meeting=done)
     assert sessions.exists() == (reason == "evicted")
+
+
+@USES_DB
+def test_a_bot_names_a_speaker_the_gallery_has_no_tile_for_from_live_captions(
+    bot_stack: BotStack, speech: Speech, dave: User
+) -> None:
+    native = teams_id()
+    alice_len, bob_len = wav_seconds(speech.alice), wav_seconds(speech.bob)
+    # Captions are turned on in the first seconds after admission; the turns come after that.
+    alice_at = 3.0
+    bob_at = alice_at + alice_len + 0.8
+    alice_again_at = bob_at + bob_len + 0.8
+    load_teams(
+        bot_stack.base_url,
+        native,
+        variant="join_now",
+        continue_step=False,
+        gallery_size=1,
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": [alice_at, alice_again_at]},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at},
+        ],
+        end_after_s=alice_again_at + alice_len + 1.5,
+    )
+    meeting = send_bot(dave, native)
+
+    done = wait_done(meeting, timeout_s=45)
+
+    assert path_of(done) == ["requested", "joining", "active", "completed"]
+    # Caption turns are known a moment late (a stop only once the row stayed still), so their
+    # events come out of order with the tiles'; their times are what count.
+    speakers = sorted(
+        (
+            (e.name, e.participant_id, e.state, e.t or 0.0)
+            for e in stream_of(done)
+            if e.type == "speaker"
+        ),
+        key=lambda event: event[3],
+    )
+    assert [(name, state) for name, _, state, _ in speakers] == [
+        ("Alice", "start"),
+        ("Alice", "stop"),
+        ("Bob", "start"),
+        ("Bob", "stop"),
+        ("Alice", "start"),
+        ("Alice", "stop"),
+    ]
+    bob = [(pid, t) for name, pid, _, t in speakers if name == "Bob"]
+    assert {pid for pid, _ in bob} == {"caption:Bob"}
+    alice_start = speakers[0][3]
+    # On the capture clock, within what the captions' lag allows.
+    assert bob[0][1] - alice_start == pytest.approx(bob_at - alice_at, abs=0.4)
+    # The last rewrite of a row comes up to a caption step before the turn's end.
+    assert bob[1][1] - bob[0][1] == pytest.approx(bob_len, abs=0.6)
