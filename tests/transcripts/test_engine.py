@@ -22,6 +22,7 @@ from tests.transcripts.engine_support import (
 )
 from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
+from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.streaming import (
     MAX_BUFFER_S,
     Emission,
@@ -309,3 +310,16 @@ def test_the_hallucination_filters() -> None:
     assert filters.collapse_repeats(["no", "no", "way"]) == [0, 1, 2]
     assert filters.is_silence_hypothesis(no_speech_prob=0.9, avg_logprob=-1.5)
     assert not filters.is_silence_hypothesis(no_speech_prob=0.9, avg_logprob=-0.3)
+
+
+def test_a_word_goes_to_whoever_started_last_when_an_earlier_turn_is_still_open() -> None:
+    timeline = SpeakerTimeline()
+    # Bob's stop comes late (live captions report it a second or two after his last words).
+    timeline.event(name="Bob", participant_id="caption:Bob", state="start", t=6.8)
+    timeline.event(name="Alice", participant_id="Alice", state="start", t=9.5)
+    alice_word = timeline.speaker_for(9.6, 9.9)
+    bob_word = timeline.speaker_for(7.0, 7.4)
+    timeline.event(name="Bob", participant_id="caption:Bob", state="stop", t=8.5)
+
+    assert (alice_word, bob_word) == ("Alice", "Bob")
+    assert timeline.speaker_for(9.6, 9.9) == "Alice"

@@ -1,7 +1,9 @@
 """Who spoke when: intervals built from the bot's speaker start/stop events.
 
-A word (or segment) belongs to the participant whose speaking interval overlaps it most; with
-no overlap, to the nearest interval within `NEAREST_S` (indicators lag the audio a little).
+A word (or segment) belongs to the participant whose speaking interval overlaps it most, the
+one who started last among equals (an interval still open because its stop comes late, as from
+live captions, must not take the next speaker's words); with no overlap, to the nearest
+interval within `NEAREST_S` (indicators lag the audio a little).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class SpeakerTimeline:
     def speaker_for(self, start: float, end: float) -> str | None:
         if not self.intervals:
             return None
-        best = max(self.intervals, key=lambda i: i.overlap(start, end))
+        best = max(self.intervals, key=lambda i: (i.overlap(start, end), i.start))
         if best.overlap(start, end) > 0:
             return best.name
         nearest = min(self.intervals, key=lambda i: i.distance(start, end))
