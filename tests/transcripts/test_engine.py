@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -310,6 +311,43 @@ def test_the_hallucination_filters() -> None:
     assert filters.collapse_repeats(["no", "no", "way"]) == [0, 1, 2]
     assert filters.is_silence_hypothesis(no_speech_prob=0.9, avg_logprob=-1.5)
     assert not filters.is_silence_hypothesis(no_speech_prob=0.9, avg_logprob=-0.3)
+
+
+def test_a_speaker_reported_late_as_from_live_captions_still_gets_their_words(
+    clips: dict[str, Clip],
+) -> None:
+    rec = Recorder(engine())
+    make = EntryMaker()
+    entries = [make.speaker("Alice", "start"), *make.audio(clips["garden"].pcm)]
+    entries.append(make.speaker("Alice", "stop"))
+    bob_from = make.t
+    train = make.audio(clips["train"].pcm)
+    # Captions name Bob a second after he began, and end his turn two seconds after he stopped.
+    late = StreamEntry(
+        id="", type="speaker", t=bob_from, name="Bob", participant_id="caption:Bob", state="start"
+    )
+    entries += [*train[:10], late, *train[10:]]
+    alice_from = make.t
+    entries.append(make.speaker("Alice", "start"))
+    budget = make.audio(clips["budget"].pcm)
+    stop = StreamEntry(
+        id="", type="speaker", t=alice_from, name="Bob", participant_id="caption:Bob", state="stop"
+    )
+    entries += [*budget[:20], stop, *budget[20:], make.end()]
+    # Stream ids follow the order the entries arrive in.
+    entries = [replace(e, id=f"{2000 + i}-0") for i, e in enumerate(entries)]
+    turns = [("Alice", 0.0, bob_from), ("Bob", bob_from, alice_from), ("Alice", alice_from, make.t)]
+    rec.feed(entries)
+
+    words = [w for f in rec.finals for w in f.words]
+    assert missing(" ".join(w["word"] for w in words), "garden", "train", "budget") == []
+    wrong = [
+        (w["word"], w["speaker"])
+        for w in words
+        if w["speaker"]
+        != next(name for name, start, end in turns if start <= (w["start"] + w["end"]) / 2 < end)
+    ]
+    assert wrong == []
 
 
 def test_a_word_goes_to_whoever_started_last_when_an_earlier_turn_is_still_open() -> None:
