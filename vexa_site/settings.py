@@ -301,6 +301,8 @@ BOT_HEARTBEAT_TIMEOUT_S = env_int("BOT_HEARTBEAT_TIMEOUT_S", 45, minimum=5)
 BOT_START_TIMEOUT_S = env_int("BOT_START_TIMEOUT_S", 600, minimum=30)
 # An admitted bot that cannot join the call's audio this long (Zoom) fails: it would hear nothing.
 BOT_AUDIO_JOIN_TIMEOUT_S = env_int("BOT_AUDIO_JOIN_TIMEOUT_S", 30, minimum=5)
+# A bot whose capture stays silent through this much speech the page shows fails: it hears nothing.
+BOT_DEAF_TIMEOUT_S = env_int("BOT_DEAF_TIMEOUT_S", 30, minimum=5)
 # Screenshots and page text kept as evidence of a failed join.
 BOT_EVIDENCE_DIR = Path(env_str("BOT_EVIDENCE_DIR", str(BASE_DIR / "var" / "bot_evidence")))
 # Where a scenario's relative audio paths are looked up.

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
@@ -62,6 +63,12 @@ PUMP_JOIN_TIMEOUT_S = 30.0
 AUDIO_JOIN_RETRY_S = 0.5
 # Live captions are tried this long after admission, then left (speakers come from tiles only).
 CAPTIONS_TRY_S = 15.0
+# A chunk with a sample this loud (int16, -54 dBFS) is audible: a broken capture gives zeros,
+# and any voice, even a faint one, is far above it.
+AUDIBLE_PEAK = 64
+# Speech indicated less than this after the last audible audio is not yet "unheard" (indicators
+# and audio reach the bot with different delays, and speech has short pauses).
+HEARING_SLACK_S = 1.5
 # Consecutive failed page scans (a crashed page) before the bot gives up.
 MAX_SCAN_FAILURES = 15
 DEFAULT_BOT_NAME = "Vexa Bot"
@@ -152,6 +159,11 @@ class BotRun:
         # written (the pump writes it); one writer each, so neither update can undo the other.
         self.page_clock = 0.0
         self.audio_end = 0.0
+        # The capture-clock end of the last audible chunk (the pump writes it), and the speech
+        # the page indicated since without audio to match (the watch loop's).
+        self.heard_until = 0.0
+        self.unheard_speech_s = 0.0
+        self.hearing_clock: float | None = None
         self.last_language: str | None = None
         self.last_task: str | None = None
         self.pubsub: Any = None
@@ -329,6 +341,8 @@ class BotRun:
         self._speakers(others, snap.clock)
         if self.captions_on:
             self._caption_speakers(snap, others)
+        if self.audio_joined:
+            self._check_hearing(snap.clock)
         due = timers.observe(len(others), now)
         if due is not None:
             return Finish("completed", f"automatic_leave: {due}", due)
@@ -363,6 +377,28 @@ class BotRun:
                 self.status,
                 f"in the call but could not join its audio within {timeout_s} s "
                 '(no usable "Join Audio by Computer"): the bot would hear nothing',
+                evidence=True,
+            )
+
+    def _check_hearing(self, clock: float) -> None:
+        """A capture that hears silence while the page shows people speaking is broken (chunks
+        arrive at full rate either way, BROWSER.md); after `BOT_DEAF_TIMEOUT_S` of such speech
+        the bot fails with the reason instead of writing an empty transcript."""
+        step = 0.0 if self.hearing_clock is None else max(0.0, clock - self.hearing_clock)
+        self.hearing_clock = clock
+        if clock - self.heard_until <= HEARING_SLACK_S:
+            self.unheard_speech_s = 0.0
+            return
+        if not (self.speaking or self.captions.open):
+            return
+        self.unheard_speech_s += step
+        timeout_s = settings.BOT_DEAF_TIMEOUT_S
+        if self.unheard_speech_s >= timeout_s:
+            names = ", ".join(sorted({*self.speaking.values(), *self.captions.open}))
+            raise BotFailure(
+                self.status,
+                f"the meeting's audio is silent though the page showed {names} speaking "
+                f"for {self.unheard_speech_s:.0f} s: the bot's capture hears nothing",
                 evidence=True,
             )
 
@@ -444,6 +480,8 @@ class BotRun:
                 if self.recorder is not None:
                     self.recorder.write(pcm, t=t)
                 self.audio_end = t + len(pcm) / (2 * SAMPLE_RATE)
+                if pcm and int(np.abs(np.frombuffer(pcm, dtype="<i2")).max()) >= AUDIBLE_PEAK:
+                    self.heard_until = self.audio_end
         except Exception as exc:
             logger.exception("meeting %s: writing the audio failed", self.meeting_id)
             self.pump_error = exc

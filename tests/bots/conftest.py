@@ -94,6 +94,7 @@ def stack_env(base: str, tmp: Path) -> dict[str, str]:
         "BOT_EVIDENCE_DIR": str(tmp / "evidence"),
         "BOT_HEARTBEAT_TIMEOUT_S": "5",
         "BOT_AUDIO_JOIN_TIMEOUT_S": "5",
+        "BOT_DEAF_TIMEOUT_S": "5",
     }
 
 

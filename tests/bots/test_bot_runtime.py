@@ -27,6 +27,7 @@ from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording
 from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, meet_id, stack_env, wait_for
+from tests.speech import make_silence_wav
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -385,3 +386,27 @@ def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
     # Written incrementally: what was captured before the crash is a valid WAV.
     with wave.open(recording.file_path, "rb") as wav:
         assert wav.getnframes() > 0
+
+
+def test_a_bot_whose_capture_hears_silence_while_someone_speaks_fails_with_the_reason(
+    bot_stack: BotStack, carol: User, tmp_path: Path
+) -> None:
+    native = meet_id()
+    # The page shows Alice speaking for 12 s while her audio is digital silence: what a bot
+    # whose capture broke would record (BROWSER.md: chunks keep arriving either way).
+    mute = make_silence_wav(tmp_path / "mute.wav", seconds=12)
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[{"name": "Alice", "audio": str(mute), "at_s": 0.5}],
+    )
+    meeting = send_bot(carol, native)
+
+    done = wait_done(meeting)
+
+    assert done.status == MeetingStatus.FAILED
+    assert path_of(done) == ["requested", "joining", "active", "failed"]
+    assert done.data["failure_stage"] == "active"
+    message = done.data["error_details"]["message"]
+    assert "silent though the page showed Alice speaking" in message
+    assert stream_of(done)[-1].type == "end"
