@@ -129,3 +129,21 @@ def test_the_meeting_page_shows_the_transcript_as_sentences(alice: User, alice_k
     assert b"Good morning." in page.content
     assert b'class="draft"' in page.content
     assert b"every 2s" in page.content  # a live meeting refreshes itself
+
+
+def test_a_failed_meeting_says_why_the_bot_failed(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "active")
+    lifecycle.transition(
+        meeting_id=meeting.pk,
+        to=MeetingStatus.FAILED,
+        source="bot",
+        reason="bot_error",
+        failure_stage="active",
+        error_details={"message": "in the call but could not join its audio <for 30 s>"},
+    )
+
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}")
+
+    assert page.status_code == 200
+    assert b"The bot failed at active: in the call but could not join its audio" in page.content
+    assert b"&lt;for 30 s&gt;" in page.content  # the page's text, escaped
