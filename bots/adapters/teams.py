@@ -82,6 +82,8 @@ TABLE = SelectorTable(
     captions_on=(
         '[data-tid="closed-caption-v2-window-wrapper"]',
         '[data-tid="closed-caption-renderer-wrapper"]',
+        # The menu's toggle says so too, should the caption area stay empty and collapsed.
+        '#closed-captions-button[data-tid="closed-captions-button-on"]',
     ),
     caption_text='[data-tid="closed-caption-text"]',
     caption_author='[data-tid="author"]',
