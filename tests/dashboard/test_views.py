@@ -142,8 +142,12 @@ def test_a_failed_meeting_says_why_the_bot_failed(alice: User, alice_key: str) -
         error_details={"message": "in the call but could not join its audio <for 30 s>"},
     )
 
-    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}")
+    client = signed_in(alice_key)
+    page = client.get(f"/dashboard/meetings/{meeting.pk}")
+    listed = client.get("/dashboard/")
 
     assert page.status_code == 200
     assert b"The bot failed at active: in the call but could not join its audio" in page.content
     assert b"&lt;for 30 s&gt;" in page.content  # the page's text, escaped
+    # The list shows the reason on the status, without opening the meeting.
+    assert b'title="in the call but could not join its audio &lt;for 30 s&gt;"' in listed.content
