@@ -159,11 +159,13 @@ class BotRun:
         # written (the pump writes it); one writer each, so neither update can undo the other.
         self.page_clock = 0.0
         self.audio_end = 0.0
-        # The capture-clock end of the last audible chunk (the pump writes it), and the speech
-        # the page indicated since without audio to match (the watch loop's).
-        self.heard_until = 0.0
+        # When (monotonic) the last audible chunk arrived (the pump writes it), and the speech
+        # the page indicated since without audio to match (the watch loop's). Wall time, not the
+        # capture clock: a capture whose clock stalled hears nothing either.
+        self.heard_at = 0.0
         self.unheard_speech_s = 0.0
-        self.hearing_clock: float | None = None
+        self.hearing_checked_at: float | None = None
+        self.hearing_since = 0.0
         self.last_language: str | None = None
         self.last_task: str | None = None
         self.pubsub: Any = None
@@ -342,7 +344,7 @@ class BotRun:
         if self.captions_on:
             self._caption_speakers(snap, others)
         if self.audio_joined:
-            self._check_hearing(snap.clock)
+            self._check_hearing(now)
         due = timers.observe(len(others), now)
         if due is not None:
             return Finish("completed", f"automatic_leave: {due}", due)
@@ -380,13 +382,16 @@ class BotRun:
                 evidence=True,
             )
 
-    def _check_hearing(self, clock: float) -> None:
+    def _check_hearing(self, now: float) -> None:
         """A capture that hears silence while the page shows people speaking is broken (chunks
         arrive at full rate either way, BROWSER.md); after `BOT_DEAF_TIMEOUT_S` of such speech
         the bot fails with the reason instead of writing an empty transcript."""
-        step = 0.0 if self.hearing_clock is None else max(0.0, clock - self.hearing_clock)
-        self.hearing_clock = clock
-        if clock - self.heard_until <= HEARING_SLACK_S:
+        if self.hearing_checked_at is None:
+            # Counted from the moment the bot could first hear the call.
+            self.hearing_since = now
+        step = 0.0 if self.hearing_checked_at is None else max(0.0, now - self.hearing_checked_at)
+        self.hearing_checked_at = now
+        if now - max(self.heard_at, self.hearing_since) <= HEARING_SLACK_S:
             self.unheard_speech_s = 0.0
             return
         if not (self.speaking or self.captions.open):
@@ -480,8 +485,9 @@ class BotRun:
                 if self.recorder is not None:
                     self.recorder.write(pcm, t=t)
                 self.audio_end = t + len(pcm) / (2 * SAMPLE_RATE)
-                if pcm and int(np.abs(np.frombuffer(pcm, dtype="<i2")).max()) >= AUDIBLE_PEAK:
-                    self.heard_until = self.audio_end
+                samples = np.frombuffer(pcm, dtype="<i2")
+                if samples.size and max(int(samples.max()), -int(samples.min())) >= AUDIBLE_PEAK:
+                    self.heard_at = time.monotonic()
         except Exception as exc:
             logger.exception("meeting %s: writing the audio failed", self.meeting_id)
             self.pump_error = exc
