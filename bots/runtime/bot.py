@@ -61,6 +61,9 @@ PUMP_JOIN_TIMEOUT_S = 30.0
 # How often an admitted bot without the call's audio tries the next step towards it (a click
 # opens a dialog, which takes a moment to show).
 AUDIO_JOIN_RETRY_S = 0.5
+# How often a bot with the call's audio checks it still has it (Zoom can drop computer audio,
+# the footer offering "Join Audio" again).
+AUDIO_RECHECK_S = 2.0
 # Live captions are tried this long after admission, then left (speakers come from tiles only).
 CAPTIONS_TRY_S = 15.0
 # A chunk with a sample this loud (int16, -54 dBFS) is audible: a broken capture gives zeros,
@@ -179,6 +182,7 @@ class BotRun:
         # The call's audio is joined (Zoom may admit a guest without it), and when to try next.
         self.audio_joined = False
         self.audio_retry_at = 0.0
+        self.audio_wanted_since = 0.0  # admission, or when the audio was dropped
         # Live captions: None while being turned on, then whether they are on.
         self.captions_on: bool | None = None
         self.captions_retry_at = 0.0
@@ -335,9 +339,8 @@ class BotRun:
             return Finish("completed", f"meeting_ended: {snap.detail}", "meeting_ended")
         if snap.phase is not Phase.IN_CALL:
             return None
-        if not self.audio_joined:
-            self._join_audio(now)
-        elif self.captions_on is None:
+        self._join_audio(now)
+        if self.audio_joined and self.captions_on is None:
             self._turn_on_captions(now)
         others = snap.others(self.bot_name)
         self._speakers(others, snap.clock)
@@ -351,12 +354,12 @@ class BotRun:
         return None
 
     def _join_audio(self, now: float) -> None:
-        """Where the platform let the bot into the call without its audio (Zoom), take the next
-        step towards it; a bot that cannot would stay in the call hearing nothing, so after
-        `BOT_AUDIO_JOIN_TIMEOUT_S` it fails with the reason."""
+        """Where the platform let the bot into the call without its audio (Zoom), or dropped it
+        since, take the next step towards it; a bot that cannot would stay in the call hearing
+        nothing, so after `BOT_AUDIO_JOIN_TIMEOUT_S` it fails with the reason."""
         if now < self.audio_retry_at:
             return
-        self.audio_retry_at = now + AUDIO_JOIN_RETRY_S
+        self.audio_retry_at = now + (AUDIO_RECHECK_S if self.audio_joined else AUDIO_JOIN_RETRY_S)
         try:
             joined = self.host.run(self._adapter().join_audio(self._page()), timeout_s=10)
         except (PlaywrightError, TimeoutError) as exc:
@@ -364,17 +367,24 @@ class BotRun:
             logger.info("meeting %s: joining the call's audio: %s", self.meeting_id, exc)
             joined = False
         if joined:
-            self.audio_joined = True
-            waited_s = now - self.admitted_at
-            if waited_s > AUDIO_JOIN_RETRY_S:
+            waited_s = now - self.audio_wanted_since
+            if not self.audio_joined and waited_s > AUDIO_JOIN_RETRY_S:
                 logger.info(
-                    "meeting %s: joined the call's audio %.1f s after admission",
-                    self.meeting_id,
-                    waited_s,
+                    "meeting %s: joined the call's audio in %.1f s", self.meeting_id, waited_s
                 )
+            self.audio_joined = True
             return
+        if self.audio_joined:
+            logger.warning(
+                "meeting %s: the call's audio was dropped; joining it again", self.meeting_id
+            )
+            self.audio_joined = False
+            self.audio_wanted_since = now
+            self.audio_retry_at = now + AUDIO_JOIN_RETRY_S
+            # Hearing is checked afresh once the audio is back.
+            self.hearing_checked_at = None
         timeout_s = settings.BOT_AUDIO_JOIN_TIMEOUT_S
-        if now - self.admitted_at >= timeout_s:
+        if now - self.audio_wanted_since >= timeout_s:
             raise BotFailure(
                 self.status,
                 f"in the call but could not join its audio within {timeout_s} s "
@@ -443,7 +453,7 @@ class BotRun:
     def _admitted(self) -> None:
         """Start capture, then create the session (t=0 = capture start) and go active."""
         self.admitted = True
-        self.admitted_at = time.monotonic()
+        self.admitted_at = self.audio_wanted_since = time.monotonic()
         self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
         started_at = timezone.now()
         with transaction.atomic():

@@ -263,6 +263,9 @@ class Guest:
     joined_at: float
     decided_at: float | None = None
     media_ready_at: float | None = None
+    # Times the call's audio was dropped for this guest (host action `drop_audio`: Zoom's
+    # footer reads "Join Audio" again and nothing is heard until it is joined again).
+    audio_drops: int = 0
 
 
 @dataclass
@@ -445,16 +448,17 @@ def guest_join(
     return _require(state_update(platform, native_meeting_id, change)), guest
 
 
-HOST_ACTIONS = ("admit", "deny", "remove", "end")
+HOST_ACTIONS = ("admit", "deny", "remove", "end", "drop_audio")
 
 
 def host_act(
     platform: str, native_meeting_id: str, *, action: str, guest_id: str | None = None
 ) -> MeetingState:
-    """The host admits, denies or removes a guest (the first fitting one if no id), or ends."""
+    """The host admits, denies or removes a guest (the first fitting one if no id), or ends;
+    `drop_audio` disconnects an admitted guest's call audio (Zoom)."""
     if action not in HOST_ACTIONS:
         raise InvalidInput(f"action must be one of {list(HOST_ACTIONS)}")
-    wanted = {"admit": "waiting", "deny": "waiting", "remove": "admitted"}
+    wanted = {"admit": "waiting", "deny": "waiting", "remove": "admitted", "drop_audio": "admitted"}
 
     def change(state: MeetingState, now: float) -> None:
         if action in ("admit", "deny") and state.host_started_at is None:
@@ -468,6 +472,8 @@ def host_act(
                 continue
             if action == "admit":
                 state._admit(guest, now)
+            elif action == "drop_audio":
+                guest.audio_drops += 1
             else:
                 guest.state = "denied" if action == "deny" else "removed"
                 guest.decided_at = now

@@ -106,7 +106,9 @@ def _state_payload(state: MeetingState, now: float, guest_id: str | None) -> dic
         "ended": state.ended_at is not None,
         "host_started": state.host_started_at is not None,
         "variant": sc.variant,
-        "guest": None if guest is None else {"guest_id": guest.guest_id, "state": guest.state},
+        "guest": None
+        if guest is None
+        else {"guest_id": guest.guest_id, "state": guest.state, "audio_drops": guest.audio_drops},
         "participants": [
             {
                 "participant_id": p.participant_id,

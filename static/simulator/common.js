@@ -25,10 +25,12 @@
     const receiver = new RTCPeerConnection();
     sender.addEventListener("icecandidate", (e) => e.candidate && receiver.addIceCandidate(e.candidate));
     receiver.addEventListener("icecandidate", (e) => e.candidate && sender.addIceCandidate(e.candidate));
+    const elements = [];
     receiver.addEventListener("track", (event) => {
       const audio = el("audio", { autoplay: "" });
       audio.srcObject = new MediaStream([event.track]);
       document.body.appendChild(audio);
+      elements.push(audio);
       audio.play().catch(() => {});
     });
     for (const stream of streams) sender.addTrack(stream.getAudioTracks()[0], stream);
@@ -46,7 +48,7 @@
       done();
       setTimeout(resolve, 10000);
     });
-    return { sender, receiver };
+    return { sender, receiver, elements };
   }
 
   function meeting(root) {
@@ -178,6 +180,17 @@
       return sim.scheduledTurns.some(
         (turn) => turn.participantId === participantId && now >= turn.at && now < turn.end,
       );
+    };
+
+    // The call's audio goes away (Zoom dropping computer audio) while the call goes on:
+    // `startAudio` connects it again, the turns resuming where the scenario clock is.
+    sim.dropAudio = function () {
+      if (sim.loopback) {
+        sim.loopback.sender.close();
+        sim.loopback.receiver.close();
+        for (const audio of sim.loopback.elements) audio.remove();
+        sim.loopback = null;
+      }
     };
 
     sim.stopAudio = function () {

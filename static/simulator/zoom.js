@@ -30,6 +30,8 @@
 
   let myName = "";
   let phase = "prejoin";
+  let audioButton = null; // the footer's first button: "Join Audio" or the microphone
+  let audioDrops = 0; // drops of the call's audio seen (host action `drop_audio`)
   const tilesById = new Map(); // scenario participant id → tile element
 
   function show(...nodes) {
@@ -105,6 +107,10 @@
     } else if (guestState === "admitted") {
       if (phase !== "call") enterCall();
       updateTiles(state);
+      if ((state.guest.audio_drops || 0) > audioDrops) {
+        audioDrops = state.guest.audio_drops;
+        dropAudio();
+      }
     } else if (guestState === "denied") {
       finish("denied");
     } else if (guestState === "timed_out") {
@@ -148,7 +154,7 @@
 
   function enterCall() {
     phase = "call";
-    const audioButton = footerButton({
+    audioButton = footerButton({
       class: "footer-button-base__button join-audio-container__btn",
     });
     const joinAudio = root.dataset.audioJoin || "auto";
@@ -175,18 +181,31 @@
         ]),
       ]),
     );
+    // While the audio is not joined the footer's button opens the dialog (no-op once joined).
+    const dialogMode = joinAudio === "disabled" ? "disabled" : "prompt";
+    audioButton.addEventListener("click", () => showAudioDialog(audioButton, dialogMode));
     if (joinAudio === "auto") {
       audioJoined(audioButton);
     } else {
       audioButton.setAttribute("aria-label", "join audio");
       audioButton.textContent = "Join Audio";
-      audioButton.addEventListener("click", () => showAudioDialog(audioButton, joinAudio));
-      showAudioDialog(audioButton, joinAudio);
+      showAudioDialog(audioButton, dialogMode);
     }
     setInterval(updateSpeaking, 40);
   }
 
+  // Zoom dropped the computer audio: the footer offers "Join Audio" again and nothing plays.
+  function dropAudio() {
+    if (!audioButton || !audioButton.dataset.joined) return;
+    delete audioButton.dataset.joined;
+    audioButton.setAttribute("aria-label", "join audio");
+    audioButton.textContent = "Join Audio";
+    sim.dropAudio();
+    showAudioDialog(audioButton, "prompt");
+  }
+
   function audioJoined(audioButton) {
+    audioButton.dataset.joined = "1";
     audioButton.setAttribute("aria-label", "mute my microphone");
     audioButton.textContent = "Mute";
     sim.startAudio(TRACK_COUNT);

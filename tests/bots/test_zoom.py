@@ -447,3 +447,41 @@ def test_a_bot_with_the_wrong_passcode_fails_at_joining_with_the_reason(
     assert done.data["failure_stage"] == "joining"
     assert "refused the passcode: Passcode wrong" in done.data["error_details"]["message"]
     assert host_state(bot_stack.base_url, native)["guests"] == []
+
+
+@USES_DB
+def test_a_bot_whose_call_audio_is_dropped_joins_it_again_and_hears_the_next_turn(
+    bot_stack: BotStack, speech: Speech, erin: User
+) -> None:
+    native = zoom_id()
+    alice_len = wav_seconds(speech.alice)
+    again_at = 0.8 + alice_len + 5.0
+    load_zoom(
+        bot_stack.base_url,
+        native,
+        variant="join_now",
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": [0.8, again_at]}],
+        end_after_s=again_at + alice_len + 0.6,
+    )
+    meeting = send_bot(erin, native)
+    wait_status(meeting, MeetingStatus.ACTIVE)
+    # Between Alice's turns Zoom drops the bot's computer audio.
+    wait_for(
+        lambda: any(
+            e.type == "speaker" and e.state == "stop"
+            for e in stream_of(Meeting.objects.get(pk=meeting.pk))
+        ),
+        timeout_s=15,
+        what="the end of Alice's first turn",
+    )
+    bot_stack.host(native, "drop_audio", platform="zoom")
+
+    done = wait_done(meeting, timeout_s=40)
+
+    assert path_of(done) == ["requested", "joining", "active", "completed"]
+    entries = stream_of(done)
+    turns = [e.t or 0.0 for e in entries if e.type == "speaker" and e.name == "Alice"]
+    pcm = b"".join(e.pcm or b"" for e in entries if e.type == "audio")
+    assert len(turns) == 4
+    second = pcm[int(turns[2] * SAMPLE_RATE) * 2 : int(turns[3] * SAMPLE_RATE) * 2]
+    assert rms(second) > 1000  # heard again after the bot rejoined the audio
