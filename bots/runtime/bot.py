@@ -22,6 +22,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -360,12 +361,7 @@ class BotRun:
         if now < self.audio_retry_at:
             return
         self.audio_retry_at = now + (AUDIO_RECHECK_S if self.audio_joined else AUDIO_JOIN_RETRY_S)
-        try:
-            joined = self.host.run(self._adapter().join_audio(self._page()), timeout_s=10)
-        except (PlaywrightError, TimeoutError) as exc:
-            # The dialog can change under a click; the next try looks again.
-            logger.info("meeting %s: joining the call's audio: %s", self.meeting_id, exc)
-            joined = False
+        joined = self._page_step(self._adapter().join_audio, "joining the call's audio")
         if joined:
             waited_s = now - self.audio_wanted_since
             if not self.audio_joined and waited_s > AUDIO_JOIN_RETRY_S:
@@ -417,17 +413,22 @@ class BotRun:
                 evidence=True,
             )
 
+    def _page_step(self, step: Callable[[Page], Coroutine[Any, Any, bool]], what: str) -> bool:
+        """One adapter step on the call's page (True: done); a failed click is a False."""
+        try:
+            return bool(self.host.run(step(self._page()), timeout_s=10))
+        except (PlaywrightError, TimeoutError) as exc:
+            # The page can change under a click (a dialog closing); the next try looks again.
+            logger.info("meeting %s: %s: %s", self.meeting_id, what, exc)
+            return False
+
     def _turn_on_captions(self, now: float) -> None:
         """Live captions name speakers the gallery has no tile for; a platform without them, or
         a meeting whose policy forbids them, leaves the tiles as the only source."""
         if now < self.captions_retry_at:
             return
         self.captions_retry_at = now + AUDIO_JOIN_RETRY_S
-        try:
-            on = self.host.run(self._adapter().turn_on_captions(self._page()), timeout_s=10)
-        except (PlaywrightError, TimeoutError) as exc:
-            logger.info("meeting %s: turning on live captions: %s", self.meeting_id, exc)
-            on = False
+        on = self._page_step(self._adapter().turn_on_captions, "turning on live captions")
         if on:
             self.captions_on = bool(self._adapter().table.captions_steps)
         elif now - self.admitted_at >= CAPTIONS_TRY_S:
