@@ -42,6 +42,7 @@ class AutomaticLeaveInput(serializers.Serializer[Any]):
     waiting_room = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
     no_one_joined = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
     everyone_left = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
+    silence = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
     max_duration = serializers.IntegerField(required=False, min_value=1, max_value=TIMEOUT_MAX_S)
     # Vexa's own names, in milliseconds; converted to the seconds above.
     waiting_room_timeout = serializers.IntegerField(
@@ -143,7 +144,7 @@ class BotCreateApi(BotApi):
             "`max_concurrent_bots` (0 = unlimited). `join_at` in the future schedules the bot "
             "(not counted against the limit until it starts). `language` is a Whisper code "
             "(omit to auto-detect). `automatic_leave` takes seconds (`waiting_room`, "
-            "`no_one_joined`, `everyone_left`, `max_duration`; Vexa's `*_timeout` "
+            "`no_one_joined`, `everyone_left`, `silence`, `max_duration`; Vexa's `*_timeout` "
             "millisecond names are accepted too). `metadata` (at most 4 KiB of JSON) is echoed "
             "back. With an `Idempotency-Key` header, repeating the same body within 24 h "
             "returns the first response (header `Idempotent-Replayed: true`) and starts no "

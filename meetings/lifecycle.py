@@ -40,6 +40,7 @@ COMPLETION_REASONS = (
     "awaiting_admission_rejected",
     "left_alone",
     "no_one_joined",
+    "silence_timeout",
     "evicted",
     "meeting_ended",
     "max_bot_time_exceeded",

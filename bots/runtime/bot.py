@@ -349,7 +349,7 @@ class BotRun:
             self._caption_speakers(snap, others)
         if self.audio_joined:
             self._check_hearing(now)
-        due = timers.observe(len(others), now)
+        due = timers.observe(len(others), now, heard_at=self.heard_at or None)
         if due is not None:
             return Finish("completed", f"automatic_leave: {due}", due)
         return None

@@ -1,10 +1,12 @@
 """Automatic leave: when a bot gives up waiting or leaves a call on its own.
 
 Configurable per bot in `bot_config["automatic_leave"]`, in seconds (`waiting_room`,
-`no_one_joined`, `everyone_left`, `max_duration`, as `POST /bots` stores them; a `_timeout_s`
-suffix is accepted too) or with Vexa's millisecond names (`waiting_room_timeout`,
+`no_one_joined`, `everyone_left`, `silence`, `max_duration`, as `POST /bots` stores them; a
+`_timeout_s` suffix is accepted too) or with Vexa's millisecond names (`waiting_room_timeout`,
 `noone_joined_timeout`, `everyone_left_timeout`).
-Defaults follow shared/PLATFORMS.md.
+Defaults follow shared/PLATFORMS.md; `silence` (no audible sound in the call, people present or
+not: a meeting everyone walked away from with their tiles still up) sits between Attendee's
+600 s, which a long break would trip, and Recall's 3600 s.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ DEFAULTS_S = {
     "waiting_room_timeout_s": 900.0,
     "no_one_joined_timeout_s": 120.0,
     "everyone_left_timeout_s": 60.0,
+    "silence_timeout_s": 1800.0,
     "max_duration_s": 7200.0,
 }
 _SECONDS_NAMES = {
     "waiting_room": "waiting_room_timeout_s",
     "no_one_joined": "no_one_joined_timeout_s",
     "everyone_left": "everyone_left_timeout_s",
+    "silence": "silence_timeout_s",
     "max_duration": "max_duration_s",
 }
 _VEXA_MS_NAMES = {
@@ -38,6 +42,7 @@ class AutomaticLeave:
     waiting_room_timeout_s: float = DEFAULTS_S["waiting_room_timeout_s"]
     no_one_joined_timeout_s: float = DEFAULTS_S["no_one_joined_timeout_s"]
     everyone_left_timeout_s: float = DEFAULTS_S["everyone_left_timeout_s"]
+    silence_timeout_s: float = DEFAULTS_S["silence_timeout_s"]
     max_duration_s: float = DEFAULTS_S["max_duration_s"]
 
     @classmethod
@@ -58,10 +63,11 @@ class AutomaticLeave:
 
 
 class LeaveTimers:
-    """Decides, from participant counts over time, whether the bot should leave the call.
+    """Decides, from participant counts and sound over time, whether the bot should leave.
 
-    `observe(count, now)` returns a completion reason once a timer is due. Being alone must last
-    the whole timeout: a momentary count of 0 (tiles re-rendering) never ends the meeting.
+    `observe(count, now, heard_at=...)` returns a completion reason once a timer is due. Being
+    alone must last the whole timeout: a momentary count of 0 (tiles re-rendering) never ends
+    the meeting. `heard_at` is when the call was last audible (silence counts from admission).
     """
 
     def __init__(self, policy: AutomaticLeave, *, admitted_at: float) -> None:
@@ -70,7 +76,7 @@ class LeaveTimers:
         self.others_seen = False
         self.alone_since: float | None = admitted_at
 
-    def observe(self, others: int, now: float) -> str | None:
+    def observe(self, others: int, now: float, *, heard_at: float | None = None) -> str | None:
         if others > 0:
             self.others_seen = True
             self.alone_since = None
@@ -78,6 +84,9 @@ class LeaveTimers:
             self.alone_since = now
         if now - self.admitted_at >= self.policy.max_duration_s:
             return "max_bot_time_exceeded"
+        quiet_since = max(self.admitted_at, heard_at or self.admitted_at)
+        if now - quiet_since >= self.policy.silence_timeout_s:
+            return "silence_timeout"
         if self.alone_since is None:
             return None
         if not self.others_seen and now - self.admitted_at >= self.policy.no_one_joined_timeout_s:

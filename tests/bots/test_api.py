@@ -295,7 +295,7 @@ def test_it_stores_every_bot_setting_and_echoes_metadata(alice_api: APIClient) -
     body = {
         **MEET,
         "task": "translate",
-        "automatic_leave": {"waiting_room": 300, "noone_joined_timeout": 120000},
+        "automatic_leave": {"waiting_room": 300, "noone_joined_timeout": 120000, "silence": 600},
         "recording_enabled": False,
         "transcribe_enabled": True,
         "metadata": {"crm_id": "42", "tags": ["sales"]},
@@ -306,7 +306,7 @@ def test_it_stores_every_bot_setting_and_echoes_metadata(alice_api: APIClient) -
     assert response.status_code == 201
     assert response.json()["metadata"] == {"crm_id": "42", "tags": ["sales"]}
     config = Meeting.objects.get().bot_config
-    assert config["automatic_leave"] == {"waiting_room": 300, "no_one_joined": 120}
+    assert config["automatic_leave"] == {"waiting_room": 300, "no_one_joined": 120, "silence": 600}
     assert config["task"] == "translate"
     assert config["recording_enabled"] is False
     assert config["hotwords"] == ["Vexa"]

@@ -305,6 +305,32 @@ def test_it_leaves_the_call_on_its_own(
     assert recordings == (["completed"] if recording_enabled else [])
 
 
+def test_it_leaves_a_call_that_stays_silent_counting_from_the_last_sound(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    # Alice keeps her tile (no alone timer runs) but says one thing and then nothing: a
+    # meeting everybody walked away from. The timeout is long enough for the simulated call's
+    # media connection to come up first on a loaded machine (as the hearing check's is).
+    native = meet_id()
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.2}],
+    )
+    meeting = send_bot(carol, native, automatic_leave={"silence": 5})
+
+    done = wait_done(meeting, timeout_s=40)
+
+    assert path_of(done)[-2:] == ["active", "completed"]
+    assert last_entry(done)["completion_reason"] == "silence_timeout"
+    audio = [e for e in stream_of(done) if e.type == "audio"]
+    loud = [e for e in audio if rms(e.pcm or b"") > 500]
+    assert loud, "her speech reached the stream before the bot left"
+    last_sound_end = float(loud[-1].t or 0) + len(loud[-1].pcm or b"") / (2 * SAMPLE_RATE)
+    audio_end = float(audio[-1].t or 0) + len(audio[-1].pcm or b"") / (2 * SAMPLE_RATE)
+    assert 4.5 <= audio_end - last_sound_end <= 7.0
+
+
 def test_a_stop_in_the_waiting_room_completes_before_admission(
     bot_stack: BotStack, carol: User
 ) -> None:

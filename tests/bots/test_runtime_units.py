@@ -54,6 +54,17 @@ def test_no_one_joined_counts_from_admission_and_max_duration_caps_everything() 
     assert capped.observe(3, 60.0) == "max_bot_time_exceeded"
 
 
+def test_silence_counts_from_the_last_sound_or_admission_with_people_present() -> None:
+    timers = LeaveTimers(AutomaticLeave(silence_timeout_s=10), admitted_at=100.0)
+
+    assert timers.observe(2, 109.0) is None
+    assert timers.observe(2, 110.0) == "silence_timeout"  # never a sound since admission
+    assert timers.observe(2, 119.0, heard_at=109.5) is None
+    assert timers.observe(2, 119.5, heard_at=109.5) == "silence_timeout"
+    assert AutomaticLeave.from_config({"automatic_leave": {"silence": 30}}).silence_timeout_s == 30
+    assert AutomaticLeave().silence_timeout_s == 1800
+
+
 def raw(**fields: Any) -> dict[str, Any]:
     return {"found": {}, "indicators": [], "participants": [], "clock": 0, **fields}
 
