@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from bots.platforms import normalize_native_id
 from meetings.models import LIVE_STATUSES, Meeting
 from meetings.selectors import check_path_platform
 from vexa_site.errors import NotFound
@@ -22,7 +23,9 @@ def bot_get_live(*, user: User, platform: str, native_meeting_id: str) -> Meetin
     check_path_platform(platform)
     meeting = (
         live_meetings_for(user=user)
-        .filter(platform=platform, native_meeting_id=native_meeting_id)
+        .filter(
+            platform=platform, native_meeting_id=normalize_native_id(platform, native_meeting_id)
+        )
         .order_by("-created_at", "-id")
         .first()
     )

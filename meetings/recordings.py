@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.models import User
+from bots.platforms import normalize_native_id
 from meetings.models import Recording, RecordingStatus
 from vexa_site.errors import Conflict, NotFound
 
@@ -52,6 +53,8 @@ def recording_list(
     if platform:
         queryset = queryset.filter(meeting__platform=platform)
     if native_meeting_id:
+        if platform:
+            native_meeting_id = normalize_native_id(platform, native_meeting_id)
         queryset = queryset.filter(meeting__native_meeting_id=native_meeting_id)
     if status:
         queryset = queryset.filter(status=status)

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from bots.platforms import normalize_native_id
 from meetings.models import Meeting, MeetingStatus, Platform
 from vexa_site.errors import InvalidInput, NotFound
 
@@ -83,8 +84,11 @@ def meeting_get_by_native(
     """The user's newest meeting with this platform id (or exactly `meeting_id`, if given).
 
     One meeting id can be met several times (a bot per call); Vexa's paths name the latest.
+    The id is matched in the spelling the bot was created with (`ABC-DEFG-HIJ` finds
+    `abc-defg-hij`, `123 456 7890` finds `1234567890`).
     """
     check_path_platform(platform)
+    native_meeting_id = normalize_native_id(platform, native_meeting_id)
     qs = meetings_for(user=user).filter(platform=platform, native_meeting_id=native_meeting_id)
     if meeting_id is not None:
         qs = qs.filter(pk=meeting_id)

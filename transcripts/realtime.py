@@ -28,6 +28,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from bots.platforms import normalize_native_id
 from meetings.events import MeetingStatusEvent
 from meetings.models import Meeting
 
@@ -42,8 +43,10 @@ def native_key(user_id: int, platform: str, native_id: str) -> str:
     """A short, key-safe digest of one user's native meeting.
 
     Native ids are user input (Teams ids carry `:` and `@`); a fixed-size hex digest keeps
-    Redis key and channel names predictable and free of separators.
+    Redis key and channel names predictable and free of separators. The id is taken in its
+    canonical spelling, so a subscriber who typed `ABC-DEFG-HIJ` hears the bot on `abc-defg-hij`.
     """
+    native_id = normalize_native_id(platform, native_id)
     raw = f"{user_id}\x00{platform}\x00{native_id}".encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
@@ -69,6 +72,7 @@ def latest_meeting(*, user_id: int, platform: str, native_id: str) -> Meeting | 
     Authorization of every subscription (WebSocket and SSE) goes through here: the query is
     scoped to `user_id`, so another user's meeting is indistinguishable from a missing one.
     """
+    native_id = normalize_native_id(platform, native_id)
     return (
         Meeting.objects.filter(user_id=user_id, platform=platform, native_meeting_id=native_id)
         .order_by("-created_at", "-id")

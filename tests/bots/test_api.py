@@ -508,6 +508,33 @@ def test_racing_requests_with_one_idempotency_key_create_one_bot_and_agree() -> 
     assert Meeting.objects.filter(user=user).count() == 1
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("platform", "typed", "stored"),
+    [("google_meet", "ABC-DEFG-HIJ", "abc-defg-hij"), ("zoom", "123-456-7890", "1234567890")],
+)
+def test_every_path_finds_the_meeting_by_the_id_as_the_user_typed_it(
+    alice_api: APIClient, platform: str, typed: str, stored: str
+) -> None:
+    created = alice_api.post(
+        "/bots", {"platform": platform, "native_meeting_id": typed}, format="json"
+    )
+    assert created.status_code == 201
+    assert created.json()["native_meeting_id"] == stored
+    transcript = alice_api.get(f"/transcripts/{platform}/{typed}")
+    assert transcript.status_code == 200
+    assert transcript.json()["id"] == created.json()["id"]
+    named = {"data": {"name": "Weekly"}}
+    assert alice_api.patch(f"/meetings/{platform}/{typed}", named, format="json").status_code == 200
+    again = alice_api.post(
+        "/bots", {"platform": platform, "native_meeting_id": typed}, format="json"
+    )
+    assert again.status_code == 409
+    stopped = alice_api.delete(f"/bots/{platform}/{typed}")
+    assert stopped.status_code == 202
+    assert stopped.json()["status"] == "completed"
+
+
 # --- DELETE /bots -------------------------------------------------------------------------------
 
 

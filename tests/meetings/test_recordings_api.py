@@ -50,6 +50,10 @@ def test_it_lists_the_callers_recordings_paginated_and_filtered(
         "id"
     ] == (first.pk)
     assert [r["id"] for r in filtered["recordings"]] == [first.pk]
+    typed = {"platform": "google_meet", "native_meeting_id": "XYZ-WXYZ-XYZ"}
+    assert [r["id"] for r in alice_api.get("/recordings", typed).json()["recordings"]] == [
+        second.pk
+    ]
     shown = filtered["recordings"][0]
     assert shown["status"] == "completed"
     assert shown["duration_s"] == pytest.approx(1.0)

@@ -101,6 +101,24 @@ async def test_it_subscribes_to_several_meetings_with_their_internal_ids(
         ]
 
 
+async def test_a_meeting_id_in_another_spelling_subscribes_to_the_same_meeting(
+    daphne: str, alice: User, alice_key: str
+) -> None:
+    meet = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
+    zoom = await sync_to_async(make_meeting)(alice, "1234567890", platform="zoom")
+    typed = [
+        {"platform": "google_meet", "native_id": "ABC-DEFG-HIJ"},
+        {"platform": "zoom", "native_id": "123 456 7890"},
+    ]
+    async with ws_client(daphne, alice_key) as ws:
+        await send(ws, {"action": "subscribe", "meetings": typed})
+        assert await recv(ws) == {"type": "subscribed", "meetings": [meet.pk, zoom.pk]}
+        await sync_to_async(lifecycle.transition)(meeting_id=meet.pk, to="joining", source="t")
+        await sync_to_async(lifecycle.transition)(meeting_id=zoom.pk, to="joining", source="t")
+        got = [await recv(ws), await recv(ws)]
+        assert [m["meeting"]["id"] for m in got] == [meet.pk, zoom.pk]
+
+
 @pytest.mark.parametrize(
     ("message", "error"),
     [
