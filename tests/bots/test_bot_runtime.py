@@ -27,7 +27,7 @@ from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording
 from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, meet_id, stack_env, wait_for
-from tests.speech import make_silence_wav
+from tests.speech import VOICES, make_silence_wav, make_speech_wav
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -153,6 +153,42 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
     assert recording.status == "completed"
     assert recording.duration_s == pytest.approx(len(pcm) / (2 * SAMPLE_RATE), abs=0.2)
     assert wav_seconds(Path(recording.file_path)) == pytest.approx(recording.duration_s, abs=0.01)
+
+
+def test_six_people_taking_turns_on_meets_three_tracks_are_each_named_and_heard(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    # Peers' users report wrong names from five people on: Meet plays them on three re-used
+    # tracks, so attribution must come from who the page shows speaking, not from a track.
+    names = ["Alice", "Bob", "Chen", "Dana", "Emeka", "Fatima"]
+    participants = []
+    at = 1.0
+    for index, name in enumerate(names):
+        clip = make_speech_wav(
+            f"{name} speaking now.", speech.folder / f"six-{name}.wav", voice=VOICES[index % 4]
+        )
+        participants.append({"name": name, "audio": str(clip), "at_s": at})
+        at += wav_seconds(clip) + 0.7
+    native = meet_id()
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        variant="join_now",
+        participants=participants,
+        end_after_s=at + 0.3,
+    )
+    meeting = send_bot(carol, native, language="en")
+
+    done = wait_done(meeting, timeout_s=40)
+
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    entries = stream_of(done)
+    speakers = [(e.name, e.state, e.t or 0.0) for e in entries if e.type == "speaker"]
+    assert [(name, state) for name, state, _ in speakers] == [
+        (name, state) for name in names for state in ("start", "stop")
+    ]
+    pcm = b"".join(e.pcm or b"" for e in entries if e.type == "audio")
+    for (_, _, start), (_, _, stop) in zip(speakers[::2], speakers[1::2], strict=True):
+        assert rms(pcm[int(start * SAMPLE_RATE) * 2 : int(stop * SAMPLE_RATE) * 2]) > 1000
 
 
 def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_seconds(
