@@ -5,6 +5,11 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.models import User
+from meetings.models import MeetingStatus
+from tests.meetings.builders import meeting_in
+from vexa_site.nul import NUL_MESSAGE
+
 pytestmark = pytest.mark.django_db
 
 
@@ -32,3 +37,42 @@ def test_the_openapi_schema_and_docs_are_served() -> None:
     docs = APIClient().get("/docs")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_a_nul_in_a_path_or_query_is_a_422_naming_where(alice_api: APIClient) -> None:
+    # PostgreSQL cannot hold U+0000: before the check these were 500s from the first query.
+    in_path = alice_api.get("/transcripts/google_meet/abc%00def")
+    in_query = alice_api.get("/recordings", {"platform": "google_meet", "native_meeting_id": "\0"})
+    in_admin_path = APIClient().get("/admin/users/email/a%00b")
+
+    assert in_path.status_code == 422
+    assert in_path.json()["detail"] == [
+        {"loc": ["path"], "msg": NUL_MESSAGE, "type": "value_error.nul"}
+    ]
+    assert in_query.status_code == 422
+    assert in_query.json()["detail"][0]["loc"] == ["query", "native_meeting_id"]
+    assert in_admin_path.status_code == 422
+
+
+def test_a_nul_nested_in_a_json_body_is_a_422_and_changes_nothing(
+    alice: User, alice_api: APIClient
+) -> None:
+    meeting = meeting_in(alice, MeetingStatus.COMPLETED)
+    before = dict(meeting.data)
+
+    response = alice_api.patch(
+        "/meetings/google_meet/abc-defg-hij",
+        {"data": {"name": "Weekly", "participants": ["Ann", "B\0b"]}},
+        format="json",
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body"],
+            "msg": f"data.participants.1 {NUL_MESSAGE}",
+            "type": "value_error.json",
+        }
+    ]
+    meeting.refresh_from_db()
+    assert meeting.data == before

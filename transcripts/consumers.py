@@ -27,6 +27,7 @@ from accounts.auth import token_for_key
 from meetings.models import Meeting
 from transcripts import realtime
 from transcripts.fanout import fanout
+from vexa_site.nul import NUL, NUL_MESSAGE
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def _parse_meetings(message: dict[str, Any]) -> list[tuple[str, str]]:
             raise SubscriptionError("Each meeting needs a string 'platform' and 'native_id'")
         if not platform or not native_id:
             raise SubscriptionError("Each meeting needs a non-empty 'platform' and 'native_id'")
+        if NUL in platform or NUL in native_id:
+            raise SubscriptionError(f"'platform' and 'native_id' {NUL_MESSAGE}")
         parsed.append((platform, native_id))
     return parsed
 

@@ -145,6 +145,10 @@ async def test_a_meeting_id_in_another_spelling_subscribes_to_the_same_meeting(
             '{"action": "subscribe", "meetings": [{"platform": "zoom", "native_id": "404"}]}',
             "Meeting not found: zoom/404",
         ),
+        (
+            '{"action": "subscribe", "meetings": [{"platform": "zoom", "native_id": "4\\u00004"}]}',
+            "'platform' and 'native_id' must not contain NUL (\\u0000) characters",
+        ),
     ],
 )
 async def test_it_answers_a_bad_message_with_an_error_and_stays_open(
