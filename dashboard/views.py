@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.auth import token_for_key
 from accounts.models import ApiToken, User
 from bots import services as bot_services
+from dashboard.forms import BotForm
 from meetings import selectors as meeting_selectors
 from meetings.models import LIVE_STATUSES, MeetingStatus
 from transcripts import exports
@@ -113,12 +114,16 @@ def meetings_view(request: HttpRequest, user: User) -> HttpResponse:
 @dashboard_login_required
 @require_POST
 def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
+    form = BotForm(request.POST)
+    if not form.is_valid():
+        context = _list_context(user, status=None, error=form.error_text())
+        return render(request, "dashboard/meetings.html", context, status=422)
     try:
         meeting = bot_services.bot_create(
             user=user,
-            meeting_url=request.POST.get("meeting_url", "").strip() or None,
-            bot_name=request.POST.get("bot_name", "").strip() or None,
-            language=request.POST.get("language", "").strip() or None,
+            meeting_url=form.cleaned_data["meeting_url"],
+            bot_name=form.cleaned_data["bot_name"] or None,
+            language=form.cleaned_data["language"] or None,
         )
     except DomainError as exc:
         context = _list_context(user, status=None, error=str(exc.detail))

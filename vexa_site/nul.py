@@ -2,8 +2,8 @@
 
 PostgreSQL cannot store U+0000 in text or jsonb, so a NUL in a path segment, a query value or a
 JSON string used to surface as a `DataError` (a 500) from whatever query first touched it. DRF's
-`CharField` and Django's form fields already refuse it; these cover what they do not: URLs, query
-strings, and strings nested in JSON objects (`data`, `bot_config`) that no field inspects.
+`CharField` and Django's form fields already refuse it; these cover what they do not: URLs,
+query strings, and strings nested in JSON objects (`data`, `bot_config`) that no field inspects.
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def _field_error(loc: list[str | int]) -> dict[str, Any]:
 
 
 class NulRejectingMiddleware:
-    """A URL path or query string with a NUL is a 422 naming where it was."""
+    """A URL path or query string with a NUL is a 422 naming where it was.
+
+    Bodies are left to their parsers (reading a stream here would consume it): the JSON one
+    below, and Django form fields for the dashboard's posts."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

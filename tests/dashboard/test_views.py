@@ -151,3 +151,13 @@ def test_a_failed_meeting_says_why_the_bot_failed(alice: User, alice_key: str) -
     assert b"&lt;for 30 s&gt;" in page.content  # the page's text, escaped
     # The list shows the reason on the status, without opening the meeting.
     assert b'title="in the call but could not join its audio &lt;for 30 s&gt;"' in listed.content
+
+
+def test_a_nul_in_a_form_value_is_refused_and_creates_nothing(alice: User, alice_key: str) -> None:
+    response = signed_in(alice_key).post(
+        "/dashboard/bots",
+        {"meeting_url": "https://meet.google.com/abc-defg-hij", "bot_name": "Note\0taker"},
+    )
+    assert response.status_code == 422
+    assert b"bot name: Null characters are not allowed." in response.content
+    assert not Meeting.objects.filter(user=alice).exists()
