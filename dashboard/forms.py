@@ -15,6 +15,6 @@ class BotForm(forms.Form):
     def error_text(self) -> str:
         """One line naming each refused field, for the page's error banner."""
         return "; ".join(
-            f"{name.replace('_', ' ')}: {' '.join(messages)}"
+            f"{name.replace('_', ' ')}: {' '.join(str(m) for m in messages)}"
             for name, messages in self.errors.items()
         )
