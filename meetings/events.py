@@ -1,10 +1,12 @@
-"""The meeting event hook: every status transition becomes one `MeetingStatusEvent`.
+"""The meeting event hooks: every status transition becomes one `MeetingStatusEvent`, and every
+finished output (a completed recording, a session's final transcript) one `MeetingOutputEvent`.
 
 Two kinds of subscribers:
 - in-transaction handlers run inside the transaction that changed the status (an outbox row
   written there commits or rolls back with the change: webhooks);
 - after-commit handlers run once the change is committed (WebSocket/SSE publish, tasks).
-Apps register their handlers in `AppConfig.ready()`.
+Apps register their handlers in `AppConfig.ready()`. Output events have in-transaction
+subscribers only (webhooks): nothing live waits for them.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
+
+from meetings.models import Meeting
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +85,56 @@ def unsubscribe(handler: Handler) -> None:
     for handlers in (_in_transaction, _after_commit):
         while handler in handlers:
             handlers.remove(handler)
+
+
+OutputKind = Literal["recording.completed", "transcript.ready"]
+
+
+@dataclass(frozen=True)
+class MeetingOutputEvent:
+    """A meeting's output is ready: `recording.completed` or `transcript.ready`.
+
+    `key` names the logical event (a re-emission has the same key, so a retried task sends
+    nothing twice); `data` is what a receiver needs besides the meeting (ids, counts, paths).
+    """
+
+    kind: OutputKind
+    meeting_id: int
+    user_id: int
+    platform: str
+    native_meeting_id: str
+    key: str
+    data: dict[str, Any]
+
+
+OutputHandler = Callable[[MeetingOutputEvent], None]
+_output_in_transaction: list[OutputHandler] = []
+
+
+def subscribe_output_in_transaction(handler: OutputHandler) -> None:
+    if handler not in _output_in_transaction:
+        _output_in_transaction.append(handler)
+
+
+def dispatch_output(event: MeetingOutputEvent) -> None:
+    """Call from inside the transaction that stored the output."""
+    for handler in list(_output_in_transaction):
+        handler(event)
+
+
+def output_event(
+    *, kind: OutputKind, meeting_id: int, key: str, data: dict[str, Any]
+) -> MeetingOutputEvent:
+    """The event for one of `meeting_id`'s outputs (reads the meeting's owner and ids)."""
+    user_id, platform, native = Meeting.objects.values_list(
+        "user_id", "platform", "native_meeting_id"
+    ).get(pk=meeting_id)
+    return MeetingOutputEvent(
+        kind=kind,
+        meeting_id=meeting_id,
+        user_id=int(user_id),
+        platform=str(platform),
+        native_meeting_id=str(native),
+        key=key,
+        data=data,
+    )

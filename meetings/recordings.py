@@ -1,7 +1,7 @@
-"""Recordings: reads (always within the caller's own meetings) and deletion.
+"""Recordings: reads (always within the caller's own meetings), closing, and deletion.
 
-The bot writes a recording incrementally (`bots.runtime.recording`); these functions only read
-and delete. Another user's recording is a 404, never a 403.
+The bot writes a recording incrementally (`bots.runtime.recording`) and closes it through
+`recording_close`; the rest only read and delete. Another user's recording is a 404, never a 403.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from bots.platforms import normalize_native_id
+from meetings import events
 from meetings.models import Recording, RecordingStatus
 from vexa_site.errors import Conflict, NotFound
 
@@ -104,6 +106,35 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first >= size or first > last:
         raise ValueError("range not satisfiable")
     return first, last
+
+
+def recording_close(*, recording_id: int, status: str) -> bool:
+    """Finish a recording still being written; a completed one emits `recording.completed`.
+
+    The event is written in the same transaction (outbox), its payload the recording as
+    `GET /recordings/{id}` shows it. Closing twice, or one the supervisor already failed, changes
+    nothing and returns False.
+    """
+    from meetings.recordings_api import RecordingSerializer  # the API shape, for the payload
+
+    now = timezone.now()
+    with transaction.atomic():
+        closed = Recording.objects.filter(
+            pk=recording_id, status=RecordingStatus.IN_PROGRESS
+        ).update(status=status, completed_at=now, updated_at=now)
+        if not closed:
+            return False
+        if status == RecordingStatus.COMPLETED:
+            recording = Recording.objects.select_related("meeting", "session").get(pk=recording_id)
+            events.dispatch_output(
+                events.output_event(
+                    kind="recording.completed",
+                    meeting_id=recording.meeting_id,
+                    key=f"recording:{recording_id}:completed",
+                    data={"recording": dict(RecordingSerializer(recording).data)},
+                )
+            )
+    return True
 
 
 def recording_delete(*, user: User, recording_id: int) -> None:

@@ -29,7 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from meetings.events import MeetingStatusEvent
+from meetings.events import MeetingOutputEvent, MeetingStatusEvent
 from meetings.models import MeetingStatus
 from vexa_site.errors import Conflict, InvalidInput
 from vexa_site.ssrf import UnsafeURL, resolve_public_url
@@ -251,6 +251,24 @@ def meeting_status_event_record(event: MeetingStatusEvent) -> None:
     specific = _STATUS_EVENTS.get(MeetingStatus(event.to_status))
     if specific is not None:
         webhook_event_emit(user_id=event.user_id, event_type=specific, data=data, dedupe_key=key)
+
+
+def meeting_output_event_record(event: MeetingOutputEvent) -> None:
+    """In-transaction handler of finished outputs: `recording.completed`, `transcript.ready`."""
+    data = {
+        "meeting": {
+            "id": event.meeting_id,
+            "platform": event.platform,
+            "native_meeting_id": event.native_meeting_id,
+        },
+        **event.data,
+    }
+    if event.kind == "transcript.ready":
+        path = f"/transcripts/{event.platform}/{event.native_meeting_id}"
+        data["transcript_url"] = f"{path}?meeting_id={event.meeting_id}"
+    webhook_event_emit(
+        user_id=event.user_id, event_type=event.kind, data=data, dedupe_key=event.key
+    )
 
 
 def _enqueue_on_commit(delivery_ids: list[int]) -> None:

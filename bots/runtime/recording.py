@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from meetings.models import MeetingSession, Recording, RecordingStatus
+from meetings.recordings import recording_close
 from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE
 
 HEADER_BYTES = 44
@@ -83,6 +84,4 @@ class RecordingWriter:
             return
         self.flush()
         self.file.close()
-        Recording.objects.filter(pk=self.recording.pk).update(
-            status=status, completed_at=timezone.now(), updated_at=timezone.now()
-        )
+        recording_close(recording_id=self.recording.pk, status=status)

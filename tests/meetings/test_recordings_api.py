@@ -13,6 +13,7 @@ from bots.runtime.recording import RecordingWriter
 from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
 from tests.conftest import api_client
 from tests.meetings.builders import meeting_in
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +140,22 @@ def test_it_needs_the_tx_scope(alice: User) -> None:
     assert bot_only.get("/recordings").status_code == 403
     assert bot_only.get(f"/recordings/{recording.pk}").status_code == 403
     assert Meeting.objects.count() == 1
+
+
+def test_a_completed_recording_is_announced_once_to_the_owners_webhook(
+    alice: User, alice_api: APIClient, bob: User
+) -> None:
+    endpoint = WebhookEndpoint.objects.create(user=alice, url="https://hooks.example.com/r")
+    WebhookEndpoint.objects.create(user=bob, url="https://hooks.example.com/b")
+    recording = recorded(alice)
+    failed = MeetingSession.objects.create(meeting=recording.meeting)
+    broken = RecordingWriter(failed)
+    broken.close(status=RecordingStatus.FAILED)
+    broken.close(status=RecordingStatus.COMPLETED)  # a second close changes nothing
+
+    [event] = WebhookEvent.objects.filter(event_type="recording.completed")
+    assert event.user_id == alice.pk
+    assert event.data["recording"] == alice_api.get(f"/recordings/{recording.pk}").json()
+    assert event.data["meeting"]["id"] == recording.meeting_id
+    assert [d.endpoint_id for d in WebhookDelivery.objects.filter(event=event)] == [endpoint.pk]
+    assert Recording.objects.get(pk=broken.recording.pk).status == RecordingStatus.FAILED

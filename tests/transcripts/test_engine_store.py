@@ -25,6 +25,19 @@ from transcripts.engine.model import PassRequest, run_passes
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission, SegmentOut
 from transcripts.models import Segment
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+def ready_events(user: User) -> list[WebhookEvent]:
+    """The user's `transcript.ready` events, each checked to reach the user's endpoint."""
+    found = list(WebhookEvent.objects.filter(user=user, event_type="transcript.ready"))
+    for event in found:
+        assert WebhookDelivery.objects.filter(event=event, endpoint__user=user).count() == 1
+    return found
+
+
+def hook(user: User) -> None:
+    WebhookEndpoint.objects.create(user=user, url="https://hooks.example.com/in", secret="s")
 
 
 def segment(seq: int, text: str, *, completed: bool, speaker: str = "Alice") -> SegmentOut:
@@ -226,9 +239,14 @@ def test_the_post_meeting_pass_replaces_segments_and_keeps_speakers(
     alice: User, tmp_path: Path
 ) -> None:
     session = recorded_meeting(alice, tmp_path, native_id="rec-ordi-ngz")
+    hook(alice)
     count = tasks.retranscribe_meeting(session.meeting_id)
     rows = list(Segment.objects.filter(meeting=session.meeting).order_by("start"))
     assert count == len(rows) >= 1
+    [ready] = ready_events(alice)
+    assert ready.data["source"] == "offline"
+    assert ready.data["segments"] == count
+    assert ready.data["meeting"]["id"] == session.meeting_id
     text = " ".join(r.text for r in rows)
     assert {"quarterly", "budget", "monday"} <= set(words_of(text))
     words = [w for r in rows for w in r.words]
@@ -290,11 +308,26 @@ def test_a_finished_session_is_not_transcribed_again_nor_supervised(
     pcm = read_wav_pcm16k(make_speech_wav("My garden has purple flowers.", tmp_path / "g.wav"))
     feed_pcm(stream, pcm)
     stream.append_end(reason="stopped")
+    hook(alice)
     try:
         assert tasks.transcribe_session(session.session_uid) == "done"
         rows = list(Segment.objects.filter(meeting=meeting).values_list("segment_id", "text"))
         assert "garden" in words_of(" ".join(text for _id, text in rows))
+        # The final transcript is stored: one `transcript.ready`, pointing at it.
+        [ready] = ready_events(alice)
+        assert ready.data == {
+            "meeting": {
+                "id": meeting.pk,
+                "platform": "google_meet",
+                "native_meeting_id": "fin-ishe-dzz",
+            },
+            "session_uid": session.session_uid,
+            "source": "live",
+            "segments": len(rows),
+            "transcript_url": f"/transcripts/google_meet/fin-ishe-dzz?meeting_id={meeting.pk}",
+        }
         assert tasks.transcribe_session(session.session_uid) == "finished"
+        assert len(ready_events(alice)) == 1
         assert tasks.supervise_transcription() == 0
         assert (
             list(Segment.objects.filter(meeting=meeting).values_list("segment_id", "text")) == rows

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from meetings.models import Meeting, Recording, RecordingStatus
 from transcripts.engine.model import get_model, model_path, resolved_device
+from transcripts.engine.store import transcript_ready
 from transcripts.models import Segment
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,11 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
         with transaction.atomic():
             Segment.objects.filter(meeting=meeting, session_uid=session.session_uid).delete()
             Segment.objects.bulk_create(rows)
+            transcript_ready(
+                session=session,
+                source="offline",
+                key=f"{session.session_uid}:offline:{now.isoformat()}",
+            )
         total += len(rows)
         log.info("meeting %s: %d offline segments for %s", meeting_id, len(rows), session)
     return total

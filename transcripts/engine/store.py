@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from meetings import events
 from meetings.models import MeetingSession
 from transcripts import realtime
 from transcripts.engine.lease import LeaseLost
@@ -99,6 +100,8 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
             MeetingSession.objects.filter(pk=session.pk).update(
                 transcriber_state={**emission.checkpoint, "owner": owner}
             )
+            if emission.checkpoint.get("finished"):
+                transcript_ready(session=session, source="live", key=f"{session.session_uid}:live")
         meeting_id = session.meeting_id
         final_wire = [segment_wire(s) for s in finals]
         draft_wire = [segment_wire(s) for s in drafts]
@@ -110,6 +113,22 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         # The segments are committed; a Redis hiccup must not kill the session's task (live
         # clients then catch up from GET /transcripts or SSE replay of later events).
         transaction.on_commit(publish, robust=True)
+
+
+def transcript_ready(*, session: MeetingSession, source: str, key: str) -> None:
+    """Emit `transcript.ready` for a session whose final transcript is stored (call inside the
+    transaction that stored it): `source` is `live` or `offline` (the post-meeting pass)."""
+    count = Segment.objects.filter(
+        meeting_id=session.meeting_id, session_uid=session.session_uid, completed=True
+    ).count()
+    events.dispatch_output(
+        events.output_event(
+            kind="transcript.ready",
+            meeting_id=session.meeting_id,
+            key=f"transcript:{key}",
+            data={"session_uid": session.session_uid, "source": source, "segments": count},
+        )
+    )
 
 
 def session_claim(*, session: MeetingSession, owner: str) -> dict[str, Any]:
