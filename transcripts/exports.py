@@ -74,9 +74,24 @@ def _one_line(text: str) -> str:
 # Live transcription finalizes words as soon as two passes agree, so one spoken sentence can
 # arrive as several short segments. Readers (share links, subtitles) get the sentence back:
 # consecutive segments of one speaker join until a sentence ends, a pause, or a length cap.
+# A finished session's stored segments are joined by the same rule (`engine.store`).
 SENTENCE_END = (".", "?", "!", "…")
 JOIN_MAX_GAP_S = 1.5
 JOIN_MAX_SPAN_S = 20.0
+
+
+def continues_sentence(
+    *, text: str, start: datetime, end: datetime, same_speaker: bool, next_start: datetime,
+    next_end: datetime,
+) -> bool:  # fmt: skip
+    """Whether the next segment goes on with this one's sentence (same speaker, no sentence end,
+    a short gap, and the two within the length cap)."""
+    return (
+        same_speaker
+        and not text.endswith(SENTENCE_END)
+        and (next_start - end).total_seconds() <= JOIN_MAX_GAP_S
+        and (next_end - start).total_seconds() <= JOIN_MAX_SPAN_S
+    )
 
 
 @dataclass
@@ -96,12 +111,13 @@ def utterances(segments: Sequence[Segment]) -> list[Utterance]:
             continue
         speaker = s.speaker or UNKNOWN_SPEAKER
         last = out[-1] if out else None
-        if (
-            last is not None
-            and last.speaker == speaker
-            and not last.text.endswith(SENTENCE_END)
-            and (s.absolute_start_time - last.end).total_seconds() <= JOIN_MAX_GAP_S
-            and (s.absolute_end_time - last.start).total_seconds() <= JOIN_MAX_SPAN_S
+        if last is not None and continues_sentence(
+            text=last.text,
+            start=last.start,
+            end=last.end,
+            same_speaker=last.speaker == speaker,
+            next_start=s.absolute_start_time,
+            next_end=s.absolute_end_time,
         ):
             last.text = f"{last.text} {text}"
             last.end = max(last.end, s.absolute_end_time)

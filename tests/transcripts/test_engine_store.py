@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -150,6 +151,66 @@ def test_a_final_is_never_turned_back_into_a_draft_and_vanished_drafts_go(
     last = event_log(session)[-1]
     assert last["type"] == "transcript.mutable"
     assert [(s["segment_id"], s["text"]) for s in last["payload"]["segments"]] == [("uid:1", "")]
+
+
+def fragment(seq: int, start: float, end: float, text: str, speaker: str) -> SegmentOut:
+    return replace(segment(seq, text, completed=True, speaker=speaker), start=start, end=end)
+
+
+def test_a_finished_sessions_fragments_are_joined_into_sentences_live_clients_agree(
+    session: MeetingSession, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    owner = "w1"
+    session_claim(session=session, owner=owner)
+    live = [
+        fragment(0, 0.0, 2.0, "Good morning, everyone. Let's renew the", "Alice"),
+        fragment(1, 2.1, 2.4, "lunch", "Alice"),
+        fragment(2, 2.5, 3.5, "plan for next week.", "Alice"),
+        fragment(3, 4.0, 4.5, "Thanks,", "Bob"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session,
+            emission=Emission(finals=live, checkpoint={"v": 1, "seq": 4}),
+            owner=owner,
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session,
+            emission=Emission(
+                finals=[fragment(4, 4.6, 5.0, "Alice.", "Bob")],
+                checkpoint={"v": 1, "seq": 5, "finished": True},
+            ),
+            owner=owner,
+        )
+
+    stored = [
+        (s.segment_id, s.speaker, s.start, s.end, s.text)
+        for s in Segment.objects.filter(meeting=session.meeting).order_by("start")
+    ]
+    assert stored == [
+        (
+            "uid:0",
+            "Alice",
+            0.0,
+            3.5,
+            "Good morning, everyone. Let's renew the lunch plan for next week.",
+        ),
+        ("uid:3", "Bob", 4.0, 5.0, "Thanks, Alice."),
+    ]
+    joined = Segment.objects.get(segment_id="uid:0")
+    assert [w["word"].strip() for w in joined.words][-4:] == ["plan", "for", "next", "week."]
+    # The seed's client merge (by absolute_start_time, newest updated_at wins) of everything
+    # published ends with the stored transcript, the absorbed fragments empty.
+    merged: dict[str, dict[str, Any]] = {}
+    for message in event_log(session):
+        for seg in message["payload"]["segments"]:
+            known = merged.get(seg["absolute_start_time"])
+            if known is None or seg["updated_at"] > known["updated_at"]:
+                merged[seg["absolute_start_time"]] = seg
+    shown = [seg["text"] for _start, seg in sorted(merged.items()) if seg["text"]]
+    assert shown == [text for *_rest, text in stored]
+    assert Segment.objects.get(segment_id="uid:3").words[-1]["word"].strip() == "Alice."
 
 
 def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:

@@ -3,7 +3,7 @@ publication to WebSocket/SSE subscribers after the commit."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +14,7 @@ from meetings.models import MeetingSession
 from transcripts import realtime
 from transcripts.engine.lease import LeaseLost
 from transcripts.engine.streaming import Emission, SegmentOut
+from transcripts.exports import continues_sentence
 from transcripts.models import Segment
 from transcripts.serializers import segment_wire
 
@@ -101,6 +102,12 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
                 transcriber_state={**emission.checkpoint, "owner": owner}
             )
             if emission.checkpoint.get("finished"):
+                # Strictly later than this emission's rows: clients keep the newest version.
+                later = max(timezone.now(), now + timedelta(microseconds=1))
+                joined, absorbed = segments_join(session=session, now=later)
+                changed = {row.pk for row in (*joined, *absorbed)}
+                finals = [*(f for f in finals if f.pk not in changed), *joined]
+                drafts.extend(absorbed)
                 transcript_ready(session=session, source="live", key=f"{session.session_uid}:live")
         meeting_id = session.meeting_id
         final_wire = [segment_wire(s) for s in finals]
@@ -113,6 +120,57 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         # The segments are committed; a Redis hiccup must not kill the session's task (live
         # clients then catch up from GET /transcripts or SSE replay of later events).
         transaction.on_commit(publish, robust=True)
+
+
+def segments_join(*, session: MeetingSession, now: datetime) -> tuple[list[Segment], list[Segment]]:
+    """Join a finished session's final fragments back into sentences (call in its transaction).
+
+    Live finals are words confirmed as soon as two passes agree, so a sentence is stored as
+    several segments; once the session is over nothing needs them apart. Consecutive segments of
+    one speaker and language join by the exports' rule; the joined one keeps the first's id and
+    start. Returns (the joined segments, the absorbed ones with empty text) to publish: a client
+    merging by `absolute_start_time` and newest `updated_at` ends with the stored transcript.
+    Idempotent: joined segments end a sentence or break the rule with their successor.
+    """
+    rows = list(
+        Segment.objects.filter(
+            meeting_id=session.meeting_id, session_uid=session.session_uid, completed=True
+        ).order_by("start", "id")
+    )
+    kept: list[Segment] = []
+    joined: dict[int, Segment] = {}
+    absorbed: list[Segment] = []
+    for row in rows:
+        last = kept[-1] if kept else None
+        if (
+            last is not None
+            and last.language == row.language
+            and continues_sentence(
+                text=last.text,
+                start=last.absolute_start_time,
+                end=last.absolute_end_time,
+                same_speaker=last.speaker == row.speaker,
+                next_start=row.absolute_start_time,
+                next_end=row.absolute_end_time,
+            )
+        ):
+            last.text = " ".join(f"{last.text} {row.text}".split())
+            last.end = max(last.end, row.end)
+            last.absolute_end_time = max(last.absolute_end_time, row.absolute_end_time)
+            last.words = [*(last.words or []), *(row.words or [])]
+            last.updated_at = now
+            joined[last.pk] = last
+            row.text = ""
+            row.updated_at = now
+            absorbed.append(row)
+            continue
+        kept.append(row)
+    if absorbed:
+        Segment.objects.filter(pk__in=[row.pk for row in absorbed]).delete()
+        Segment.objects.bulk_update(
+            list(joined.values()), ["text", "end", "absolute_end_time", "words", "updated_at"]
+        )
+    return list(joined.values()), absorbed
 
 
 def transcript_ready(*, session: MeetingSession, source: str, key: str) -> None:
