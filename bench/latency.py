@@ -146,15 +146,11 @@ def word_latencies(
         if m["type"].startswith("transcript.")
         for s in m["payload"]["segments"]
     ]
+    final_events = [(at, s) for at, kind, s in seg_events if kind == "transcript.finalized"]
     drafts: list[float] = []
     finals_lat: list[float] = []
     trend: list[tuple[float, float]] = []
     for segment in finals:
-        final_at = min(
-            (at for at, kind, s in seg_events
-             if kind == "transcript.finalized" and s["segment_id"] == segment.segment_id),
-            default=None,
-        )  # fmt: skip
         for word in segment.words:
             token = normalize(word["word"])
             if not token:
@@ -165,6 +161,14 @@ def word_latencies(
                 (at for at, _kind, s in seg_events
                  if token in normalize(s["text"]).split()
                  and s["start"] - 0.5 <= middle <= s["end"] + 0.5),
+                default=None,
+            )  # fmt: skip
+            # A word's final is the first finalized segment holding it: the stored segments
+            # are the session's fragments joined into sentences, republished at its end.
+            final_at = min(
+                (at for at, s in final_events
+                 if token in normalize(s["text"]).split()
+                 and s["start"] - 0.05 <= middle <= s["end"] + 0.05),
                 default=None,
             )  # fmt: skip
             if first is not None:
