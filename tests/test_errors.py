@@ -6,9 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from meetings.models import MeetingStatus
+from meetings.models import Meeting, MeetingStatus
 from tests.meetings.builders import meeting_in
-from vexa_site.nul import NUL_MESSAGE
+from vexa_site.input_guard import NUL_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,27 @@ def test_a_nul_nested_in_a_json_body_is_a_422_and_changes_nothing(
     ]
     meeting.refresh_from_db()
     assert meeting.data == before
+
+
+def test_json_nested_too_deep_is_a_422_not_a_recursion_error(alice_api: APIClient) -> None:
+    # Python's decoder recurses once per level: thousands of `[` used to be a 500.
+    runaway = "[" * 50_000 + "]" * 50_000
+    deep_metadata = (
+        '{"platform": "google_meet", "native_meeting_id": "abc-defg-hij", "metadata": '
+        + '{"a": ' * 40
+        + "1"
+        + "}" * 40
+        + "}"
+    )
+
+    for body in (runaway, deep_metadata):
+        response = alice_api.generic("POST", "/bots", body, content_type="application/json")
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {
+                "loc": ["body"],
+                "msg": "JSON nested deeper than 32 levels",
+                "type": "value_error.json",
+            }
+        ]
+    assert not Meeting.objects.exists()

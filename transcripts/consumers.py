@@ -27,7 +27,7 @@ from accounts.auth import token_for_key
 from meetings.models import Meeting
 from transcripts import realtime
 from transcripts.fanout import fanout
-from vexa_site.nul import NUL, NUL_MESSAGE
+from vexa_site.input_guard import NUL, NUL_MESSAGE
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # thousands of `[` recurse past the stack limit
             await self._error("Invalid JSON")
             return
         if not isinstance(message, dict):

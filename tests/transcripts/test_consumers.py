@@ -123,6 +123,7 @@ async def test_a_meeting_id_in_another_spelling_subscribes_to_the_same_meeting(
     ("message", "error"),
     [
         ("{not json", "Invalid JSON"),
+        pytest.param("[" * 50_000 + "]" * 50_000, "Invalid JSON", id="nested-50000-deep"),
         ("[1, 2]", "Messages must be JSON objects with an 'action'"),
         ('{"action": "dance"}', "Unknown action: 'dance'"),
         (

@@ -1,9 +1,10 @@
-"""NUL characters in user input: refused with a 422 before they reach the database.
+"""Input no handler should see: NUL characters and runaway JSON nesting, refused with a 422.
 
 PostgreSQL cannot store U+0000 in text or jsonb, so a NUL in a path segment, a query value or a
 JSON string used to surface as a `DataError` (a 500) from whatever query first touched it. DRF's
 `CharField` and Django's form fields already refuse it; these cover what they do not: URLs,
 query strings, and strings nested in JSON objects (`data`, `bot_config`) that no field inspects.
+JSON nested thousands deep made Python's decoder raise `RecursionError` (also a 500).
 """
 
 from __future__ import annotations
@@ -18,25 +19,45 @@ from rest_framework.parsers import JSONParser
 
 NUL = "\x00"
 NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
+# No request needs more (metadata and bot settings are a few levels); deeper JSON is refused
+# before it reaches code that walks it recursively.
+MAX_JSON_DEPTH = 32
 
 
 def nul_location(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where the first NUL in a decoded JSON value is (keys count too), or None."""
-    if isinstance(value, str):
-        return loc if NUL in value else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if NUL in str(key):
-                return (*loc, str(key))
-            found = nul_location(item, (*loc, str(key)))
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = nul_location(item, (*loc, index))
-            if found is not None:
-                return found
+    """Where the first NUL in a decoded JSON value is (keys count too), or None.
+
+    Iterative, so a deeply nested body cannot exhaust the stack here."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return where
+        elif isinstance(item, Mapping):
+            for key in item:
+                if NUL in str(key):
+                    return (*where, str(key))
+            pending.extend((item[key], (*where, str(key))) for key in reversed(list(item)))
+        elif isinstance(item, list | tuple):
+            pending.extend(
+                (part, (*where, index)) for index, part in reversed(list(enumerate(item)))
+            )
     return None
+
+
+def json_depth(value: Any) -> int:
+    """How deeply a decoded JSON value nests (a scalar is 0)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, Mapping):
+            pending.extend((part, depth + 1) for part in item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend((part, depth + 1) for part in item)
+    return deepest
 
 
 def _field_error(loc: list[str | int]) -> dict[str, Any]:
@@ -64,11 +85,18 @@ class NulRejectingMiddleware:
         return self.get_response(request)
 
 
-class NulRejectingJSONParser(JSONParser):
-    """DRF's JSON parser, refusing a body with a NUL in any string (a 422 with its location)."""
+class GuardedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing a body with a NUL in any string (a 422 with its location) or
+    nested deeper than `MAX_JSON_DEPTH`."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # Python's decoder recurses per level: thousands of `[` would be a 500.
+            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         loc = nul_location(data)
         if loc is not None:
             where = ".".join(str(part) for part in loc) or "the body"
