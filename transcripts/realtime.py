@@ -123,6 +123,11 @@ def publish(*, key: str, message: dict[str, Any]) -> str:
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
+# One message stays well under a client's send buffer (`WS_MAX_BUFFERED_BYTES`): ~400 bytes
+# a segment.
+MAX_SEGMENTS_PER_MESSAGE = 200
+
+
 def publish_segments(
     *,
     meeting_id: int,
@@ -134,21 +139,25 @@ def publish_segments(
 
     `segments` are already in the wire shape (`transcripts.serializers.segment_wire`). Call
     after commit, so a client that bootstraps from `GET /transcripts` and merges these by
-    `absolute_start_time`/`updated_at` ends with the stored transcript. Returns the event-log
-    id (None when there was nothing to send).
+    `absolute_start_time`/`updated_at` ends with the stored transcript. More than
+    `MAX_SEGMENTS_PER_MESSAGE` go out as several messages in order (a long meeting's join at
+    its end touches thousands). Returns the last event-log id (None when nothing was sent).
     """
     if kind not in ("mutable", "finalized"):
         raise ValueError(f"kind must be 'mutable' or 'finalized', got {kind!r}")
     if not segments:
         return None
     user_id, platform, native_id = _meeting_identity(meeting_id)
-    message = {
-        "type": f"transcript.{kind}",
-        "meeting": {"id": meeting_id},
-        "payload": {"segments": segments},
-        "ts": ts or _iso_now(),
-    }
-    return publish(key=native_key(user_id, platform, native_id), message=message)
+    last: str | None = None
+    for first in range(0, len(segments), MAX_SEGMENTS_PER_MESSAGE):
+        message = {
+            "type": f"transcript.{kind}",
+            "meeting": {"id": meeting_id},
+            "payload": {"segments": segments[first : first + MAX_SEGMENTS_PER_MESSAGE]},
+            "ts": ts or _iso_now(),
+        }
+        last = publish(key=native_key(user_id, platform, native_id), message=message)
+    return last
 
 
 def publish_meeting_status(

@@ -213,6 +213,19 @@ def test_a_finished_sessions_fragments_are_joined_into_sentences_live_clients_ag
     assert Segment.objects.get(segment_id="uid:3").words[-1]["word"].strip() == "Alice."
 
 
+def test_thousands_of_segments_are_published_as_ordered_messages_of_bounded_size(
+    session: MeetingSession,
+) -> None:
+    wire = [{"segment_id": f"uid:{i}", "text": f"w{i}"} for i in range(450)]
+
+    realtime.publish_segments(meeting_id=session.meeting_id, kind="finalized", segments=wire)
+
+    sizes = [len(m["payload"]["segments"]) for m in event_log(session)]
+    assert sizes == [200, 200, 50]
+    sent = [s["segment_id"] for m in event_log(session) for s in m["payload"]["segments"]]
+    assert sent == [w["segment_id"] for w in wire]
+
+
 def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:
     session_claim(session=session, owner="old")
     session_claim(session=session, owner="new")
