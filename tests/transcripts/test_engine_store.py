@@ -210,6 +210,9 @@ def test_a_finished_sessions_fragments_are_joined_into_sentences_live_clients_ag
                 merged[seg["absolute_start_time"]] = seg
     shown = [seg["text"] for _start, seg in sorted(merged.items()) if seg["text"]]
     assert shown == [text for *_rest, text in stored]
+    gone = [seg for seg in merged.values() if not seg["text"]]
+    assert len(gone) == 3
+    assert all(seg["completed"] is False for seg in gone)
     assert Segment.objects.get(segment_id="uid:3").words[-1]["word"].strip() == "Alice."
 
 

@@ -160,7 +160,9 @@ def segments_join(*, session: MeetingSession, now: datetime) -> tuple[list[Segme
             last.words = [*(last.words or []), *(row.words or [])]
             last.updated_at = now
             joined[last.pk] = last
+            # Published like a vanished draft: empty, not completed, so it is dropped.
             row.text = ""
+            row.completed = False
             row.updated_at = now
             absorbed.append(row)
             continue
