@@ -24,40 +24,31 @@ NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
 MAX_JSON_DEPTH = 32
 
 
-def nul_location(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """Where the first NUL in a decoded JSON value is (keys count too), or None.
+TOO_DEEP_MESSAGE = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
-    Iterative, so a deeply nested body cannot exhaust the stack here."""
-    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
+
+def json_problem(value: Any) -> str | None:
+    """What is wrong with a decoded JSON value, or None: nesting past `MAX_JSON_DEPTH`, or the
+    first NUL in a string or key (named by its location). One iterative walk, so a deep body
+    cannot exhaust the stack here."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while pending:
         item, where = pending.pop()
+        if len(where) > MAX_JSON_DEPTH:
+            return TOO_DEEP_MESSAGE
         if isinstance(item, str):
             if NUL in item:
-                return where
+                return f"{'.'.join(str(part) for part in where) or 'the body'} {NUL_MESSAGE}"
         elif isinstance(item, Mapping):
             for key in item:
                 if NUL in str(key):
-                    return (*where, str(key))
+                    return f"{'.'.join(str(part) for part in (*where, key))} {NUL_MESSAGE}"
             pending.extend((item[key], (*where, str(key))) for key in reversed(list(item)))
         elif isinstance(item, list | tuple):
             pending.extend(
                 (part, (*where, index)) for index, part in reversed(list(enumerate(item)))
             )
     return None
-
-
-def json_depth(value: Any) -> int:
-    """How deeply a decoded JSON value nests (a scalar is 0)."""
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, Mapping):
-            pending.extend((part, depth + 1) for part in item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend((part, depth + 1) for part in item)
-    return deepest
 
 
 def _field_error(loc: list[str | int]) -> dict[str, Any]:
@@ -94,11 +85,8 @@ class GuardedJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             # Python's decoder recurses per level: thousands of `[` would be a 500.
-            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-        if json_depth(data) > MAX_JSON_DEPTH:
-            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        loc = nul_location(data)
-        if loc is not None:
-            where = ".".join(str(part) for part in loc) or "the body"
-            raise ParseError(f"{where} {NUL_MESSAGE}")
+            raise ParseError(TOO_DEEP_MESSAGE) from None
+        problem = json_problem(data)
+        if problem is not None:
+            raise ParseError(problem)
         return data
