@@ -1,9 +1,12 @@
 """Live (streaming engine) WER against an offline `transcribe()` of the same audio and model.
 
     DEBUG=1 python bench/wer.py [--conversations 12] [--interval 0.3] [--left-context 5]
+                                [--pipeline 2]
 
 The engine is run in-process on the stream entries a bot would write (0.1 s chunks, speaker
-events), so the result does not depend on machine load; the offline pass is faster-whisper's
+events), so the result does not depend on machine load (with `--pipeline 2`, what a lone
+session does in a worker: two passes at once, each started before the other was applied,
+so which passes agree depends a little on timing); the offline pass is faster-whisper's
 stock `transcribe()` (beam 5, VAD off). Both are scored after Whisper's English text
 normaliser (numbers, spellings). Prints WER of each against the script and their ratio
 (target: live ≤ 1.10 x offline; the ratio of the mean WERs), and draws bench/out/wer.png.
@@ -16,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,7 +37,7 @@ from speech import conversation  # noqa: E402
 from whisper_normalizer.english import EnglishTextNormalizer  # noqa: E402
 
 from meetings.stream import StreamEntry  # noqa: E402
-from transcripts.engine.model import get_model, run_passes  # noqa: E402
+from transcripts.engine.model import PassRequest, PassResult, get_model, run_passes  # noqa: E402
 from transcripts.engine.streaming import StreamingTranscriber  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -65,19 +69,34 @@ def entries_for(pcm: bytes, script: list[dict]) -> list[StreamEntry]:
 
 
 def live_text(
-    entries: list[StreamEntry], interval: float, left_context_s: float | None = None
+    entries: list[StreamEntry],
+    interval: float,
+    left_context_s: float | None = None,
+    pipeline: int = 1,
 ) -> tuple[str, int, float]:
+    def run_one(request: PassRequest) -> PassResult:
+        return run_passes([request])[0]
+
+    pool = ThreadPoolExecutor(pipeline)
     engine = StreamingTranscriber(
         "bench",
-        run_pass=lambda r: run_passes([r])[0],
+        run_pass=run_one,
         pass_interval_s=interval,
         left_context_s=left_context_s,
+        submit_pass=(lambda r: pool.submit(run_one, r)) if pipeline > 1 else None,
+        pipeline_depth=pipeline,
     )
     began = time.monotonic()
     finals = []
     for entry in entries:
-        for emission in engine.feed([entry]):
+        emissions = engine.feed([entry])
+        if len(engine.in_flight) >= pipeline > 1:
+            # Both passes running, as in a worker during speech: wait for the older one.
+            engine.wait(60.0)
+            emissions += engine.feed([])
+        for emission in emissions:
             finals.extend(emission.finals)
+    pool.shutdown()
     return " ".join(f.text for f in finals), engine.passes, time.monotonic() - began
 
 
@@ -104,6 +123,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.3)
     # 0: what a worker serving more than WHISPER_CONTEXT_MAX_SESSIONS sessions does.
     parser.add_argument("--left-context", type=float, default=settings.WHISPER_CONTEXT_S)
+    # Passes of the session running at once (a lone session in a worker: 2).
+    parser.add_argument("--pipeline", type=int, default=1)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -112,7 +133,7 @@ def main() -> None:
             pcm, script = conversation(Path(folder) / str(seed), seed=seed, turns=args.turns)
             reference = " ".join(t["text"] for t in script)
             live, passes, seconds = live_text(
-                entries_for(pcm, script), args.interval, args.left_context
+                entries_for(pcm, script), args.interval, args.left_context, args.pipeline
             )
             offline = offline_text(pcm)
             row = (seed, len(pcm) / 32000, wer(reference, live), wer(reference, offline))

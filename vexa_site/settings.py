@@ -341,6 +341,9 @@ TRANSCRIPTION_PASS_BUDGET_S = env_float("TRANSCRIPTION_PASS_BUDGET_S", 0.5, mini
 TRANSCRIPTION_PASS_BUDGET_RETRY_S = env_int("TRANSCRIPTION_PASS_BUDGET_RETRY_S", 600, minimum=1)
 # New audio (seconds) that triggers a decoding pass over the unconfirmed tail.
 TRANSCRIPTION_PASS_INTERVAL_S = env_float("TRANSCRIPTION_PASS_INTERVAL_S", 0.3)
+# Passes of one session that may run at once while its process has idle model workers (a lone
+# session's passes overlap, one started every PASS_INTERVAL_S / depth); 1 turns it off.
+TRANSCRIPTION_PIPELINE_DEPTH = env_int("TRANSCRIPTION_PIPELINE_DEPTH", 2, minimum=1)
 # A transcription worker holds a Redis lease per session; the supervisor re-enqueues a session
 # whose lease expired (its worker died).
 TRANSCRIPTION_LEASE_S = env_int("TRANSCRIPTION_LEASE_S", 15, minimum=2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from django.conf import settings
 from meetings.stream import StreamEntry, read_wav_pcm16k
 from tests.speech import VOICES, make_speech_wav
 from tests.transcripts.engine_support import (
+    CLIPS,
     KEYWORDS,
     Clip,
     EntryMaker,
@@ -52,6 +55,10 @@ class Recorder:
     def feed(self, entries: list[StreamEntry]) -> None:
         for entry in entries:
             self.emissions.extend(self.engine.feed([entry]))
+
+    def poll(self) -> None:
+        """What a session's loop does while passes run and no entry came."""
+        self.emissions.extend(self.engine.feed([]))
 
     @property
     def finals(self) -> list[SegmentOut]:
@@ -202,6 +209,76 @@ def test_it_streams_drafts_then_finals_with_stable_ids(clips: dict[str, Clip]) -
     assert all(w["probability"] > 0 for f in rec.finals for w in f.words)
     assert rec.emissions[-1].checkpoint
     assert rec.emissions[-1].checkpoint["finished"]
+
+
+def assert_each_word_once(rec: Recorder, *names: str) -> None:
+    """Every keyword of the named clips is in the finals exactly as often as it was said."""
+    said = Counter(w for name in names for w in words_of(CLIPS[name]))
+    heard = Counter(words_of(rec.text()))
+    for word in (k for name in names for k in KEYWORDS[name]):
+        assert heard[word] == said[word], (word, rec.text())
+
+
+def test_overlapping_passes_keep_every_word_once(clips: dict[str, Clip]) -> None:
+    """A lone session runs two passes at once; each was started before the other's words were
+    confirmed, and the transcript still has every word once, in order, drafts before finals."""
+    with ThreadPoolExecutor(2) as pool:
+        live = engine(submit_pass=lambda r: pool.submit(run_one, r), pipeline_depth=2)
+        rec = Recorder(live)
+        make = EntryMaker()
+        overlapped = 0
+        audio = clips["budget"].pcm + clips["silence"].pcm + clips["train"].pcm
+        for entry in [*make.audio(audio), make.end()]:
+            rec.feed([entry])
+            if len(live.in_flight) == 2:
+                overlapped += 1
+                live.wait(60.0)
+                rec.poll()
+    assert overlapped > 10
+    assert missing(rec.text(), "budget", "train") == []
+    assert_each_word_once(rec, "budget", "train")
+    assert words_of(rec.text())[-1] == "snow"
+    first_draft = next(i for i, e in enumerate(rec.emissions) if e.drafts)
+    first_final = next(i for i, e in enumerate(rec.emissions) if e.finals)
+    assert first_draft < first_final
+    final_ids = [f.segment_id for f in rec.finals]
+    assert len(final_ids) == len(set(final_ids))
+    for a, b in zip(rec.finals, rec.finals[1:], strict=False):
+        assert b.start >= a.end - 0.25
+    assert rec.emissions[-1].checkpoint
+    assert rec.emissions[-1].checkpoint["finished"]
+
+
+def test_a_later_pass_finishing_first_waits_for_the_earlier_one(clips: dict[str, Clip]) -> None:
+    pending: list[tuple[PassRequest, Future[PassResult]]] = []
+
+    def submit(request: PassRequest) -> Future[PassResult]:
+        future: Future[PassResult] = Future()
+        pending.append((request, future))
+        return future
+
+    live = engine(submit_pass=submit, pipeline_depth=2)
+    rec = Recorder(live)
+    make = EntryMaker()
+    for entry in make.audio(clips["garden"].pcm):
+        rec.feed([entry])
+        if len(pending) == 2:
+            (older, older_done), (newer, newer_done) = pending
+            pending.clear()
+            passes = live.passes
+            newer_done.set_result(run_one(newer))
+            rec.poll()
+            assert live.passes == passes  # the newer result waits for the older one
+            older_done.set_result(run_one(older))
+            rec.poll()
+            assert live.passes == passes + 2
+    for request, future in pending:
+        future.set_result(run_one(request))
+    rec.feed([make.end()])
+    uptos = [h["upto"] for h in live.history]
+    assert uptos == sorted(uptos)
+    assert missing(rec.text(), "garden") == []
+    assert_each_word_once(rec, "garden")
 
 
 def test_silence_yields_no_text(clips: dict[str, Clip]) -> None:

@@ -113,3 +113,25 @@ def test_the_lesson_is_forgotten_after_the_retry_time() -> None:
         assert scheduler.context_for_load() == 0.0
         scheduler.budget.learned_at = time.monotonic() - 61  # a minute later
         assert scheduler.context_for_load() == 5.0
+
+
+@pytest.mark.parametrize(
+    ("workers", "depth_setting", "count", "depth"),
+    [
+        (2, 2, 1, 2),
+        (2, 2, 2, 1),
+        (2, 2, 3, 1),
+        (4, 2, 1, 2),
+        (4, 2, 2, 2),
+        (4, 8, 1, 4),
+        (2, 1, 1, 1),
+    ],
+)
+def test_a_session_overlaps_its_passes_only_while_its_process_has_idle_model_workers(
+    workers: int, depth_setting: int, count: int, depth: int
+) -> None:
+    overrides = override_settings(
+        WHISPER_NUM_WORKERS=workers, TRANSCRIPTION_PIPELINE_DEPTH=depth_setting
+    )
+    with overrides, sessions(count):
+        assert scheduler.pipeline_depth_for_load() == depth

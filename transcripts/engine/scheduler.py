@@ -202,6 +202,14 @@ def context_for_load() -> float:
     return float(settings.WHISPER_CONTEXT_S)
 
 
+def pipeline_depth_for_load() -> int:
+    """How many passes each session may have running at once: the model workers this process
+    has (`WHISPER_NUM_WORKERS`, one core each on a CPU) shared among its sessions, at most
+    `TRANSCRIPTION_PIPELINE_DEPTH`; 1 as soon as every worker has a session of its own."""
+    share = settings.WHISPER_NUM_WORKERS // max(1, _active)
+    return max(1, min(int(settings.TRANSCRIPTION_PIPELINE_DEPTH), share))
+
+
 def submit(request: PassRequest) -> PassResult:
     """Run one pass (blocking the calling session's thread until its result is ready) and
     account its time against the pass budget."""

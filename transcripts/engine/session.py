@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,8 @@ from transcripts.engine.streaming import EngineConfig, StreamingTranscriber
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 200
+# While passes run, the loop wakes at least this often to start the next one on new audio.
+PIPELINE_POLL_S = 0.02
 READ_COUNT = 100
 # A session whose meeting is over and whose stream stays silent this long is closed without an
 # `end` entry (the bot died before writing it).
@@ -44,13 +48,22 @@ def engine_config(bot_config: dict[str, Any]) -> EngineConfig:
 
 
 def transcriber_for(
-    session: MeetingSession, state: dict[str, Any], lease: Lease
+    session: MeetingSession,
+    state: dict[str, Any],
+    lease: Lease,
+    passes: ThreadPoolExecutor | None = None,
 ) -> StreamingTranscriber:
+    """The session's engine; with `passes`, its passes may overlap on that pool's threads."""
+
     def run_pass(request: PassRequest) -> PassResult:
         # Renewed before every pass, not only every stream read: on a saturated host one read's
         # catch-up passes took longer than the lease, and the session was handed to a successor.
         lease.renew()
         return scheduler.submit(request)
+
+    def submit_pass(request: PassRequest) -> Future[PassResult]:
+        assert passes is not None
+        return passes.submit(run_pass, request)
 
     return StreamingTranscriber(
         session.session_uid,
@@ -59,6 +72,8 @@ def transcriber_for(
         state=state if state.get("v") else None,
         pass_interval_s=settings.TRANSCRIPTION_PASS_INTERVAL_S,
         left_context_s=scheduler.context_for_load(),
+        submit_pass=submit_pass if passes is not None else None,
+        pipeline_depth=scheduler.pipeline_depth_for_load() if passes is not None else 1,
     )
 
 
@@ -74,8 +89,17 @@ def session_transcribe(*, session_uid: str) -> str:
         state = session_claim(session=session, owner=lease.token)
         if state.get("finished"):
             return "finished"
-        with scheduler.ActiveSession():
-            return _run(session, transcriber_for(session, state, lease), lease)
+        depth = settings.TRANSCRIPTION_PIPELINE_DEPTH
+        with ExitStack() as stack:
+            stack.enter_context(scheduler.ActiveSession())
+            # Leaving waits for passes still running (an error, a lost lease) before the lease
+            # is released.
+            passes = (
+                stack.enter_context(ThreadPoolExecutor(depth, f"passes-{session_uid}"))
+                if depth > 1
+                else None
+            )
+            return _run(session, transcriber_for(session, state, lease, passes), lease)
     finally:
         lease.release()
 
@@ -88,10 +112,18 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
     idle_since = time.monotonic()
     log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
     while not engine.finished:
-        entries: list[StreamEntry] = stream.read(
-            after=after, count=READ_COUNT, block_ms=READ_BLOCK_MS
-        )
+        if engine.in_flight:
+            # A pass is running: wake when it is done (to apply it and start the next) or
+            # soon after new audio, whichever comes first; the read itself does not block.
+            engine.wait(PIPELINE_POLL_S)
+            entries: list[StreamEntry] = stream.read(after=after, count=READ_COUNT)
+        else:
+            entries = stream.read(after=after, count=READ_COUNT, block_ms=READ_BLOCK_MS)
         lease.renew()
+        if not entries and engine.in_flight:
+            for emission in engine.feed([]):
+                emission_store(session=session, emission=emission, owner=lease.token)
+            continue
         if not entries:
             if time.monotonic() - idle_since > ORPHAN_IDLE_S and _meeting_over(session):
                 entries = [StreamEntry(id=_next_id(after), type="end", reason="orphaned")]
@@ -100,6 +132,7 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
         idle_since = time.monotonic()
         after = entries[-1].id
         engine.left_context_s = scheduler.context_for_load()  # sessions come and go
+        engine.pipeline_depth = scheduler.pipeline_depth_for_load() if engine.submit_pass else 1
         for emission in engine.feed(entries):
             emission_store(session=session, emission=emission, owner=lease.token)
     return "done"

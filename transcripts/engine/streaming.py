@@ -24,7 +24,10 @@ checkpoint, so a successor neither repeats nor misses it.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +69,8 @@ MIN_CONTEXT_S = 1.5
 MIN_SPEECH_S = 0.15
 
 PassRunner = Callable[[PassRequest], PassResult]
+# Starts a pass and returns at once; the engine applies results in the order passes started.
+PassSubmitter = Callable[[PassRequest], Future[PassResult]]
 
 
 @dataclass
@@ -127,6 +132,20 @@ class Emission:
 
 
 @dataclass
+class _Pass:
+    """A pass started over the buffer up to `upto`; its audio began at `cut_t`."""
+
+    upto: float
+    cut_t: float
+    request: PassRequest
+    # The unconfirmed words known when it started (what it must agree with), and the next
+    # segment number then (it moved if words were confirmed since).
+    hypothesis: list[Word]
+    seq: int
+    future: Future[PassResult] | None = None
+
+
+@dataclass
 class _AudioRef:
     entry_id: str
     start: float
@@ -155,10 +174,19 @@ class StreamingTranscriber:
         pass_interval_s: float = 0.3,
         max_backlog_s: float = 0.0,
         left_context_s: float | None = None,
+        submit_pass: PassSubmitter | None = None,
+        pipeline_depth: int = 1,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
         self.pass_interval_s = pass_interval_s
+        # With `submit_pass`, up to `pipeline_depth` passes run at once, started every
+        # `pass_interval_s / pipeline_depth` of new audio: a lone session's passes with context
+        # and beam run back to back on one core, so a word waited for the next pass to start
+        # while the other core idled. A worker sets the depth by load (`scheduler`).
+        self.submit_pass = submit_pass
+        self.pipeline_depth = pipeline_depth
+        self.in_flight: deque[_Pass] = deque()
         # Confirmed audio kept before the words being decided, its words forced as the decoder's
         # prefix: tiny.en mishears a sentence heard alone that it gets right after hearing the
         # same voice for a few seconds ("the number of [new] users"), see bench/wer.py. A worker
@@ -198,6 +226,7 @@ class StreamingTranscriber:
         # past the confirmed words it was handed.
         self.processed_t = max(self.cut_t, self.committed[-1].end if self.committed else 0.0)
         self.hypothesis: list[Word] = []  # last pass's unconfirmed words
+        self.recent_finals: list[Word] = list(self.committed[-5:])
         self.draft_ids: list[str] = []
         self.draft_texts: dict[str, str] = {}
         self.pins: dict[str, float] = {}
@@ -285,6 +314,8 @@ class StreamingTranscriber:
 
     # -- passes ------------------------------------------------------------------------------
     def _catch_up(self) -> list[Emission]:
+        if self.submit_pass is not None and (self.pipeline_depth > 1 or self.in_flight):
+            return self._pipeline()
         out: list[Emission] = []
         while self.end_t - self.processed_t >= self.pass_interval_s:
             backlog = self.end_t - self.processed_t
@@ -295,9 +326,53 @@ class StreamingTranscriber:
             out.append(self._step(min(self.end_t, self.processed_t + step)))
         return out
 
+    def _pipeline(self) -> list[Emission]:
+        """Apply the passes that finished (in start order), then start passes while fewer than
+        `pipeline_depth` run; with the depth lowered to 1, drain first and go on one by one."""
+        out = self._collect(block=False)
+        if self.pipeline_depth <= 1:
+            out.extend(self.drain())
+            return out + self._catch_up()
+        spacing = self.pass_interval_s / self.pipeline_depth
+        while len(self.in_flight) < self.pipeline_depth:
+            backlog = self.end_t - self.processed_t
+            if backlog < spacing:
+                break
+            upto = min(self.end_t, self.processed_t + max(spacing, backlog - self.max_backlog_s))
+            planned = self._plan(upto, silent_ok=not self.in_flight)
+            if planned is None:
+                break  # silence after passes still running: decided once they are applied
+            if isinstance(planned, Emission):
+                out.append(planned)
+                continue
+            assert self.submit_pass is not None
+            planned.future = self.submit_pass(planned.request)
+            self.in_flight.append(planned)
+        return out
+
+    def _collect(self, *, block: bool) -> list[Emission]:
+        out: list[Emission] = []
+        while self.in_flight:
+            future = self.in_flight[0].future
+            assert future is not None
+            if not (block or future.done()):
+                break
+            out.append(self._apply(self.in_flight.popleft(), future.result()))
+        return out
+
+    def drain(self) -> list[Emission]:
+        """Wait for the passes still running and apply them."""
+        return self._collect(block=True)
+
+    def wait(self, timeout_s: float) -> None:
+        """Block until the oldest running pass finishes, at most `timeout_s`."""
+        if self.in_flight and self.in_flight[0].future is not None:
+            futures_wait([self.in_flight[0].future], timeout=timeout_s)
+
     def _flush(self, *, until: float) -> list[Emission]:
         """Pass up to `until`, then confirm everything heard (end of session or config change)."""
-        out = self._catch_up_to(until)
+        out = self.drain()
+        out.extend(self._catch_up_to(until))
         emission = self._step(until, final=True) if until > self.cut_t else Emission()
         self._cut(until, emission)
         emission.checkpoint = self.checkpoint()
@@ -316,11 +391,22 @@ class StreamingTranscriber:
 
     def _step(self, upto: float, *, final: bool = False) -> Emission:
         """One pass over the buffer up to `upto`; with `final`, confirm the whole hypothesis."""
-        self.processed_t = max(self.processed_t, upto)
-        emission = Emission()
+        planned = self._plan(upto, silent_ok=True)
+        assert planned is not None
+        if isinstance(planned, Emission):
+            return planned
+        return self._apply(planned, self.run_pass(planned.request), final=final)
+
+    def _plan(self, upto: float, *, silent_ok: bool) -> _Pass | Emission | None:
+        """The pass over the buffer up to `upto`, or, when nothing was said since the last
+        confirmed word, the no-pass step's emission (None if that must wait: `silent_ok` off)."""
         committed_end = self.committed[-1].end if self.committed else self.cut_t
         speech = self.vad.speech_seconds(self._sample(committed_end + 0.1), self._sample(upto))
         if speech < MIN_SPEECH_S and not self.hypothesis:
+            if not silent_ok:
+                return None
+            self.processed_t = max(self.processed_t, upto)
+            emission = Emission()
             # Nothing said since the last confirmed word: no pass; silence before anything
             # was confirmed, or a long one, is dropped (with the left context).
             silence = upto - committed_end
@@ -329,7 +415,25 @@ class StreamingTranscriber:
             self._publish_drafts(emission)
             self._attach_checkpoint(emission)
             return emission
-        words, language = self._decode(upto)
+        self.processed_t = max(self.processed_t, upto)
+        return _Pass(
+            upto=upto,
+            cut_t=self.cut_t,
+            request=self._request(upto),
+            hypothesis=self.hypothesis,
+            seq=self.seq,
+        )
+
+    def _apply(self, planned: _Pass, result: PassResult, *, final: bool = False) -> Emission:
+        """Turn a pass's words into finals and drafts (passes are applied in start order; one
+        started before the previous one was applied repeats the words that one confirmed)."""
+        upto = planned.upto
+        emission = Emission()
+        committed_end = self.committed[-1].end if self.committed else self.cut_t
+        words, language = self._words(planned, result)
+        if planned.cut_t < self.cut_t:
+            # Cut since the pass started: what ends before the cut is final already.
+            words = [w for w in words if w.end > self.cut_t]
         new = self._unconfirmed(words, committed_end)
         if final:
             # The last pass may drop a word at the very end of the audio that the previous
@@ -337,8 +441,15 @@ class StreamingTranscriber:
             confirmed = new + self._beyond(new, committed_end)
             rest = []
         else:
+            # Agreement is with the hypothesis known when this pass started, less what was
+            # confirmed since: with passes overlapping, the one just applied heard only
+            # `pass_interval_s / pipeline_depth` less audio, and two passes that close agree
+            # on the same mistakes (bench/wer.py --pipeline 2).
+            previous = planned.hypothesis
+            if planned.seq != self.seq:
+                previous = self._unconfirmed(previous, committed_end)
             agreed = 0
-            for a, b in zip(new, self.hypothesis, strict=False):
+            for a, b in zip(new, previous, strict=False):
                 if not _same(a, b):
                     break
                 agreed += 1
@@ -346,7 +457,7 @@ class StreamingTranscriber:
             # two passes agree, they wait until more audio follows them.
             while agreed and new[agreed - 1].end > upto - CONFIRM_GUARD_S:
                 agreed -= 1
-            if upto - self.cut_t < MIN_CONTEXT_S:
+            if upto - planned.cut_t < MIN_CONTEXT_S:
                 agreed = 0  # passes over a second or less of audio mishear the first words
             confirmed, rest = new[:agreed], new[agreed:]
             if rest and self._pause_after(rest[-1], upto):
@@ -385,37 +496,38 @@ class StreamingTranscriber:
         if emission.finals or (self._cut_changed and self.cut_t - self._checkpoint_t >= 5.0):
             emission.checkpoint = self.checkpoint()
 
-    def _decode(self, upto: float) -> tuple[list[Word], str]:
+    def _request(self, upto: float) -> PassRequest:
         samples = self.audio[: round((upto - self.cut_t) * SAMPLE_RATE)]
-        language = self.config.language or self.detected_language
         prompt = " ".join(p for p in (self.config.prompt, self.prompt_text) if p).strip()
-        request = PassRequest(
+        return PassRequest(
             audio=samples,
-            language=language,
+            language=self.config.language or self.detected_language,
             task=self.config.task,
             prompt=prompt,
             hotwords=self.config.hotwords,
             prefix="".join(w.text for w in self.committed).strip(),
         )
-        result = self.run_pass(request)
+
+    def _words(self, planned: _Pass, result: PassResult) -> tuple[list[Word], str]:
         self.passes += 1
         if self.config.language is None:
             if self.detected_language is None and result.language_probability >= 0.7:
                 self.detected_language = result.language
             elif self.detected_language is not None and result.avg_logprob < -1.2:
                 self.detected_language = None  # low confidence: detect again next pass
-        words = [w.shifted(self.cut_t) for w in result.words]
+        # Times are relative to the pass's own audio, which began where the buffer did then.
+        words = [w.shifted(planned.cut_t) for w in result.words]
         kept = self._filter(words, result)
         del self.history[:-200]
         self.history.append(
             {
-                "upto": upto,
-                "cut_t": self.cut_t,
+                "upto": planned.upto,
+                "cut_t": planned.cut_t,
                 "text": result.text,
                 "kept": " ".join(w.text.strip() for w in kept),
                 "seconds": result.seconds,
-                "language": request.language,
-                "task": request.task,
+                "language": planned.request.language,
+                "task": planned.request.task,
                 "stock": result.stock_fallback,
             }
         )
@@ -473,7 +585,9 @@ class StreamingTranscriber:
 
     def _drop_overlap(self, new: list[Word]) -> list[Word]:
         """Words at the start of `new` that repeat the confirmed tail (time jitter at the seam)."""
-        tail = [*self.committed[-5:]] if self.committed else []
+        # Confirmed words just cut out of the buffer count too: a pass started before the cut
+        # was forced through fewer words and hears them again.
+        tail = [*(self.committed or self.recent_finals)[-5:]]
         if not tail or not new:
             return new
         for n in range(min(5, len(tail), len(new)), 0, -1):
@@ -556,6 +670,7 @@ class StreamingTranscriber:
             emission.finals.append(self._segment(self.seq, speaker, run, completed=True))
             self.seq += 1
         self.committed.extend(words)
+        self.recent_finals = [*self.recent_finals[-4:], *words[-5:]][-5:]
         self._cut_changed = True  # seq moved: the checkpoint must travel with these finals
 
     def _publish_drafts(self, emission: Emission) -> None:
