@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -37,6 +38,8 @@ class UserAdmin(admin.ModelAdmin[User]):
     list_display = ("id", "email", "name", "max_concurrent_bots", "is_staff", "created_at")
     search_fields = ("email", "name")
     fields = ("email", "name", "image_url", "max_concurrent_bots", "data", "is_active", "is_staff")
+    # Django 5's form default is http:// for a link typed without a scheme (and it warns).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = (ApiTokenInline,)
     actions = ("mint_token",)
 

@@ -8,6 +8,8 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from vexa_site.input_guard import storable_json
+
 VALID_SCOPES = ("bot", "browser", "tx")
 DEFAULT_SCOPES = ["bot", "tx"]
 
@@ -36,7 +38,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     image_url = models.URLField(max_length=1024, blank=True, null=True)
     # 0 means unlimited.
     max_concurrent_bots = models.PositiveIntegerField(default=1)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True, validators=[storable_json])
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -67,7 +69,7 @@ class ApiToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     # The first characters, to let people recognise a key in lists ("vex_AbCd…").
     prefix = models.CharField(max_length=16)
-    scopes = models.JSONField(default=list)
+    scopes = models.JSONField(default=list, validators=[storable_json])
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts import services as account_services
+from accounts.models import ApiToken, User
 from meetings.models import Meeting, MeetingStatus
 from tests.meetings.builders import meeting_in
 from vexa_site.input_guard import NUL_MESSAGE
+from webhooks import services as webhook_services
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +105,57 @@ def test_json_nested_too_deep_is_a_422_not_a_recursion_error(alice_api: APIClien
             }
         ]
     assert not Meeting.objects.exists()
+
+
+def _user_form(alice: User) -> tuple[str, dict[str, str]]:
+    return f"/django-admin/accounts/user/{alice.pk}/change/", {
+        "email": alice.email,
+        "name": "Alice",
+        "max_concurrent_bots": "0",
+        "is_active": "on",
+        "data": '{"team": "a\\u0000b"}',
+        "tokens-TOTAL_FORMS": "0",
+        "tokens-INITIAL_FORMS": "0",
+    }
+
+
+def _token_form(alice: User) -> tuple[str, dict[str, str]]:
+    token = account_services.token_issue(user=alice, scopes=["bot"]).token
+    return f"/django-admin/accounts/apitoken/{token.pk}/change/", {
+        "name": "ci",
+        "scopes": '["bot\\u0000"]',
+    }
+
+
+def _endpoint_form(alice: User) -> tuple[str, dict[str, str]]:
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):
+        endpoint = webhook_services.endpoint_create(
+            user=alice, url="http://127.0.0.1:9/hook", event_types=["meeting.completed"]
+        )
+    return f"/django-admin/webhooks/webhookendpoint/{endpoint.pk}/change/", {
+        "url": endpoint.url,
+        "event_types": '["meeting.completed\\u0000"]',
+        "enabled": "on",
+    }
+
+
+@pytest.mark.parametrize("form_for", [_user_form, _token_form, _endpoint_form])
+def test_an_operator_saving_a_nul_in_json_gets_a_form_error_and_nothing_changes(
+    client: Client, alice: User, form_for: Callable[[User], tuple[str, dict[str, str]]]
+) -> None:
+    staff = User.objects.create_superuser("ops@example.com", password="x-very-long-password")
+    client.force_login(staff)
+    path, form = form_for(alice)
+    before = _stored_json()
+    response = client.post(path, form)
+    assert response.status_code == 200
+    assert NUL_MESSAGE in response.content.decode(), response.context["adminform"].form.errors
+    assert _stored_json() == before
+
+
+def _stored_json() -> list[object]:
+    return [
+        *User.objects.order_by("pk").values_list("data", flat=True),
+        *ApiToken.objects.order_by("pk").values_list("scopes", flat=True),
+        *WebhookEndpoint.objects.order_by("pk").values_list("event_types", flat=True),
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
 from rest_framework.exceptions import ParseError
@@ -49,6 +50,14 @@ def json_problem(value: Any) -> str | None:
                 (part, (*where, index)) for index, part in reversed(list(enumerate(item)))
             )
     return None
+
+
+def storable_json(value: Any) -> None:
+    """Model-field validator for JSON an operator edits in the Django admin (the API's parser
+    refuses the same before any field sees it): a form error instead of a DataError 500."""
+    problem = json_problem(value)
+    if problem is not None:
+        raise ValidationError(problem.replace("the body", "the value"), code="unstorable")
 
 
 def _field_error(loc: list[str | int]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from vexa_site.input_guard import storable_json
+
 
 class EventType(models.TextChoices):
     MEETING_STATUS_CHANGE = "meeting.status_change"
@@ -43,7 +45,7 @@ class WebhookEndpoint(models.Model):
     url = models.CharField(max_length=2048)
     description = models.CharField(max_length=255, blank=True, default="")
     secret = models.CharField(max_length=255, blank=True, default="")
-    event_types = models.JSONField(default=list, blank=True)
+    event_types = models.JSONField(default=list, blank=True, validators=[storable_json])
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
