@@ -26,8 +26,11 @@ from transcripts.engine.streaming import EngineConfig, StreamingTranscriber
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 200
-# While passes run, the loop wakes at least this often to start the next one on new audio.
+# While a pass runs and another may start, the loop wakes at least this often to notice its end.
 PIPELINE_POLL_S = 0.02
+# The loop renews the session's lease at most this often (it turns many times a second while
+# passes overlap); every pass renews it too.
+LEASE_RENEW_S = 1.0
 READ_COUNT = 100
 # A session whose meeting is over and whose stream stays silent this long is closed without an
 # `end` entry (the bot died before writing it).
@@ -105,21 +108,26 @@ def session_transcribe(*, session_uid: str) -> str:
 
 
 def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) -> str:
-    """The read loop: stream entries in, emissions stored; renews the lease every read."""
+    """The read loop: stream entries in, emissions stored; renews the lease every second."""
     session_uid = session.session_uid
     stream = SessionStream(session_uid)
     after = engine.resume_after
-    idle_since = time.monotonic()
+    idle_since = renewed_at = time.monotonic()
     log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
     while not engine.finished:
-        if engine.in_flight:
-            # A pass is running: wake when it is done (to apply it and start the next) or
-            # soon after new audio, whichever comes first; the read itself does not block.
-            engine.wait(PIPELINE_POLL_S)
-            entries: list[StreamEntry] = stream.read(after=after, count=READ_COUNT)
+        entries: list[StreamEntry]
+        if engine.in_flight and len(engine.in_flight) >= engine.pipeline_depth:
+            # Every pass slot taken: new audio can only wait, so sleep until the oldest pass
+            # is done (to apply it and start the next), then take what came meanwhile.
+            engine.wait(READ_BLOCK_MS / 1000)
+            entries = stream.read(after=after, count=READ_COUNT)
         else:
-            entries = stream.read(after=after, count=READ_COUNT, block_ms=READ_BLOCK_MS)
-        lease.renew()
+            # With a pass running, block only briefly: its end is noticed within the poll.
+            block_ms = round(PIPELINE_POLL_S * 1000) if engine.in_flight else READ_BLOCK_MS
+            entries = stream.read(after=after, count=READ_COUNT, block_ms=block_ms)
+        if time.monotonic() - renewed_at >= LEASE_RENEW_S:
+            lease.renew()
+            renewed_at = time.monotonic()
         if not entries and engine.in_flight:
             for emission in engine.feed([]):
                 emission_store(session=session, emission=emission, owner=lease.token)
