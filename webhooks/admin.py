@@ -7,14 +7,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from vexa_site.errors import DomainError
+from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
+    """The API's rules for an endpoint hold here too: an operator cannot point one at a private
+    address (SSRF) or subscribe it to an event that does not exist."""
+
+    def clean_url(self) -> str:
+        try:
+            return services.endpoint_url_check(self.cleaned_data["url"])
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_event_types(self) -> list[str]:
+        value = self.cleaned_data["event_types"]
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise forms.ValidationError("A list of event type names")
+        try:
+            return services.endpoint_event_types_check(value)
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
+    form = WebhookEndpointForm
     list_display = ("id", "user", "url", "enabled", "disabled_reason", "is_legacy", "created_at")
     list_filter = ("enabled", "is_legacy")
     search_fields = ("url", "user__email")

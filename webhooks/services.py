@@ -64,13 +64,15 @@ _RETRYABLE_STATUS = frozenset({408, 429})
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
+def endpoint_url_check(url: str) -> str:
+    """The URL stripped, or `UnsafeURL` where it resolves to a private address (API and admin)."""
     url = url.strip()
     resolve_public_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS)
     return url
 
 
-def _check_event_types(event_types: list[str] | None) -> list[str]:
+def endpoint_event_types_check(event_types: list[str] | None) -> list[str]:
+    """The event types sorted and deduplicated, or `InvalidInput` naming unknown ones."""
     chosen = sorted(set(event_types or []))
     unknown = [t for t in chosen if t not in SUBSCRIBABLE_EVENT_TYPES]
     if unknown:
@@ -92,9 +94,9 @@ def endpoint_create(
     (422 `UnsafeURL` otherwise, unless `WEBHOOK_ALLOW_PRIVATE_URLS`)."""
     return WebhookEndpoint.objects.create(
         user=user,
-        url=_check_url(url),
+        url=endpoint_url_check(url),
         description=description or "",
-        event_types=_check_event_types(event_types),
+        event_types=endpoint_event_types_check(event_types),
         enabled=enabled,
         secret=signing.secret_generate(),
     )
@@ -107,13 +109,13 @@ def endpoint_update(*, endpoint: WebhookEndpoint, changes: dict[str, Any]) -> We
     if "url" in changes and changes["url"] != endpoint.url:
         if endpoint.is_legacy:
             raise Conflict("This endpoint's URL is managed by PUT /user/webhook")
-        endpoint.url = _check_url(changes["url"])
+        endpoint.url = endpoint_url_check(changes["url"])
         fields.append("url")
     if "description" in changes:
         endpoint.description = changes["description"] or ""
         fields.append("description")
     if "event_types" in changes:
-        endpoint.event_types = _check_event_types(changes["event_types"])
+        endpoint.event_types = endpoint_event_types_check(changes["event_types"])
         fields.append("event_types")
     if "enabled" in changes and changes["enabled"] != endpoint.enabled:
         endpoint.enabled = bool(changes["enabled"])
