@@ -76,7 +76,7 @@ def transcriber_for(
         pass_interval_s=settings.TRANSCRIPTION_PASS_INTERVAL_S,
         left_context_s=scheduler.context_for_load(),
         submit_pass=submit_pass if passes is not None else None,
-        pipeline_depth=scheduler.pipeline_depth_for_load() if passes is not None else 1,
+        pipeline_depth=scheduler.pipeline_depth_for_load(),  # used only with submit_pass
     )
 
 
@@ -116,7 +116,7 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
     log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
     while not engine.finished:
         entries: list[StreamEntry]
-        if engine.in_flight and len(engine.in_flight) >= engine.pipeline_depth:
+        if len(engine.in_flight) >= engine.pipeline_depth:
             # Every pass slot taken: new audio can only wait, so sleep until the oldest pass
             # is done (to apply it and start the next), then take what came meanwhile.
             engine.wait(READ_BLOCK_MS / 1000)
@@ -140,7 +140,7 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
         idle_since = time.monotonic()
         after = entries[-1].id
         engine.left_context_s = scheduler.context_for_load()  # sessions come and go
-        engine.pipeline_depth = scheduler.pipeline_depth_for_load() if engine.submit_pass else 1
+        engine.pipeline_depth = scheduler.pipeline_depth_for_load()
         for emission in engine.feed(entries):
             emission_store(session=session, emission=emission, owner=lease.token)
     return "done"

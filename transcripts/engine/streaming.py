@@ -402,10 +402,11 @@ class StreamingTranscriber:
         confirmed word, the no-pass step's emission (None if that must wait: `silent_ok` off)."""
         committed_end = self.committed[-1].end if self.committed else self.cut_t
         speech = self.vad.speech_seconds(self._sample(committed_end + 0.1), self._sample(upto))
-        if speech < MIN_SPEECH_S and not self.hypothesis:
-            if not silent_ok:
-                return None
-            self.processed_t = max(self.processed_t, upto)
+        silent = speech < MIN_SPEECH_S and not self.hypothesis
+        if silent and not silent_ok:
+            return None
+        self.processed_t = max(self.processed_t, upto)
+        if silent:
             emission = Emission()
             # Nothing said since the last confirmed word: no pass; silence before anything
             # was confirmed, or a long one, is dropped (with the left context).
@@ -415,7 +416,6 @@ class StreamingTranscriber:
             self._publish_drafts(emission)
             self._attach_checkpoint(emission)
             return emission
-        self.processed_t = max(self.processed_t, upto)
         return _Pass(
             upto=upto,
             cut_t=self.cut_t,
@@ -670,7 +670,7 @@ class StreamingTranscriber:
             emission.finals.append(self._segment(self.seq, speaker, run, completed=True))
             self.seq += 1
         self.committed.extend(words)
-        self.recent_finals = [*self.recent_finals[-4:], *words[-5:]][-5:]
+        self.recent_finals = [*self.recent_finals, *words][-5:]
         self._cut_changed = True  # seq moved: the checkpoint must travel with these finals
 
     def _publish_drafts(self, emission: Emission) -> None:
