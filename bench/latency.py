@@ -11,7 +11,11 @@ events the engine publishes (B's event log, the same messages WebSocket and SSE 
 are read back with their Redis publication times. A word's latency is that time minus the
 moment the word ended in the audio (session start + the word's end in its final segment);
 "draft" is the first event that shows the word, "final" the `transcript.finalized` one.
-Prints p50/p95 per N and the lag trend, and draws bench/out/latency.png.
+Prints p50/p95 per N and the lag trend, and draws bench/out/latency.png. Each run also scores
+what a loaded worker writes: the stored transcripts' WER against the scripts, over the WER of
+an offline `transcribe()` of the same conversations (the ratio `bench/wer.py` measures without
+load; a worker serving many sessions decodes more cheaply and skips ahead when behind).
+Session i plays conversation i, so a run of N sessions is scored on N conversations.
 
 `--meetings 1 4` measures full simulated meetings instead: a real Daphne serving the simulator,
 a bot worker (`-Q bots -P threads -c N`, one shared Chromium) whose bots join, capture the
@@ -48,7 +52,7 @@ django.setup()
 import json  # noqa: E402
 
 import numpy as np  # noqa: E402
-from speech import conversation  # noqa: E402
+from speech import conversation, offline_text, word_error_rate  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from bots import services as bot_services  # noqa: E402
@@ -82,10 +86,13 @@ def start_worker(
     )  # fmt: skip
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
+    OUT.mkdir(exist_ok=True)
+    log = (OUT / f"worker{index}.log").open("w")  # what the pass budget decided, errors
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
+        log.write(line)
         if "ready" in line:
-            threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
+            threading.Thread(target=log.writelines, args=(proc.stdout,), daemon=True).start()
             return proc
         if proc.poll() is not None:
             raise RuntimeError("worker exited")
@@ -210,7 +217,32 @@ def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> 
             time.sleep(0.2)
     per_session = [word_latencies(s, t0, published(s.meeting)) for s in sessions]
     audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
-    return summary(n, per_session, audio_s)
+    return {**summary(n, per_session, audio_s), **transcript_wer(sessions, clips)}
+
+
+_offline: dict[bytes, str] = {}
+
+
+def transcript_wer(
+    sessions: list[MeetingSession], clips: list[tuple[bytes, list[dict[str, Any]]]]
+) -> dict[str, float]:
+    """Mean WER of the sessions' stored transcripts (session i played clip i) and of an
+    offline `transcribe()` of the same clips, both against the scripts."""
+    live, offline = [], []
+    for i, session in enumerate(sessions):
+        pcm, script = clips[i % len(clips)]
+        reference = " ".join(turn["text"] for turn in script)
+        stored = Segment.objects.filter(session_uid=session.session_uid, completed=True)
+        live.append(word_error_rate(reference, " ".join(stored.values_list("text", flat=True))))
+        if pcm not in _offline:
+            _offline[pcm] = offline_text(pcm)
+        offline.append(word_error_rate(reference, _offline[pcm]))
+    live_wer, offline_wer = float(np.mean(live)), float(np.mean(offline))
+    return {
+        "wer_live": live_wer,
+        "wer_offline": offline_wer,
+        "wer_ratio": live_wer / max(offline_wer, 1e-9),
+    }
 
 
 def summary(
@@ -295,7 +327,7 @@ def run_meetings(
         )
         per_session.append(word_latencies(session, t0, published(session.meeting)))
     audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
-    return summary(n, per_session, audio_s)
+    return {**summary(n, per_session, audio_s), **transcript_wer(sessions, clips)}
 
 
 def spoken_origin(session: MeetingSession, pcm: bytes, lead_s: float) -> float:
@@ -366,7 +398,9 @@ def print_row(row: dict[str, Any], what: str) -> None:
         f"{row['n']} {what}: {row['words']} words; draft p50 {row['draft_p50']:.2f}s "
         f"p95 {row['draft_p95']:.2f}s; final p50 {row['final_p50']:.2f}s "
         f"p95 {row['final_p95']:.2f}s; final p50 first/last quarter "
-        f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s",
+        f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s; "
+        f"WER live {row['wer_live']:.3f}, offline {row['wer_offline']:.3f}, "
+        f"ratio {row['wer_ratio']:.2f}",
         flush=True,
     )
 
@@ -398,7 +432,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         clips = [
-            conversation(Path(folder) / str(seed), seed=seed, turns=args.turns) for seed in range(4)
+            conversation(Path(folder) / str(seed), seed=seed, turns=args.turns)
+            for seed in range(max(4, *args.sessions))
         ]
     per_worker = -(-max(args.sessions) // args.workers)
     workers: list[subprocess.Popen[str]] = []

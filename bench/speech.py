@@ -51,3 +51,24 @@ def conversation(folder: Path, *, seed: int = 0, turns: int = 12) -> tuple[bytes
         pause = rng.uniform(0.3, 1.5)
         pcm += b"\x00\x00" * int(16000 * pause)
     return pcm, script
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """WER after Whisper's own English normaliser (the one its WER figures use): "three" and
+    "3", "OK" and "okay" are the same word, so only real mistakes count."""
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()
+    return float(jiwer.wer(normalize(reference), normalize(hypothesis) or "-"))
+
+
+def offline_text(pcm: bytes) -> str:
+    """The same model's stock `transcribe()` of the whole conversation (beam 5, VAD off)."""
+    import numpy as np
+
+    from transcripts.engine.model import get_model
+
+    audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
+    segments, _ = get_model().transcribe(audio, beam_size=5)
+    return " ".join(s.text for s in segments)

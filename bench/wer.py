@@ -30,14 +30,13 @@ import django
 
 django.setup()
 
-import jiwer  # noqa: E402
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
-from speech import conversation  # noqa: E402
-from whisper_normalizer.english import EnglishTextNormalizer  # noqa: E402
+from speech import conversation, offline_text  # noqa: E402
+from speech import word_error_rate as wer  # noqa: E402
 
 from meetings.stream import StreamEntry  # noqa: E402
-from transcripts.engine.model import PassRequest, PassResult, get_model, run_passes  # noqa: E402
+from transcripts.engine.model import PassRequest, PassResult, run_passes  # noqa: E402
 from transcripts.engine.streaming import StreamingTranscriber  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -98,21 +97,6 @@ def live_text(
             finals.extend(emission.finals)
     pool.shutdown()
     return " ".join(f.text for f in finals), engine.passes, time.monotonic() - began
-
-
-def offline_text(pcm: bytes) -> str:
-    audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
-    segments, _ = get_model().transcribe(audio, beam_size=5)
-    return " ".join(s.text for s in segments)
-
-
-# Whisper's own English normaliser (the one its WER figures use): "three" and "3", "OK" and
-# "okay" are the same word, so only real mistakes count.
-normalize = EnglishTextNormalizer()
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return float(jiwer.wer(normalize(reference), normalize(hypothesis) or "-"))
 
 
 def main() -> None:

@@ -274,6 +274,8 @@ def test_batched_passes_give_the_same_words_as_single_passes(tmp_path: Path) -> 
     scheduler._batcher = None  # one dispatcher, gathering for both sessions
     with (
         override_settings(WHISPER_BATCH_SIZE=4, WHISPER_BATCH_WAIT_MS=200, WHISPER_NUM_WORKERS=1),
+        # Three sessions on one model worker: enough for a CPU to batch (two run one by one).
+        scheduler.ActiveSession(),
         scheduler.ActiveSession(),
         scheduler.ActiveSession(),
     ):

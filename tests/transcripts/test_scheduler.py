@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -92,6 +93,27 @@ def test_slow_beam_search_is_dropped_for_as_many_sessions(tmp_path: Path) -> Non
         with sessions(1):
             assert scheduler.beam_for_load() == 1
             assert scheduler.context_for_load() == 5.0
+
+
+@pytest.mark.parametrize(("count", "batches"), [(2, []), (3, [2])])
+def test_a_cpu_batches_passes_only_beyond_two_sessions_per_model_worker(
+    tmp_path: Path, count: int, batches: list[int]
+) -> None:
+    audio = speech(tmp_path, "The morning train was late again.")
+    scheduler._batcher = None
+    settings = {"WHISPER_BATCH_SIZE": 4, "WHISPER_BATCH_WAIT_MS": 200, "WHISPER_NUM_WORKERS": 1}
+    try:
+        with (
+            override_settings(**settings, WHISPER_DEVICE="cpu"),
+            sessions(count),
+            ThreadPoolExecutor(2) as pool,
+        ):
+            request = PassRequest(audio=audio, language="en", beam_size=1)
+            texts = list(pool.map(lambda _: scheduler.submit(request).text, range(2)))
+        assert texts[0] == texts[1] != ""
+        assert (scheduler._batcher.batches if scheduler._batcher else []) == batches
+    finally:
+        scheduler._batcher = None
 
 
 def test_a_budget_of_zero_never_drops_anything() -> None:

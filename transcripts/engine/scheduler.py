@@ -5,7 +5,8 @@ calls run at once on one model copy (CTranslate2 releases the GIL). With `WHISPE
 that many dispatcher threads each take the first waiting pass and the others already queued (or
 about to be: up to `WHISPER_BATCH_WAIT_MS` while a session between passes may still submit) and
 run them as one batched encoder + decoder call (`model.run_passes`). On a GPU that is how one
-device serves many meetings (`shared/GPU.md`). A lone session never waits for company.
+device serves many meetings (`shared/GPU.md`). A lone session never waits for company. On a CPU
+a batch pays only once passes queue for the model workers (`CPU_UNBATCHED_SESSIONS_PER_WORKER`).
 
 Beam search and left context make passes dearer: a process keeps them only while it serves few
 sessions (`WHISPER_*_MAX_SESSIONS`) and while its passes stay within the pass budget
@@ -25,12 +26,17 @@ from concurrent.futures import Future
 
 from django.conf import settings
 
-from transcripts.engine.model import PassRequest, PassResult, run_passes
+from transcripts.engine.model import PassRequest, PassResult, resolved_device, run_passes
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _batcher: Batcher | None = None
 _active = 0  # sessions this process is transcribing
+# On a CPU, passes run one by one while the process serves at most this many sessions per model
+# worker, and in batches beyond (bench/latency.py, 2 cores, batches of up to 4, interleaved runs:
+# 8 sessions' draft p50 0.47-0.51 s against 0.66-0.72 s one by one, final p50 1.20-1.24 s
+# against 1.41-1.48 s; 4 sessions' beam-search passes batched 0.31-0.32 s against 0.24-0.28 s).
+CPU_UNBATCHED_SESSIONS_PER_WORKER = 2
 
 
 class Batcher:
@@ -54,7 +60,7 @@ class Batcher:
         return future.result()
 
     def _share(self) -> int:
-        # Every dispatcher (a core each on a CPU) stays busy: one that took all of 4 sessions'
+        # Every dispatcher (a core each on a CPU) stays busy: one that took all of 8 sessions'
         # passes would run them on one core while the other idles.
         return max(1, min(self.max_batch, math.ceil(_active / self.dispatchers)))
 
@@ -228,9 +234,19 @@ def submit(request: PassRequest) -> PassResult:
     return result
 
 
+def _batching_pays() -> bool:
+    # A CPU core runs a batch of B passes in less time than B passes one by one, but the batch's
+    # passes all end when the slowest does: that pays only where passes wait for a core anyway.
+    if settings.WHISPER_BATCH_SIZE <= 1:
+        return False
+    if resolved_device() != "cpu":
+        return True
+    return _active > CPU_UNBATCHED_SESSIONS_PER_WORKER * settings.WHISPER_NUM_WORKERS
+
+
 def _run(request: PassRequest) -> PassResult:
     global _batcher
-    if settings.WHISPER_BATCH_SIZE <= 1:
+    if not _batching_pays():
         return run_passes([request])[0]
     with _lock:
         if _batcher is None:
