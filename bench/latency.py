@@ -224,13 +224,17 @@ _offline: dict[bytes, str] = {}
 
 
 def transcript_wer(
-    sessions: list[MeetingSession], clips: list[tuple[bytes, list[dict[str, Any]]]]
+    sessions: list[MeetingSession],
+    clips: list[tuple[bytes, list[dict[str, Any]]]],
+    heard: list[bytes] | None = None,
 ) -> dict[str, float]:
     """Mean WER of the sessions' stored transcripts (session i played clip i) and of an
-    offline `transcribe()` of the same clips, both against the scripts."""
+    offline `transcribe()` of the same audio (the clip, or what the bot `heard`), both against
+    the scripts."""
     live, offline = [], []
     for i, session in enumerate(sessions):
         pcm, script = clips[i % len(clips)]
+        pcm = heard[i] if heard else pcm
         reference = " ".join(turn["text"] for turn in script)
         stored = Segment.objects.filter(session_uid=session.session_uid, completed=True)
         live.append(word_error_rate(reference, " ".join(stored.values_list("text", flat=True))))
@@ -318,8 +322,9 @@ def run_meetings(
             raise RuntimeError(f"meeting {meeting.pk}: transcription not finished in time")
         sessions.append(session)
     per_session = []
+    recordings = [recorded_pcm(session) for session in sessions]
     for i, session in enumerate(sessions):
-        t0 = spoken_origin(session, clips[i % len(clips)][0], lead_s)
+        t0 = spoken_origin(session, clips[i % len(clips)][0], recordings[i], lead_s)
         print(
             f"  meeting {i}: capture t=0 is {t0 - session.started_at.timestamp():+.3f} s from "
             "the session's started_at",
@@ -327,10 +332,19 @@ def run_meetings(
         )
         per_session.append(word_latencies(session, t0, published(session.meeting)))
     audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
-    return {**summary(n, per_session, audio_s), **transcript_wer(sessions, clips)}
+    # Scored against an offline pass over the bot's recording: the same (Opus-coded) audio.
+    return {**summary(n, per_session, audio_s), **transcript_wer(sessions, clips, recordings)}
 
 
-def spoken_origin(session: MeetingSession, pcm: bytes, lead_s: float) -> float:
+def recorded_pcm(session: MeetingSession) -> bytes:
+    from meetings.models import Recording
+
+    recording = Recording.objects.get(session=session)
+    with open(recording.file_path, "rb") as handle:
+        return handle.read()[44:]
+
+
+def spoken_origin(session: MeetingSession, pcm: bytes, recorded_pcm: bytes, lead_s: float) -> float:
     """The wall time at which the speakers were at session t = 0.
 
     The simulator plays the conversation from `started_at + lead_s` (its scenario clock, wall
@@ -339,14 +353,11 @@ def spoken_origin(session: MeetingSession, pcm: bytes, lead_s: float) -> float:
     spoken moment is exact whatever the capture start and the WebRTC path added.
     """
     from bots.simulator.scenarios import state_get
-    from meetings.models import Recording
 
     state = state_get(session.meeting.platform, session.meeting.native_meeting_id)
     if state is None or state.started_at is None:
         raise RuntimeError(f"no simulator clock for {session.meeting.native_meeting_id}")
-    recording = Recording.objects.get(session=session)
-    with open(recording.file_path, "rb") as handle:
-        recorded = np.frombuffer(handle.read()[44:], np.int16)
+    recorded = np.frombuffer(recorded_pcm, np.int16)
 
     def envelope(samples: np.ndarray) -> np.ndarray:
         frames = len(samples) // 160
