@@ -14,6 +14,7 @@ from accounts import selectors, services
 from accounts.auth import AdminKeyAuthentication, request_user
 from accounts.models import ApiToken, User
 from accounts.permissions import IsAdminKey, IsApiUser
+from vexa_site.input_guard import PG_BIGINT_MAX, PG_INTEGER_MAX
 
 
 class TokenMaskedSerializer(serializers.ModelSerializer[ApiToken]):
@@ -74,11 +75,15 @@ class AdminUsersApi(AdminApi):
             required=False, allow_blank=True, allow_null=True, max_length=255
         )
         image_url = serializers.URLField(required=False, allow_null=True, allow_blank=True)
-        max_concurrent_bots = serializers.IntegerField(required=False, min_value=0)
+        max_concurrent_bots = serializers.IntegerField(
+            required=False, min_value=0, max_value=PG_INTEGER_MAX
+        )
         data = serializers.DictField(required=False)  # type: ignore[assignment]
 
     class ListInput(serializers.Serializer[Any]):
-        skip = serializers.IntegerField(required=False, min_value=0, default=0)
+        skip = serializers.IntegerField(
+            required=False, min_value=0, max_value=PG_BIGINT_MAX, default=0
+        )
         limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
     @extend_schema(
@@ -117,7 +122,9 @@ class AdminUserDetailApi(AdminApi):
             required=False, allow_blank=True, allow_null=True, max_length=255
         )
         image_url = serializers.URLField(required=False, allow_null=True, allow_blank=True)
-        max_concurrent_bots = serializers.IntegerField(required=False, min_value=0)
+        max_concurrent_bots = serializers.IntegerField(
+            required=False, min_value=0, max_value=PG_INTEGER_MAX
+        )
         data = serializers.DictField(required=False, allow_null=True)  # type: ignore[assignment]
 
     @extend_schema(operation_id="admin_users_get", responses=UserDetailSerializer)

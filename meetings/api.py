@@ -16,6 +16,7 @@ from meetings import selectors, services
 from meetings.models import Meeting, MeetingStatus, Platform
 from meetings.serializers import MeetingSerializer, error_responses, meeting_wire
 from vexa_site.errors import InvalidInput
+from vexa_site.input_guard import PG_BIGINT_MAX
 
 MEETING_ID_PARAM = OpenApiParameter(
     "meeting_id",
@@ -74,7 +75,9 @@ class MeetingDataInput(serializers.Serializer[Any]):
 class MeetingListApi(MeetingApi):
     class Input(serializers.Serializer[Any]):
         limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+        offset = serializers.IntegerField(
+            required=False, min_value=0, max_value=PG_BIGINT_MAX, default=0
+        )
         status = serializers.ChoiceField(choices=MeetingStatus.choices, required=False)
         platform = serializers.ChoiceField(choices=Platform.choices, required=False)
 

@@ -16,6 +16,7 @@ from accounts.auth import request_user
 from accounts.permissions import HasTxScope
 from meetings import recordings
 from meetings.models import Platform, Recording, RecordingStatus
+from vexa_site.input_guard import MAX_PAGE
 
 CHUNK_BYTES = 64 * 1024
 
@@ -62,7 +63,7 @@ class RecordingListApi(RecordingApi):
         platform = serializers.ChoiceField(choices=Platform.choices, required=False)
         native_meeting_id = serializers.CharField(required=False, max_length=255)
         status = serializers.ChoiceField(choices=RecordingStatus.choices, required=False)
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=1)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
     class Output(serializers.Serializer[Any]):

@@ -1,4 +1,5 @@
-"""Input no handler should see: NUL characters and runaway JSON nesting, refused with a 422.
+"""Input no handler should see: NUL characters and runaway JSON nesting, refused with a 422;
+and the bounds of PostgreSQL's integer columns, which the serializers of numbers apply.
 
 PostgreSQL cannot store U+0000 in text or jsonb, so a NUL in a path segment, a query value or a
 JSON string used to surface as a `DataError` (a 500) from whatever query first touched it. DRF's
@@ -26,6 +27,14 @@ MAX_JSON_DEPTH = 32
 
 
 TOO_DEEP_MESSAGE = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+
+# PostgreSQL's integer and bigint: a larger number saved into an integer column, or taken as an
+# OFFSET, is a `DataError` (a 500) from the query. Numbers that reach one are bounded by these
+# (lookups need no bound: Django matches nothing for an id out of its column's range).
+PG_INTEGER_MAX = 2**31 - 1
+PG_BIGINT_MAX = 2**63 - 1
+# The highest page number of a paged list (pages of at most 100 rows) whose OFFSET fits.
+MAX_PAGE = PG_BIGINT_MAX // 100
 
 
 def json_problem(value: Any) -> str | None:

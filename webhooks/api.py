@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import request_user
 from accounts.permissions import IsApiUser
+from vexa_site.input_guard import MAX_PAGE
 from webhooks import selectors, services
 from webhooks.models import (
     SUBSCRIBABLE_EVENT_TYPES,
@@ -202,7 +203,7 @@ class WebhookDeliveriesApi(APIView):
     permission_classes = [IsApiUser]
 
     class WebhookDeliveriesQuery(serializers.Serializer[Any]):
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        page = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=1)
         page_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
     class WebhookDeliveryPage(serializers.Serializer[Any]):

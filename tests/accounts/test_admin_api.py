@@ -48,6 +48,29 @@ def test_it_lists_users_with_skip_and_limit(admin_api: APIClient, alice: User, b
     assert admin_api.get("/admin/users?limit=0").status_code == 422
 
 
+def test_numbers_postgresql_cannot_take_are_422s_that_change_nothing(
+    admin_api: APIClient, alice: User
+) -> None:
+    before = alice.max_concurrent_bots
+    too_many = {"max_concurrent_bots": 2**31}  # PostgreSQL's integer ends at 2**31 - 1
+    patched = admin_api.patch(f"/admin/users/{alice.pk}", too_many, format="json")
+    assert patched.status_code == 422
+    assert patched.json()["detail"][0]["loc"] == ["body", "max_concurrent_bots"]
+    alice.refresh_from_db()
+    assert alice.max_concurrent_bots == before
+    created = admin_api.post(
+        "/admin/users", {"email": "dan@example.com", **too_many}, format="json"
+    )
+    assert created.status_code == 422
+    assert not User.objects.filter(email="dan@example.com").exists()
+    assert admin_api.get(f"/admin/users?skip={2**63}").status_code == 422  # past OFFSET's bigint
+    assert admin_api.get(f"/admin/users?skip={2**63 - 1}").json() == []
+    most = admin_api.patch(
+        f"/admin/users/{alice.pk}", {"max_concurrent_bots": 2**31 - 1}, format="json"
+    )
+    assert most.json()["max_concurrent_bots"] == 2**31 - 1
+
+
 def test_a_user_shows_its_tokens_masked(admin_api: APIClient, alice: User, alice_key: str) -> None:
     body = admin_api.get(f"/admin/users/{alice.pk}").json()
     assert body["email"] == "alice@example.com"

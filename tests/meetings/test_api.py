@@ -71,6 +71,15 @@ def test_pages_of_meetings_say_whether_more_follow(alice: User, alice_api: APICl
     assert alice_api.get("/meetings?offset=-1").status_code == 422
 
 
+def test_an_offset_past_postgresql_bigint_is_a_422(alice: User, alice_api: APIClient) -> None:
+    meeting_in(alice, S.COMPLETED)
+    too_far = alice_api.get(f"/meetings?limit=2&offset={2**63}")
+    assert too_far.status_code == 422
+    assert too_far.json()["detail"][0]["loc"] == ["query", "offset"]
+    farthest = alice_api.get(f"/meetings?limit=2&offset={2**63 - 1}").json()
+    assert farthest == {"meetings": [], "has_more": False}
+
+
 def test_meetings_filter_by_status_and_platform(alice: User, alice_api: APIClient) -> None:
     done = meeting_in(alice, S.COMPLETED)
     live = meeting_in(alice, S.ACTIVE, platform="zoom", native_meeting_id="123456789")

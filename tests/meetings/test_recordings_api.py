@@ -13,6 +13,7 @@ from bots.runtime.recording import RecordingWriter
 from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
 from tests.conftest import api_client
 from tests.meetings.builders import meeting_in
+from vexa_site.input_guard import MAX_PAGE
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -60,6 +61,17 @@ def test_it_lists_the_callers_recordings_paginated_and_filtered(
     assert shown["duration_s"] == pytest.approx(1.0)
     assert shown["size_bytes"] == 44 + 32000
     assert shown["download_url"] == f"/recordings/{first.pk}/download"
+
+
+def test_a_page_whose_offset_postgresql_cannot_take_is_a_422(
+    alice: User, alice_api: APIClient
+) -> None:
+    recorded(alice)
+    too_far = alice_api.get("/recordings", {"page": MAX_PAGE + 1, "page_size": 100})
+    assert too_far.status_code == 422
+    assert too_far.json()["detail"][0]["loc"] == ["query", "page"]
+    last = alice_api.get("/recordings", {"page": MAX_PAGE, "page_size": 100}).json()
+    assert (last["total"], last["recordings"]) == (1, [])
 
 
 def test_it_shows_one_recording_and_hides_other_users_ones(

@@ -160,6 +160,9 @@ def test_deliveries_are_paginated_newest_first_with_their_attempts(
     assert {"latency_ms", "error", "next_retry_at"} <= set(row["attempts"][0])
     too_big = alice_api.get(f"/webhooks/{endpoint.pk}/deliveries?page_size=1000")
     assert too_big.status_code == 422
+    too_far = alice_api.get(f"/webhooks/{endpoint.pk}/deliveries?page={2**63}")
+    assert too_far.status_code == 422  # its OFFSET would not fit PostgreSQL's bigint
+    assert too_far.json()["detail"][0]["loc"] == ["query", "page"]
 
 
 @pytest.mark.usefixtures("private_urls_allowed")
