@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
@@ -34,6 +34,7 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 _EVENT_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 # Entries read per Redis round trip while replaying a backlog.
 _READ_BATCH = 500
+SOCKET_TIMEOUT_MARGIN_S = 5.0
 
 
 def _parse_id(entry_id: str) -> tuple[int, int]:
@@ -102,9 +103,17 @@ def _frame(entry_id: str, event: str, data: str) -> str:
     return f"id: {entry_id}\nevent: {event}\ndata: {data}\n\n"
 
 
-async def _events(log_key: str, last_id: str | None) -> AsyncIterator[str]:
-    # Named after the log it follows, so `CLIENT LIST` shows which streams are open.
-    client = aioredis.Redis.from_url(settings.REDIS_URL, client_name=f"sse:{log_key}")
+async def _events(log_key: str, last_id: str | None) -> AsyncGenerator[str, None]:
+    block_ms = max(1, int(settings.SSE_KEEPALIVE_S * 1000))
+    # Named after the log it follows, so `CLIENT LIST` shows which streams are open. redis-py
+    # gives up on a reply after 5 s by default, and XREAD BLOCK waits up to the keep-alive
+    # interval (15 s): an idle stream died with a TimeoutError every 5 s. The socket waits a
+    # little longer than the block, so a dead server is still noticed.
+    client = aioredis.Redis.from_url(
+        settings.REDIS_URL,
+        client_name=f"sse:{log_key}",
+        socket_timeout=block_ms / 1000 + SOCKET_TIMEOUT_MARGIN_S,
+    )
     try:
         if last_id is None:
             # A new client starts at "now": the newest entry is its cursor.
@@ -126,7 +135,6 @@ async def _events(log_key: str, last_id: str | None) -> AsyncIterator[str]:
                 }
                 cursor = jump
                 yield _frame(cursor, "error", json.dumps(message, separators=(",", ":")))
-        block_ms = max(1, int(settings.SSE_KEEPALIVE_S * 1000))
         while True:
             batches = cast(
                 list[tuple[bytes, list[Entry]]],

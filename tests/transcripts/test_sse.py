@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -123,6 +124,20 @@ async def test_it_streams_the_websocket_events_with_ids_and_keep_alive_comments(
         },
         "ts": json.loads(event.data)["ts"],
     }
+
+
+async def test_an_idle_stream_outlives_the_redis_clients_default_read_timeout() -> None:
+    # redis-py gives up on a reply after 5 s unless told otherwise; a stream's blocking read
+    # waits for the keep-alive interval (15 s by default), so 6 s must pass quietly.
+    with override_settings(SSE_KEEPALIVE_S=6.0):
+        items = sse._events(f"test:idle-sse:{time.monotonic_ns()}", None)
+        try:
+            assert await anext(items) == "retry: 1000\n: connected\n\n"
+            began = time.monotonic()
+            assert await asyncio.wait_for(anext(items), 6.0 + DEADLINE_S) == ": keep-alive\n\n"
+            assert time.monotonic() - began >= 5.9
+        finally:
+            await items.aclose()
 
 
 async def test_resuming_with_last_event_id_after_a_dropped_connection_loses_nothing(
