@@ -101,7 +101,8 @@ def test_a_cpu_batches_passes_only_beyond_two_sessions_per_model_worker(
 ) -> None:
     audio = speech(tmp_path, "The morning train was late again.")
     scheduler._batcher = None
-    settings = {"WHISPER_BATCH_SIZE": 4, "WHISPER_BATCH_WAIT_MS": 200, "WHISPER_NUM_WORKERS": 1}
+    # Long enough for the second pass to join the first on a loaded machine.
+    settings = {"WHISPER_BATCH_SIZE": 4, "WHISPER_BATCH_WAIT_MS": 1000, "WHISPER_NUM_WORKERS": 1}
     try:
         with (
             override_settings(**settings, WHISPER_DEVICE="cpu"),
