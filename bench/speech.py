@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 from bots.simulator.speech import VOICES, make_speech_wav
 
@@ -53,13 +55,19 @@ def conversation(folder: Path, *, seed: int = 0, turns: int = 12) -> tuple[bytes
     return pcm, script
 
 
+@functools.cache
+def _normalizer() -> Any:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()  # builds its spelling tables once
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """WER after Whisper's own English normaliser (the one its WER figures use): "three" and
     "3", "OK" and "okay" are the same word, so only real mistakes count."""
     import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
 
-    normalize = EnglishTextNormalizer()
+    normalize = _normalizer()
     return float(jiwer.wer(normalize(reference), normalize(hypothesis) or "-"))
 
 
