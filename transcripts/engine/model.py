@@ -155,6 +155,12 @@ def _repeats(tokens: list[int]) -> bool:
     return False
 
 
+def loops(tokens: list[int], text: str, max_new: int) -> bool:
+    """Whether a short-input pass's output is a decoder loop (re-run as a stock pass): it
+    repeats, compresses too well, or ran to its length cap."""
+    return _repeats(tokens) or compression_ratio(text) > 2.4 or len(tokens) >= max_new
+
+
 # Languages written without spaces: faster-whisper splits their words on Unicode instead.
 UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
 
@@ -361,8 +367,7 @@ def _run_group(
         tokens = token_lists[i]
         text = tokenizer.decode(tokens).strip()
         item_max_new = 224 if stock else int(4 + 6 * feats[i][1] / FRAMES_PER_SECOND)
-        looping = _repeats(tokens) or compression_ratio(text) > 2.4 or len(tokens) >= item_max_new
-        if looping and not stock:
+        if not stock and loops(tokens, text, item_max_new):
             outputs.append(None)
             continue
         words: list[Word] = []
