@@ -43,6 +43,8 @@ class MeetingStatusEvent:
     completion_reason: str | None
     failure_stage: str | None
     sequence: int
+    # Why a failed meeting failed, in words (`data.error_details.message`); None otherwise.
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -75,7 +75,14 @@ def _event(meeting: Meeting, entry: dict[str, Any], sequence: int) -> events.Mee
         completion_reason=entry.get("completion_reason"),
         failure_stage=entry.get("failure_stage"),
         sequence=sequence,
+        error=_failure_message(meeting) if entry["to"] == S.FAILED else None,
     )
+
+
+def _failure_message(meeting: Meeting) -> str | None:
+    details = (meeting.data or {}).get("error_details")
+    message = details.get("message") if isinstance(details, dict) else None
+    return str(message) if message else None
 
 
 def record_created(meeting: Meeting, *, source: str = "user_api") -> None:

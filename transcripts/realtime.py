@@ -171,6 +171,7 @@ def publish_meeting_status(
     reason: str | None = None,
     completion_reason: str | None = None,
     failure_stage: str | None = None,
+    error: str | None = None,
 ) -> str:
     """Publish a `meeting.status` message (seed shape plus `meeting.id` and the reasons).
 
@@ -185,8 +186,11 @@ def publish_meeting_status(
         "failure_stage": failure_stage,
     }
     if status == "failed":
-        # The seed's cookbook reads `payload.error` on failure.
-        payload["error"] = reason or (f"failed during {failure_stage}" if failure_stage else None)
+        # The seed's cookbook shows `payload.error` to the user on failure: the cause in words
+        # ("the meeting page says: Meeting not found"), not the machine reason ("bot_error").
+        payload["error"] = (
+            error or reason or (f"failed during {failure_stage}" if failure_stage else None)
+        )
     message = {
         "type": "meeting.status",
         "meeting": {"id": meeting_id, "platform": platform, "native_id": native_id},
@@ -208,4 +212,5 @@ def on_meeting_status(event: MeetingStatusEvent) -> None:
         reason=event.reason,
         completion_reason=event.completion_reason,
         failure_stage=event.failure_stage,
+        error=event.error,
     )

@@ -241,6 +241,7 @@ def meeting_status_event_record(event: MeetingStatusEvent) -> None:
         "timestamp": event.timestamp,
         "completion_reason": event.completion_reason,
         "failure_stage": event.failure_stage,
+        "error": event.error,
         "sequence": event.sequence,
     }
     key = f"meeting:{event.meeting_id}:transition:{event.sequence}"

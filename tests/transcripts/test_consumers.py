@@ -264,6 +264,26 @@ async def test_a_failed_meeting_carries_its_reason_and_error(
     }
 
 
+async def test_a_failed_meeting_shows_its_cause_in_words_as_the_error(
+    daphne: str, alice: User, alice_key: str
+) -> None:
+    meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
+    async with ws_client(daphne, alice_key) as ws:
+        await subscribe(ws, meeting)
+        await sync_to_async(lifecycle.transition)(
+            meeting_id=meeting.pk,
+            to="failed",
+            source="bot",
+            reason="bot_error",
+            failure_stage="joining",
+            error_details={"message": "the meeting page says: Meeting not found"},
+        )
+        message = await recv(ws)
+    # The seed's cookbook shows `payload.error` to the user.
+    assert message["payload"]["error"] == "the meeting page says: Meeting not found"
+    assert message["payload"]["reason"] == "bot_error"
+
+
 async def test_it_sends_mutable_then_finalized_segments_in_the_seed_shape(
     daphne: str, alice: User, alice_key: str
 ) -> None:

@@ -172,16 +172,21 @@ def test_it_delivers_every_event_once_in_order_after_the_receiver_comes_back(
     assert changes[-1]["completion_reason"] == "stopped"
 
 
-def test_a_failed_bot_emits_bot_failed_with_its_stage(alice: User) -> None:
+def test_a_failed_bot_emits_bot_failed_with_its_stage_and_cause(alice: User) -> None:
     meeting = meeting_create(alice)
     lifecycle.transition(meeting_id=meeting.pk, to="joining", source="bot")
     lifecycle.transition(
-        meeting_id=meeting.pk, to="failed", source="bot", reason="join button missing"
+        meeting_id=meeting.pk,
+        to="failed",
+        source="bot",
+        reason="bot_error",
+        error_details={"message": "the meeting page says: Meeting not found"},
     )
 
     failed = WebhookEvent.objects.get(event_type="bot.failed")
     assert failed.data["failure_stage"] == "joining"
-    assert failed.data["reason"] == "join button missing"
+    assert failed.data["reason"] == "bot_error"
+    assert failed.data["error"] == "the meeting page says: Meeting not found"
     assert not WebhookEvent.objects.filter(event_type="meeting.completed").exists()
 
 
