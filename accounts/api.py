@@ -70,11 +70,13 @@ class AdminApi(APIView):
 
 class AdminUsersApi(AdminApi):
     class CreateInput(serializers.Serializer[Any]):
-        email = serializers.EmailField()
+        email = serializers.EmailField(max_length=254)
         name = serializers.CharField(
             required=False, allow_blank=True, allow_null=True, max_length=255
         )
-        image_url = serializers.URLField(required=False, allow_null=True, allow_blank=True)
+        image_url = serializers.URLField(
+            required=False, allow_null=True, allow_blank=True, max_length=1024
+        )
         max_concurrent_bots = serializers.IntegerField(
             required=False, min_value=0, max_value=PG_INTEGER_MAX
         )
@@ -121,7 +123,9 @@ class AdminUserDetailApi(AdminApi):
         name = serializers.CharField(
             required=False, allow_blank=True, allow_null=True, max_length=255
         )
-        image_url = serializers.URLField(required=False, allow_null=True, allow_blank=True)
+        image_url = serializers.URLField(
+            required=False, allow_null=True, allow_blank=True, max_length=1024
+        )
         max_concurrent_bots = serializers.IntegerField(
             required=False, min_value=0, max_value=PG_INTEGER_MAX
         )

@@ -71,6 +71,28 @@ def test_numbers_postgresql_cannot_take_are_422s_that_change_nothing(
     assert most.json()["max_concurrent_bots"] == 2**31 - 1
 
 
+def test_text_longer_than_its_column_is_a_422_that_changes_nothing(
+    admin_api: APIClient, alice: User
+) -> None:
+    long_email = "a" * 300 + "@example.com"
+    created = admin_api.post("/admin/users", {"email": long_email}, format="json")
+    assert created.status_code == 422
+    assert created.json()["detail"][0]["loc"] == ["body", "email"]
+    assert not User.objects.filter(email=long_email).exists()
+    long_url = "https://example.com/" + "a" * 1100
+    for response in (
+        admin_api.post(
+            "/admin/users", {"email": "dan@example.com", "image_url": long_url}, format="json"
+        ),
+        admin_api.patch(f"/admin/users/{alice.pk}", {"image_url": long_url}, format="json"),
+    ):
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "image_url"]
+    assert not User.objects.filter(email="dan@example.com").exists()
+    alice.refresh_from_db()
+    assert alice.image_url != long_url
+
+
 def test_a_user_shows_its_tokens_masked(admin_api: APIClient, alice: User, alice_key: str) -> None:
     body = admin_api.get(f"/admin/users/{alice.pk}").json()
     assert body["email"] == "alice@example.com"
