@@ -32,6 +32,28 @@ def test_malformed_json_is_a_422_not_a_500(admin_api: APIClient) -> None:
     assert response.json()["detail"][0]["loc"] == ["body"]
 
 
+def test_a_body_too_large_is_a_json_413_that_stores_nothing(alice_api: APIClient) -> None:
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10_000):
+        response = alice_api.post(
+            "/bots",
+            {
+                "platform": "google_meet",
+                "native_meeting_id": "abc-defg-hij",
+                "data": {"notes": "x" * 20_000},
+            },
+            format="json",
+        )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large (at most 10000 bytes)"}
+    assert not Meeting.objects.exists()
+
+
+def test_a_request_django_refuses_before_any_view_is_a_json_400() -> None:
+    response = Client().get("/healthz", headers={"host": "bad host name"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request"}
+
+
 def test_the_openapi_schema_and_docs_are_served() -> None:
     schema = APIClient().get("/openapi.json")
     assert schema.status_code == 200

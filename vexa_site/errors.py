@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -92,6 +93,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": [{"loc": ["body"], "msg": str(exc.detail), "type": "value_error.json"}]},
             status=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
+    if isinstance(exc, RequestDataTooBig):
+        # Django raises it on reading the body; uncaught, it became an HTML "Bad Request" page.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"Request body too large (at most {limit} bytes)"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found")
     elif isinstance(exc, PermissionDenied):
@@ -109,6 +117,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Unknown routes answer JSON, like every API error."""
     return JsonResponse({"detail": "Not Found"}, status=404)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """A request Django refused before any view (a suspicious header, a body too large for a
+    form) answers JSON too, not Django's HTML page."""
+    return JsonResponse({"detail": "Bad request"}, status=400)
 
 
 def json_500(request: HttpRequest) -> JsonResponse:

@@ -31,5 +31,6 @@ urlpatterns = [
     path("simulator/", include("bots.simulator_urls")),
 ]
 
+handler400 = "vexa_site.errors.json_400"
 handler404 = "vexa_site.errors.json_404"
 handler500 = "vexa_site.errors.json_500"
