@@ -25,7 +25,7 @@ import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import User
@@ -129,6 +129,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, changes: dict[str, Any]) -> We
         fields += ["enabled", "disabled_reason", "disabled_at", "failing_since"]
     if fields:
         endpoint.save(update_fields=[*fields, "updated_at"])
+    if "url" in fields or ("enabled" in fields and endpoint.enabled):
+        _deliveries_retry_now(endpoint.pk)
     return endpoint
 
 
@@ -159,10 +161,45 @@ def endpoint_set_legacy(*, user: User, url: str | None, secret: str | None) -> N
             description="Vexa webhook (PUT /user/webhook)",
         )
         return
+    moved = existing.url != url
     existing.url = url
     if secret is not None:
         existing.secret = secret
     existing.save(update_fields=["url", "secret", "updated_at"])
+    if moved:
+        _deliveries_retry_now(existing.pk)
+
+
+def _deliveries_retry_now(endpoint_id: int) -> None:
+    """The user fixed the endpoint (new URL, re-enabled): deliveries waiting out a backoff
+    (up to `WEBHOOK_BACKOFF_MAX_S`, hours) are due now, and an ordered queue held behind its
+    failing head moves at once.
+
+    A delivery whose attempt is in flight (claimed: one attempt counted but not recorded yet)
+    is left alone, and each reset is conditional on the row being as read, so a worker that
+    claims it meanwhile keeps its claim: nothing is sent twice at once.
+    """
+    now = timezone.now()
+    waiting = (
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id,
+            status=DeliveryStatus.PENDING,
+            attempt_count__gt=0,
+            next_attempt_at__gt=now,
+        )
+        .annotate(recorded=Count("attempts"))
+        .filter(recorded=F("attempt_count"))
+        .values_list("pk", "attempt_count", "next_attempt_at")
+    )
+    reset = [
+        pk
+        for pk, count, due in waiting
+        if WebhookDelivery.objects.filter(
+            pk=pk, status=DeliveryStatus.PENDING, attempt_count=count, next_attempt_at=due
+        ).update(next_attempt_at=now)
+    ]
+    if reset:
+        _enqueue_on_commit(reset)
 
 
 # --- events (the outbox) ----------------------------------------------------------------------

@@ -312,6 +312,62 @@ def test_it_never_uses_a_stale_url(
     assert urls == [receiver.url, second_receiver.url + "?v=2"]
 
 
+def test_a_new_url_sends_what_waited_behind_a_failing_delivery_at_once(
+    alice: User, alice_api: APIClient, receiver: Receiver, second_receiver: Receiver
+) -> None:
+    endpoint = services.endpoint_create(user=alice, url=receiver.url)
+    receiver.script(503)
+    first, second = emit_one(alice, "thing:1"), emit_one(alice, "thing:2")
+    services.deliveries_run_due()
+    assert len(receiver.received) == 1  # the first failed; the second waits behind it
+    backoff = WebhookDelivery.objects.get(event=first).next_attempt_at
+    assert backoff is not None
+    assert backoff > timezone.now()
+
+    response = alice_api.patch(
+        f"/webhooks/{endpoint.pk}", {"url": second_receiver.url}, format="json"
+    )
+    assert response.status_code == 200
+    services.deliveries_run_due()  # now, not after the backoff
+
+    ids = [lower(r.headers)["webhook-id"] for r in second_receiver.received]
+    assert ids == [first.event_id, second.event_id]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_fixing_the_vexa_webhook_url_sends_what_waited_at_once(
+    alice: User, alice_api: APIClient, receiver: Receiver, second_receiver: Receiver
+) -> None:
+    set_up = alice_api.put("/user/webhook", {"webhook_url": receiver.url}, format="json")
+    assert set_up.status_code == 200
+    receiver.script(503)
+    emit_one(alice)
+    services.deliveries_run_due()
+    assert only_delivery().status == DeliveryStatus.PENDING
+
+    fixed = alice_api.put("/user/webhook", {"webhook_url": second_receiver.url}, format="json")
+    assert fixed.status_code == 200
+    services.deliveries_run_due()
+
+    assert len(second_receiver.received) == 1
+    assert only_delivery().status == DeliveryStatus.SUCCEEDED
+
+
+def test_an_attempt_in_flight_is_not_made_due_again_by_a_url_change(
+    alice: User, receiver: Receiver, second_receiver: Receiver
+) -> None:
+    endpoint = services.endpoint_create(user=alice, url=receiver.url)
+    emit_one(alice)
+    now = timezone.now()
+    assert services._claim(only_delivery().pk, now)  # a worker is sending it right now
+    claimed_until = only_delivery().next_attempt_at
+
+    services.endpoint_update(endpoint=endpoint, changes={"url": second_receiver.url})
+
+    assert only_delivery().next_attempt_at == claimed_until
+    assert services.deliveries_run_due() == 0
+
+
 def test_it_refuses_a_private_address_at_delivery_time(alice: User, receiver: Receiver) -> None:
     # Saved while allowed; "localhost" now resolves to a loopback address that is refused,
     # just as a public name whose DNS answer changed to a private one would be.
