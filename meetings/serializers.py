@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
@@ -52,7 +53,18 @@ class MeetingSerializer(serializers.ModelSerializer[Meeting]):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_bot_config(self, meeting: Meeting) -> dict[str, Any]:
         config = meeting.bot_config or {}
-        return {k: v for k, v in config.items() if k not in _PRIVATE_BOT_CONFIG}
+        shown = {k: v for k, v in config.items() if k not in _PRIVATE_BOT_CONFIG}
+        passcode = config.get("passcode")
+        if passcode and isinstance(shown.get("meeting_url"), str):
+            # A pasted link carries the passcode too (`?p=`, `?pwd=`).
+            shown["meeting_url"] = _without_query_value(shown["meeting_url"], str(passcode))
+        return shown
+
+
+def _without_query_value(url: str, value: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if v != value]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def meeting_wire(meeting: Meeting) -> dict[str, Any]:

@@ -232,6 +232,16 @@ def test_a_pasted_meeting_url_is_parsed_into_platform_id_and_passcode(
 
 
 @pytest.mark.django_db
+def test_a_pasted_links_passcode_is_not_echoed_in_bot_config(alice_api: APIClient) -> None:
+    url = "https://teams.live.com/meet/9398850880426?p=RBZCWdxyp85TpcKna8"
+    created = alice_api.post("/bots", {"meeting_url": url}, format="json").json()
+    listed = alice_api.get("/meetings").json()["meetings"][0]
+    for shown in (created, listed):
+        assert "RBZCWdxyp85TpcKna8" not in str(shown["bot_config"])
+        assert shown["bot_config"]["meeting_url"] == "https://teams.live.com/meet/9398850880426"
+
+
+@pytest.mark.django_db
 def test_a_legacy_teams_link_keeps_its_url_and_gets_a_stable_id(alice_api: APIClient) -> None:
     url = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=x"
     first = alice_api.post("/bots", {"meeting_url": url}, format="json")
