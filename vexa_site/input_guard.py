@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -108,3 +108,16 @@ class GuardedJSONParser(JSONParser):
         if problem is not None:
             raise ParseError(problem)
         return data
+
+
+class ClosedInput(serializers.Serializer[Any]):
+    """An input whose unknown keys are a 422 field error, for inputs where a misspelt key would
+    silently mean something else: `{"events": [...]}` for `event_types` made an endpoint that
+    receives every event. (The Vexa-compatible inputs stay open: their clients send extras.)"""
+
+    def validate(self, attrs: Any) -> Any:
+        given = self.initial_data if isinstance(self.initial_data, Mapping) else {}
+        unknown = sorted(str(key) for key in given if key not in self.fields)
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return attrs

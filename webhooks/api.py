@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import request_user
 from accounts.permissions import IsApiUser
-from vexa_site.input_guard import MAX_PAGE
+from vexa_site.input_guard import MAX_PAGE, ClosedInput
 from webhooks import selectors, services
 from webhooks.models import (
     SUBSCRIBABLE_EVENT_TYPES,
@@ -111,7 +111,7 @@ class _EventTypesField(serializers.ListField):
 class WebhooksApi(APIView):
     permission_classes = [IsApiUser]
 
-    class WebhookCreateInput(serializers.Serializer[Any]):
+    class WebhookCreateInput(ClosedInput):
         url = serializers.URLField(max_length=2048)
         description = serializers.CharField(required=False, allow_blank=True, max_length=255)
         event_types = _EventTypesField(required=False)
@@ -147,7 +147,7 @@ class WebhooksApi(APIView):
 class WebhookDetailApi(APIView):
     permission_classes = [IsApiUser]
 
-    class WebhookUpdateInput(serializers.Serializer[Any]):
+    class WebhookUpdateInput(ClosedInput):
         url = serializers.URLField(required=False, max_length=2048)
         description = serializers.CharField(required=False, allow_blank=True, max_length=255)
         event_types = _EventTypesField(required=False)

@@ -90,6 +90,27 @@ def test_it_refuses_unknown_event_types_and_non_http_urls(alice_api: APIClient) 
     )
 
 
+@pytest.mark.usefixtures("private_urls_allowed")
+def test_a_misspelt_field_is_a_422_not_a_subscription_to_everything(
+    alice: User, alice_api: APIClient
+) -> None:
+    created = alice_api.post(
+        "/webhooks",
+        {"url": "http://127.0.0.1:9/a", "events": ["meeting.completed"]},
+        format="json",
+    )
+    assert created.status_code == 422
+    assert created.json()["detail"] == [
+        {"loc": ["body", "events"], "msg": "Unknown field.", "type": "value_error.invalid"}
+    ]
+    assert not WebhookEndpoint.objects.filter(user=alice).exists()
+    endpoint = create(alice_api, url="http://127.0.0.1:9/a")
+    patched = alice_api.patch(f"/webhooks/{endpoint['id']}", {"enable": False}, format="json")
+    assert patched.status_code == 422
+    assert patched.json()["detail"][0]["loc"] == ["body", "enable"]
+    assert WebhookEndpoint.objects.get(pk=endpoint["id"]).enabled
+
+
 def test_any_valid_key_may_manage_webhooks_and_none_is_401(alice: User) -> None:
     tx_only = account_services.token_issue(user=alice, scopes=["tx"]).plain
     assert api_client(tx_only).get("/webhooks").status_code == 200
