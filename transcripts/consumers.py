@@ -100,10 +100,12 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
     api_key: str
     joined: set[str]
     too_slow: bool
+    closing: bool
 
     async def connect(self) -> None:
         self.joined = set()
         self.too_slow = False
+        self.closing = False
         await self.accept()
         self.api_key = self._presented_key()
         if not self.api_key:
@@ -136,6 +138,9 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
         return True
 
     async def _refuse(self, message: str, code: int) -> None:
+        # Messages the client sent before it read the close still arrive; answering them
+        # would send on a closed socket (Daphne logs that as an application exception).
+        self.closing = True
         await self._error(message)
         await self._leave_all()
         await self.close(code=code)
@@ -150,6 +155,8 @@ class MeetingEventsConsumer(AsyncWebsocketConsumer):
         self.joined.clear()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
         if text_data is None:
             await self._error("Messages must be JSON text")
             return
