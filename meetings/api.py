@@ -190,10 +190,11 @@ class MeetingByNativeApi(MeetingApi):
         operation_id="meetings_delete",
         summary="Delete Meeting Data",
         description=(
-            "For a `completed` or `failed` meeting (409 otherwise): deletes its transcript "
-            "segments, recordings and share links, clears its metadata, bot settings and "
-            "meeting URL, and keeps an anonymized stub (`data.redacted: true`) with its status "
-            "history. Safe to retry: deleting again answers the same."
+            "For `completed` or `failed` meetings (409 otherwise, and nothing is deleted): "
+            "deletes the transcript segments, recordings and share links of every meeting held "
+            "under this id (only one with `meeting_id`), clears their metadata, bot settings "
+            "and meeting URL, and keeps anonymized stubs (`data.redacted: true`) with their "
+            "status history. Safe to retry: deleting again answers the same."
         ),
         parameters=[MEETING_ID_PARAM],
         request=None,
@@ -208,8 +209,16 @@ class MeetingByNativeApi(MeetingApi):
         },
     )
     def delete(self, request: Request, platform: str, native_meeting_id: str) -> Response:
-        meeting = meeting_from_path(request, platform, native_meeting_id)
-        services.meeting_delete(meeting_id=meeting.pk)
+        # The meeting id names every call held under it: deleting "the meeting" deletes the
+        # data of each (one alone with `?meeting_id`), or an older call's transcript and
+        # share links would stay behind a 200.
+        if parse_query(MeetingSelectInput, request).get("meeting_id") is not None:
+            meetings = [meeting_from_path(request, platform, native_meeting_id)]
+        else:
+            meetings = selectors.meetings_by_native(
+                user=request_user(request), platform=platform, native_meeting_id=native_meeting_id
+            )
+        services.meetings_delete(meeting_ids=[m.pk for m in meetings])
         return Response(
             {
                 "message": f"Meeting {platform}/{native_meeting_id} data deleted; "

@@ -78,6 +78,20 @@ def meeting_get(*, user: User, meeting_id: int) -> Meeting:
     return meeting
 
 
+def meetings_by_native(*, user: User, platform: str, native_meeting_id: str) -> list[Meeting]:
+    """Every meeting of the user's with this platform id, newest first (404 when none)."""
+    check_path_platform(platform)
+    native_meeting_id = normalize_native_id(platform, native_meeting_id)
+    meetings = list(
+        meetings_for(user=user)
+        .filter(platform=platform, native_meeting_id=native_meeting_id)
+        .order_by("-created_at", "-id")
+    )
+    if not meetings:
+        raise NotFound(MEETING_NOT_FOUND)
+    return meetings
+
+
 def meeting_get_by_native(
     *, user: User, platform: str, native_meeting_id: str, meeting_id: int | None = None
 ) -> Meeting:

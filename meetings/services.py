@@ -91,6 +91,24 @@ def _remove_streams(session_uids: list[str]) -> None:
         SessionStream(session_uid).delete()
 
 
+def meetings_delete(*, meeting_ids: list[int]) -> None:
+    """`meeting_delete` for several meetings, all or none: one still live is a 409 and
+    nothing is deleted."""
+    with transaction.atomic():
+        live = list(
+            Meeting.objects.select_for_update()
+            .filter(pk__in=meeting_ids)
+            .exclude(status__in=TERMINAL_STATUSES)
+            .values_list("status", flat=True)
+        )
+        if live:
+            raise Conflict(
+                f"A meeting with this id is {live[0]}; stop the bot and wait for it to finish first"
+            )
+        for meeting_id in meeting_ids:
+            meeting_delete(meeting_id=meeting_id)
+
+
 def meeting_delete(*, meeting_id: int) -> Meeting:
     """Delete a finished meeting's content and keep an anonymized stub (idempotent).
 

@@ -264,6 +264,43 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     assert transcript.json()["segments"] == []
 
 
+def test_deleting_a_meeting_id_deletes_every_call_held_under_it(
+    alice: User, alice_api: APIClient
+) -> None:
+    older = meeting_in(alice, S.COMPLETED)
+    add_segments(older, [(0, 1, "Alice", "last week's words")])
+    ShareLink.objects.create(meeting=older, share_id="o" * 32, expires_at=older.created_at)
+    newer = meeting_in(alice, S.FAILED)
+    add_segments(newer, [(0, 1, "Alice", "this week's words")])
+
+    response = alice_api.delete("/meetings/google_meet/abc-defg-hij")
+
+    assert response.status_code == 200
+    assert not Segment.objects.exists()
+    assert not ShareLink.objects.exists()
+    for meeting in (older, newer):
+        meeting.refresh_from_db()
+        assert meeting.data["redacted"] is True
+
+
+def test_one_call_is_deleted_alone_by_its_meeting_id_and_a_live_one_blocks_them_all(
+    alice: User, alice_api: APIClient
+) -> None:
+    older = meeting_in(alice, S.COMPLETED)
+    add_segments(older, [(0, 1, "Alice", "kept")])
+    live = meeting_in(alice, S.ACTIVE)
+
+    refused = alice_api.delete("/meetings/google_meet/abc-defg-hij")
+    assert refused.status_code == 409
+    assert Segment.objects.filter(meeting=older).exists()  # nothing was deleted
+
+    one = alice_api.delete(f"/meetings/google_meet/abc-defg-hij?meeting_id={older.pk}")
+    assert one.status_code == 200
+    assert not Segment.objects.filter(meeting=older).exists()
+    live.refresh_from_db()
+    assert not (live.data or {}).get("redacted")
+
+
 def test_a_recording_path_outside_the_recordings_dir_is_never_removed(
     alice: User, alice_api: APIClient, tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
