@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 CAPTURE_JS = Path(__file__).resolve().parent.parent / "static" / "bots" / "capture.js"
 BINDING = "__vexaAudioChunk"
+# The `source` of the bot's own status changes, as Vexa's status history names them (seed 002).
+BOT_SOURCE = "bot_callback"
 TICK_S = 0.2
 REREAD_EVERY_S = 2.0
 NAVIGATION_TIMEOUT_S = 30.0
@@ -219,7 +221,7 @@ class BotRun:
             lifecycle.transition(
                 meeting_id=self.meeting_id,
                 to=MeetingStatus.JOINING,
-                source="bot",
+                source=BOT_SOURCE,
                 reason="bot_started",
                 allowed_from=(MeetingStatus.REQUESTED,),
             )
@@ -581,7 +583,7 @@ class BotRun:
     def _transition(self, to: str, *, reason: str, **kwargs: Any) -> bool:
         try:
             lifecycle.transition(
-                meeting_id=self.meeting_id, to=to, source="bot", reason=reason, **kwargs
+                meeting_id=self.meeting_id, to=to, source=BOT_SOURCE, reason=reason, **kwargs
             )
         except lifecycle.InvalidTransition as exc:
             logger.info("meeting %s: %s", self.meeting_id, exc)

@@ -115,7 +115,7 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
 
     assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
     assert last_entry(done)["completion_reason"] == "meeting_ended"
-    assert {e["source"] for e in done.data["status_transition"][1:]} == {"bot"}
+    assert {e["source"] for e in done.data["status_transition"][1:]} == {"bot_callback"}
     entries = stream_of(done)
     assert entries[-1].type == "end"
     assert entries[-1].reason == "meeting_ended"
