@@ -433,6 +433,30 @@ def test_a_speaker_reported_late_as_from_live_captions_still_gets_their_words(
     assert wrong == []
 
 
+def test_a_turns_first_word_goes_to_the_new_speaker_while_the_last_ones_indicator_is_held() -> None:
+    timeline = SpeakerTimeline()
+    timeline.event(name="Alice", participant_id="a", state="start", t=0.9)
+    # Bob's tile lit 0.2 s after he began ("Thanks" at 4.26-4.56 s); Alice's was held until 4.6 s.
+    timeline.event(name="Bob", participant_id="b", state="start", t=4.45)
+    timeline.event(name="Alice", participant_id="a", state="stop", t=4.6)
+    timeline.event(name="Bob", participant_id="b", state="stop", t=6.3)
+
+    assert timeline.speaker_for(4.26, 4.56) == "Bob"
+    assert timeline.speaker_for(3.7, 4.0) == "Alice"  # Alice's last word, before Bob began
+    assert timeline.speaker_for(4.8, 5.1) == "Bob"
+
+
+def test_overlapping_speech_keeps_each_word_with_the_speaker_it_overlaps_most() -> None:
+    timeline = SpeakerTimeline()
+    timeline.event(name="Alice", participant_id="a", state="start", t=1.0)
+    timeline.event(name="Bob", participant_id="b", state="start", t=5.1)  # "yeah" over Alice
+    timeline.event(name="Bob", participant_id="b", state="stop", t=5.4)
+    timeline.event(name="Alice", participant_id="a", state="stop", t=9.0)
+
+    assert timeline.speaker_for(4.95, 5.25) == "Alice"  # Alice's word as Bob cut in
+    assert timeline.speaker_for(5.12, 5.38) == "Bob"
+
+
 def test_a_word_goes_to_whoever_started_last_when_an_earlier_turn_is_still_open() -> None:
     timeline = SpeakerTimeline()
     # Bob's stop comes late (live captions report it a second or two after his last words).

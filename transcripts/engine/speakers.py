@@ -4,6 +4,14 @@ A word (or segment) belongs to the participant whose speaking interval overlaps 
 one who started last among equals (an interval still open because its stop comes late, as from
 live captions, must not take the next speaker's words); with no overlap, to the nearest
 interval within `NEAREST_S` (indicators lag the audio a little).
+
+A turn's first word is the exception: platforms hold a speaking indicator on for a while after
+the speech stops, and a polled indicator turns on a little after it starts, so the previous
+speaker's held interval can overlap the new speaker's first word more than the new interval
+does ("Alice: Thanks / Bob: Alice." on a loaded host). At such a hand-over (the older interval
+ends within `HOLD_S` of the newer one's start), a word that begins after, or less than
+`START_LAG_S` before, the newer start goes to the newer speaker. Overlapping speech (the older
+speaker goes on talking) keeps the rule of the larger overlap.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 NEAREST_S = 0.75
+START_LAG_S = 0.3
+HOLD_S = 0.8
 KEEP_S = 30.0
 
 
@@ -52,9 +62,17 @@ class SpeakerTimeline:
     def speaker_for(self, start: float, end: float) -> str | None:
         if not self.intervals:
             return None
-        best = max(self.intervals, key=lambda i: (i.overlap(start, end), i.start))
-        if best.overlap(start, end) > 0:
-            return best.name
+        overlapping = [i for i in self.intervals if i.overlap(start, end) > 0]
+        if overlapping:
+            newest = max(overlapping, key=lambda i: i.start)
+            handed_over = all(
+                i.end is not None and i.end <= newest.start + HOLD_S
+                for i in overlapping
+                if i is not newest
+            )
+            if handed_over and newest.start <= start + START_LAG_S:
+                return newest.name
+            return max(overlapping, key=lambda i: (i.overlap(start, end), i.start)).name
         nearest = min(self.intervals, key=lambda i: i.distance(start, end))
         if nearest.distance(start, end) <= NEAREST_S:
             return nearest.name
