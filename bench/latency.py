@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -232,15 +233,25 @@ def transcript_wer(
     offline `transcribe()` of the same audio (the clip, or what the bot `heard`), both against
     the scripts."""
     live, offline = [], []
+    # What was said and what was stored, turn by turn, to read where the scores come from.
+    side_by_side: list[str] = []
     for i, session in enumerate(sessions):
         pcm, script = clips[i % len(clips)]
         pcm = heard[i] if heard else pcm
         reference = " ".join(turn["text"] for turn in script)
         stored = Segment.objects.filter(session_uid=session.session_uid, completed=True)
         live.append(word_error_rate(reference, " ".join(stored.values_list("text", flat=True))))
+        side_by_side.append(f"== session {i}: said")
+        side_by_side += [f"  {turn['speaker']}: {turn['text']}" for turn in script]
+        side_by_side.append("   stored")
+        side_by_side += [
+            f"  {s.start:6.2f} {s.speaker}: {s.text}" for s in stored.order_by("start")
+        ]
         if pcm not in _offline:
             _offline[pcm] = offline_text(pcm)
         offline.append(word_error_rate(reference, _offline[pcm]))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "transcripts.txt").write_text("\n".join(side_by_side) + "\n")
     live_wer, offline_wer = float(np.mean(live)), float(np.mean(offline))
     return {
         "wer_live": live_wer,
@@ -270,11 +281,27 @@ def summary(
     }
 
 
+# A platform's meeting ids and passcode in the simulator: Meet delivers audio over WebRTC on
+# three re-used tracks, Teams and Zoom as one mixed stream (PLATFORMS.md).
+PLATFORM_IDS: dict[str, tuple[Callable[[int, int], str], str | None]] = {
+    "google_meet": (lambda n, i: f"ben-{n:02d}{i:02d}-{RUN_ID}", None),
+    "teams": (lambda n, i: f"{n:02d}{i:02d}{int(RUN_ID, 16) % 10**9:09d}", "RBZCWdxyp85T"),
+    "zoom": (lambda n, i: f"{n:01d}{i:01d}{int(RUN_ID, 16) % 10**9:09d}", "AbC9xYz.1"),
+}
+
+
 def run_meetings(
-    n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], folder: Path, base: str, user: User
+    n: int,
+    clips: list[tuple[bytes, list[dict[str, Any]]]],
+    folder: Path,
+    base: str,
+    user: User,
+    platform: str = "google_meet",
 ) -> dict[str, Any]:
-    """N simulated Google Meet calls at once, each with a bot that transcribes it."""
+    """N simulated calls at once on `platform`, each with a bot that transcribes it."""
     import httpx
+
+    new_id, passcode = PLATFORM_IDS[platform]
 
     lead_s = 1.0  # the scenario clock starts once the bot's media connection is up
     meetings = []
@@ -289,11 +316,11 @@ def run_meetings(
                 {"name": turn["speaker"], "audio": str(clip), "at_s": lead_s + turn["start"]}
             )
             turns.setdefault(turn["speaker"], []).append(turn["start"])
-        native = f"ben-{n:02d}{i:02d}-{RUN_ID}"
+        native = new_id(n, i)
         response = httpx.post(
             f"{base}/simulator/api/scenarios",
             json={
-                "platform": "google_meet", "native_meeting_id": native, "variant": "join_now",
+                "platform": platform, "native_meeting_id": native, "variant": "join_now",
                 "participants": participants, "end_after_s": lead_s + script[-1]["end"] + 3.0,
             },
             headers={"X-Admin-API-Key": ADMIN_KEY}, timeout=10,
@@ -301,7 +328,8 @@ def run_meetings(
         response.raise_for_status()
         meetings.append(
             bot_services.bot_create(
-                user=user, platform="google_meet", native_meeting_id=native, language="en"
+                user=user, platform=platform, native_meeting_id=native, passcode=passcode,
+                language="en",
             )
         )  # fmt: skip
     # A host too slow for N meetings still finishes their transcripts, late: wait for them.
@@ -381,7 +409,9 @@ def write_wav(path: Path, pcm: bytes, start: float, end: float) -> None:
         out.writeframes(pcm[a:b])
 
 
-def main_meetings(counts: list[int], turns: int, user: User) -> list[dict[str, Any]]:
+def main_meetings(
+    counts: list[int], turns: int, user: User, platform: str = "google_meet"
+) -> list[dict[str, Any]]:
     from tests import processes
 
     folder = Path(tempfile.mkdtemp(prefix="latency-meetings-"))
@@ -396,7 +426,7 @@ def main_meetings(counts: list[int], turns: int, user: User) -> list[dict[str, A
             worker = start_worker(max(counts), env=env)
             try:
                 for n in counts:
-                    row = run_meetings(n, clips, folder, base, user)
+                    row = run_meetings(n, clips, folder, base, user, platform)
                     rows.append(row)
                     print_row(row, "meeting(s)")
             finally:
@@ -426,6 +456,7 @@ def main() -> None:
     parser.add_argument(
         "--meetings", type=int, nargs="+", help="full simulated meetings (bots) instead"
     )
+    parser.add_argument("--platform", choices=sorted(PLATFORM_IDS), default="google_meet")
     args = parser.parse_args()
     # A SIGTERM (`timeout`, Ctrl-C in a runner) must still stop the workers in `finally`: an
     # orphaned worker keeps consuming the queue and skews the next run.
@@ -434,7 +465,7 @@ def main() -> None:
         email="bench@example.com", defaults={"name": "Bench", "max_concurrent_bots": 0}
     )
     if args.meetings:
-        rows = main_meetings(args.meetings, args.turns, user)
+        rows = main_meetings(args.meetings, args.turns, user, args.platform)
         plot(
             rows,
             "concurrent simulated meetings (bots + transcription + server, 2 cores)",
