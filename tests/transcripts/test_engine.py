@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from meetings.stream import StreamEntry, read_wav_pcm16k
+from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE, StreamEntry, read_wav_pcm16k
 from tests.speech import VOICES, make_speech_wav
 from tests.transcripts.engine_support import (
     CLIPS,
@@ -455,6 +455,47 @@ def test_overlapping_speech_keeps_each_word_with_the_speaker_it_overlaps_most() 
 
     assert timeline.speaker_for(4.95, 5.25) == "Alice"  # Alice's word as Bob cut in
     assert timeline.speaker_for(5.12, 5.38) == "Bob"
+
+
+def test_a_turns_first_word_aligned_early_into_the_pause_stays_with_its_speaker(
+    clips: dict[str, Clip],
+) -> None:
+    # On a loaded host Whisper's alignment put a turn's first word up to 1.8 s early, in the
+    # pause, where the last speaker's held indicator claimed it ("Alice: My / Bob: garden ...").
+    # Real passes can't be made to do that on demand, so this one is made to.
+    def early_first_word(request: PassRequest) -> PassResult:
+        result = run_one(request)
+        quiet = np.abs(request.audio) < 1e-4
+        gap = 0
+        for i, silent in enumerate(quiet):
+            gap = gap + 1 if silent else 0
+            if gap >= int(1.2 * SAMPLE_RATE) and i + 1 < len(quiet) and not quiet[i + 1]:
+                said = (i + 1) / SAMPLE_RATE
+                first = next((k for k, w in enumerate(result.words) if w.start >= said - 0.3), None)
+                if first is not None:
+                    w = result.words[first]
+                    result.words[first] = Word(w.text, max(0.0, said - 1.2), w.end, w.probability)
+        return result
+
+    train = clips["train"].pcm
+    samples = np.frombuffer(train, np.int16)
+    onset = int(np.argmax(np.abs(samples) > 300))
+    lit = (onset + int(0.2 * SAMPLE_RATE)) * BYTES_PER_SAMPLE
+    silence = b"\x00\x00" * int(0.5 * SAMPLE_RATE)
+    make = EntryMaker()
+    entries = [make.speaker("Alice", "start"), *make.audio(clips["garden"].pcm + silence)]
+    entries += [make.speaker("Alice", "stop"), *make.audio(silence * 2 + train[:lit])]
+    entries += [make.speaker("Bob", "start"), *make.audio(train[lit:]), make.speaker("Bob", "stop")]
+    rec = Recorder(StreamingTranscriber("s1", run_pass=early_first_word))
+    rec.feed([*entries, make.end()])
+
+    assert missing(rec.text(), "garden", "train") == []
+    alice = " ".join(f.text for f in rec.finals if f.speaker == "Alice")
+    bob = [f for f in rec.finals if f.speaker == "Bob"]
+    assert words_of(alice)[-1] == "summer"
+    assert words_of(" ".join(f.text for f in bob))[:2] == ["the", "morning"]
+    bob_said_at = (len(clips["garden"].pcm) + 3 * len(silence)) / BYTES_PER_SAMPLE / SAMPLE_RATE
+    assert bob[0].start >= bob_said_at + onset / SAMPLE_RATE - 0.2
 
 
 def test_a_word_goes_to_whoever_started_last_when_an_earlier_turn_is_still_open() -> None:

@@ -554,15 +554,20 @@ class StreamingTranscriber:
         return [self._clamped(heard[i]) for i in keep]
 
     def _clamped(self, word: Word) -> Word:
-        """Alignment stretches a word before a pause into the silence; VAD knows better, and
-        a true end lets a pause confirm the word sooner."""
-        last = self.vad.last_speech_end(self._sample(word.start), self._sample(word.end))
-        if last is None:
+        """Alignment stretches a word next to a pause into the silence; VAD knows better. A
+        true end lets a pause confirm the word sooner; a true start keeps a turn's first word
+        (aligned up to 1.8 s early, on a loaded host) out of the previous speaker's interval,
+        whose indicator is still held, and gives its segment the time it was said."""
+        start, end = word.start, word.end
+        first = self.vad.first_speech_start(self._sample(start), self._sample(end))
+        if first is not None:
+            start = max(start, min(self.vad_origin_t + first / SAMPLE_RATE - 0.05, end - 0.05))
+        last = self.vad.last_speech_end(self._sample(start), self._sample(end))
+        if last is not None:
+            end = max(start + 0.05, min(end, self.vad_origin_t + last / SAMPLE_RATE + 0.05))
+        if (start, end) == (word.start, word.end):
             return word
-        end = self.vad_origin_t + last / SAMPLE_RATE + 0.05
-        if end >= word.end:
-            return word
-        return Word(word.text, word.start, max(word.start + 0.05, end), word.probability)
+        return Word(word.text, start, end, word.probability)
 
     def _unconfirmed(self, words: list[Word], committed_end: float) -> list[Word]:
         """The words of a pass that follow the confirmed words still in the buffer.

@@ -88,6 +88,15 @@ class SpeechProbabilities:
         hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
         return sum(1 for p in self.probs[lo:hi] if p >= THRESHOLD) * WINDOW / SAMPLE_RATE
 
+    def first_speech_start(self, start_sample: int, end_sample: int) -> int | None:
+        """Start sample of the first speech window in [start, end), or None if none."""
+        lo = max(0, start_sample // WINDOW - self.first_window)
+        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        for i in range(lo, hi):
+            if self.probs[i] >= THRESHOLD:
+                return (self.first_window + i) * WINDOW
+        return None
+
     def last_speech_end(self, start_sample: int, end_sample: int) -> int | None:
         """End sample of the last speech window in [start, end), or None if none."""
         lo = max(0, start_sample // WINDOW - self.first_window)
