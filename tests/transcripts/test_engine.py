@@ -457,12 +457,14 @@ def test_overlapping_speech_keeps_each_word_with_the_speaker_it_overlaps_most() 
     assert timeline.speaker_for(5.12, 5.38) == "Bob"
 
 
-def test_a_turns_first_word_aligned_early_into_the_pause_stays_with_its_speaker(
-    clips: dict[str, Clip],
+@pytest.mark.parametrize("early", ["into_the_pause", "across_the_pause"])
+def test_a_turns_first_word_aligned_early_stays_with_its_speaker(
+    clips: dict[str, Clip], early: str
 ) -> None:
     # On a loaded host Whisper's alignment put a turn's first word up to 1.8 s early, in the
-    # pause, where the last speaker's held indicator claimed it ("Alice: My / Bob: garden ...").
-    # Real passes can't be made to do that on demand, so this one is made to.
+    # pause, where the last speaker's held indicator claimed it ("Alice: My / Bob: garden ..."),
+    # or across the whole pause from the last speaker's final syllable on. Real passes can't be
+    # made to do that on demand, so this one is made to.
     def early_first_word(request: PassRequest) -> PassResult:
         result = run_one(request)
         quiet = np.abs(request.audio) < 1e-4
@@ -474,7 +476,9 @@ def test_a_turns_first_word_aligned_early_into_the_pause_stays_with_its_speaker(
                 first = next((k for k, w in enumerate(result.words) if w.start >= said - 0.3), None)
                 if first is not None:
                     w = result.words[first]
-                    result.words[first] = Word(w.text, max(0.0, said - 1.2), w.end, w.probability)
+                    pause_began = (i + 1 - gap) / SAMPLE_RATE
+                    at = said - 1.2 if early == "into_the_pause" else pause_began - 0.15
+                    result.words[first] = Word(w.text, max(0.0, at), w.end, w.probability)
         return result
 
     train = clips["train"].pcm

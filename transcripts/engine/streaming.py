@@ -551,14 +551,27 @@ class StreamingTranscriber:
             >= WORD_SPEECH_MIN
         ]
         keep = filters.collapse_repeats([w.text for w in heard])
-        return [self._clamped(heard[i]) for i in keep]
+        kept = [heard[i] for i in keep]
+        return [
+            self._clamped(word, after=kept[k + 1] if k + 1 < len(kept) else None)
+            for k, word in enumerate(kept)
+        ]
 
-    def _clamped(self, word: Word) -> Word:
+    def _clamped(self, word: Word, *, after: Word | None = None) -> Word:
         """Alignment stretches a word next to a pause into the silence; VAD knows better. A
         true end lets a pause confirm the word sooner; a true start keeps a turn's first word
         (aligned up to 1.8 s early, on a loaded host) out of the previous speaker's interval,
-        whose indicator is still held, and gives its segment the time it was said."""
+        whose indicator is still held, and gives its segment the time it was said.
+
+        A first word stretched across the whole pause also covers the last speaker's final
+        syllable: where the speech under a word is apart by a pause and the word's own part
+        runs into the next word, the word is that part."""
         start, end = word.start, word.end
+        spans = self.vad.speech_spans(self._sample(start), self._sample(end))
+        if len(spans) > 1 and after is not None:
+            last_start, last_end = (self.vad_origin_t + s / SAMPLE_RATE for s in spans[-1])
+            if after.start - last_end < 0.3:
+                start = max(start, min(last_start - 0.05, end - 0.05))
         first = self.vad.first_speech_start(self._sample(start), self._sample(end))
         if first is not None:
             start = max(start, min(self.vad_origin_t + first / SAMPLE_RATE - 0.05, end - 0.05))

@@ -88,6 +88,26 @@ class SpeechProbabilities:
         hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
         return sum(1 for p in self.probs[lo:hi] if p >= THRESHOLD) * WINDOW / SAMPLE_RATE
 
+    def speech_spans(
+        self, start_sample: int, end_sample: int, *, bridge_s: float = 0.3
+    ) -> list[tuple[int, int]]:
+        """Runs of speech windows in [start, end) as (start, end) samples; runs apart by less
+        than `bridge_s` are one (the dips inside a word are not pauses)."""
+        lo = max(0, start_sample // WINDOW - self.first_window)
+        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        bridge = round(bridge_s * SAMPLE_RATE / WINDOW)
+        spans: list[list[int]] = []
+        for i in range(lo, hi):
+            if self.probs[i] < THRESHOLD:
+                continue
+            if spans and i - spans[-1][1] <= bridge:
+                spans[-1][1] = i + 1
+            else:
+                spans.append([i, i + 1])
+        return [
+            ((self.first_window + a) * WINDOW, (self.first_window + b) * WINDOW) for a, b in spans
+        ]
+
     def first_speech_start(self, start_sample: int, end_sample: int) -> int | None:
         """Start sample of the first speech window in [start, end), or None if none."""
         lo = max(0, start_sample // WINDOW - self.first_window)
