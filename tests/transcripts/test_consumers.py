@@ -241,8 +241,21 @@ async def test_it_sends_every_status_of_a_full_lifecycle_in_order(
     ]
 
 
-async def test_a_failed_meeting_carries_its_reason_and_error(
-    daphne: str, alice: User, alice_key: str
+@pytest.mark.parametrize(
+    ("cause", "error"),
+    [
+        ({"reason": "admission timed out"}, "admission timed out"),
+        (  # what the bot said in words, not its machine reason
+            {
+                "reason": "bot_error",
+                "error_details": {"message": "the meeting page says: Meeting not found"},
+            },
+            "the meeting page says: Meeting not found",
+        ),
+    ],
+)
+async def test_a_failed_meeting_carries_its_reason_and_its_cause_as_the_error(
+    daphne: str, alice: User, alice_key: str, cause: dict[str, Any], error: str
 ) -> None:
     meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
     async with ws_client(daphne, alice_key) as ws:
@@ -251,37 +264,18 @@ async def test_a_failed_meeting_carries_its_reason_and_error(
             meeting_id=meeting.pk,
             to="failed",
             source="bot",
-            reason="admission timed out",
             completion_reason="awaiting_admission_timeout",
-        )
-        message = await recv(ws)
-    assert message["payload"] == {
-        "status": "failed",
-        "reason": "admission timed out",
-        "completion_reason": "awaiting_admission_timeout",
-        "failure_stage": "requested",
-        "error": "admission timed out",
-    }
-
-
-async def test_a_failed_meeting_shows_its_cause_in_words_as_the_error(
-    daphne: str, alice: User, alice_key: str
-) -> None:
-    meeting = await sync_to_async(make_meeting)(alice, "abc-defg-hij")
-    async with ws_client(daphne, alice_key) as ws:
-        await subscribe(ws, meeting)
-        await sync_to_async(lifecycle.transition)(
-            meeting_id=meeting.pk,
-            to="failed",
-            source="bot",
-            reason="bot_error",
-            failure_stage="joining",
-            error_details={"message": "the meeting page says: Meeting not found"},
+            **cause,
         )
         message = await recv(ws)
     # The seed's cookbook shows `payload.error` to the user.
-    assert message["payload"]["error"] == "the meeting page says: Meeting not found"
-    assert message["payload"]["reason"] == "bot_error"
+    assert message["payload"] == {
+        "status": "failed",
+        "reason": cause["reason"],
+        "completion_reason": "awaiting_admission_timeout",
+        "failure_stage": "requested",
+        "error": error,
+    }
 
 
 async def test_it_sends_mutable_then_finalized_segments_in_the_seed_shape(

@@ -67,6 +67,8 @@ CONFIRM_GUARD_S = 0.6
 MIN_CONTEXT_S = 1.5
 # A pass runs only if VAD heard at least this much speech after the last confirmed word.
 MIN_SPEECH_S = 0.15
+# Speech that ends less than this before the next word's start runs into that word.
+RUNS_INTO_S = 0.3
 
 PassRunner = Callable[[PassRequest], PassResult]
 # Starts a pass and returns at once; the engine applies results in the order passes started.
@@ -570,7 +572,7 @@ class StreamingTranscriber:
         spans = self.vad.speech_spans(self._sample(start), self._sample(end))
         if len(spans) > 1 and after is not None:
             last_start, last_end = (self.vad_origin_t + s / SAMPLE_RATE for s in spans[-1])
-            if after.start - last_end < 0.3:
+            if after.start - last_end < RUNS_INTO_S:
                 start = max(start, min(last_start - 0.05, end - 0.05))
         first = self.vad.first_speech_start(self._sample(start), self._sample(end))
         if first is not None:
