@@ -30,27 +30,33 @@ prepare() {
 }
 
 run() {
+	# PYTHON, WHEELS and DEVICE exist to rehearse this here (a venv with the GPU image's
+	# packages, wheels for its Python, cpu); on the GPU the defaults apply.
+	local python=${PYTHON:-python3} wheels=${WHEELS:-$here} device=${DEVICE:-cuda}
 	out=${OUT:-bench/out}
 	mkdir -p "$out"
-	python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$here"/*.whl
+	"$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+		--target /tmp/site "$wheels"/*.whl
 	export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 	# CTranslate2 4.8.5 dlopens CUDA 12's cuBLAS; an image with CUDA 13 only has libcublas.so.13,
 	# which serves the calls it makes (shared/GPU.md).
 	mkdir -p /tmp/cublas
 	for lib in libcublas libcublasLt; do
-		found=$(find / -name "$lib.so.13*" -not -path '/proc/*' 2>/dev/null | head -1)
-		[ -n "$found" ] && ln -sf "$found" "/tmp/cublas/$lib.so.12"
+		found=$(find /usr /opt /lib /lib64 -name "$lib.so.13*" 2>/dev/null | head -1 || true)
+		if [ -n "$found" ]; then ln -sf "$found" "/tmp/cublas/$lib.so.12"; fi
 	done
 	export LD_LIBRARY_PATH=/tmp/cublas:${LD_LIBRARY_PATH:-}
 	nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 	local model=${MODEL:-random:large-v3-turbo}
 	for config in ${CONFIGS:-32x1 64x2}; do
 		echo "== batch ${config%x*}, workers ${config#*x}"
-		WHISPER_DEVICE=cuda WHISPER_BATCH_SIZE=${config%x*} WHISPER_NUM_WORKERS=${config#*x} \
+		# shellcheck disable=SC2086  # STREAMS is a list of counts
+		WHISPER_DEVICE=$device WHISPER_BATCH_SIZE=${config%x*} WHISPER_NUM_WORKERS=${config#*x} \
 			WHISPER_BEAM_MAX_SESSIONS=${BEAM_MAX_SESSIONS:-0} WHISPER_CONTEXT_MAX_SESSIONS=${CONTEXT_MAX_SESSIONS:-0} \
-			python3 bench/gpu_streams.py --model "$model" --tokenizer "$here/tokenizer.json" \
+			"$python" bench/gpu_streams.py --model "$model" --tokenizer "$here/tokenizer.json" \
 			--streams ${STREAMS:-8 32 64 96 128 192} --seconds "${SECONDS_PER_N:-10}" \
-			--json "$out/gpu_streams_$config.json" 2>&1 | grep -v 'compute type inferred'
+			--json "$out/gpu_streams_$config.json" 2>&1 | grep -v 'compute type inferred' ||
+			echo "== batch ${config%x*}, workers ${config#*x}: failed"
 		cp -f bench/out/gpu_streams.png "$out/gpu_streams_$config.png" 2>/dev/null || true
 		nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader || true
 	done
