@@ -23,6 +23,9 @@ pass decodes its whole token allowance (4 + 6 tokens per second of audio, about 
 speech takes) and its output would always look like a loop: with random weights the loop check
 that re-runs a pass as a stock 30 s pass is switched off (a stand-in named here, used nowhere
 else). The numbers are therefore an upper bound on decoder cost, and its audio is low noise.
+Its vocabulary is tiny.en's tokenizer padded to the architecture's size, which CTranslate2 takes
+for an English-only model: the decoder prompt is two tokens shorter than a multilingual model's
+(`<|en|><|transcribe|>`), next to a 96-token previous-text prompt.
 With a real model (`--model DIR`, or `WHISPER_MODEL`'s) the streams play espeak-ng conversations
 (`bench/speech.py`): noise would loop the decoder into stock passes, which the engine never
 runs on audio its VAD did not hear as speech.
