@@ -12,8 +12,7 @@ cd "$(dirname "$0")/.."
 here=.gpu
 
 prepare() {
-	mkdir -p "$here"
-	grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
+	mkdir -p "$here" # ignored (.gitignore): it travels to the GPU only when a call carries it
 	local pip=(.venv/bin/pip download -q --no-deps --only-binary=:all: --python-version 3.12
 		--implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64
 		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any -d "$here")
