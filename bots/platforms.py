@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
-from vexa_site.errors import BadRequest
+from vexa_site.errors import BadRequest, InvalidInput
 
 GOOGLE_MEET = "google_meet"
 TEAMS = "teams"
@@ -242,7 +242,21 @@ def resolve_meeting(
             return MeetingRef(ref.platform, ref.native_meeting_id, checked, url)
         return ref
     if not platform or not native_meeting_id:
-        raise InvalidMeeting("Give platform and native_meeting_id, or a meeting_url")
+        # Vexa's clients get FastAPI's answer to a missing required field: a 422 field list.
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", name],
+                    "msg": "field required (or give a meeting_url)",
+                    "type": "value_error.missing",
+                }
+                for name, value in (
+                    ("platform", platform),
+                    ("native_meeting_id", native_meeting_id),
+                )
+                if not value
+            ]
+        )
     native = validate_native_id(platform, native_meeting_id)
     if platform == TEAMS and _TEAMS_LEGACY_HASH.match(native):
         raise InvalidMeeting(

@@ -273,7 +273,21 @@ def test_a_meeting_url_that_contradicts_the_fields_or_is_not_a_meeting_is_refuse
     assert elsewhere.status_code == 400
     assert "not a Google Meet, Microsoft Teams or Zoom" in elsewhere.json()["detail"]
     nothing = alice_api.post("/bots", {}, format="json")
-    assert nothing.status_code == 400
+    assert nothing.status_code == 422
+    assert [e["loc"] for e in nothing.json()["detail"]] == [
+        ["body", "platform"],
+        ["body", "native_meeting_id"],
+    ]
+    no_id = alice_api.post("/bots", {"platform": "google_meet"}, format="json")
+    assert no_id.status_code == 422
+    assert no_id.json()["detail"] == [
+        {
+            "loc": ["body", "native_meeting_id"],
+            "msg": "field required (or give a meeting_url)",
+            "type": "value_error.missing",
+        }
+    ]
+    assert not Meeting.objects.exists()
 
 
 @pytest.mark.django_db
