@@ -568,18 +568,18 @@ class StreamingTranscriber:
         A first word stretched across the whole pause also covers the last speaker's final
         syllable: where the speech under a word is apart by a pause and the word's own part
         runs into the next word, the word is that part."""
-        start, end = word.start, word.end
-        spans = self.vad.speech_spans(self._sample(start), self._sample(end))
-        if len(spans) > 1 and after is not None:
-            last_start, last_end = (self.vad_origin_t + s / SAMPLE_RATE for s in spans[-1])
-            if after.start - last_end < RUNS_INTO_S:
-                start = max(start, min(last_start - 0.05, end - 0.05))
-        first = self.vad.first_speech_start(self._sample(start), self._sample(end))
-        if first is not None:
-            start = max(start, min(self.vad_origin_t + first / SAMPLE_RATE - 0.05, end - 0.05))
-        last = self.vad.last_speech_end(self._sample(start), self._sample(end))
-        if last is not None:
-            end = max(start + 0.05, min(end, self.vad_origin_t + last / SAMPLE_RATE + 0.05))
+        spans = self.vad.speech_spans(self._sample(word.start), self._sample(word.end))
+        if not spans:
+            return word
+        runs_into_next = after is not None and (
+            after.start - (self.vad_origin_t + spans[-1][1] / SAMPLE_RATE) < RUNS_INTO_S
+        )
+        if len(spans) > 1 and runs_into_next:
+            spans = spans[-1:]
+        heard_from = self.vad_origin_t + spans[0][0] / SAMPLE_RATE
+        heard_to = self.vad_origin_t + spans[-1][1] / SAMPLE_RATE
+        start = max(word.start, min(heard_from - 0.05, word.end - 0.05))
+        end = max(start + 0.05, min(word.end, heard_to + 0.05))
         if (start, end) == (word.start, word.end):
             return word
         return Word(word.text, start, end, word.probability)

@@ -68,24 +68,27 @@ class SpeechProbabilities:
             del self.probs[:drop]
             self.first_window += drop
 
-    def max_prob(self, start_sample: int, end_sample: int) -> float:
+    def _indices(self, start_sample: int, end_sample: int) -> tuple[int, int]:
+        """The `probs` indices of the windows that overlap [start, end)."""
         lo = max(0, start_sample // WINDOW - self.first_window)
         hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        return lo, hi
+
+    def max_prob(self, start_sample: int, end_sample: int) -> float:
+        lo, hi = self._indices(start_sample, end_sample)
         if hi <= lo:
             return 0.0
         return max(self.probs[lo:hi])
 
     def speech_fraction(self, start_sample: int, end_sample: int) -> float:
-        lo = max(0, start_sample // WINDOW - self.first_window)
-        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        lo, hi = self._indices(start_sample, end_sample)
         if hi <= lo:
             return 0.0
         window = self.probs[lo:hi]
         return sum(1 for p in window if p >= THRESHOLD) / len(window)
 
     def speech_seconds(self, start_sample: int, end_sample: int) -> float:
-        lo = max(0, start_sample // WINDOW - self.first_window)
-        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        lo, hi = self._indices(start_sample, end_sample)
         return sum(1 for p in self.probs[lo:hi] if p >= THRESHOLD) * WINDOW / SAMPLE_RATE
 
     def speech_spans(
@@ -93,8 +96,7 @@ class SpeechProbabilities:
     ) -> list[tuple[int, int]]:
         """Runs of speech windows in [start, end) as (start, end) samples; runs apart by less
         than `bridge_s` are one (the dips inside a word are not pauses)."""
-        lo = max(0, start_sample // WINDOW - self.first_window)
-        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        lo, hi = self._indices(start_sample, end_sample)
         bridge = round(bridge_s * SAMPLE_RATE / WINDOW)
         spans: list[list[int]] = []
         for i in range(lo, hi):
@@ -108,19 +110,9 @@ class SpeechProbabilities:
             ((self.first_window + a) * WINDOW, (self.first_window + b) * WINDOW) for a, b in spans
         ]
 
-    def first_speech_start(self, start_sample: int, end_sample: int) -> int | None:
-        """Start sample of the first speech window in [start, end), or None if none."""
-        lo = max(0, start_sample // WINDOW - self.first_window)
-        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
-        for i in range(lo, hi):
-            if self.probs[i] >= THRESHOLD:
-                return (self.first_window + i) * WINDOW
-        return None
-
     def last_speech_end(self, start_sample: int, end_sample: int) -> int | None:
         """End sample of the last speech window in [start, end), or None if none."""
-        lo = max(0, start_sample // WINDOW - self.first_window)
-        hi = min(len(self.probs), -(-end_sample // WINDOW) - self.first_window)
+        lo, hi = self._indices(start_sample, end_sample)
         for i in range(hi - 1, lo - 1, -1):
             if self.probs[i] >= THRESHOLD:
                 return (self.first_window + i + 1) * WINDOW
