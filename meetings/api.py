@@ -212,12 +212,12 @@ class MeetingByNativeApi(MeetingApi):
         # The meeting id names every call held under it: deleting "the meeting" deletes the
         # data of each (one alone with `?meeting_id`), or an older call's transcript and
         # share links would stay behind a 200.
-        if parse_query(MeetingSelectInput, request).get("meeting_id") is not None:
-            meetings = [meeting_from_path(request, platform, native_meeting_id)]
-        else:
-            meetings = selectors.meetings_by_native(
-                user=request_user(request), platform=platform, native_meeting_id=native_meeting_id
-            )
+        meetings = selectors.meetings_by_native(
+            user=request_user(request),
+            platform=platform,
+            native_meeting_id=native_meeting_id,
+            meeting_id=parse_query(MeetingSelectInput, request).get("meeting_id"),
+        )
         services.meetings_delete(meeting_ids=[m.pk for m in meetings])
         return Response(
             {

@@ -78,14 +78,31 @@ def meeting_get(*, user: User, meeting_id: int) -> Meeting:
     return meeting
 
 
-def meetings_by_native(*, user: User, platform: str, native_meeting_id: str) -> list[Meeting]:
-    """Every meeting of the user's with this platform id, newest first (404 when none)."""
+def _native_meetings(
+    *, user: User, platform: str, native_meeting_id: str, meeting_id: int | None
+) -> QuerySet[Meeting]:
+    """The user's meetings with this platform id (only `meeting_id`, if given), newest first.
+
+    One meeting id can be met several times (a bot per call). The id is matched in the
+    spelling the bot was created with (`ABC-DEFG-HIJ` finds `abc-defg-hij`, `123 456 7890`
+    finds `1234567890`).
+    """
     check_path_platform(platform)
     native_meeting_id = normalize_native_id(platform, native_meeting_id)
+    qs = meetings_for(user=user).filter(platform=platform, native_meeting_id=native_meeting_id)
+    if meeting_id is not None:
+        qs = qs.filter(pk=meeting_id)
+    return qs.order_by("-created_at", "-id")
+
+
+def meetings_by_native(
+    *, user: User, platform: str, native_meeting_id: str, meeting_id: int | None = None
+) -> list[Meeting]:
+    """Every call held under this platform id (or exactly `meeting_id`); 404 when none."""
     meetings = list(
-        meetings_for(user=user)
-        .filter(platform=platform, native_meeting_id=native_meeting_id)
-        .order_by("-created_at", "-id")
+        _native_meetings(
+            user=user, platform=platform, native_meeting_id=native_meeting_id, meeting_id=meeting_id
+        )
     )
     if not meetings:
         raise NotFound(MEETING_NOT_FOUND)
@@ -95,18 +112,11 @@ def meetings_by_native(*, user: User, platform: str, native_meeting_id: str) -> 
 def meeting_get_by_native(
     *, user: User, platform: str, native_meeting_id: str, meeting_id: int | None = None
 ) -> Meeting:
-    """The user's newest meeting with this platform id (or exactly `meeting_id`, if given).
-
-    One meeting id can be met several times (a bot per call); Vexa's paths name the latest.
-    The id is matched in the spelling the bot was created with (`ABC-DEFG-HIJ` finds
-    `abc-defg-hij`, `123 456 7890` finds `1234567890`).
-    """
-    check_path_platform(platform)
-    native_meeting_id = normalize_native_id(platform, native_meeting_id)
-    qs = meetings_for(user=user).filter(platform=platform, native_meeting_id=native_meeting_id)
-    if meeting_id is not None:
-        qs = qs.filter(pk=meeting_id)
-    meeting = qs.order_by("-created_at", "-id").first()
+    """The user's newest meeting with this platform id (Vexa's paths name the latest), or
+    exactly `meeting_id`, if given; 404 when none."""
+    meeting = _native_meetings(
+        user=user, platform=platform, native_meeting_id=native_meeting_id, meeting_id=meeting_id
+    ).first()
     if meeting is None:
         raise NotFound(MEETING_NOT_FOUND)
     return meeting
