@@ -72,6 +72,7 @@ def live_text(
     interval: float,
     left_context_s: float | None = None,
     pipeline: int = 1,
+    confirming: bool = False,
 ) -> tuple[str, int, float]:
     def run_one(request: PassRequest) -> PassResult:
         return run_passes([request])[0]
@@ -84,6 +85,7 @@ def live_text(
         left_context_s=left_context_s,
         submit_pass=(lambda r: pool.submit(run_one, r)) if pipeline > 1 else None,
         pipeline_depth=pipeline,
+        confirming_passes=confirming,
     )
     began = time.monotonic()
     finals = []
@@ -109,6 +111,9 @@ def main() -> None:
     parser.add_argument("--left-context", type=float, default=settings.WHISPER_CONTEXT_S)
     # Passes of the session running at once (a lone session in a worker: 2).
     parser.add_argument("--pipeline", type=int, default=1)
+    # What a worker serving more than WHISPER_CONTEXT_MAX_SESSIONS sessions does: greedy
+    # draft-only passes, finals from a pass with left context and beam search at pauses.
+    parser.add_argument("--confirming-passes", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -117,7 +122,11 @@ def main() -> None:
             pcm, script = conversation(Path(folder) / str(seed), seed=seed, turns=args.turns)
             reference = " ".join(t["text"] for t in script)
             live, passes, seconds = live_text(
-                entries_for(pcm, script), args.interval, args.left_context, args.pipeline
+                entries_for(pcm, script),
+                args.interval,
+                args.left_context,
+                args.pipeline,
+                args.confirming_passes,
             )
             offline = offline_text(pcm)
             row = (seed, len(pcm) / 32000, wer(reference, live), wer(reference, offline))

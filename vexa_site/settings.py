@@ -335,6 +335,11 @@ WHISPER_BEAM_MAX_SESSIONS = env_int("WHISPER_BEAM_MAX_SESSIONS", 4, minimum=0)
 # sessions; none beyond. 0 turns it off.
 WHISPER_CONTEXT_S = env_float("WHISPER_CONTEXT_S", 7.0)
 WHISPER_CONTEXT_MAX_SESSIONS = env_int("WHISPER_CONTEXT_MAX_SESSIONS", 2, minimum=0)
+# Where a worker serves too many sessions for left context on every pass, most passes are greedy
+# drafts and a pass with left context and beam search at each pause (and every 2 s of speech)
+# decides the finals (bench/wer.py, 8 conversations: live/offline WER ratio 0.74 against 2.24
+# greedy without context, for ~17% more CPU). Off: those sessions confirm greedy passes.
+TRANSCRIPTION_CONFIRMING_PASSES = env_bool("TRANSCRIPTION_CONFIRMING_PASSES", True)
 # A live pass (queueing included) should take at most this long: where the median of a
 # process's recent passes with left context (or beam search) runs over it, the process keeps that
 # feature for fewer sessions than it serves now, and retries after RETRY_S. 0 turns it off.

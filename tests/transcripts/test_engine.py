@@ -255,6 +255,44 @@ def test_overlapping_passes_keep_every_word_once(
     assert rec.emissions[-1].checkpoint["finished"]
 
 
+def test_a_loaded_engine_takes_its_finals_only_from_passes_with_left_context_and_beam(
+    clips: dict[str, Clip],
+) -> None:
+    """With confirming passes (a worker serving many sessions), drafts come from cheap greedy
+    passes over the unconfirmed audio alone; a pass with the left context (the confirmed words
+    forced as its prefix) and beam search decides every final, and runs far less often."""
+    requests: list[PassRequest] = []
+
+    def recorded(request: PassRequest) -> PassResult:
+        requests.append(request)
+        return run_one(request)
+
+    live = StreamingTranscriber("s1", run_pass=recorded, confirming_passes=True)
+    rec = Recorder(live)
+    make = EntryMaker()
+    audio = clips["budget"].pcm + clips["silence"].pcm + clips["train"].pcm
+    rec.feed([*make.audio(audio), make.end()])
+
+    assert missing(rec.text(), "budget", "train") == []
+    assert_each_word_once(rec, "budget", "train")
+    first_draft = next(i for i, e in enumerate(rec.emissions) if e.drafts)
+    first_final = next(i for i, e in enumerate(rec.emissions) if e.finals)
+    assert first_draft < first_final
+    final_ids = [f.segment_id for f in rec.finals]
+    assert len(final_ids) == len(set(final_ids))
+    assert sum(i in {d.segment_id for d in rec.drafts} for i in final_ids) >= len(final_ids) / 2
+
+    passes = list(zip(live.history, requests, strict=True))
+    drafts_only = [r for h, r in passes if not h["confirming"]]
+    confirming = [r for h, r in passes if h["confirming"]]
+    assert all(h["confirming"] for h, _r in passes if h.get("confirmed"))
+    assert {(r.beam_size, r.prefix) for r in drafts_only} == {(1, "")}
+    assert {r.beam_size for r in confirming} == {settings.WHISPER_BEAM_SIZE}
+    # Confirming passes are forced through the confirmed words still in the buffer.
+    assert any(r.prefix for r in confirming)
+    assert len(confirming) * 2 < len(drafts_only)
+
+
 def test_a_later_pass_finishing_first_waits_for_the_earlier_one(clips: dict[str, Clip]) -> None:
     pending: list[tuple[PassRequest, Future[PassResult]]] = []
 

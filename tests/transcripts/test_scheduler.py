@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from django.test import override_settings
 from bots.simulator.speech import make_speech_wav
 from meetings.stream import read_wav_pcm16k
 from transcripts.engine import scheduler
-from transcripts.engine.model import PassRequest
+from transcripts.engine.model import PassRequest, PassResult
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +159,61 @@ def test_a_session_overlaps_its_passes_only_while_its_process_has_idle_model_wor
     )
     with overrides, sessions(count):
         assert scheduler.pipeline_depth_for_load() == depth
+
+
+@pytest.mark.parametrize(
+    ("count", "enabled", "context_s", "confirming", "kept_s"),
+    [
+        (2, True, 5.0, False, 5.0),
+        (3, True, 5.0, True, 5.0),
+        (3, False, 5.0, False, 0.0),
+        (3, True, 0.0, False, 0.0),
+    ],
+)
+def test_sessions_beyond_the_context_cap_keep_their_context_for_confirming_passes(
+    count: int, enabled: bool, context_s: float, confirming: bool, kept_s: float
+) -> None:
+    with (
+        override_settings(
+            WHISPER_CONTEXT_S=context_s,
+            WHISPER_CONTEXT_MAX_SESSIONS=2,
+            TRANSCRIPTION_CONFIRMING_PASSES=enabled,
+        ),
+        sessions(count),
+    ):
+        assert scheduler.confirming_passes_for_load() is confirming
+        assert scheduler.left_context_for_load() == kept_s
+
+
+def test_passes_whose_beam_the_engine_chose_are_not_the_budgets_to_trim(tmp_path: Path) -> None:
+    audio = speech(tmp_path, "The morning train was late again.")
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(1):
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            scheduler.submit(PassRequest(audio=audio, language="en", prefix="The", beam_size=3))
+        assert scheduler.context_for_load() == 5.0
+        assert scheduler.beam_for_load() == 3
+
+
+def test_a_batch_hands_back_its_greedy_passes_before_its_beam_search_ones(
+    tmp_path: Path,
+) -> None:
+    """A draft gathered with a confirming pass (beam search) does not wait for it."""
+    audio = speech(tmp_path, "The morning train was late again because of the snow.")
+    batcher = scheduler.Batcher(max_batch=4, wait_s=0.0, dispatchers=0)
+    finished: list[int] = []
+
+    def record(beam: int, _future: Future[PassResult]) -> None:
+        finished.append(beam)
+
+    batch: list[tuple[PassRequest, Future[PassResult]]] = []
+    for beam in (5, 1, 1):
+        request = PassRequest(audio=audio, language="en", beam_size=beam)
+        future: Future[PassResult] = Future()
+        future.add_done_callback(partial(record, beam))
+        batch.append((request, future))
+    batcher.taken = len(batch)
+    with override_settings(WHISPER_DEVICE="cpu"):
+        batcher.serve(batch)
+    assert finished == [1, 1, 5]
+    assert all("train" in future.result().text.lower() for _request, future in batch)
+    assert batcher.taken == 0

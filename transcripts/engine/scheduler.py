@@ -8,9 +8,10 @@ run them as one batched encoder + decoder call (`model.run_passes`). On a GPU th
 device serves many meetings (`shared/GPU.md`). A lone session never waits for company. On a CPU
 a batch pays only once passes queue for the model workers (`CPU_UNBATCHED_SESSIONS_PER_WORKER`).
 
-Beam search and left context make passes dearer: a process keeps them only while it serves few
-sessions (`WHISPER_*_MAX_SESSIONS`) and while its passes stay within the pass budget
-(`PassBudget`).
+Beam search and left context make passes dearer: a process keeps them on every pass only while
+it serves few sessions (`WHISPER_*_MAX_SESSIONS`) and while its passes stay within the pass
+budget (`PassBudget`). Beyond, its sessions keep them for confirming passes only
+(`confirming_passes_for_load`).
 """
 
 from __future__ import annotations
@@ -94,19 +95,29 @@ class Batcher:
 
     def _loop(self) -> None:
         while True:
-            batch = self._gather()
-            self.batches = [*self.batches[-99:], len(batch)]
-            try:
-                results = run_passes([request for request, _future in batch])
-            except Exception as exc:  # handed to every waiting session
-                for _request, future in batch:
-                    future.set_exception(exc)
-                continue
-            finally:
-                with _lock:
-                    self.taken -= len(batch)
-            for (_request, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
+            self.serve(self._gather())
+
+    def serve(self, batch: list[tuple[PassRequest, Future[PassResult]]]) -> None:
+        """Run a gathered batch and hand each pass its result."""
+        self.batches = [*self.batches[-99:], len(batch)]
+        # Greedy passes first, each beam width its own call whose results leave as soon as it
+        # ends: a draft gathered with a confirming pass (beam search, a forced prefix) does not
+        # wait for it.
+        for beam in sorted({request.beam_size or 0 for request, _future in batch}):
+            self._run([item for item in batch if (item[0].beam_size or 0) == beam])
+
+    def _run(self, batch: list[tuple[PassRequest, Future[PassResult]]]) -> None:
+        try:
+            results = run_passes([request for request, _future in batch])
+        except Exception as exc:  # handed to every waiting session
+            for _request, future in batch:
+                future.set_exception(exc)
+            return
+        finally:
+            with _lock:
+                self.taken -= len(batch)
+        for (_request, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
 
 
 class ActiveSession:
@@ -208,6 +219,25 @@ def context_for_load() -> float:
     return float(settings.WHISPER_CONTEXT_S)
 
 
+def confirming_passes_for_load() -> bool:
+    """Whether sessions decode greedy drafts and take their finals from a pass with left context
+    and beam search at each pause (`StreamingTranscriber.confirming_passes`): where this process
+    serves too many sessions for left context on every pass (`context_for_load`)."""
+    return (
+        bool(settings.TRANSCRIPTION_CONFIRMING_PASSES)
+        and settings.WHISPER_CONTEXT_S > 0
+        and context_for_load() == 0.0
+    )
+
+
+def left_context_for_load() -> float:
+    """The confirmed audio a session keeps in its buffer: what its confirming passes read, or
+    what every pass reads (`context_for_load`)."""
+    if confirming_passes_for_load():
+        return float(settings.WHISPER_CONTEXT_S)
+    return context_for_load()
+
+
 def pipeline_depth_for_load() -> int:
     """How many passes each session may have running at once: the model workers this process
     has (`WHISPER_NUM_WORKERS`, one core each on a CPU) shared among its sessions, at most
@@ -219,14 +249,15 @@ def pipeline_depth_for_load() -> int:
 def submit(request: PassRequest) -> PassResult:
     """Run one pass (blocking the calling session's thread until its result is ready) and
     account its time against the pass budget."""
+    feature = None
     if request.beam_size is None:
         request.beam_size = beam_for_load()
-    # A slow pass is blamed on the costliest feature it used.
-    feature = None
-    if request.prefix and context_for_load() > 0:
-        feature = "context"
-    elif request.beam_size > 1:
-        feature = "beam"
+        # A slow pass is blamed on the costliest feature it used (a pass whose beam the engine
+        # chose, a confirming pass or its drafts, is not the budget's to trim).
+        if request.prefix and context_for_load() > 0:
+            feature = "context"
+        elif request.beam_size > 1:
+            feature = "beam"
     sessions = _active
     began = time.monotonic()
     result = _run(request)

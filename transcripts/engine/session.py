@@ -74,7 +74,8 @@ def transcriber_for(
         config=engine_config(session.meeting.bot_config or {}),
         state=state if state.get("v") else None,
         pass_interval_s=settings.TRANSCRIPTION_PASS_INTERVAL_S,
-        left_context_s=scheduler.context_for_load(),
+        left_context_s=scheduler.left_context_for_load(),
+        confirming_passes=scheduler.confirming_passes_for_load(),
         submit_pass=submit_pass if passes is not None else None,
         pipeline_depth=scheduler.pipeline_depth_for_load(),  # used only with submit_pass
     )
@@ -139,7 +140,9 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
                 continue
         idle_since = time.monotonic()
         after = entries[-1].id
-        engine.left_context_s = scheduler.context_for_load()  # sessions come and go
+        # Sessions come and go.
+        engine.left_context_s = scheduler.left_context_for_load()
+        engine.confirming_passes = scheduler.confirming_passes_for_load()
         engine.pipeline_depth = scheduler.pipeline_depth_for_load()
         for emission in engine.feed(entries):
             emission_store(session=session, emission=emission, owner=lease.token)

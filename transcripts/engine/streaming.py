@@ -69,6 +69,8 @@ MIN_CONTEXT_S = 1.5
 MIN_SPEECH_S = 0.15
 # Speech that ends less than this before the next word's start runs into that word.
 RUNS_INTO_S = 0.3
+# With confirming passes (a loaded worker), the longest run of unconfirmed speech between them.
+CONFIRMING_EVERY_S = 2.0
 
 PassRunner = Callable[[PassRequest], PassResult]
 # Starts a pass and returns at once; the engine applies results in the order passes started.
@@ -135,11 +137,15 @@ class Emission:
 
 @dataclass
 class _Pass:
-    """A pass started over the buffer up to `upto`; its audio began at `cut_t`."""
+    """A pass started over the buffer up to `upto` when the buffer began at `cut_t`; its audio
+    begins at `audio_t` (`cut_t`, or after the confirmed words for a draft-only pass)."""
 
     upto: float
     cut_t: float
     request: PassRequest
+    audio_t: float
+    # Whether its words may become final (every pass, unless the engine runs confirming passes).
+    confirming: bool
     # The unconfirmed words known when it started (what it must agree with), and the next
     # segment number then (it moved if words were confirmed since).
     hypothesis: list[Word]
@@ -178,6 +184,7 @@ class StreamingTranscriber:
         left_context_s: float | None = None,
         submit_pass: PassSubmitter | None = None,
         pipeline_depth: int = 1,
+        confirming_passes: bool = False,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
@@ -197,6 +204,12 @@ class StreamingTranscriber:
             float(settings.WHISPER_CONTEXT_S) if left_context_s is None else left_context_s
         )
         self.max_backlog_s = max_backlog_s
+        # A loaded worker cannot afford left context and beam search on every pass. With
+        # `confirming_passes`, most passes are draft-only (greedy, from the last confirmed word
+        # on, no prefix); a pass with the left context and beam search runs at a pause and at
+        # least every `CONFIRMING_EVERY_S` of speech, and only its words become final.
+        self.confirming_passes = confirming_passes
+        self._confirming_upto = 0.0
         state = state or {}
         self.config: EngineConfig = (
             EngineConfig.load(state["config"]) if "config" in state else config or EngineConfig()
@@ -393,13 +406,15 @@ class StreamingTranscriber:
 
     def _step(self, upto: float, *, final: bool = False) -> Emission:
         """One pass over the buffer up to `upto`; with `final`, confirm the whole hypothesis."""
-        planned = self._plan(upto, silent_ok=True)
+        planned = self._plan(upto, silent_ok=True, final=final)
         assert planned is not None
         if isinstance(planned, Emission):
             return planned
         return self._apply(planned, self.run_pass(planned.request), final=final)
 
-    def _plan(self, upto: float, *, silent_ok: bool) -> _Pass | Emission | None:
+    def _plan(
+        self, upto: float, *, silent_ok: bool, final: bool = False
+    ) -> _Pass | Emission | None:
         """The pass over the buffer up to `upto`, or, when nothing was said since the last
         confirmed word, the no-pass step's emission (None if that must wait: `silent_ok` off)."""
         committed_end = self.committed[-1].end if self.committed else self.cut_t
@@ -418,13 +433,27 @@ class StreamingTranscriber:
             self._publish_drafts(emission)
             self._attach_checkpoint(emission)
             return emission
+        confirming = final or self._confirms(upto, committed_end)
+        audio_t = self.cut_t if confirming else max(self.cut_t, committed_end)
+        if confirming:
+            self._confirming_upto = upto
         return _Pass(
             upto=upto,
             cut_t=self.cut_t,
-            request=self._request(upto),
+            request=self._request(upto, audio_t=audio_t, confirming=confirming),
+            audio_t=audio_t,
+            confirming=confirming,
             hypothesis=self.hypothesis,
             seq=self.seq,
         )
+
+    def _confirms(self, upto: float, committed_end: float) -> bool:
+        """Whether the pass up to `upto` is one whose words may become final."""
+        if not self.confirming_passes:
+            return True
+        if self.hypothesis and self._pause_after(self.hypothesis[-1], upto):
+            return True
+        return upto - max(self._confirming_upto, committed_end) >= CONFIRMING_EVERY_S
 
     def _apply(self, planned: _Pass, result: PassResult, *, final: bool = False) -> Emission:
         """Turn a pass's words into finals and drafts (passes are applied in start order; one
@@ -442,6 +471,8 @@ class StreamingTranscriber:
             # pass heard: keep the previous hypothesis's words beyond the new ones.
             confirmed = new + self._beyond(new, committed_end)
             rest = []
+        elif not planned.confirming:
+            confirmed, rest = [], new
         else:
             # Agreement is with the hypothesis known when this pass started, less what was
             # confirmed since: with passes overlapping, the one just applied heard only
@@ -461,6 +492,12 @@ class StreamingTranscriber:
                 agreed -= 1
             if upto - planned.cut_t < MIN_CONTEXT_S:
                 agreed = 0  # passes over a second or less of audio mishear the first words
+            if self.confirming_passes:
+                # A confirming pass is trusted through the last sentence end or pause it heard
+                # more audio after: with passes far apart on a loaded host few end in a pause,
+                # one that disagrees with a greedy draft would hold a whole turn back, and one
+                # that stops after its prefix's sentence would hold the next.
+                agreed = max(agreed, self._settled(new, upto))
             confirmed, rest = new[:agreed], new[agreed:]
             if rest and self._pause_after(rest[-1], upto):
                 confirmed, rest = new, []
@@ -498,16 +535,29 @@ class StreamingTranscriber:
         if emission.finals or (self._cut_changed and self.cut_t - self._checkpoint_t >= 5.0):
             emission.checkpoint = self.checkpoint()
 
-    def _request(self, upto: float) -> PassRequest:
-        samples = self.audio[: round((upto - self.cut_t) * SAMPLE_RATE)]
-        prompt = " ".join(p for p in (self.config.prompt, self.prompt_text) if p).strip()
+    def _request(self, upto: float, *, audio_t: float, confirming: bool) -> PassRequest:
+        samples = self.audio[
+            round((audio_t - self.cut_t) * SAMPLE_RATE) : round((upto - self.cut_t) * SAMPLE_RATE)
+        ]
+        committed = "".join(w.text for w in self.committed).strip()
+        prompt_parts = [self.config.prompt, self.prompt_text]
+        if not confirming:
+            # Draft-only: the confirmed words in the buffer are left out of its audio, so they
+            # are previous text (one decoder forward) instead of a prefix (a step per token).
+            prompt_parts.append(committed)
+        prompt = " ".join(p for p in prompt_parts if p).strip()
         return PassRequest(
             audio=samples,
             language=self.config.language or self.detected_language,
             task=self.config.task,
             prompt=prompt,
             hotwords=self.config.hotwords,
-            prefix="".join(w.text for w in self.committed).strip(),
+            beam_size=(
+                (int(settings.WHISPER_BEAM_SIZE) if confirming else 1)
+                if self.confirming_passes
+                else None
+            ),
+            prefix=committed if confirming else "",
         )
 
     def _words(self, planned: _Pass, result: PassResult) -> tuple[list[Word], str]:
@@ -518,7 +568,7 @@ class StreamingTranscriber:
             elif self.detected_language is not None and result.avg_logprob < -1.2:
                 self.detected_language = None  # low confidence: detect again next pass
         # Times are relative to the pass's own audio, which began where the buffer did then.
-        words = [w.shifted(planned.cut_t) for w in result.words]
+        words = [w.shifted(planned.audio_t) for w in result.words]
         kept = self._filter(words, result)
         del self.history[:-200]
         self.history.append(
@@ -531,6 +581,7 @@ class StreamingTranscriber:
                 "language": planned.request.language,
                 "task": planned.request.task,
                 "stock": result.stock_fallback,
+                "confirming": planned.confirming,
             }
         )
         return kept, result.language
@@ -616,6 +667,25 @@ class StreamingTranscriber:
             ):
                 return new[n:]
         return new
+
+    def _settled(self, words: list[Word], upto: float) -> int:
+        """How many of `words` come before the last sentence end or pause that the pass heard
+        `CONFIRM_GUARD_S` of audio after."""
+        for i in range(len(words) - 1, -1, -1):
+            if words[i].end > upto - CONFIRM_GUARD_S:
+                continue
+            if words[i].text.strip().endswith(SENTENCE_END):
+                return i + 1
+            gap_to = words[i + 1].start if i + 1 < len(words) else upto
+            if (
+                gap_to - words[i].end >= PAUSE_S
+                and self.vad.last_speech_end(
+                    self._sample(words[i].end + 0.15), self._sample(gap_to - 0.1)
+                )
+                is None
+            ):
+                return i + 1
+        return 0
 
     def _pause_after(self, word: Word, upto: float) -> bool:
         if upto - word.end < PAUSE_S:
