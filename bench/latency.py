@@ -10,7 +10,9 @@ written to its stream at capture pace (0.1 s chunks, speaker events) like a bot.
 events the engine publishes (B's event log, the same messages WebSocket and SSE clients get)
 are read back with their Redis publication times. A word's latency is that time minus the
 moment the word ended in the audio (session start + the word's end in its final segment);
-"draft" is the first event that shows the word, "final" the `transcript.finalized` one.
+"draft" is the first event that shows the word, "final" the `transcript.finalized` one, and
+"after the sentence" the final latency of each stored sentence's last word (the issue's "final
+after the utterance ends").
 Prints p50/p95 per N and the lag trend, and draws bench/out/latency.png. Each run also scores
 what a loaded worker writes: the stored transcripts' WER against the scripts, over the WER of
 an offline `transcribe()` of the same conversations (the ratio `bench/wer.py` measures without
@@ -143,10 +145,14 @@ def published(meeting: Meeting) -> list[tuple[float, dict[str, Any]]]:
     return out
 
 
+Latencies = tuple[list[float], list[float], list[tuple[float, float]], list[float]]
+
+
 def word_latencies(
     session: MeetingSession, t0: float, events: list[tuple[float, dict[str, Any]]]
-) -> tuple[list[float], list[float], list[tuple[float, float]]]:
-    """(draft latencies, final latencies, [(word end t, final latency)])."""
+) -> Latencies:
+    """(draft latencies, final latencies, [(word end t, final latency)], final latencies of
+    each stored sentence's last word: after the utterance ends)."""
     finals = Segment.objects.filter(session_uid=session.session_uid, completed=True)
     seg_events = [
         (at, m["type"], s)
@@ -158,7 +164,9 @@ def word_latencies(
     drafts: list[float] = []
     finals_lat: list[float] = []
     trend: list[tuple[float, float]] = []
+    utterances: list[float] = []
     for segment in finals:
+        last_final: float | None = None
         for word in segment.words:
             token = normalize(word["word"])
             if not token:
@@ -184,7 +192,10 @@ def word_latencies(
             if final_at is not None:
                 finals_lat.append(max(0.0, final_at - spoken))
                 trend.append((word["end"], final_at - spoken))
-    return drafts, finals_lat, trend
+            last_final = None if final_at is None else max(0.0, final_at - spoken)
+        if last_final is not None:
+            utterances.append(last_final)
+    return drafts, finals_lat, trend, utterances
 
 
 def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> dict[str, Any]:
@@ -261,12 +272,13 @@ def transcript_wer(
 
 
 def summary(
-    n: int, per_session: list[tuple[list[float], list[float], list[tuple[float, float]]]],
+    n: int, per_session: list[Latencies],
     audio_s: float,
 ) -> dict[str, Any]:  # fmt: skip
-    drafts = [lat for d, _f, _t in per_session for lat in d]
-    finals = [lat for _d, f, _t in per_session for lat in f]
-    trend = [point for _d, _f, t in per_session for point in t]
+    drafts = [lat for d, _f, _t, _u in per_session for lat in d]
+    finals = [lat for _d, f, _t, _u in per_session for lat in f]
+    trend = [point for _d, _f, t, _u in per_session for point in t]
+    utterances = [lat for _d, _f, _t, u in per_session for lat in u]
     early = [lat for t, lat in trend if t < audio_s / 4]
     late = [lat for t, lat in trend if t > audio_s * 3 / 4]
     return {
@@ -276,6 +288,8 @@ def summary(
         "draft_p95": float(np.percentile(drafts, 95)),
         "final_p50": float(np.percentile(finals, 50)),
         "final_p95": float(np.percentile(finals, 95)),
+        "utterance_final_p50": float(np.percentile(utterances, 50)),
+        "utterance_final_p95": float(np.percentile(utterances, 95)),
         "final_first_quarter_p50": float(np.median(early)) if early else float("nan"),
         "final_last_quarter_p50": float(np.median(late)) if late else float("nan"),
     }
@@ -438,7 +452,8 @@ def print_row(row: dict[str, Any], what: str) -> None:
     print(
         f"{row['n']} {what}: {row['words']} words; draft p50 {row['draft_p50']:.2f}s "
         f"p95 {row['draft_p95']:.2f}s; final p50 {row['final_p50']:.2f}s "
-        f"p95 {row['final_p95']:.2f}s; final p50 first/last quarter "
+        f"p95 {row['final_p95']:.2f}s; after the sentence p50 {row['utterance_final_p50']:.2f}s "
+        f"p95 {row['utterance_final_p95']:.2f}s; final p50 first/last quarter "
         f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s; "
         f"WER live {row['wer_live']:.3f}, offline {row['wer_offline']:.3f}, "
         f"ratio {row['wer_ratio']:.2f}",

@@ -28,6 +28,7 @@ from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
 from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.streaming import (
+    CONFIRMING_EVERY_S,
     MAX_BUFFER_S,
     Emission,
     EngineConfig,
@@ -291,6 +292,28 @@ def test_a_loaded_engine_takes_its_finals_only_from_passes_with_left_context_and
     # Confirming passes are forced through the confirmed words still in the buffer.
     assert any(r.prefix for r in confirming)
     assert len(confirming) * 2 < len(drafts_only)
+
+
+def test_a_loaded_engine_holds_no_word_back_for_long_on_continuous_speech(
+    clips: dict[str, Clip],
+) -> None:
+    """On a loaded host passes come a second apart and few end inside a pause; a confirming
+    pass that stops after its prefix's sentence, or that a greedy draft disagrees with, must
+    not hold the next sentences back (it once held a turn for 10 s)."""
+    live = engine(confirming_passes=True, pass_interval_s=1.0)
+    make = EntryMaker()
+    audio = clips["garden"].pcm + clips["budget"].pcm + clips["train"].pcm
+    held: list[float] = []
+    finals: list[SegmentOut] = []
+    for entry in make.audio(audio):
+        for emission in live.feed([entry]):
+            finals.extend(emission.finals)
+            held += [(entry.t or 0.0) + 0.1 - w["end"] for f in emission.finals for w in f.words]
+    for emission in live.feed([make.end()]):
+        finals.extend(emission.finals)
+    assert missing(" ".join(f.text for f in finals), "garden", "budget", "train") == []
+    assert held
+    assert max(held) < CONFIRMING_EVERY_S + 3.0, held
 
 
 def test_a_later_pass_finishing_first_waits_for_the_earlier_one(clips: dict[str, Clip]) -> None:
