@@ -574,3 +574,29 @@ def test_a_word_goes_to_whoever_started_last_when_an_earlier_turn_is_still_open(
 
     assert (alice_word, bob_word) == ("Alice", "Bob")
     assert timeline.speaker_for(9.6, 9.9) == "Alice"
+
+
+def test_a_draft_id_whose_words_moved_on_takes_their_start_and_withdraws_the_old_one() -> None:
+    """A draft of two turns keeps ids seq, seq+1 while confirming passes are awaited; when the
+    second id comes to hold later words, its start follows them (it is stored and exported),
+    and the old start is published empty so a client keyed by absolute_start_time drops it."""
+    live = engine()
+    for name, state, t in (("Alice", "start", 0.0), ("Alice", "stop", 2.0), ("Bob", "start", 2.0)):
+        live.speakers.event(name=name, participant_id=name, state=state, t=t)
+    alice = Word(" Thanks", 0.5, 1.0, 0.9)
+    first = Emission()
+    live.hypothesis = [alice, Word(" so", 2.2, 2.5, 0.9)]
+    live._publish_drafts(first)
+    second = Emission()
+    live.hypothesis = [alice, Word(" Right", 4.0, 4.4, 0.9), Word(" then", 4.4, 4.8, 0.9)]
+    live._publish_drafts(second)
+    jitter = Emission()
+    live.hypothesis = [alice, Word(" Right", 4.2, 4.5, 0.9), Word(" then", 4.5, 4.8, 0.9)]
+    live._publish_drafts(jitter)
+
+    assert [(d.speaker, d.start) for d in first.drafts] == [("Alice", 0.5), ("Bob", 2.2)]
+    assert [(d.segment_id, d.start, d.text) for d in second.drafts] == [("s1:1", 4.0, "Right then")]
+    assert [(r.segment_id, r.start, r.text) for r in second.removed_drafts] == [("s1:1", 2.2, "")]
+    # Passes place a word a little differently each time: that keeps the start.
+    assert jitter.removed_drafts == []
+    assert live.pins["s1:1"] == 4.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -151,6 +152,36 @@ def test_a_final_is_never_turned_back_into_a_draft_and_vanished_drafts_go(
     last = event_log(session)[-1]
     assert last["type"] == "transcript.mutable"
     assert [(s["segment_id"], s["text"]) for s in last["payload"]["segments"]] == [("uid:1", "")]
+
+
+def test_a_draft_whose_start_moved_is_stored_at_the_new_one_and_withdrawn_at_the_old(
+    session: MeetingSession, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    session_claim(session=session, owner="w1")
+    moved = replace(segment(1, "right then", completed=False), start=4.0, end=4.8)
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session,
+            emission=Emission(drafts=[segment(1, "so", completed=False)]),
+            owner="w1",
+        )
+        emission_store(
+            session=session,
+            emission=Emission(
+                drafts=[moved], removed_drafts=[replace(segment(1, "", completed=False), end=1.0)]
+            ),
+            owner="w1",
+        )
+    rows = list(Segment.objects.filter(meeting=session.meeting))
+    assert [(r.segment_id, r.start, r.text) for r in rows] == [("uid:1", 4.0, "right then")]
+    published = event_log(session)[-1]["payload"]["segments"]
+    assert {(s["absolute_start_time"], s["text"]) for s in published} == {
+        (rows[0].absolute_start_time.isoformat().replace("+00:00", "Z"), "right then"),
+        (
+            (rows[0].absolute_start_time - timedelta(seconds=3)).isoformat().replace("+00:00", "Z"),
+            "",
+        ),
+    }
 
 
 def fragment(seq: int, start: float, end: float, text: str, speaker: str) -> SegmentOut:

@@ -54,6 +54,13 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         )
         if owner is not None and (state or {}).get("owner") != owner:
             raise LeaseLost(session.session_uid)
+        if emission.removed_drafts:
+            # Before the upserts: an id whose start moved is withdrawn and written again.
+            Segment.objects.filter(
+                meeting_id=session.meeting_id,
+                segment_id__in=[r.segment_id for r in emission.removed_drafts],
+                completed=False,
+            ).delete()
         outs = [*emission.finals, *emission.drafts]
         existing = {
             s.segment_id: s
@@ -81,11 +88,6 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
                 segment.save()
             (finals if out.completed else drafts).append(segment)
         if emission.removed_drafts:
-            Segment.objects.filter(
-                meeting_id=session.meeting_id,
-                segment_id__in=[r.segment_id for r in emission.removed_drafts],
-                completed=False,
-            ).delete()
             # Published empty: a client keyed by absolute_start_time drops its copy.
             drafts.extend(
                 Segment(

@@ -69,6 +69,8 @@ MIN_CONTEXT_S = 1.5
 MIN_SPEECH_S = 0.15
 # Speech that ends less than this before the next word's start runs into that word.
 RUNS_INTO_S = 0.3
+# A segment's start stays where its id was first used while its first word is this close to it.
+PIN_SLACK_S = 0.5
 # With confirming passes (a loaded worker), the longest run of unconfirmed speech between them
 # (bench/latency.py, 8 sessions: draft p50 0.74 s at 4 s, 1.08 s at 2 s, WER ratio 1.01, 1.15).
 CONFIRMING_EVERY_S = 4.0
@@ -246,6 +248,8 @@ class StreamingTranscriber:
         self.draft_ids: list[str] = []
         self.draft_texts: dict[str, str] = {}
         self.pins: dict[str, float] = {}
+        # Starts given up since the last publication (segment id, start): published empty.
+        self.withdrawn: list[tuple[str, float]] = []
         self._last_pin = float(state.get("last_start", -1.0))
         self.last_language: str | None = self.detected_language
         self.history: list[dict[str, Any]] = []  # per-pass record, for tests and benchmarks
@@ -714,13 +718,24 @@ class StreamingTranscriber:
         """A segment's start, fixed when its id is first used.
 
         Clients merge segments by `absolute_start_time` (seed 002), so a draft whose first word
-        jitters by 20 ms between passes would leave ghosts; starts also strictly increase.
+        jitters by 20 ms between passes would leave ghosts; new starts also strictly increase.
+        An id whose words moved on (a draft of several turns whose runs split and merged while
+        confirming passes were awaited) gets its first word's start, or the segment would be
+        stored and exported up to 2 s early; the old start is withdrawn (published empty).
         """
-        if segment_id not in self.pins:
+        pinned = self.pins.get(segment_id)
+        if pinned is not None and abs(first_word_start - pinned) <= PIN_SLACK_S:
+            return pinned
+        if pinned is None:
             start = round(max(first_word_start, self._last_pin + 0.001), 3)
-            self.pins[segment_id] = start
-            self._last_pin = start
-        return self.pins[segment_id]
+        else:
+            self.withdrawn.append((segment_id, pinned))
+            start = round(first_word_start, 3)
+            while start in self.pins.values():
+                start = round(start + 0.001, 3)  # two segments never share a start
+        self.pins[segment_id] = start
+        self._last_pin = max(self._last_pin, start)
+        return start
 
     def _segment(
         self, seq: int, speaker: str | None, words: list[Word], *, completed: bool
@@ -774,20 +789,25 @@ class StreamingTranscriber:
         ]
         ids = [d.segment_id for d in drafts]
         final_ids = {f.segment_id for f in emission.finals}
+        vanished = [
+            (i, self.pins[i])
+            for i in self.draft_ids
+            if i not in ids and i not in final_ids and i in self.pins
+        ]
         emission.removed_drafts = [
             SegmentOut(
                 segment_id=i,
-                start=self.pins[i],
-                end=self.pins[i],
+                start=start,
+                end=start,
                 text="",
                 speaker=None,
                 language=self.last_language,
                 completed=False,
                 words=[],
             )
-            for i in self.draft_ids
-            if i not in ids and i not in final_ids and i in self.pins
+            for i, start in [*self.withdrawn, *vanished]
         ]
+        self.withdrawn = []
         self.pins = {
             k: v for k, v in self.pins.items() if k in ids or int(k.rsplit(":", 1)[1]) >= self.seq
         }
