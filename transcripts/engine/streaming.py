@@ -554,17 +554,16 @@ class StreamingTranscriber:
             # are previous text (one decoder forward) instead of a prefix (a step per token).
             prompt_parts.append(committed)
         prompt = " ".join(p for p in prompt_parts if p).strip()
+        beam_size = None  # the scheduler's, by load
+        if self.confirming_passes:
+            beam_size = int(settings.WHISPER_BEAM_SIZE) if confirming else 1
         return PassRequest(
             audio=samples,
             language=self.config.language or self.detected_language,
             task=self.config.task,
             prompt=prompt,
             hotwords=self.config.hotwords,
-            beam_size=(
-                (int(settings.WHISPER_BEAM_SIZE) if confirming else 1)
-                if self.confirming_passes
-                else None
-            ),
+            beam_size=beam_size,
             prefix=committed if confirming else "",
         )
 
@@ -684,14 +683,9 @@ class StreamingTranscriber:
                 continue
             if words[i].text.strip().endswith(SENTENCE_END):
                 return i + 1
-            gap_to = words[i + 1].start if i + 1 < len(words) else upto
-            if (
-                gap_to - words[i].end >= PAUSE_S
-                and self.vad.last_speech_end(
-                    self._sample(words[i].end + 0.15), self._sample(gap_to - 0.1)
-                )
-                is None
-            ):
+            # Up to just before the next word's onset (its start is clamped to VAD's).
+            gap_to = words[i + 1].start - 0.1 if i + 1 < len(words) else upto
+            if self._pause_after(words[i], gap_to):
                 return i + 1
         return 0
 
