@@ -344,6 +344,10 @@ TRANSCRIPTION_CONFIRMING_PASSES = env_bool("TRANSCRIPTION_CONFIRMING_PASSES", Tr
 # process's recent passes with left context (or beam search) runs over it, the process keeps that
 # feature for fewer sessions than it serves now, and retries after RETRY_S. 0 turns it off.
 TRANSCRIPTION_PASS_BUDGET_S = env_float("TRANSCRIPTION_PASS_BUDGET_S", 0.5, minimum=0)
+# Confirming passes are kept while a process's new words show as drafts within this long
+# (median) of their audio arriving; beyond, its sessions go back to agreement between drafts.
+# 0 turns it off (as does a pass budget of 0).
+TRANSCRIPTION_DRAFT_BUDGET_S = env_float("TRANSCRIPTION_DRAFT_BUDGET_S", 1.0, minimum=0)
 TRANSCRIPTION_PASS_BUDGET_RETRY_S = env_int("TRANSCRIPTION_PASS_BUDGET_RETRY_S", 600, minimum=1)
 # New audio (seconds) that triggers a decoding pass over the unconfirmed tail.
 TRANSCRIPTION_PASS_INTERVAL_S = env_float("TRANSCRIPTION_PASS_INTERVAL_S", 0.3)

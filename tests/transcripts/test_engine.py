@@ -316,6 +316,31 @@ def test_a_loaded_engine_holds_no_word_back_for_long_on_continuous_speech(
     assert max(held) < CONFIRMING_EVERY_S + 3.0, held
 
 
+def test_a_pass_reports_how_long_after_their_audio_arrived_its_new_words_showed(
+    clips: dict[str, Clip],
+) -> None:
+    """What a worker weighs confirming passes by (`scheduler.drafts_shown`): each pass that
+    shows words for the first time reports the median time since their audio was fed; audio
+    comes at capture pace and every pass takes half a second."""
+    now = [0.0]
+    pass_s = 0.5
+
+    def slow_pass(request: PassRequest) -> PassResult:
+        now[0] += pass_s
+        return run_one(request)
+
+    live = StreamingTranscriber("s1", run_pass=slow_pass, pass_interval_s=1.0, clock=lambda: now[0])
+    make = EntryMaker()
+    latencies: list[float] = []
+    for entry in make.audio(clips["garden"].pcm + clips["silence"].pcm):
+        now[0] += 0.1
+        latencies += [e.draft_latency_s for e in live.feed([entry]) if e.draft_latency_s]
+    assert len(latencies) >= 2
+    # Shown by the first pass after their audio came: within one pass interval of it.
+    assert all(pass_s <= latency <= pass_s + 1.0 + 0.1 for latency in latencies), latencies
+    assert all(e.draft_latency_s is None for e in live.feed([make.end()]))
+
+
 def test_a_later_pass_finishing_first_waits_for_the_earlier_one(clips: dict[str, Clip]) -> None:
     pending: list[tuple[PassRequest, Future[PassResult]]] = []
 

@@ -185,6 +185,34 @@ def test_sessions_beyond_the_context_cap_keep_their_context_for_confirming_passe
         assert scheduler.left_context_for_load() == kept_s
 
 
+@pytest.mark.parametrize(("latency_s", "kept"), [(1.4, False), (0.6, True)])
+def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_budget(
+    latency_s: float, kept: bool
+) -> None:
+    confirming = {
+        "WHISPER_CONTEXT_S": 5.0,
+        "WHISPER_CONTEXT_MAX_SESSIONS": 2,
+        "TRANSCRIPTION_CONFIRMING_PASSES": True,
+        "TRANSCRIPTION_PASS_BUDGET_S": 0.5,
+        "TRANSCRIPTION_DRAFT_BUDGET_S": 1.0,
+    }
+    with override_settings(**confirming):
+        with sessions(4):
+            for _ in range(scheduler.PassBudget.DRAFT_SAMPLE):
+                assert scheduler.confirming_passes_for_load()
+                scheduler.drafts_shown(latency_s=latency_s)
+            assert scheduler.confirming_passes_for_load() is kept
+            # Without them the buffer keeps no left context (`context_for_load`).
+            assert scheduler.left_context_for_load() == (5.0 if kept else 0.0)
+        with sessions(3):
+            assert scheduler.confirming_passes_for_load()  # fewer sessions than when too late
+        with override_settings(TRANSCRIPTION_DRAFT_BUDGET_S=0), sessions(4):
+            scheduler.budget.reset()
+            for _ in range(2 * scheduler.PassBudget.DRAFT_SAMPLE):
+                scheduler.drafts_shown(latency_s=30.0)
+            assert scheduler.confirming_passes_for_load()
+
+
 def test_passes_whose_beam_the_engine_chose_are_not_the_budgets_to_trim(tmp_path: Path) -> None:
     audio = speech(tmp_path, "The morning train was late again.")
     with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(1):

@@ -11,7 +11,7 @@ a batch pays only once passes queue for the model workers (`CPU_UNBATCHED_SESSIO
 Beam search and left context make passes dearer: a process keeps them on every pass only while
 it serves few sessions (`WHISPER_*_MAX_SESSIONS`) and while its passes stay within the pass
 budget (`PassBudget`). Beyond, its sessions keep them for confirming passes only
-(`confirming_passes_for_load`).
+(`confirming_passes_for_load`), while their drafts still come within the draft budget.
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ class ActiveSession:
 
 class PassBudget:
     """Learns how many sessions this process can serve with left context, and with beam search,
-    while a pass (its queueing included) stays within `TRANSCRIPTION_PASS_BUDGET_S`.
+    while a pass (its queueing included) stays within `TRANSCRIPTION_PASS_BUDGET_S`; and with
+    confirming passes, while new words show as drafts within `TRANSCRIPTION_DRAFT_BUDGET_S` of
+    their audio arriving.
 
     The configured caps (`WHISPER_CONTEXT_MAX_SESSIONS`, `WHISPER_BEAM_MAX_SESSIONS`) suit the
     machine they were measured on; on one 2.5x slower a single session's passes with context
@@ -144,17 +146,36 @@ class PassBudget:
     median of the last `SAMPLE` passes made with a feature exceeds the budget, the feature is
     kept only for fewer sessions than were running; the lesson is forgotten after
     `TRANSCRIPTION_PASS_BUDGET_RETRY_S` (the host may have become less busy).
+
+    Confirming passes are weighed by draft latency, not by their own time: on a host 1.4x
+    slower than the one they were tuned on, 8 sessions' confirming passes (left context, beam
+    search) took two thirds of the model's time; their drafts came 2.1 s after the words
+    (1.1 s without them) and fell further behind as the run went on (bench/latency.py). Draft
+    latency varies more from pass to pass (a pass shows one word or a whole turn), so its
+    median is taken over `DRAFT_SAMPLE` passes: over 8, 4 sessions whose drafts came 0.7 s
+    after the words (p50) dropped their confirming passes at 1.02 s.
+    `TRANSCRIPTION_PASS_BUDGET_S=0` turns all of it off.
     """
 
     SAMPLE = 8
-    FEATURES = ("context", "beam")
+    DRAFT_SAMPLE = 32
+    FEATURES = ("context", "beam", "confirming")
+    MEASURES = {
+        "context": "passes with left context took",
+        "beam": "passes with beam search took",
+        "confirming": "drafts with confirming passes came after their audio by",
+    }
 
     def __init__(self) -> None:
         self.recent: dict[str, deque[float]] = {
-            feature: deque(maxlen=self.SAMPLE) for feature in self.FEATURES
+            feature: deque(maxlen=self.samples(feature)) for feature in self.FEATURES
         }
         self.caps: dict[str, int] = {}
         self.learned_at = 0.0
+
+    def samples(self, feature: str) -> int:
+        """How many recent passes a feature's median is taken over."""
+        return self.DRAFT_SAMPLE if feature == "confirming" else self.SAMPLE
 
     def cap(self, feature: str, configured: int) -> int:
         """The most sessions `feature` may be used for now."""
@@ -165,14 +186,17 @@ class PassBudget:
             return min(configured, self.caps.get(feature, configured))
 
     def record(self, *, feature: str | None, seconds: float, sessions: int) -> None:
-        """Account a pass made with `feature` (its costliest one) while `sessions` ran."""
+        """Account a pass made with `feature` (its costliest one) while `sessions` ran: its
+        time, or for "confirming" the latency of the drafts it showed first."""
         budget_s = float(settings.TRANSCRIPTION_PASS_BUDGET_S)
+        if feature == "confirming" and budget_s > 0:
+            budget_s = float(settings.TRANSCRIPTION_DRAFT_BUDGET_S)
         if feature is None or budget_s <= 0:
             return
         with _lock:
             recent = self.recent[feature]
             recent.append(seconds)
-            if len(recent) < self.SAMPLE:
+            if len(recent) < self.samples(feature):
                 return
             median = statistics.median(recent)
             if median <= budget_s:
@@ -182,9 +206,9 @@ class PassBudget:
             for samples in self.recent.values():
                 samples.clear()
         log.warning(
-            "passes with %s took %.2f s (median) at %d session(s), over the %.2f s budget: "
+            "%s %.2f s (median) at %d session(s), over the %.2f s budget: "
             "keeping it for at most %d session(s)",
-            "left context" if feature == "context" else "beam search",
+            self.MEASURES[feature],
             median,
             sessions,
             budget_s,
@@ -222,12 +246,21 @@ def context_for_load() -> float:
 def confirming_passes_for_load() -> bool:
     """Whether sessions decode greedy drafts and take their finals from a pass with left context
     and beam search at each pause (`StreamingTranscriber.confirming_passes`): where this process
-    serves too many sessions for left context on every pass (`context_for_load`)."""
+    serves too many sessions for left context on every pass (`context_for_load`), and not so
+    many that their drafts came late (`drafts_shown`)."""
     return (
         bool(settings.TRANSCRIPTION_CONFIRMING_PASSES)
         and settings.WHISPER_CONTEXT_S > 0
         and context_for_load() == 0.0
+        and _active <= budget.cap("confirming", _active)
     )
+
+
+def drafts_shown(*, latency_s: float) -> None:
+    """Account how long after their audio arrived a session's pass first showed words, while
+    this process runs confirming passes (they are dropped at this load when drafts come late)."""
+    if confirming_passes_for_load():
+        budget.record(feature="confirming", seconds=latency_s, sessions=_active)
 
 
 def left_context_for_load() -> float:

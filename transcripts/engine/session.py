@@ -21,7 +21,7 @@ from transcripts.engine import scheduler
 from transcripts.engine.lease import Lease
 from transcripts.engine.model import PassRequest, PassResult
 from transcripts.engine.store import emission_store, session_claim
-from transcripts.engine.streaming import EngineConfig, StreamingTranscriber
+from transcripts.engine.streaming import Emission, EngineConfig, StreamingTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,7 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
             lease.renew()
             renewed_at = time.monotonic()
         if not entries and engine.in_flight:
-            for emission in engine.feed([]):
-                emission_store(session=session, emission=emission, owner=lease.token)
+            _store(session, engine.feed([]), lease)
             continue
         if not entries:
             if time.monotonic() - idle_since > ORPHAN_IDLE_S and _meeting_over(session):
@@ -144,9 +143,15 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
         engine.left_context_s = scheduler.left_context_for_load()
         engine.confirming_passes = scheduler.confirming_passes_for_load()
         engine.pipeline_depth = scheduler.pipeline_depth_for_load()
-        for emission in engine.feed(entries):
-            emission_store(session=session, emission=emission, owner=lease.token)
+        _store(session, engine.feed(entries), lease)
     return "done"
+
+
+def _store(session: MeetingSession, emissions: list[Emission], lease: Lease) -> None:
+    for emission in emissions:
+        if emission.draft_latency_s is not None:
+            scheduler.drafts_shown(latency_s=emission.draft_latency_s)
+        emission_store(session=session, emission=emission, owner=lease.token)
 
 
 def _meeting_over(session: MeetingSession) -> bool:

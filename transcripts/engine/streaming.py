@@ -23,7 +23,10 @@ checkpoint, so a successor neither repeats nor misses it.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import statistics
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -133,6 +136,9 @@ class Emission:
     # client keyed by `absolute_start_time` (the seed's merge rule) drops its copy.
     removed_drafts: list[SegmentOut] = field(default_factory=list)
     checkpoint: dict[str, Any] | None = None
+    # How long after their audio arrived the words this step's pass showed first came out
+    # (median, seconds): what a worker's load control weighs confirming passes by. Not output.
+    draft_latency_s: float | None = None
 
     def __bool__(self) -> bool:
         return bool(self.finals or self.drafts or self.removed_drafts or self.checkpoint)
@@ -161,6 +167,7 @@ class _AudioRef:
     entry_id: str
     start: float
     end: float
+    arrived: float  # the engine's clock when the entry was fed
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:
@@ -188,6 +195,7 @@ class StreamingTranscriber:
         submit_pass: PassSubmitter | None = None,
         pipeline_depth: int = 1,
         confirming_passes: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
@@ -213,6 +221,10 @@ class StreamingTranscriber:
         # least every `CONFIRMING_EVERY_S` of speech, and only its words become final.
         self.confirming_passes = confirming_passes
         self._confirming_upto = 0.0
+        self.clock = clock
+        # Audio up to here was in an applied pass: words ending later are shown for the first
+        # time by the next one.
+        self._shown_upto = 0.0
         state = state or {}
         self.config: EngineConfig = (
             EngineConfig.load(state["config"]) if "config" in state else config or EngineConfig()
@@ -315,7 +327,7 @@ class StreamingTranscriber:
         if gap > 1.0 / SAMPLE_RATE:
             self._push(np.zeros(round(gap * SAMPLE_RATE), dtype=np.float32))
         self._push(pcm)
-        self.refs.append(_AudioRef(entry.id, start, end))
+        self.refs.append(_AudioRef(entry.id, start, end, self.clock()))
 
     def _push(self, samples: np.ndarray) -> None:
         self.audio = np.concatenate([self.audio, samples]) if len(self.audio) else samples
@@ -512,6 +524,9 @@ class StreamingTranscriber:
             elif not confirmed and rest and upto - committed_end > FORCE_CONFIRM_S:
                 half = max(1, len(rest) // 2)
                 confirmed, rest = rest[:half], rest[half:]
+        if not final:
+            emission.draft_latency_s = self._first_shown_latency(new)
+        self._shown_upto = max(self._shown_upto, upto)
         self.last_language = language
         if self.history:
             self.history[-1]["confirmed"] = " ".join(w.text.strip() for w in confirmed)
@@ -522,6 +537,19 @@ class StreamingTranscriber:
         self._publish_drafts(emission)
         self._attach_checkpoint(emission)
         return emission
+
+    def _first_shown_latency(self, words: list[Word]) -> float | None:
+        """Median of now minus when the audio of each word shown for the first time arrived."""
+        now = self.clock()
+        ends = [ref.end for ref in self.refs]
+        latencies = []
+        for word in words:
+            if word.end <= self._shown_upto:
+                continue
+            index = bisect.bisect_left(ends, word.end - 1e-6)
+            if index < len(self.refs):
+                latencies.append(now - self.refs[index].arrived)
+        return statistics.median(latencies) if latencies else None
 
     def _beyond(self, new: list[Word], committed_end: float) -> list[Word]:
         """Words of the previous hypothesis that come after everything in `new`."""
