@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE, StreamEntry, read_wav_pcm16k
-from tests.speech import VOICES, make_speech_wav
+from tests.speech import VOICES, make_silence_wav, make_speech_wav
 from tests.transcripts.engine_support import (
     CLIPS,
     KEYWORDS,
@@ -28,6 +28,7 @@ from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
 from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.streaming import (
+    CONFIRM_GUARD_S,
     CONFIRMING_EVERY_S,
     MAX_BUFFER_S,
     Emission,
@@ -314,6 +315,34 @@ def test_a_loaded_engine_holds_no_word_back_for_long_on_continuous_speech(
     assert missing(" ".join(f.text for f in finals), "garden", "budget", "train") == []
     assert held
     assert max(held) < CONFIRMING_EVERY_S + 3.0, held
+
+
+def test_a_loaded_engine_finalizes_a_sentence_at_the_first_pass_that_heard_the_pause_after_it(
+    clips: dict[str, Clip], tmp_path: Path
+) -> None:
+    """Passes 2 s apart (a loaded host) rarely end inside a turn's pause: the draft before it
+    already holds the next turn's words. VAD's pause still calls a confirming pass, and a
+    turn's last word is final within a pass interval of that pause being heard (it was 3.3 s
+    after the word, waiting for 4 s of speech)."""
+    interval = 2.0
+    live = engine(confirming_passes=True, pass_interval_s=interval)
+    make = EntryMaker()
+    gap = read_wav_pcm16k(make_silence_wav(tmp_path / "gap.wav", seconds=0.8))
+    audio = clips["budget"].pcm + gap + clips["train"].pcm + gap + clips["garden"].pcm
+    held: dict[str, float] = {}
+    finals: list[SegmentOut] = []
+    for entry in make.audio(audio):
+        for emission in live.feed([entry]):
+            finals.extend(emission.finals)
+            for final in emission.finals:
+                for word in final.words:
+                    held[word["word"].strip()] = (entry.t or 0.0) + 0.1 - word["end"]
+    for emission in live.feed([make.end()]):
+        finals.extend(emission.finals)
+    assert missing(" ".join(f.text for f in finals), "budget", "train") == []
+    sentence_ends = {word: s for word, s in held.items() if word.endswith(".")}
+    assert len(sentence_ends) >= 2, held
+    assert max(sentence_ends.values()) <= interval + CONFIRM_GUARD_S, sentence_ends
 
 
 def test_a_pass_reports_how_long_after_their_audio_arrived_its_new_words_showed(

@@ -470,6 +470,8 @@ class StreamingTranscriber:
             return True
         if self.hypothesis and self._pause_after(self.hypothesis[-1], upto):
             return True
+        if self._new_pause(committed_end, upto):
+            return True
         return (
             upto - committed_end >= CONFIRMING_EVERY_S
             and upto - self._confirming_upto >= CONFIRMING_EVERY_S / 2
@@ -716,6 +718,25 @@ class StreamingTranscriber:
             if self._pause_after(words[i], gap_to):
                 return i + 1
         return 0
+
+    def _new_pause(self, committed_end: float, upto: float) -> bool:
+        """Whether VAD heard a pause after unconfirmed speech that a pass up to `upto` hears
+        `CONFIRM_GUARD_S` after and the last confirming pass did not (`_settled` confirms
+        through it). On a loaded host the draft before a turn's end often already holds the
+        next turn's first words, so the pause after its last word is never seen."""
+        heard_to = upto - CONFIRM_GUARD_S
+        spans = self.vad.speech_spans(
+            self._sample(committed_end + 0.1), self._sample(upto), bridge_s=PAUSE_S
+        )
+        for start, end in spans:
+            end_t = self.vad_origin_t + end / SAMPLE_RATE
+            if end_t > heard_to:
+                break
+            if (end - start) / SAMPLE_RATE >= MIN_SPEECH_S and end_t > (
+                self._confirming_upto - CONFIRM_GUARD_S
+            ):
+                return True
+        return False
 
     def _pause_after(self, word: Word, upto: float) -> bool:
         if upto - word.end < PAUSE_S:
