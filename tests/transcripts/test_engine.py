@@ -26,6 +26,7 @@ from tests.transcripts.engine_support import (
 )
 from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
+from transcripts.engine.segments import SegmentOut, SegmentWriter
 from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.streaming import (
     CONFIRM_GUARD_S,
@@ -33,7 +34,6 @@ from transcripts.engine.streaming import (
     MAX_BUFFER_S,
     Emission,
     EngineConfig,
-    SegmentOut,
     StreamingTranscriber,
 )
 
@@ -634,23 +634,22 @@ def test_a_draft_id_whose_words_moved_on_takes_their_start_and_withdraws_the_old
     """A draft of two turns keeps ids seq, seq+1 while confirming passes are awaited; when the
     second id comes to hold later words, its start follows them (it is stored and exported),
     and the old start is published empty so a client keyed by absolute_start_time drops it."""
-    live = engine()
+    speakers = SpeakerTimeline()
     for name, state, t in (("Alice", "start", 0.0), ("Alice", "stop", 2.0), ("Bob", "start", 2.0)):
-        live.speakers.event(name=name, participant_id=name, state=state, t=t)
+        speakers.event(name=name, participant_id=name, state=state, t=t)
+    writer = SegmentWriter("s1", speakers)
     alice = Word(" Thanks", 0.5, 1.0, 0.9)
-    first = Emission()
-    live.hypothesis = [alice, Word(" so", 2.2, 2.5, 0.9)]
-    live._publish_drafts(first)
-    second = Emission()
-    live.hypothesis = [alice, Word(" Right", 4.0, 4.4, 0.9), Word(" then", 4.4, 4.8, 0.9)]
-    live._publish_drafts(second)
-    jitter = Emission()
-    live.hypothesis = [alice, Word(" Right", 4.2, 4.5, 0.9), Word(" then", 4.5, 4.8, 0.9)]
-    live._publish_drafts(jitter)
 
-    assert [(d.speaker, d.start) for d in first.drafts] == [("Alice", 0.5), ("Bob", 2.2)]
-    assert [(d.segment_id, d.start, d.text) for d in second.drafts] == [("s1:1", 4.0, "Right then")]
-    assert [(r.segment_id, r.start, r.text) for r in second.removed_drafts] == [("s1:1", 2.2, "")]
+    def publish(*words: Word) -> tuple[list[SegmentOut], list[SegmentOut]]:
+        return writer.drafts([alice, *words], seq=0, final_ids=set(), language="en")
+
+    first, _ = publish(Word(" so", 2.2, 2.5, 0.9))
+    second, second_removed = publish(Word(" Right", 4.0, 4.4, 0.9), Word(" then", 4.4, 4.8, 0.9))
+    _, jitter_removed = publish(Word(" Right", 4.2, 4.5, 0.9), Word(" then", 4.5, 4.8, 0.9))
+
+    assert [(d.speaker, d.start) for d in first] == [("Alice", 0.5), ("Bob", 2.2)]
+    assert [(d.segment_id, d.start, d.text) for d in second] == [("s1:1", 4.0, "Right then")]
+    assert [(r.segment_id, r.start, r.text) for r in second_removed] == [("s1:1", 2.2, "")]
     # Passes place a word a little differently each time: that keeps the start.
-    assert jitter.removed_drafts == []
-    assert live.pins["s1:1"] == 4.0
+    assert jitter_removed == []
+    assert writer.pins["s1:1"] == 4.0

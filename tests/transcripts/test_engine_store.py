@@ -24,8 +24,9 @@ from transcripts import realtime, tasks
 from transcripts.engine import scheduler
 from transcripts.engine.lease import LeaseLost
 from transcripts.engine.model import PassRequest, run_passes
+from transcripts.engine.segments import SegmentOut
 from transcripts.engine.store import emission_store, session_claim
-from transcripts.engine.streaming import Emission, SegmentOut
+from transcripts.engine.streaming import Emission
 from transcripts.models import Segment
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 

@@ -13,7 +13,8 @@ from meetings import events
 from meetings.models import MeetingSession
 from transcripts import realtime
 from transcripts.engine.lease import LeaseLost
-from transcripts.engine.streaming import Emission, SegmentOut
+from transcripts.engine.segments import SegmentOut
+from transcripts.engine.streaming import Emission
 from transcripts.exports import continues_sentence
 from transcripts.models import Segment
 from transcripts.serializers import segment_wire

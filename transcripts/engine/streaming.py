@@ -10,7 +10,8 @@ its decoder prefix and decodes only what follows. The buffer is cut at those bou
 passes stay under `MAX_BUFFER_S`; confirmed text before the cut becomes the passes' prompt.
 
 Segment ids are `<session_uid>:<seq>`: the open draft segment has the next unused `seq`, and
-the same id becomes final when its words are confirmed, so a client replaces draft by final.
+the same id becomes final when its words are confirmed, so a client replaces draft by final
+(`segments.SegmentWriter`).
 
 Time is the session's `t` (seconds since `MeetingSession.started_at`); audio gaps (a jump in
 `t`) are filled with silence so the buffer stays one timeline.
@@ -40,6 +41,7 @@ from django.conf import settings
 from meetings.stream import StreamEntry
 from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word
+from transcripts.engine.segments import SegmentOut, SegmentWriter
 from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.vad import SpeechProbabilities
 
@@ -61,7 +63,6 @@ FORCE_CONFIRM_S = 20.0
 # A gap in `t` longer than this restarts the timeline instead of filling it with silence.
 MAX_GAP_FILL_S = 10.0
 PROMPT_CHARS = 200
-WORD_SPEECH_MIN = 0.5
 # Words ending this close to the end of a pass's audio are not confirmed by that pass: with
 # less right context two passes agree on a wrong word too often (bench/wer.py: ratio 1.57 at
 # 0.4 s, 1.41 at 0.6 s, 1.43 at 0.8 s; final latency +0.12 s).
@@ -70,10 +71,6 @@ CONFIRM_GUARD_S = 0.6
 MIN_CONTEXT_S = 1.5
 # A pass runs only if VAD heard at least this much speech after the last confirmed word.
 MIN_SPEECH_S = 0.15
-# Speech that ends less than this before the next word's start runs into that word.
-RUNS_INTO_S = 0.3
-# A segment's start stays where its id was first used while its first word is this close to it.
-PIN_SLACK_S = 0.5
 # With confirming passes (a loaded worker), the longest run of unconfirmed speech between them
 # (bench/latency.py, 8 sessions: draft p50 0.74 s at 4 s, 1.08 s at 2 s, WER ratio 1.01, 1.15).
 CONFIRMING_EVERY_S = 4.0
@@ -108,20 +105,6 @@ class EngineConfig:
             prompt=data.get("prompt") or "",
             hotwords=data.get("hotwords") or None,
         )
-
-
-@dataclass
-class SegmentOut:
-    """One segment version to upsert; times are session seconds."""
-
-    segment_id: str
-    start: float
-    end: float
-    text: str
-    speaker: str | None
-    language: str | None
-    completed: bool
-    words: list[dict[str, Any]]
 
 
 @dataclass
@@ -257,12 +240,9 @@ class StreamingTranscriber:
         self.processed_t = max(self.cut_t, self.committed[-1].end if self.committed else 0.0)
         self.hypothesis: list[Word] = []  # last pass's unconfirmed words
         self.recent_finals: list[Word] = list(self.committed[-5:])
-        self.draft_ids: list[str] = []
-        self.draft_texts: dict[str, str] = {}
-        self.pins: dict[str, float] = {}
-        # Starts given up since the last publication (segment id, start): published empty.
-        self.withdrawn: list[tuple[str, float]] = []
-        self._last_pin = float(state.get("last_start", -1.0))
+        self.segments = SegmentWriter(
+            session_uid, self.speakers, last_start=float(state.get("last_start", -1.0))
+        )
         self.last_language: str | None = self.detected_language
         self.history: list[dict[str, Any]] = []  # per-pass record, for tests and benchmarks
         self._cut_changed = False
@@ -606,7 +586,7 @@ class StreamingTranscriber:
                 self.detected_language = None  # low confidence: detect again next pass
         # Times are relative to the pass's own audio, which began where the buffer did then.
         words = [w.shifted(planned.audio_t) for w in result.words]
-        kept = self._filter(words, result)
+        kept = filters.words_heard(words, result, vad=self.vad, origin_t=self.vad_origin_t)
         del self.history[:-200]
         self.history.append(
             {
@@ -622,55 +602,6 @@ class StreamingTranscriber:
             }
         )
         return kept, result.language
-
-    def _filter(self, words: list[Word], result: PassResult) -> list[Word]:
-        if not words:
-            return []
-        if filters.is_silence_hypothesis(
-            no_speech_prob=result.no_speech_prob, avg_logprob=result.avg_logprob
-        ):
-            return []
-        # A word is kept only if VAD heard speech around it (hallucinations sit on silence).
-        span = (self._sample(words[0].start), self._sample(words[-1].end))
-        if filters.is_stock_phrase(result.text) and self.vad.speech_fraction(*span) < 0.5:
-            return []
-        heard = [
-            w
-            for w in words
-            if self.vad.max_prob(self._sample(w.start - 0.1), self._sample(w.end + 0.1))
-            >= WORD_SPEECH_MIN
-        ]
-        keep = filters.collapse_repeats([w.text for w in heard])
-        kept = [heard[i] for i in keep]
-        return [
-            self._clamped(word, after=kept[k + 1] if k + 1 < len(kept) else None)
-            for k, word in enumerate(kept)
-        ]
-
-    def _clamped(self, word: Word, *, after: Word | None = None) -> Word:
-        """Alignment stretches a word next to a pause into the silence; VAD knows better. A
-        true end lets a pause confirm the word sooner; a true start keeps a turn's first word
-        (aligned up to 1.8 s early, on a loaded host) out of the previous speaker's interval,
-        whose indicator is still held, and gives its segment the time it was said.
-
-        A first word stretched across the whole pause also covers the last speaker's final
-        syllable: where the speech under a word is apart by a pause and the word's own part
-        runs into the next word, the word is that part."""
-        spans = self.vad.speech_spans(self._sample(word.start), self._sample(word.end))
-        if not spans:
-            return word
-        runs_into_next = after is not None and (
-            after.start - (self.vad_origin_t + spans[-1][1] / SAMPLE_RATE) < RUNS_INTO_S
-        )
-        if len(spans) > 1 and runs_into_next:
-            spans = spans[-1:]
-        heard_from = self.vad_origin_t + spans[0][0] / SAMPLE_RATE
-        heard_to = self.vad_origin_t + spans[-1][1] / SAMPLE_RATE
-        start = max(word.start, min(heard_from - 0.05, word.end - 0.05))
-        end = max(start + 0.05, min(word.end, heard_to + 0.05))
-        if (start, end) == (word.start, word.end):
-            return word
-        return Word(word.text, start, end, word.probability)
 
     def _unconfirmed(self, words: list[Word], committed_end: float) -> list[Word]:
         """The words of a pass that follow the confirmed words still in the buffer.
@@ -744,67 +675,6 @@ class StreamingTranscriber:
         return self.vad.last_speech_end(self._sample(word.end + 0.15), self._sample(upto)) is None
 
     # -- output ------------------------------------------------------------------------------
-    def _runs(self, words: list[Word]) -> list[tuple[str | None, list[Word]]]:
-        """Consecutive words of one speaker (overlapping speech splits at word level)."""
-        runs: list[tuple[str | None, list[Word]]] = []
-        for word in words:
-            speaker = self.speakers.speaker_for(word.start, word.end)
-            if runs and (runs[-1][0] == speaker or speaker is None):
-                runs[-1][1].append(word)
-            elif runs and runs[-1][0] is None:
-                runs[-1] = (speaker, [*runs[-1][1], word])
-            else:
-                runs.append((speaker, [word]))
-        return runs
-
-    def _start_of(self, segment_id: str, first_word_start: float) -> float:
-        """A segment's start, fixed when its id is first used.
-
-        Clients merge segments by `absolute_start_time` (seed 002), so a draft whose first word
-        jitters by 20 ms between passes would leave ghosts; new starts also strictly increase.
-        An id whose words moved on (a draft of several turns whose runs split and merged while
-        confirming passes were awaited) gets its first word's start, or the segment would be
-        stored and exported up to 2 s early; the old start is withdrawn (published empty).
-        """
-        pinned = self.pins.get(segment_id)
-        if pinned is not None and abs(first_word_start - pinned) <= PIN_SLACK_S:
-            return pinned
-        if pinned is None:
-            start = round(max(first_word_start, self._last_pin + 0.001), 3)
-        else:
-            self.withdrawn.append((segment_id, pinned))
-            start = round(first_word_start, 3)
-            while start in self.pins.values():
-                start = round(start + 0.001, 3)  # two segments never share a start
-        self.pins[segment_id] = start
-        self._last_pin = max(self._last_pin, start)
-        return start
-
-    def _segment(
-        self, seq: int, speaker: str | None, words: list[Word], *, completed: bool
-    ) -> SegmentOut:
-        segment_id = f"{self.session_uid}:{seq}"
-        start = self._start_of(segment_id, words[0].start)
-        return SegmentOut(
-            segment_id=segment_id,
-            start=start,
-            end=round(max(words[-1].end, start), 3),
-            text="".join(w.text for w in words).strip(),
-            speaker=speaker,
-            language=self.last_language,
-            completed=completed,
-            words=[
-                {
-                    "word": w.text,
-                    "start": round(w.start, 3),
-                    "end": round(w.end, 3),
-                    "probability": round(w.probability, 4),
-                    "speaker": self.speakers.speaker_for(w.start, w.end) or speaker,
-                }
-                for w in words
-            ],
-        )
-
     def _finalize(
         self,
         words: list[Word],
@@ -818,47 +688,22 @@ class StreamingTranscriber:
         if not words:
             return
         emission = emission if emission is not None else Emission()
-        for speaker, run in self._runs(words):
-            emission.finals.append(self._segment(self.seq, speaker, run, completed=True))
-            self.seq += 1
+        finals = self.segments.finals(words, seq=self.seq, language=self.last_language)
+        emission.finals.extend(finals)
+        self.seq += len(finals)
         self.committed.extend(words)
         self.recent_finals = [*self.recent_finals, *words][-5:]
         self._cut_changed = True  # seq moved: the checkpoint must travel with these finals
 
     def _publish_drafts(self, emission: Emission) -> None:
-        drafts = [
-            self._segment(self.seq + i, speaker, run, completed=False)
-            for i, (speaker, run) in enumerate(self._runs(self.hypothesis))
-        ]
-        ids = [d.segment_id for d in drafts]
-        final_ids = {f.segment_id for f in emission.finals}
-        vanished = [
-            (i, self.pins[i])
-            for i in self.draft_ids
-            if i not in ids and i not in final_ids and i in self.pins
-        ]
-        emission.removed_drafts = [
-            SegmentOut(
-                segment_id=i,
-                start=start,
-                end=start,
-                text="",
-                speaker=None,
-                language=self.last_language,
-                completed=False,
-                words=[],
-            )
-            for i, start in [*self.withdrawn, *vanished]
-        ]
-        self.withdrawn = []
-        self.pins = {
-            k: v for k, v in self.pins.items() if k in ids or int(k.rsplit(":", 1)[1]) >= self.seq
-        }
-        for draft in drafts:
-            if self.draft_texts.get(draft.segment_id) != draft.text:
-                emission.drafts.append(draft)
-        self.draft_ids = ids
-        self.draft_texts = {d.segment_id: d.text for d in drafts}
+        drafts, removed = self.segments.drafts(
+            self.hypothesis,
+            seq=self.seq,
+            final_ids={f.segment_id for f in emission.finals},
+            language=self.last_language,
+        )
+        emission.drafts.extend(drafts)
+        emission.removed_drafts.extend(removed)
 
     def _maybe_cut(self, emission: Emission, upto: float) -> None:
         """Cut at a boundary that keeps `left_context_s` of confirmed audio before the words
@@ -928,6 +773,6 @@ class StreamingTranscriber:
             ],
             "boundaries": [round(b, 6) for b in self.boundaries],
             "passes": self.passes,
-            "last_start": self._last_pin,
+            "last_start": self.segments.last_start,
             "finished": self.finished,
         }
