@@ -651,20 +651,23 @@ class StreamingTranscriber:
         return 0
 
     def _new_pause(self, committed_end: float, upto: float) -> bool:
-        """Whether VAD heard a pause after unconfirmed speech that a pass up to `upto` hears
-        `CONFIRM_GUARD_S` after and the last confirming pass did not (`_settled` confirms
-        through it). On a loaded host the draft before a turn's end often already holds the
-        next turn's first words, so the pause after its last word is never seen."""
-        heard_to = upto - CONFIRM_GUARD_S
+        """Whether VAD heard a pause after unconfirmed speech that a confirming pass up to
+        `upto` would confirm through and the last one did not. On a loaded host the draft
+        before a turn's end often already holds the next turn's first words, so the pause
+        after its last word is never seen."""
         spans = self.vad.speech_spans(
             self._sample(committed_end + 0.1), self._sample(upto), bridge_s=PAUSE_S
         )
-        for start, end in spans:
+        for index, (start, end) in enumerate(spans):
             end_t = self.vad_origin_t + end / SAMPLE_RATE
-            if end_t > heard_to:
-                break
-            if (end - start) / SAMPLE_RATE >= MIN_SPEECH_S and end_t > (
-                self._confirming_upto - CONFIRM_GUARD_S
+            # A pause still going on at `upto` confirms the whole pass after `PAUSE_S`
+            # (`_apply`); one the next speech ended, only through `_settled`.
+            going_on = index == len(spans) - 1
+            heard_after = PAUSE_S if going_on else CONFIRM_GUARD_S
+            if (
+                (end - start) / SAMPLE_RATE >= MIN_SPEECH_S
+                and end_t > self._confirming_upto - PAUSE_S
+                and upto - end_t >= heard_after
             ):
                 return True
         return False
