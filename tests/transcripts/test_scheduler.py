@@ -22,6 +22,7 @@ from transcripts.engine.model import PassRequest, PassResult
 @pytest.fixture(autouse=True)
 def fresh_budget() -> Iterator[None]:
     scheduler.budget.reset()
+    scheduler.stats.reset()
     yield
     scheduler.budget.reset()
 
@@ -211,6 +212,25 @@ def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_bu
             for _ in range(2 * scheduler.PassBudget.DRAFT_SAMPLE):
                 scheduler.drafts_shown(latency_s=30.0)
             assert scheduler.confirming_passes_for_load()
+
+
+def test_a_worker_sums_up_its_passes_once_a_minute(tmp_path: Path) -> None:
+    audio = speech(tmp_path, "Please bring the revenue numbers.")
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0), sessions(3):
+        scheduler.submit(PassRequest(audio=audio, language="en", beam_size=1))
+        scheduler.submit(PassRequest(audio=audio, language="en", beam_size=3, prefix="Please"))
+        scheduler.submit(PassRequest(audio=audio, language="en"))
+        scheduler.drafts_shown(latency_s=0.4)
+        scheduler.drafts_shown(latency_s=0.8)
+        began = scheduler.stats.since
+        assert scheduler.stats.summary(now=began + 30) is None  # the minute is not over
+        line = scheduler.stats.summary(now=began + 60)
+    assert line is not None
+    assert line.startswith("passes in the last 60 s at 3 session(s): 1 confirming passes (p50 ")
+    assert ", 1 drafts (p50 " in line
+    assert ", 1 passes (p50 " in line
+    assert line.endswith("; new words showed as drafts 0.60 s (p50) after their audio")
+    assert scheduler.stats.summary(now=began + 120) is None  # a new window, and nothing in it
 
 
 def test_passes_whose_beam_the_engine_chose_are_not_the_budgets_to_trim(tmp_path: Path) -> None:

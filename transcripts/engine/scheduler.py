@@ -225,6 +225,55 @@ class PassBudget:
 budget = PassBudget()
 
 
+class PassStats:
+    """A worker's passes over the last `STATS_EVERY_S`, logged as one line while it transcribes:
+    how many of each kind, how long they took (queueing included), and how soon new words showed
+    as drafts. How an operator sees a worker near its limit before the budget steps in."""
+
+    STATS_EVERY_S = 60.0
+
+    def __init__(self) -> None:
+        self.since = time.monotonic()
+        self.walls: dict[str, list[float]] = {}
+        self.draft_latencies: list[float] = []
+
+    def reset(self) -> None:
+        with _lock:
+            self.since = time.monotonic()
+            self.walls, self.draft_latencies = {}, []
+
+    def add_pass(self, kind: str, seconds: float) -> None:
+        with _lock:
+            self.walls.setdefault(kind, []).append(seconds)
+
+    def add_draft_latency(self, seconds: float) -> None:
+        with _lock:
+            self.draft_latencies.append(seconds)
+
+    def summary(self, *, now: float | None = None) -> str | None:
+        """The line for a window that is over (a new one starts), or None."""
+        now = time.monotonic() if now is None else now
+        with _lock:
+            if now - self.since < self.STATS_EVERY_S:
+                return None
+            walls, latencies, began = self.walls, self.draft_latencies, self.since
+            self.walls, self.draft_latencies, self.since = {}, [], now
+        if not walls:
+            return None
+        kinds = ", ".join(
+            f"{len(seconds)} {kind} (p50 {statistics.median(seconds):.2f} s)"
+            for kind, seconds in sorted(walls.items())
+        )
+        line = f"passes in the last {now - began:.0f} s at {_active} session(s): {kinds}"
+        if latencies:
+            median = statistics.median(latencies)
+            line += f"; new words showed as drafts {median:.2f} s (p50) after their audio"
+        return line
+
+
+stats = PassStats()
+
+
 def beam_for_load() -> int:
     """`WHISPER_BEAM_SIZE` while this process serves at most `WHISPER_BEAM_MAX_SESSIONS`
     sessions (fewer where its passes ran over budget); greedy beyond, where CPU time buys more
@@ -257,8 +306,10 @@ def confirming_passes_for_load() -> bool:
 
 
 def drafts_shown(*, latency_s: float) -> None:
-    """Account how long after their audio arrived a session's pass first showed words, while
-    this process runs confirming passes (they are dropped at this load when drafts come late)."""
+    """Account how long after their audio arrived a session's pass first showed words: in the
+    stats, and while this process runs confirming passes, in their budget (they are dropped at
+    this load when drafts come late)."""
+    stats.add_draft_latency(latency_s)
     if confirming_passes_for_load():
         budget.record(feature="confirming", seconds=latency_s, sessions=_active)
 
@@ -281,8 +332,9 @@ def pipeline_depth_for_load() -> int:
 
 def submit(request: PassRequest) -> PassResult:
     """Run one pass (blocking the calling session's thread until its result is ready) and
-    account its time against the pass budget."""
+    account its time against the pass budget and in the stats."""
     feature = None
+    kind = {None: "passes", 1: "drafts"}.get(request.beam_size, "confirming passes")
     if request.beam_size is None:
         request.beam_size = beam_for_load()
         # A slow pass is blamed on the costliest feature it used (a pass whose beam the engine
@@ -294,7 +346,12 @@ def submit(request: PassRequest) -> PassResult:
     sessions = _active
     began = time.monotonic()
     result = _run(request)
-    budget.record(feature=feature, seconds=time.monotonic() - began, sessions=sessions)
+    seconds = time.monotonic() - began
+    budget.record(feature=feature, seconds=seconds, sessions=sessions)
+    stats.add_pass(kind, seconds)
+    line = stats.summary()
+    if line:
+        log.info(line)
     return result
 
 
