@@ -152,13 +152,14 @@ class PassBudget:
     search) took two thirds of the model's time; their drafts came 2.1 s after the words
     (1.1 s without them) and fell further behind as the run went on (bench/latency.py). Draft
     latency varies more from pass to pass (a pass shows one word or a whole turn), so its
-    median is taken over `DRAFT_SAMPLE` passes: over 8, 4 sessions whose drafts came 0.7 s
-    after the words (p50) dropped their confirming passes at 1.02 s.
+    median is taken over `DRAFT_SAMPLE` passes (about 20 s of 4 sessions): 4 sessions whose
+    drafts came 0.7 s after the words (p50) dropped their confirming passes at 1.02 s over 8
+    passes, and at 1.04 s over 32.
     `TRANSCRIPTION_PASS_BUDGET_S=0` turns all of it off.
     """
 
     SAMPLE = 8
-    DRAFT_SAMPLE = 32
+    DRAFT_SAMPLE = 96
     FEATURES = ("context", "beam", "confirming")
     MEASURES = {
         "context": "passes with left context took",

@@ -8,7 +8,9 @@ worker already holds the session, or raises `LeaseLost` when a successor took ov
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
@@ -50,11 +52,41 @@ def engine_config(bot_config: dict[str, Any]) -> EngineConfig:
     )
 
 
+class Arrivals:
+    """When stream entries reached Redis, on this process's monotonic clock.
+
+    An entry id's milliseconds are Redis's clock when the entry was added. The smallest gap
+    seen between that and our clock as entries are read is the offset between the two clocks
+    (the loop blocks on reads, so some entries are read the moment they come; hosts' clock skew
+    is absorbed too). Timing by read alone would miss the wait of audio that came while the
+    loop ran a pass.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.offset_s = math.inf
+
+    def read(self, entries: list[StreamEntry]) -> None:
+        now = self.clock()
+        for entry in entries:
+            self.offset_s = min(self.offset_s, now - _id_seconds(entry.id))
+
+    def __call__(self, entry: StreamEntry) -> float:
+        if math.isinf(self.offset_s):
+            return self.clock()
+        return _id_seconds(entry.id) + self.offset_s
+
+
+def _id_seconds(entry_id: str) -> float:
+    return int(entry_id.partition("-")[0]) / 1000
+
+
 def transcriber_for(
     session: MeetingSession,
     state: dict[str, Any],
     lease: Lease,
     passes: ThreadPoolExecutor | None = None,
+    arrivals: Arrivals | None = None,
 ) -> StreamingTranscriber:
     """The session's engine; with `passes`, its passes may overlap on that pool's threads."""
 
@@ -78,6 +110,7 @@ def transcriber_for(
         confirming_passes=scheduler.confirming_passes_for_load(),
         submit_pass=submit_pass if passes is not None else None,
         pipeline_depth=scheduler.pipeline_depth_for_load(),  # used only with submit_pass
+        arrival=arrivals,
     )
 
 
@@ -103,12 +136,16 @@ def session_transcribe(*, session_uid: str) -> str:
                 if depth > 1
                 else None
             )
-            return _run(session, transcriber_for(session, state, lease, passes), lease)
+            arrivals = Arrivals()
+            engine = transcriber_for(session, state, lease, passes, arrivals)
+            return _run(session, engine, lease, arrivals)
     finally:
         lease.release()
 
 
-def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) -> str:
+def _run(
+    session: MeetingSession, engine: StreamingTranscriber, lease: Lease, arrivals: Arrivals
+) -> str:
     """The read loop: stream entries in, emissions stored; renews the lease every second."""
     session_uid = session.session_uid
     stream = SessionStream(session_uid)
@@ -126,6 +163,7 @@ def _run(session: MeetingSession, engine: StreamingTranscriber, lease: Lease) ->
             # With a pass running, block only briefly: its end is noticed within the poll.
             block_ms = round(PIPELINE_POLL_S * 1000) if engine.in_flight else READ_BLOCK_MS
             entries = stream.read(after=after, count=READ_COUNT, block_ms=block_ms)
+        arrivals.read(entries)
         if time.monotonic() - renewed_at >= LEASE_RENEW_S:
             lease.renew()
             renewed_at = time.monotonic()

@@ -150,7 +150,7 @@ class _AudioRef:
     entry_id: str
     start: float
     end: float
-    arrived: float  # the engine's clock when the entry was fed
+    arrived: float  # when the entry reached the stream, on the engine's clock
 
 
 def _id_key(entry_id: str) -> tuple[int, int]:
@@ -179,6 +179,7 @@ class StreamingTranscriber:
         pipeline_depth: int = 1,
         confirming_passes: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        arrival: Callable[[StreamEntry], float] | None = None,
     ) -> None:
         self.session_uid = session_uid
         self.run_pass = run_pass
@@ -205,6 +206,9 @@ class StreamingTranscriber:
         self.confirming_passes = confirming_passes
         self._confirming_upto = 0.0
         self.clock = clock
+        # When an entry's audio reached the stream, on `clock`: by default when it was fed; a
+        # worker, whose loop is busy with a pass while audio waits in Redis, knows better.
+        self.arrival: Callable[[StreamEntry], float] = arrival or (lambda _entry: self.clock())
         # Audio up to here was in an applied pass: words ending later are shown for the first
         # time by the next one.
         self._shown_upto = 0.0
@@ -307,7 +311,7 @@ class StreamingTranscriber:
         if gap > 1.0 / SAMPLE_RATE:
             self._push(np.zeros(round(gap * SAMPLE_RATE), dtype=np.float32))
         self._push(pcm)
-        self.refs.append(_AudioRef(entry.id, start, end, self.clock()))
+        self.refs.append(_AudioRef(entry.id, start, end, self.arrival(entry)))
 
     def _push(self, samples: np.ndarray) -> None:
         self.audio = np.concatenate([self.audio, samples]) if len(self.audio) else samples
