@@ -201,7 +201,7 @@ def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_bu
         with sessions(4):
             for _ in range(scheduler.PassBudget.DRAFT_SAMPLE):
                 assert scheduler.confirming_passes_for_load()
-                scheduler.drafts_shown(latency_s=latency_s)
+                scheduler.drafts_shown(latencies_s=[latency_s])
             assert scheduler.confirming_passes_for_load() is kept
             # Without them the buffer keeps no left context (`context_for_load`).
             assert scheduler.left_context_for_load() == (5.0 if kept else 0.0)
@@ -210,7 +210,7 @@ def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_bu
         with override_settings(TRANSCRIPTION_DRAFT_BUDGET_S=0), sessions(4):
             scheduler.budget.reset()
             for _ in range(2 * scheduler.PassBudget.DRAFT_SAMPLE):
-                scheduler.drafts_shown(latency_s=30.0)
+                scheduler.drafts_shown(latencies_s=[30.0])
             assert scheduler.confirming_passes_for_load()
 
 
@@ -220,8 +220,7 @@ def test_a_worker_sums_up_its_passes_once_a_minute(tmp_path: Path) -> None:
         scheduler.submit(PassRequest(audio=audio, language="en", beam_size=1))
         scheduler.submit(PassRequest(audio=audio, language="en", beam_size=3, prefix="Please"))
         scheduler.submit(PassRequest(audio=audio, language="en"))
-        scheduler.drafts_shown(latency_s=0.4)
-        scheduler.drafts_shown(latency_s=0.8)
+        scheduler.drafts_shown(latencies_s=[0.4, 0.8])
         began = scheduler.stats.since
         assert scheduler.stats.summary(now=began + 30) is None  # the minute is not over
         line = scheduler.stats.summary(now=began + 60)

@@ -151,15 +151,15 @@ class PassBudget:
     slower than the one they were tuned on, 8 sessions' confirming passes (left context, beam
     search) took two thirds of the model's time; their drafts came 2.1 s after the words
     (1.1 s without them) and fell further behind as the run went on (bench/latency.py). Draft
-    latency varies more from pass to pass (a pass shows one word or a whole turn), so its
-    median is taken over `DRAFT_SAMPLE` passes (about 20 s of 4 sessions): 4 sessions whose
-    drafts came 0.7 s after the words (p50) dropped their confirming passes at 1.02 s over 8
-    passes, and at 1.04 s over 32.
+    latency is a word's (the targets' measure), its median taken over the last `DRAFT_SAMPLE`
+    words shown (about 15 s of 4 sessions): a median per pass ran well below the words' (1.1 s
+    against 2 s at 8 sessions), and over 8 or 32 passes tripped at 1.02-1.04 s for 4 sessions
+    whose drafts came 0.7 s after the words (p50).
     `TRANSCRIPTION_PASS_BUDGET_S=0` turns all of it off.
     """
 
     SAMPLE = 8
-    DRAFT_SAMPLE = 96
+    DRAFT_SAMPLE = 200
     FEATURES = ("context", "beam", "confirming")
     MEASURES = {
         "context": "passes with left context took",
@@ -175,7 +175,8 @@ class PassBudget:
         self.learned_at = 0.0
 
     def samples(self, feature: str) -> int:
-        """How many recent passes a feature's median is taken over."""
+        """How many recent samples a feature's median is taken over (passes; words for
+        "confirming")."""
         return self.DRAFT_SAMPLE if feature == "confirming" else self.SAMPLE
 
     def cap(self, feature: str, configured: int) -> int:
@@ -306,13 +307,14 @@ def confirming_passes_for_load() -> bool:
     )
 
 
-def drafts_shown(*, latency_s: float) -> None:
-    """Account how long after their audio arrived a session's pass first showed words: in the
-    stats, and while this process runs confirming passes, in their budget (they are dropped at
-    this load when drafts come late)."""
-    stats.add_draft_latency(latency_s)
-    if confirming_passes_for_load():
-        budget.record(feature="confirming", seconds=latency_s, sessions=_active)
+def drafts_shown(*, latencies_s: list[float]) -> None:
+    """Account how long after their audio arrived each word a session's pass showed first came
+    out: in the stats, and while this process runs confirming passes, in their budget (they are
+    dropped at this load when drafts come late)."""
+    for latency_s in latencies_s:
+        stats.add_draft_latency(latency_s)
+        if confirming_passes_for_load():
+            budget.record(feature="confirming", seconds=latency_s, sessions=_active)
 
 
 def left_context_for_load() -> float:

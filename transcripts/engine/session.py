@@ -187,8 +187,8 @@ def _run(
 
 def _store(session: MeetingSession, emissions: list[Emission], lease: Lease) -> None:
     for emission in emissions:
-        if emission.draft_latency_s is not None:
-            scheduler.drafts_shown(latency_s=emission.draft_latency_s)
+        if emission.draft_latencies_s:
+            scheduler.drafts_shown(latencies_s=emission.draft_latencies_s)
         emission_store(session=session, emission=emission, owner=lease.token)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import statistics
 import time
 from collections import deque
 from collections.abc import Callable
@@ -119,9 +118,9 @@ class Emission:
     # client keyed by `absolute_start_time` (the seed's merge rule) drops its copy.
     removed_drafts: list[SegmentOut] = field(default_factory=list)
     checkpoint: dict[str, Any] | None = None
-    # How long after their audio arrived the words this step's pass showed first came out
-    # (median, seconds): what a worker's load control weighs confirming passes by. Not output.
-    draft_latency_s: float | None = None
+    # How long after their audio arrived each word this step's pass showed first came out
+    # (seconds): what a worker's load control weighs confirming passes by. Not output.
+    draft_latencies_s: list[float] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.finals or self.drafts or self.removed_drafts or self.checkpoint)
@@ -511,7 +510,7 @@ class StreamingTranscriber:
                 half = max(1, len(rest) // 2)
                 confirmed, rest = rest[:half], rest[half:]
         if not final:
-            emission.draft_latency_s = self._first_shown_latency(new)
+            emission.draft_latencies_s = self._first_shown_latencies(new)
         self._shown_upto = max(self._shown_upto, upto)
         self.last_language = language
         if self.history:
@@ -524,8 +523,8 @@ class StreamingTranscriber:
         self._attach_checkpoint(emission)
         return emission
 
-    def _first_shown_latency(self, words: list[Word]) -> float | None:
-        """Median of now minus when the audio of each word shown for the first time arrived."""
+    def _first_shown_latencies(self, words: list[Word]) -> list[float]:
+        """Now minus when the audio of each word shown for the first time arrived."""
         now = self.clock()
         ends = [ref.end for ref in self.refs]
         latencies = []
@@ -535,7 +534,7 @@ class StreamingTranscriber:
             index = bisect.bisect_left(ends, word.end - 1e-6)
             if index < len(self.refs):
                 latencies.append(now - self.refs[index].arrived)
-        return statistics.median(latencies) if latencies else None
+        return latencies
 
     def _beyond(self, new: list[Word], committed_end: float) -> list[Word]:
         """Words of the previous hypothesis that come after everything in `new`."""
