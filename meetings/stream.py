@@ -35,6 +35,13 @@ def stream_key(session_uid: str) -> str:
     return f"vexa:session:{session_uid}:stream"
 
 
+def entry_id_key(entry_id: str) -> tuple[int, int]:
+    """A Redis Stream entry id `<ms>-<seq>` as numbers, in stream order; `<ms>` is Redis's clock
+    when the entry was added (ids are assigned by the server)."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 @dataclass(frozen=True)
 class StreamEntry:
     """One decoded stream entry; fields not used by its `type` are None."""

@@ -26,6 +26,7 @@ from redis import asyncio as aioredis
 
 from accounts.auth import token_for_key
 from meetings.models import Meeting
+from meetings.stream import entry_id_key
 from transcripts import realtime
 
 TX_SCOPE = "tx"
@@ -35,11 +36,6 @@ _EVENT_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 # Entries read per Redis round trip while replaying a backlog.
 _READ_BATCH = 500
 SOCKET_TIMEOUT_MARGIN_S = 5.0
-
-
-def _parse_id(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _authorize(
@@ -92,9 +88,9 @@ async def _gap_after(client: aioredis.Redis, log_key: str, last_id: str) -> str 
     if not first or int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
         return None
     first_id = first[0].decode() if isinstance(first[0], bytes) else str(first[0])
-    if _parse_id(last_id) >= _parse_id(first_id):
+    if entry_id_key(last_id) >= entry_id_key(first_id):
         return None
-    ms, seq = _parse_id(first_id)
+    ms, seq = entry_id_key(first_id)
     # Just before the oldest kept entry: the replay then starts with that entry.
     return f"{ms}-{seq - 1}" if seq else f"{ms - 1}-18446744073709551615"
 

@@ -9,6 +9,7 @@ speech VAD heard under them (`words_heard`).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from transcripts.engine.model import PassResult, Word
@@ -83,10 +84,7 @@ def words_heard(
         return []
     if is_silence_hypothesis(no_speech_prob=result.no_speech_prob, avg_logprob=result.avg_logprob):
         return []
-
-    def sample(t: float) -> int:
-        return round((t - origin_t) * SAMPLE_RATE)
-
+    sample = functools.partial(_sample, origin_t=origin_t)
     # A word is kept only if VAD heard speech around it (hallucinations sit on silence).
     span = (sample(words[0].start), sample(words[-1].end))
     if is_stock_phrase(result.text) and vad.speech_fraction(*span) < 0.5:
@@ -108,6 +106,10 @@ def words_heard(
     ]
 
 
+def _sample(t: float, origin_t: float) -> int:
+    return round((t - origin_t) * SAMPLE_RATE)
+
+
 def _clamped(word: Word, *, after: Word | None, vad: SpeechProbabilities, origin_t: float) -> Word:
     """Alignment stretches a word next to a pause into the silence; VAD knows better. A true
     end lets a pause confirm the word sooner; a true start keeps a turn's first word (aligned up
@@ -117,9 +119,7 @@ def _clamped(word: Word, *, after: Word | None, vad: SpeechProbabilities, origin
     A first word stretched across the whole pause also covers the last speaker's final
     syllable: where the speech under a word is apart by a pause and the word's own part runs
     into the next word, the word is that part."""
-    spans = vad.speech_spans(
-        round((word.start - origin_t) * SAMPLE_RATE), round((word.end - origin_t) * SAMPLE_RATE)
-    )
+    spans = vad.speech_spans(_sample(word.start, origin_t), _sample(word.end, origin_t))
     if not spans:
         return word
     runs_into_next = after is not None and (

@@ -311,9 +311,10 @@ def drafts_shown(*, latencies_s: list[float]) -> None:
     """Account how long after their audio arrived each word a session's pass showed first came
     out: in the stats, and while this process runs confirming passes, in their budget (they are
     dropped at this load when drafts come late)."""
+    budgeted = confirming_passes_for_load()
     for latency_s in latencies_s:
         stats.add_draft_latency(latency_s)
-        if confirming_passes_for_load():
+        if budgeted:
             budget.record(feature="confirming", seconds=latency_s, sessions=_active)
 
 

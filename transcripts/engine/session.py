@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from meetings.models import TERMINAL_STATUSES, MeetingSession
-from meetings.stream import SessionStream, StreamEntry
+from meetings.stream import SessionStream, StreamEntry, entry_id_key
 from transcripts.engine import scheduler
 from transcripts.engine.lease import Lease
 from transcripts.engine.model import PassRequest, PassResult
@@ -69,16 +69,12 @@ class Arrivals:
     def read(self, entries: list[StreamEntry]) -> None:
         now = self.clock()
         for entry in entries:
-            self.offset_s = min(self.offset_s, now - _id_seconds(entry.id))
+            self.offset_s = min(self.offset_s, now - entry_id_key(entry.id)[0] / 1000)
 
     def __call__(self, entry: StreamEntry) -> float:
         if math.isinf(self.offset_s):
             return self.clock()
-        return _id_seconds(entry.id) + self.offset_s
-
-
-def _id_seconds(entry_id: str) -> float:
-    return int(entry_id.partition("-")[0]) / 1000
+        return entry_id_key(entry.id)[0] / 1000 + self.offset_s
 
 
 def transcriber_for(
@@ -198,5 +194,5 @@ def _meeting_over(session: MeetingSession) -> bool:
 
 
 def _next_id(after: str) -> str:
-    ms, _, seq = after.partition("-")
-    return f"{ms}-{int(seq or 0) + 1}"
+    ms, seq = entry_id_key(after)
+    return f"{ms}-{seq + 1}"

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from meetings.stream import StreamEntry
+from meetings.stream import StreamEntry, entry_id_key
 from transcripts.engine import filters
 from transcripts.engine.model import PassRequest, PassResult, Word
 from transcripts.engine.segments import SegmentOut, SegmentWriter
@@ -152,11 +152,6 @@ class _AudioRef:
     arrived: float  # when the entry reached the stream, on the engine's clock
 
 
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
 def _same(a: Word, b: Word) -> bool:
     return filters.normalize(a.text) == filters.normalize(b.text)
 
@@ -268,7 +263,7 @@ class StreamingTranscriber:
                     self._restart_at(float(entry.t))
                 self._append(entry)
                 continue
-            if _id_key(entry.id) <= _id_key(self.last_event_id):
+            if entry_id_key(entry.id) <= entry_id_key(self.last_event_id):
                 continue  # applied before a restart: its effect is in the checkpoint
             if entry.type == "speaker":
                 self.speakers.event(
@@ -526,12 +521,11 @@ class StreamingTranscriber:
     def _first_shown_latencies(self, words: list[Word]) -> list[float]:
         """Now minus when the audio of each word shown for the first time arrived."""
         now = self.clock()
-        ends = [ref.end for ref in self.refs]
         latencies = []
         for word in words:
             if word.end <= self._shown_upto:
                 continue
-            index = bisect.bisect_left(ends, word.end - 1e-6)
+            index = bisect.bisect_left(self.refs, word.end - 1e-6, key=lambda ref: ref.end)
             if index < len(self.refs):
                 latencies.append(now - self.refs[index].arrived)
         return latencies
