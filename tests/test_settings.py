@@ -55,3 +55,67 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
 def test_defaults_give_a_working_configuration() -> None:
     result = run_check()
     assert result.returncode == 0, result.stderr
+
+
+# Two threads of one process, each with its own connection as two processes would have: one
+# holds a write transaction (a worker storing a pass's output) while the other, inside its own
+# transaction, reads and then writes (as `emission_store` and the lifecycle services do).
+SQLITE_WRITERS = """
+import threading, time
+import django
+django.setup()
+from django.db import connection, transaction
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE counter (n integer)")
+    cursor.execute("INSERT INTO counter VALUES (0)")
+connection.close()
+holding = threading.Event()
+errors = []
+
+def writer():
+    with transaction.atomic():
+        connection.cursor().execute("UPDATE counter SET n = n + 1")
+        holding.set()
+        time.sleep(0.5)  # the transaction's work
+    connection.close()
+
+def reader_then_writer():
+    holding.wait()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT n FROM counter")
+                cursor.execute("UPDATE counter SET n = n + 1")
+    except Exception as exc:
+        errors.append(repr(exc))
+    connection.close()
+
+threads = [threading.Thread(target=target) for target in (writer, reader_then_writer)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT n FROM counter")
+    print(errors, cursor.fetchone()[0])
+"""
+
+
+def test_the_default_sqlite_database_lets_a_second_writer_wait_for_the_first(
+    tmp_path: Path,
+) -> None:
+    """`make run`'s SQLite file is shared by the web server and the workers. A transaction that
+    read before it wrote failed at once with "database is locked" while another one was writing
+    (a transcription worker crashed at a meeting's end); it must wait for the lock instead."""
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_WRITERS],
+        cwd=ROOT,
+        env={**base, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "2"], result.stdout

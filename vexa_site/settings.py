@@ -176,8 +176,18 @@ except Exception as exc:  # django-environ raises several types on a malformed U
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
 if "sqlite" in _db["ENGINE"]:
-    # Workers and the web server share one file: wait for the lock instead of failing.
-    _db.setdefault("OPTIONS", {})["timeout"] = 20
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            # Workers and the web server share one file: wait for the lock instead of failing.
+            "timeout": 20,
+            # A transaction takes the write lock when it begins. One that read first and then
+            # wrote while another was writing failed at once with "database is locked" (SQLite
+            # does not wait there: it could deadlock), whatever the timeout.
+            "transaction_mode": "IMMEDIATE",
+            # Readers (the API, the dashboard) go on while a worker writes.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
