@@ -501,6 +501,37 @@ def test_a_restarted_engine_resumes_from_the_checkpoint_without_gap_or_duplicate
         assert b.start >= a.end - 0.25
 
 
+def test_exclamation_marks_in_confirmed_text_do_not_condition_later_passes(
+    clips: dict[str, Clip],
+) -> None:
+    """Whisper goes on in the style of the text it is conditioned on: after one confirmed
+    "Good morning everyone!", every later sentence of a bot's recording ended in "!" (24 of 32
+    drafts), where an offline pass wrote periods. The confirmed words a pass is forced through,
+    and its prompt, read "!" as "." (the stored words keep what the model said)."""
+    make = EntryMaker()
+    entries = [*make.audio(clips["garden"].pcm), *make.audio(clips["budget"].pcm), make.end()]
+    first = Recorder(engine())
+    first.feed(entries[: len(entries) // 2])
+    checkpoint = next(e.checkpoint for e in reversed(first.emissions) if e.checkpoint)
+    assert checkpoint["committed"], checkpoint
+    # What a worker that heard an exclamation would have handed on.
+    checkpoint["committed"][-1]["word"] = checkpoint["committed"][-1]["word"].rstrip(".,") + "!"
+    checkpoint["prompt_text"] = (checkpoint["prompt_text"] + " Wow!").strip()
+    requests: list[PassRequest] = []
+
+    def recorded(request: PassRequest) -> PassResult:
+        requests.append(request)
+        return run_one(request)
+
+    second = StreamingTranscriber("s1", run_pass=recorded, state=checkpoint)
+    after = int(checkpoint["after"].split("-")[0])
+    Recorder(second).feed([e for e in entries if int(e.id.split("-")[0]) > after])
+    assert requests
+    assert all("!" not in r.prefix and "!" not in r.prompt for r in requests)
+    assert any(r.prefix.endswith(".") for r in requests)
+    assert any("Wow." in r.prompt for r in requests)
+
+
 def test_the_hallucination_filters() -> None:
     assert filters.is_stock_phrase("Thank you.")
     assert filters.is_stock_phrase("Thanks for watching!")

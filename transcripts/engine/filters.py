@@ -52,6 +52,11 @@ def normalize(text: str) -> str:
     return " ".join(_norm_re.sub(" ", text.lower()).split())
 
 
+def conditioning(text: str) -> str:
+    """`text` as the model is conditioned on it (prompt, forced prefix)."""
+    return text.replace("!", ".")
+
+
 def is_silence_hypothesis(*, no_speech_prob: float, avg_logprob: float) -> bool:
     return no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
 

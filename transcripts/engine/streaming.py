@@ -554,13 +554,13 @@ class StreamingTranscriber:
         samples = self.audio[
             round((audio_t - self.cut_t) * SAMPLE_RATE) : round((upto - self.cut_t) * SAMPLE_RATE)
         ]
-        committed = "".join(w.text for w in self.committed).strip()
+        committed = filters.conditioning("".join(w.text for w in self.committed).strip())
         prompt_parts = [self.config.prompt, self.prompt_text]
         if not confirming:
             # Draft-only: the confirmed words in the buffer are left out of its audio, so they
             # are previous text (one decoder forward) instead of a prefix (a step per token).
             prompt_parts.append(committed)
-        prompt = " ".join(p for p in prompt_parts if p).strip()
+        prompt = filters.conditioning(" ".join(p for p in prompt_parts if p).strip())
         beam_size = None  # the scheduler's, by load
         if self.confirming_passes:
             beam_size = int(settings.WHISPER_BEAM_SIZE) if confirming else 1
