@@ -32,6 +32,7 @@ from transcripts.engine.streaming import (
     CONFIRM_GUARD_S,
     CONFIRMING_EVERY_S,
     MAX_BUFFER_S,
+    MIN_CONTEXT_S,
     Emission,
     EngineConfig,
     StreamingTranscriber,
@@ -499,6 +500,27 @@ def test_a_restarted_engine_resumes_from_the_checkpoint_without_gap_or_duplicate
         assert got.count(word) <= 1, text
     for a, b in itertools.pairwise(finals):
         assert b.start >= a.end - 0.25
+
+
+def test_the_first_words_after_silence_wait_for_two_passes_that_each_heard_enough(
+    clips: dict[str, Clip], tmp_path: Path
+) -> None:
+    """A meeting (or a turn after a long silence) starts with a short buffer, and passes over
+    a second of audio mishear its first words: a pass over 1.0 s ("Don't worry") and one over
+    1.5 s agreed on "Don't" for "Good morning" in 6 runs of 19. Words are confirmed by
+    agreement only between passes that each had `MIN_CONTEXT_S` of the buffer."""
+    make = EntryMaker()
+    silence = read_wav_pcm16k(make_silence_wav(tmp_path / "lead.wav", seconds=1.0))
+    live = engine(pass_interval_s=0.3)
+    rec = Recorder(live)
+    rec.feed([*make.audio(silence + clips["budget"].pcm), make.end()])
+    assert missing(rec.text(), "budget") == []
+    passes = [h for h in live.history if h["upto"] - h["cut_t"] > 0]
+    first = next(i for i, h in enumerate(passes) if h.get("confirmed"))
+    assert first > 0
+    assert passes[first].get("rest"), passes[: first + 1]  # confirmed by agreement, not a pause
+    partner = passes[first - 1]
+    assert partner["upto"] - partner["cut_t"] >= MIN_CONTEXT_S - 1e-6, passes[: first + 1]
 
 
 def test_exclamation_marks_in_confirmed_text_do_not_condition_later_passes(
