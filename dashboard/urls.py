@@ -17,4 +17,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.meeting_transcript_txt_view,
         name="meeting_transcript_txt",
     ),
+    path("recordings/<int:recording_id>.wav", views.recording_view, name="recording"),
 ]

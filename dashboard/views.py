@@ -13,7 +13,8 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth import login, logout
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -22,15 +23,17 @@ from accounts.auth import token_for_key
 from accounts.models import ApiToken, User
 from bots import services as bot_services
 from dashboard.forms import BotForm
+from meetings import recordings
 from meetings import selectors as meeting_selectors
-from meetings.models import LIVE_STATUSES, MeetingStatus
+from meetings.models import LIVE_STATUSES, MeetingStatus, RecordingStatus
+from meetings.recordings_api import recording_response
 from transcripts import exports
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from vexa_site.errors import DomainError, NotFound
 
 SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def _signed_in_user(request: HttpRequest) -> User | None:
@@ -54,7 +57,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 def dashboard_login_required(view: View) -> View:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = _signed_in_user(request)
         if user is None:
             return redirect(f"{reverse('dashboard:login')}?next={request.path}")
@@ -140,6 +143,11 @@ def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
         "drafts": [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
         "is_live": meeting.status in LIVE_STATUSES,
+        "recordings": list(
+            recordings.recordings_for(user=user)
+            .filter(meeting=meeting, status=RecordingStatus.COMPLETED)
+            .order_by("created_at", "id")
+        ),
     }
 
 
@@ -183,3 +191,13 @@ def meeting_transcript_txt_view(request: HttpRequest, user: User, meeting_id: in
         f'attachment; filename="{exports.export_filename(meeting, "txt")}"'
     )
     return response
+
+
+@dashboard_login_required
+def recording_view(
+    request: HttpRequest, user: User, recording_id: int
+) -> HttpResponse | StreamingHttpResponse:
+    """A recording's audio for the meeting page's player (byte ranges, so it can seek) and its
+    download link: the API's endpoint needs a key header, the dashboard signs in by session."""
+    recording = recordings.recording_get(user=user, recording_id=recording_id)
+    return recording_response(recording, range_header=request.headers.get("Range"))

@@ -143,42 +143,50 @@ class RecordingDownloadApi(RecordingApi):
     )
     def get(self, request: Request, recording_id: int) -> HttpResponse | StreamingHttpResponse:
         recording = recordings.recording_get(user=request_user(request), recording_id=recording_id)
-        path = recordings.recording_file(recording)
-        size = path.stat().st_size
-        try:
-            wanted = recordings.byte_range(request.headers.get("Range"), size)
-        except ValueError:
-            response = HttpResponse(status=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        filename = f"recording-{recording.pk}.wav"
-        if wanted is None:
-            whole = FileResponse(
-                path.open("rb"),
-                content_type=recording.content_type,
-                as_attachment=True,
-                filename=filename,
-            )
-            whole["Accept-Ranges"] = "bytes"
-            return whole
-        first, last = wanted
+        return recording_response(recording, range_header=request.headers.get("Range"))
 
-        def body() -> Any:
-            with path.open("rb") as handle:
-                handle.seek(first)
-                remaining = last - first + 1
-                while remaining > 0:
-                    block = handle.read(min(CHUNK_BYTES, remaining))
-                    if not block:
-                        return
-                    remaining -= len(block)
-                    yield block
 
-        partial = StreamingHttpResponse(
-            body(), status=status.HTTP_206_PARTIAL_CONTENT, content_type=recording.content_type
+def recording_response(
+    recording: Recording, *, range_header: str | None
+) -> HttpResponse | StreamingHttpResponse:
+    """The recording's file, or the byte range asked for (206; 416 when unsatisfiable), as
+    the API and the dashboard serve it: players seek with ranges, downloads resume."""
+    path = recordings.recording_file(recording)
+    size = path.stat().st_size
+    try:
+        wanted = recordings.byte_range(range_header, size)
+    except ValueError:
+        response = HttpResponse(status=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    filename = f"recording-{recording.pk}.wav"
+    if wanted is None:
+        whole = FileResponse(
+            path.open("rb"),
+            content_type=recording.content_type,
+            as_attachment=True,
+            filename=filename,
         )
-        partial["Content-Range"] = f"bytes {first}-{last}/{size}"
-        partial["Content-Length"] = str(last - first + 1)
-        partial["Accept-Ranges"] = "bytes"
-        partial["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return partial
+        whole["Accept-Ranges"] = "bytes"
+        return whole
+    first, last = wanted
+
+    def body() -> Any:
+        with path.open("rb") as handle:
+            handle.seek(first)
+            remaining = last - first + 1
+            while remaining > 0:
+                block = handle.read(min(CHUNK_BYTES, remaining))
+                if not block:
+                    return
+                remaining -= len(block)
+                yield block
+
+    partial = StreamingHttpResponse(
+        body(), status=status.HTTP_206_PARTIAL_CONTENT, content_type=recording.content_type
+    )
+    partial["Content-Range"] = f"bytes {first}-{last}/{size}"
+    partial["Content-Length"] = str(last - first + 1)
+    partial["Accept-Ranges"] = "bytes"
+    partial["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return partial

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts import services as account_services
 from accounts.models import User
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
-from tests.meetings.builders import add_segments, meeting_in
+from tests.meetings.builders import add_segments, meeting_in, recorded
 from transcripts.models import ShareLink
 
 pytestmark = pytest.mark.django_db
@@ -65,13 +66,16 @@ def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: s
     assert b"No meetings yet" in fragment.content
 
 
-def test_another_users_meeting_is_a_404(bob: User, alice_key: str) -> None:
+def test_another_users_meeting_is_a_404(bob: User, alice_key: str, tmp_path: Path) -> None:
     theirs = make_meeting(bob)
     client = signed_in(alice_key)
     assert client.get(f"/dashboard/meetings/{theirs.pk}").status_code == 404
     assert client.post(f"/dashboard/meetings/{theirs.pk}/stop").status_code == 404
     assert client.post(f"/dashboard/meetings/{theirs.pk}/share").status_code == 404
     assert client.get(f"/dashboard/meetings/{theirs.pk}/transcript.txt").status_code == 404
+    with override_settings(RECORDINGS_DIR=tmp_path):
+        theirs_recording = recorded(bob, native="rec-ordi-ngs")
+        assert client.get(f"/dashboard/recordings/{theirs_recording.pk}.wav").status_code == 404
     assert Meeting.objects.get(pk=theirs.pk).status == MeetingStatus.REQUESTED
 
 
@@ -161,3 +165,27 @@ def test_a_nul_in_a_form_value_is_refused_and_creates_nothing(alice: User, alice
     assert response.status_code == 422
     assert b"bot name: Null characters are not allowed." in response.content
     assert not Meeting.objects.filter(user=alice).exists()
+
+
+def test_a_finished_meetings_page_plays_and_downloads_its_recording(
+    alice: User, alice_key: str, tmp_path: Path
+) -> None:
+    """The API serves recordings to a key header; the dashboard, signed in by session, shows a
+    player that can seek (byte ranges) and a download link."""
+    with override_settings(RECORDINGS_DIR=tmp_path):
+        recording = recorded(alice, seconds=2.0)
+        content = Path(recording.file_path).read_bytes()
+        client = signed_in(alice_key)
+        page = client.get(f"/dashboard/meetings/{recording.meeting_id}")
+        url = f"/dashboard/recordings/{recording.pk}.wav"
+        whole = client.get(url)
+        part = client.get(url, HTTP_RANGE="bytes=44-99")
+        anonymous = Client().get(url)
+
+    assert f'<audio controls preload="none" src="{url}">'.encode() in page.content
+    assert whole.status_code == 200
+    assert whole["Content-Type"] == "audio/wav"
+    assert b"".join(whole.streaming_content) == content  # type: ignore[attr-defined]
+    assert part.status_code == 206
+    assert b"".join(part.streaming_content) == content[44:100]  # type: ignore[attr-defined]
+    assert anonymous.status_code == 302

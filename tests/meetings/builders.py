@@ -7,8 +7,9 @@ from typing import Any
 
 from accounts.models import User
 from bots.platforms import real_meeting_url
+from bots.runtime.recording import RecordingWriter
 from meetings import lifecycle
-from meetings.models import Meeting, MeetingSession, MeetingStatus
+from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording, RecordingStatus
 from transcripts.models import Segment
 
 S = MeetingStatus
@@ -98,3 +99,15 @@ def cookbook_standup(user: User) -> Meeting:
         started_at=START,
     )
     return meeting
+
+
+def recorded(user: User, *, native: str = "abc-defg-hij", seconds: float = 1.0) -> Recording:
+    """A finished recording written by the bot's own writer (1 kHz-ish ramp, not silence) into
+    `RECORDINGS_DIR`."""
+    meeting = meeting_in(user, "completed", native_meeting_id=native)
+    session = MeetingSession.objects.create(meeting=meeting)
+    writer = RecordingWriter(session)
+    samples = int(seconds * 16000)
+    writer.write(bytes((i * 37) % 256 for i in range(samples * 2)), t=0.0)
+    writer.close(status=RecordingStatus.COMPLETED)
+    return Recording.objects.get(pk=writer.recording.pk)

@@ -12,7 +12,7 @@ from accounts.models import User
 from bots.runtime.recording import RecordingWriter
 from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
 from tests.conftest import api_client
-from tests.meetings.builders import meeting_in
+from tests.meetings.builders import meeting_in, recorded
 from vexa_site.input_guard import MAX_PAGE
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -21,17 +21,6 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 def recordings_dir(tmp_path: Path) -> Any:
     with override_settings(RECORDINGS_DIR=tmp_path / "recordings"):
         yield tmp_path / "recordings"
-
-
-def recorded(user: User, *, native: str = "abc-defg-hij", seconds: float = 1.0) -> Recording:
-    """A finished recording written by the bot's own writer (1 kHz-ish ramp, not silence)."""
-    meeting = meeting_in(user, "completed", native_meeting_id=native)
-    session = MeetingSession.objects.create(meeting=meeting)
-    writer = RecordingWriter(session)
-    samples = int(seconds * 16000)
-    writer.write(bytes((i * 37) % 256 for i in range(samples * 2)), t=0.0)
-    writer.close(status=RecordingStatus.COMPLETED)
-    return Recording.objects.get(pk=writer.recording.pk)
 
 
 def test_it_lists_the_callers_recordings_paginated_and_filtered(
