@@ -383,6 +383,12 @@ def test_post_transcribe_queues_the_pass_for_the_owner_only(
     assert len(callbacks) == 1
     bad = alice_api.post(url, {"model": "/etc/passwd"}, format="json")
     assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "model"]
+    # What a caller can do instead (it said "available: []").
+    assert "leave `model` out" in bad.json()["detail"][0]["msg"]
+    with override_settings(WHISPER_OFFLINE_MODELS=["large-v3"]):
+        offered = alice_api.post(url, {"model": "medium"}, format="json").json()
+    assert "'large-v3'" in offered["detail"][0]["msg"]
     live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
     assert alice_api.post(f"/meetings/{live.pk}/transcribe", {}, format="json").status_code == 409
 

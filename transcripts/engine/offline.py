@@ -146,11 +146,18 @@ def retranscription_enqueue(*, user: Any, meeting_id: int, model: str | None) ->
 
     meeting = meeting_get(user=user, meeting_id=meeting_id)
     if model and model not in settings.WHISPER_OFFLINE_MODELS and model != settings.WHISPER_MODEL:
+        # The names the operator offers; WHISPER_MODEL is the default, usually a path on the host.
+        offered = ", ".join(repr(name) for name in settings.WHISPER_OFFLINE_MODELS)
+        choices = (
+            f"leave it out for the default, or use one of {offered}"
+            if offered
+            else ("this server offers only its default model: leave `model` out")
+        )
         raise InvalidInput(
             [
                 {
                     "loc": ["body", "model"],
-                    "msg": f"Unknown model; available: {settings.WHISPER_OFFLINE_MODELS}",
+                    "msg": f"Unknown model {model!r}: {choices}",
                     "type": "value_error.model",
                 }
             ]
