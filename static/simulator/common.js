@@ -82,7 +82,7 @@
 
     // Call inside the join button's click handler: the AudioContext is created there so that
     // autoplay rules let it run. Resolves to the first state, or null when the server refused
-    // (its reason in `sim.refusal`). `extra` goes with the name (Zoom: the passcode).
+    // (its reason in `sim.refusal`). `extra` goes with the name (the passcode).
     sim.join = async function (name, extra) {
       sim.audioCtx = new AudioContext();
       const response = await post("/join", { name: name, ...(extra || {}) });

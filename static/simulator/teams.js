@@ -73,7 +73,9 @@
     myName = nameInput.value.trim();
     if (!myName) return;
     joinButton.disabled = true;
-    const state = await sim.join(myName);
+    // The link's `p` is the meeting's passcode: a wrong one is refused.
+    const passcode = new URLSearchParams(window.location.search).get("p") || "";
+    const state = await sim.join(myName, { passcode: passcode });
     if (state === null) {
       showDeadEnd("We couldn't connect you", "Something went wrong. Please try again.");
       return;

@@ -232,7 +232,14 @@ def test_a_bot_waits_in_the_lobby_is_active_only_once_admitted_and_completes_at_
     bot_stack: BotStack, dave: User
 ) -> None:
     native = teams_id()
-    load_teams(bot_stack.base_url, native, admit="manual", participants=[{"name": "Alice"}])
+    # The meeting has a passcode: the simulated page takes it from the link's `p`, as Teams does.
+    load_teams(
+        bot_stack.base_url,
+        native,
+        admit="manual",
+        passcode=PASSCODE,
+        participants=[{"name": "Alice"}],
+    )
     meeting = send_bot(dave, native)
     # The lobby shows a hang-up button like the call: only its text keeps the bot waiting.
     wait_status(meeting, MeetingStatus.AWAITING_ADMISSION)
