@@ -231,7 +231,9 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "supervise-bots": {"task": "bots.tasks.supervise_bots", "schedule": 15.0},
-    "start-scheduled-bots": {"task": "bots.tasks.start_scheduled_bots", "schedule": 15.0},
+    # A scheduled bot starts within this of its `join_at` (at 15 s one came 7 s late): one
+    # query for requested meetings whose time has come.
+    "start-scheduled-bots": {"task": "bots.tasks.start_scheduled_bots", "schedule": 2.0},
     "supervise-transcription": {
         "task": "transcripts.tasks.supervise_transcription",
         "schedule": 15.0,
