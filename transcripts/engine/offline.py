@@ -151,7 +151,7 @@ def retranscription_enqueue(*, user: Any, meeting_id: int, model: str | None) ->
         choices = (
             f"leave it out for the default, or use one of {offered}"
             if offered
-            else ("this server offers only its default model: leave `model` out")
+            else "this server offers only its default model: leave `model` out"
         )
         raise InvalidInput(
             [

@@ -562,7 +562,7 @@ class StreamingTranscriber:
         samples = self.audio[
             round((audio_t - self.cut_t) * SAMPLE_RATE) : round((upto - self.cut_t) * SAMPLE_RATE)
         ]
-        committed = filters.conditioning("".join(w.text for w in self.committed).strip())
+        committed = "".join(w.text for w in self.committed).strip()
         prompt_parts = [self.config.prompt, self.prompt_text]
         if not confirming:
             # Draft-only: the confirmed words in the buffer are left out of its audio, so they
@@ -579,7 +579,7 @@ class StreamingTranscriber:
             prompt=prompt,
             hotwords=self.config.hotwords,
             beam_size=beam_size,
-            prefix=committed if confirming else "",
+            prefix=filters.conditioning(committed) if confirming else "",
         )
 
     def _words(self, planned: _Pass, result: PassResult) -> tuple[list[Word], str]:
