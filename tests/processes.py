@@ -7,6 +7,7 @@ workers and real ASGI server. Tests that use them need committed data (`transact
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,9 +17,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from vexa_site.redis import get_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -54,6 +58,15 @@ def product_env(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def drop_queued_bot(meeting_id: int) -> None:
+    """No bot worker runs in the calling test: take the meeting's `run_bot` off the queue."""
+    redis = get_redis()
+    entries: list[Any] = list(redis.lrange("bots", 0, -1))
+    for raw in entries:
+        if json.loads(raw)["headers"].get("argsrepr") == f"({meeting_id},)":
+            redis.lrem("bots", 1, raw)
 
 
 def free_port() -> int:

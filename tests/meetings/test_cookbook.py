@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from tests import processes
 from tests.conftest import ADMIN_KEY
-from vexa_site.redis import get_redis
-
-
-def _drop_queued_bot(meeting_id: int) -> None:
-    """No bot worker runs here: take this meeting's `run_bot` message off the queue."""
-    redis = get_redis()
-    entries: list[Any] = list(redis.lrange("bots", 0, -1))
-    for raw in entries:
-        if json.loads(raw)["headers"].get("argsrepr") == f"({meeting_id},)":
-            redis.lrem("bots", 1, raw)
 
 
 def test_an_integrator_follows_the_cookbooks_over_http(transactional_db: Any) -> None:
@@ -44,7 +33,7 @@ def test_an_integrator_follows_the_cookbooks_over_http(transactional_db: Any) ->
         )
         assert created.status_code == 201
         meeting_id = created.json()["id"]
-        _drop_queued_bot(meeting_id)
+        processes.drop_queued_bot(meeting_id)
         assert created.json()["status"] == "requested"
         assert int(created.headers["X-RateLimit-Remaining"]) >= 0
 
