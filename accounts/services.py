@@ -62,6 +62,21 @@ def user_get_or_create(
         return User.objects.get(email__iexact=email), False
 
 
+def operator_ensure(*, email: str, password: str) -> tuple[User, bool]:
+    """The quick start's operator (Django admin, simulator host page); returns (user, created).
+
+    Created as a superuser with `password`; an existing account keeps the password it has (its
+    operator may have changed it since) and is made staff and superuser.
+    """
+    user, created = user_get_or_create(email=email, name="Operator")
+    if created:
+        user.set_password(password)
+    user.is_staff = True
+    user.is_superuser = True
+    user.save(update_fields=["password", "is_staff", "is_superuser"])
+    return user, created
+
+
 def user_update(*, user: User, changes: dict[str, Any]) -> User:
     """Partial update; `data` is merged key by key so stored settings are never lost."""
     fields: list[str] = []

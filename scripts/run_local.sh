@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .local var
 [ -s .local/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > .local/secret_key
+[ -s .local/operator_password ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' > .local/operator_password
 [ -s .local/admin_token ] || .venv/bin/python -c 'import secrets; print("adm_" + secrets.token_urlsafe(32))' > .local/admin_token
 export SECRET_KEY="${SECRET_KEY:-$(cat .local/secret_key)}"
 export ADMIN_API_TOKEN="${ADMIN_API_TOKEN:-$(cat .local/admin_token)}"
@@ -28,7 +29,7 @@ if [ -z "${REDIS_URL:-}" ]; then
   processes="redis $processes"
 fi
 .venv/bin/python manage.py migrate --noinput
-.venv/bin/python manage.py bootstrap_demo
+.venv/bin/python manage.py bootstrap_demo --operator-password-file .local/operator_password
 if [ "${1:-}" = "demo" ]; then
   processes="$processes demo"
   export DEMO=1
