@@ -43,6 +43,9 @@ def test_the_printed_api_key_works_and_the_printed_operator_signs_in_to_the_admi
     assert "operator@example.com / first-start-password" in printed
     admin = admin_login("operator@example.com", "first-start-password")
     assert admin.get("/django-admin/meetings/meeting/").status_code == 200
+    index = admin.get("/django-admin/").content.decode()
+    assert "API tokens" in index
+    assert "Webhook deliveries" in index
     # The demo user is an API user, not an operator.
     assert not User.objects.get(email="demo@example.com").is_staff
 
