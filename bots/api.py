@@ -143,7 +143,9 @@ class BotCreateApi(BotApi):
             "409 when a live bot exists for this meeting; 429 over the user's "
             "`max_concurrent_bots` (0 = unlimited). `join_at` in the future schedules the bot "
             "(not counted against the limit until it starts). `language` is a Whisper code "
-            "(omit to auto-detect). `automatic_leave` takes seconds (`waiting_room`, "
+            "(omit to auto-detect) that the live model can transcribe (422 for any but `en` "
+            "with an English-only model such as the bundled tiny.en). `automatic_leave` takes "
+            "seconds (`waiting_room`, "
             "`no_one_joined`, `everyone_left`, `silence`, `max_duration`; Vexa's `*_timeout` "
             "millisecond names are accepted too). `metadata` (at most 4 KiB of JSON) is echoed "
             "back. With an `Idempotency-Key` header, repeating the same body within 24 h "
@@ -280,8 +282,9 @@ class BotConfigApi(BotApi):
         operation_id="bots_update_config",
         summary="Update Bot Configuration",
         description=(
-            "Change `language` (a Whisper code, or null to auto-detect), `task` or `bot_name` "
-            "of an active bot. 202: delivered to the running bot, which applies it to the "
+            "Change `language` (a Whisper code the live model can transcribe, or null to "
+            "auto-detect), `task` or `bot_name` of an active bot. 202: delivered to the running "
+            "bot, which applies it to the "
             "audio that follows. 409 if the bot is not `active`; 404 if there is no live bot."
         ),
         request=Input,

@@ -20,6 +20,7 @@ from accounts.models import User
 from bots import control, platforms
 from meetings import lifecycle
 from meetings.models import LIVE_STATUSES, TERMINAL_STATUSES, Meeting, MeetingStatus
+from transcripts.engine import model
 from vexa_site.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -39,23 +40,34 @@ def whisper_languages() -> frozenset[str]:
     return frozenset(_LANGUAGE_CODES)
 
 
-def check_language(language: str | None) -> str | None:
-    """None or "" means auto-detect; anything else must be one of Whisper's codes."""
+def check_language(language: str | None, *, live: bool) -> str | None:
+    """None or "" means auto-detect; anything else must be one of Whisper's codes.
+
+    With `live` (the bot's audio is transcribed as it comes) the language must also be one the
+    live model can transcribe: an English-only model given Spanish writes English-sounding
+    nonsense and labels it Spanish, so that is refused before a bot joins.
+    """
     if not language:
         return None
     code = language.strip().lower()
     if code not in whisper_languages():
-        raise InvalidInput(
-            [
-                {
-                    "loc": ["body", "language"],
-                    "msg": f"Unsupported language {language!r}; use a Whisper language code "
-                    "such as 'en', 'es', 'de', or omit it to auto-detect",
-                    "type": "value_error.language",
-                }
-            ]
+        raise _language_error(
+            f"Unsupported language {language!r}; use a Whisper language code "
+            "such as 'en', 'es', 'de', or omit it to auto-detect"
+        )
+    if live and code != "en" and model.model_is_english_only():
+        raise _language_error(
+            f"The live transcription model ({model.model_label()}) is English-only, so it "
+            f"cannot transcribe {code!r}: send 'en' or omit the language, or have the "
+            "operator set WHISPER_MODEL to a multilingual Whisper model"
         )
     return code
+
+
+def _language_error(message: str) -> InvalidInput:
+    return InvalidInput(
+        [{"loc": ["body", "language"], "msg": message, "type": "value_error.language"}]
+    )
 
 
 def enqueue_run_bot(meeting_id: int) -> None:
@@ -105,7 +117,7 @@ def bot_create(
         passcode=passcode,
         meeting_url=meeting_url,
     )
-    language = check_language(language)
+    language = check_language(language, live=transcribe_enabled)
     task = task or "transcribe"
     if task not in TASKS:
         raise InvalidInput(f"task must be one of {list(TASKS)}")
@@ -211,7 +223,7 @@ def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
     if not allowed:
         raise InvalidInput("Give at least one of language, task, bot_name")
     if "language" in allowed:
-        allowed["language"] = check_language(allowed["language"])
+        allowed["language"] = check_language(allowed["language"], live=True)
     if "task" in allowed and allowed["task"] not in TASKS:
         raise InvalidInput(f"task must be one of {list(TASKS)}")
     with transaction.atomic():

@@ -129,7 +129,7 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
             language=form.cleaned_data["language"] or None,
         )
     except DomainError as exc:
-        context = _list_context(user, status=None, error=str(exc.detail))
+        context = _list_context(user, status=None, error=exc.message)
         return render(request, "dashboard/meetings.html", context, status=exc.status_code)
     return redirect("dashboard:meeting", meeting_id=meeting.pk)
 

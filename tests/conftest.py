@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +64,15 @@ def admin_api() -> APIClient:
     client = APIClient()
     client.credentials(HTTP_X_ADMIN_API_KEY=ADMIN_KEY)
     return client
+
+
+@pytest.fixture
+def multilingual_model(tmp_path: Path) -> Iterator[Path]:
+    """`WHISPER_MODEL` pointing at a multilingual model as the web process sees it: only its
+    vocabulary (51865 tokens), which is all the API reads to know what the model can transcribe.
+    No weights: none are downloadable here, and no test using this transcribes with it."""
+    folder = tmp_path / "whisper-multilingual"
+    folder.mkdir()
+    (folder / "vocabulary.txt").write_text("".join(f"token{i}\n" for i in range(51865)))
+    with override_settings(WHISPER_MODEL=str(folder)):
+        yield folder

