@@ -28,3 +28,10 @@ def user_get_by_email(*, email: str) -> User:
 
 def token_list_for_user(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("id")
+
+
+def token_get_for_user(*, user: User, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(user=user, pk=token_id).first()
+    if token is None:
+        raise NotFound("API key not found")
+    return token

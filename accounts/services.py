@@ -117,6 +117,26 @@ def token_issue(
     return IssuedToken(token=token, plain=plain)
 
 
+def token_issue_for_self(
+    *, user: User, signed_in_with: ApiToken | None, scopes: list[str], name: str = ""
+) -> IssuedToken:
+    """A key a signed-in user mints for themselves (the dashboard), with at most the scopes of
+    the key they signed in with: a read-only (`tx`) key must not become one that sends bots.
+    No scopes chosen means the session key's own (the defaults for a staff session)."""
+    if signed_in_with is None:
+        chosen = parse_scopes(scopes)
+    else:
+        held = sorted(signed_in_with.scopes or [])
+        chosen = parse_scopes(scopes) if scopes else held
+        beyond = sorted(set(chosen) - set(held))
+        if beyond:
+            raise InvalidInput(
+                f"The key this session signed in with lacks {beyond}; a key made here can have "
+                f"only {held}. Ask an operator for a key with more scopes."
+            )
+    return token_issue(user=user, scopes=chosen, name=name)
+
+
 def token_revoke(*, token_id: int) -> ApiToken:
     """Revoke a token; it stops authenticating immediately. Revoking twice is harmless."""
     ApiToken.objects.filter(pk=token_id, revoked=False).update(

@@ -4,17 +4,38 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.models import VALID_SCOPES
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 
-class BotForm(forms.Form):
-    """ "Send a bot": a pasted meeting link, and optionally the bot's name and language."""
 
-    meeting_url = forms.CharField(max_length=2048)
-    bot_name = forms.CharField(max_length=100, required=False)
-    language = forms.CharField(max_length=16, required=False)
-
+class DashboardForm(forms.Form):
     def error_text(self) -> str:
         """One line naming each refused field, for the page's error banner."""
         return "; ".join(
             f"{name.replace('_', ' ')}: {' '.join(str(m) for m in messages)}"
             for name, messages in self.errors.items()
         )
+
+
+class BotForm(DashboardForm):
+    """ "Send a bot": a pasted meeting link, and optionally the bot's name and language."""
+
+    meeting_url = forms.CharField(max_length=2048)
+    bot_name = forms.CharField(max_length=100, required=False)
+    language = forms.CharField(max_length=16, required=False)
+
+
+class KeyForm(DashboardForm):
+    """A new API key: a name to recognise it by and its scopes (none: the session key's)."""
+
+    name = forms.CharField(max_length=255, required=False)
+    scopes = forms.MultipleChoiceField(choices=[(s, s) for s in VALID_SCOPES], required=False)
+
+
+class WebhookForm(DashboardForm):
+    """A new webhook endpoint: its URL and the events it wants (none: every event)."""
+
+    url = forms.CharField(max_length=2048)
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in SUBSCRIBABLE_EVENT_TYPES], required=False
+    )

@@ -18,4 +18,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="meeting_transcript_txt",
     ),
     path("recordings/<int:recording_id>.wav", views.recording_view, name="recording"),
+    path("settings", views.settings_view, name="settings"),
+    path("settings/keys", views.key_create_view, name="key_create"),
+    path("settings/keys/<int:token_id>/revoke", views.key_revoke_view, name="key_revoke"),
+    path("settings/webhooks", views.webhook_create_view, name="webhook_create"),
+    path("settings/webhooks/<int:endpoint_id>/test", views.webhook_test_view, name="webhook_test"),
+    path(
+        "settings/webhooks/<int:endpoint_id>/delete",
+        views.webhook_delete_view,
+        name="webhook_delete",
+    ),
 ]

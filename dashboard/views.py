@@ -19,10 +19,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import selectors as account_selectors
+from accounts import services as account_services
 from accounts.auth import token_for_key
-from accounts.models import ApiToken, User
+from accounts.models import VALID_SCOPES, ApiToken, User
 from bots import services as bot_services
-from dashboard.forms import BotForm
+from dashboard.forms import BotForm, KeyForm, WebhookForm
 from meetings import recordings
 from meetings import selectors as meeting_selectors
 from meetings.models import LIVE_STATUSES, MeetingStatus, RecordingStatus
@@ -31,6 +33,9 @@ from transcripts import exports
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from vexa_site.errors import DomainError, NotFound
+from webhooks import selectors as webhook_selectors
+from webhooks import services as webhook_services
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 
 SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
 View = Callable[..., HttpResponseBase]
@@ -201,3 +206,95 @@ def recording_view(
     download link: the API's endpoint needs a key header, the dashboard signs in by session."""
     recording = recordings.recording_get(user=user, recording_id=recording_id)
     return recording_response(recording, range_header=request.headers.get("Range"))
+
+
+# --- settings: API keys and webhooks -------------------------------------------------------------
+
+
+def _session_token(request: HttpRequest, user: User) -> ApiToken | None:
+    token_id = request.session.get(SESSION_TOKEN_KEY)
+    return None if token_id is None else ApiToken.objects.filter(pk=token_id, user=user).first()
+
+
+def _settings_page(
+    request: HttpRequest, user: User, *, status: int = 200, **shown: Any
+) -> HttpResponse:
+    """The settings page; `shown` carries what appears once (a new key or secret, a test's
+    outcome) or an error for one of its forms."""
+    context = {
+        "tokens": list(account_selectors.token_list_for_user(user=user)),
+        "session_token_id": request.session.get(SESSION_TOKEN_KEY),
+        "endpoints": list(webhook_selectors.endpoint_list(user=user)),
+        "deliveries": webhook_selectors.delivery_recent(user=user, limit=10),
+        "scopes": VALID_SCOPES,
+        "event_types": SUBSCRIBABLE_EVENT_TYPES,
+        **shown,
+    }
+    return render(request, "dashboard/settings.html", context, status=status)
+
+
+@dashboard_login_required
+def settings_view(request: HttpRequest, user: User) -> HttpResponse:
+    return _settings_page(request, user)
+
+
+@dashboard_login_required
+@require_POST
+def key_create_view(request: HttpRequest, user: User) -> HttpResponse:
+    form = KeyForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, user, status=422, key_error=form.error_text())
+    try:
+        issued = account_services.token_issue_for_self(
+            user=user,
+            signed_in_with=_session_token(request, user),
+            scopes=form.cleaned_data["scopes"],
+            name=form.cleaned_data["name"],
+        )
+    except DomainError as exc:
+        return _settings_page(request, user, status=exc.status_code, key_error=exc.message)
+    # Rendered, never redirected: the plain key exists only in this response.
+    return _settings_page(request, user, status=201, new_key=issued)
+
+
+@dashboard_login_required
+@require_POST
+def key_revoke_view(request: HttpRequest, user: User, token_id: int) -> HttpResponse:
+    token = account_selectors.token_get_for_user(user=user, token_id=token_id)
+    account_services.token_revoke(token_id=token.pk)
+    # Revoking the session's own key signs it out on the next page (`_signed_in_user`).
+    return redirect("dashboard:settings")
+
+
+@dashboard_login_required
+@require_POST
+def webhook_create_view(request: HttpRequest, user: User) -> HttpResponse:
+    form = WebhookForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, user, status=422, webhook_error=form.error_text())
+    try:
+        endpoint = webhook_services.endpoint_create(
+            user=user, url=form.cleaned_data["url"], event_types=form.cleaned_data["event_types"]
+        )
+    except DomainError as exc:
+        return _settings_page(request, user, status=exc.status_code, webhook_error=exc.message)
+    return _settings_page(request, user, status=201, new_endpoint=endpoint)
+
+
+@dashboard_login_required
+@require_POST
+def webhook_test_view(request: HttpRequest, user: User, endpoint_id: int) -> HttpResponse:
+    endpoint = webhook_selectors.endpoint_get(user=user, endpoint_id=endpoint_id)
+    delivery = webhook_services.endpoint_test(endpoint=endpoint)
+    return _settings_page(request, user, tested=delivery)
+
+
+@dashboard_login_required
+@require_POST
+def webhook_delete_view(request: HttpRequest, user: User, endpoint_id: int) -> HttpResponse:
+    endpoint = webhook_selectors.endpoint_get(user=user, endpoint_id=endpoint_id)
+    try:
+        webhook_services.endpoint_delete(endpoint=endpoint)
+    except DomainError as exc:
+        return _settings_page(request, user, status=exc.status_code, webhook_error=exc.message)
+    return redirect("dashboard:settings")

@@ -37,6 +37,15 @@ def delivery_page(
     return rows, total
 
 
+def delivery_recent(*, user: User, limit: int = 10) -> list[WebhookDelivery]:
+    """The user's latest deliveries over all endpoints, newest first, in one query."""
+    return list(
+        WebhookDelivery.objects.filter(endpoint__user=user)
+        .select_related("event", "endpoint")
+        .order_by("-id")[:limit]
+    )
+
+
 def delivery_get(*, endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery:
     delivery = (
         WebhookDelivery.objects.select_related("event", "endpoint")

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client, override_settings
+from standardwebhooks import Webhook
 
 from accounts import services as account_services
-from accounts.models import User
+from accounts.models import ApiToken, User
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
+from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
+from tests.webhooks.receiver import Receiver
 from transcripts.models import ShareLink
+from webhooks import services as webhook_services
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +206,140 @@ def test_a_finished_meetings_page_plays_and_downloads_its_recording(
     assert part.status_code == 206
     assert b"".join(part.streaming_content) == content[44:100]  # type: ignore[attr-defined]
     assert anonymous.status_code == 302
+
+
+# --- settings: API keys and webhooks -------------------------------------------------------------
+
+
+def new_key_on(page: bytes) -> str:
+    found = re.search(rb'<code id="new-key">(vex_[^<]+)</code>', page)
+    assert found is not None, "no new key on the page"
+    return found.group(1).decode()
+
+
+def test_a_new_key_is_shown_once_and_works_with_the_api(alice: User, alice_key: str) -> None:
+    client = signed_in(alice_key)
+    created = client.post("/dashboard/settings/keys", {"name": "CI", "scopes": ["tx"]})
+    assert created.status_code == 201
+    plain = new_key_on(created.content)
+
+    assert api_client(plain).get("/meetings").status_code == 200
+    assert api_client(plain).post("/bots", {}, format="json").status_code == 403  # tx only
+    later = client.get("/dashboard/settings").content.decode()
+    assert plain not in later
+    assert f"{plain[:8]}…" in later
+    assert "CI" in later
+
+
+def test_a_key_made_here_cannot_have_scopes_the_session_key_lacks(alice: User) -> None:
+    read_only = account_services.token_issue(user=alice, scopes=["tx"]).plain
+    client = signed_in(read_only)
+
+    refused = client.post("/dashboard/settings/keys", {"scopes": ["bot", "tx"]})
+    unticked = client.post("/dashboard/settings/keys", {"name": "reader"})
+
+    assert refused.status_code == 422
+    assert "lacks [&#x27;bot&#x27;]" in refused.content.decode()
+    assert ApiToken.objects.filter(user=alice).count() == 2
+    # Nothing ticked: the session key's own scopes.
+    assert ApiToken.objects.get(name="reader").scopes == ["tx"]
+    assert unticked.status_code == 201
+
+
+def test_revoking_a_key_stops_it_and_revoking_the_sessions_own_signs_out(
+    alice: User, alice_key: str
+) -> None:
+    other = account_services.token_issue(user=alice, scopes=["bot", "tx"], name="old")
+    client = signed_in(alice_key)
+
+    client.post(f"/dashboard/settings/keys/{other.token.pk}/revoke")
+    assert api_client(other.plain).get("/meetings").status_code == 401
+    assert client.get("/dashboard/settings").status_code == 200
+
+    own = ApiToken.objects.get(user=alice, revoked=False)
+    client.post(f"/dashboard/settings/keys/{own.pk}/revoke")
+    assert client.get("/dashboard/settings")["Location"].startswith("/dashboard/login")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True)  # the receiver is on loopback
+def test_a_webhook_added_here_gets_a_signed_test_event(alice_key: str, receiver: Receiver) -> None:
+    client = signed_in(alice_key)
+    added = client.post(
+        "/dashboard/settings/webhooks", {"url": receiver.url, "event_types": ["meeting.completed"]}
+    )
+    assert added.status_code == 201
+    secret = re.search(rb'<code id="new-secret">(whsec_[^<]+)</code>', added.content)
+    assert secret is not None
+    endpoint = WebhookEndpoint.objects.get(url=receiver.url)
+    assert endpoint.event_types == ["meeting.completed"]
+
+    tested = client.post(f"/dashboard/settings/webhooks/{endpoint.pk}/test")
+
+    assert "HTTP 200 succeeded" in tested.content.decode()
+    [request] = receiver.received
+    event = Webhook(secret.group(1).decode()).verify(request.body, request.headers)
+    assert event["event_type"] == "webhook.test"
+    assert secret.group(1) not in client.get("/dashboard/settings").content
+    assert b"webhook.test" in client.get("/dashboard/settings").content  # recent deliveries
+
+    client.post(f"/dashboard/settings/webhooks/{endpoint.pk}/delete")
+    assert not WebhookEndpoint.objects.exists()
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=False)
+def test_a_webhook_to_a_private_address_is_refused_in_words(alice_key: str) -> None:
+    refused = signed_in(alice_key).post(
+        "/dashboard/settings/webhooks", {"url": "http://169.254.169.254/latest"}
+    )
+    assert refused.status_code == 422
+    assert b'class="error"' in refused.content
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_another_users_key_and_webhook_are_404s(bob: User, alice_key: str) -> None:
+    theirs = account_services.token_issue(user=bob, scopes=["tx"])
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):
+        endpoint = webhook_services.endpoint_create(user=bob, url="http://127.0.0.1:9/hook")
+    client = signed_in(alice_key)
+
+    assert client.post(f"/dashboard/settings/keys/{theirs.token.pk}/revoke").status_code == 404
+    assert client.post(f"/dashboard/settings/webhooks/{endpoint.pk}/test").status_code == 404
+    assert client.post(f"/dashboard/settings/webhooks/{endpoint.pk}/delete").status_code == 404
+    assert api_client(theirs.plain).get("/meetings").status_code == 200
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    assert b"127.0.0.1:9" not in client.get("/dashboard/settings").content
+
+
+def test_the_settings_page_costs_the_same_queries_for_many_keys_and_webhooks(
+    alice: User, alice_key: str, django_assert_num_queries: Any
+) -> None:
+    client = signed_in(alice_key)
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):
+        for n in range(5):
+            account_services.token_issue(user=alice, name=f"key {n}")
+            endpoint = webhook_services.endpoint_create(
+                user=alice, url=f"http://127.0.0.1:{n + 1}/"
+            )
+            webhook_services.webhook_event_emit(
+                user_id=alice.pk, event_type="meeting.completed", data={}, dedupe_key=f"e{n}"
+            )
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).exists()
+    # Session, user, session key, then the page: keys, webhooks, recent deliveries.
+    with django_assert_num_queries(6):
+        page = client.get("/dashboard/settings")
+    assert page.content.count(b"Revoke") == 6
+    assert page.content.count(b"Send test") == 5
+
+
+def test_the_settings_forms_are_csrf_protected(alice_key: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.cookies = signed_in(alice_key).cookies
+    assert client.post("/dashboard/settings/keys", {"name": "x"}).status_code == 403
+    assert not ApiToken.objects.filter(name="x").exists()
