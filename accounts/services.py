@@ -137,6 +137,15 @@ def token_issue_for_self(
     return token_issue(user=user, scopes=chosen, name=name)
 
 
+def token_keep_or_issue(*, user: User, plain: str, scopes: list[str], name: str) -> IssuedToken:
+    """`plain` again while it is a usable key of `user`, else a fresh key (the quick start keeps
+    one demo key across restarts, so a client configured with it keeps working)."""
+    token = ApiToken.objects.filter(user=user, token_hash=hash_token(plain)).first()
+    if plain and token is not None and token.is_usable():
+        return IssuedToken(token=token, plain=plain)
+    return token_issue(user=user, scopes=scopes, name=name)
+
+
 def token_revoke(*, token_id: int) -> ApiToken:
     """Revoke a token; it stops authenticating immediately. Revoking twice is harmless."""
     ApiToken.objects.filter(pk=token_id, revoked=False).update(

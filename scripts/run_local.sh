@@ -29,7 +29,8 @@ if [ -z "${REDIS_URL:-}" ]; then
   processes="redis $processes"
 fi
 .venv/bin/python manage.py migrate --noinput
-.venv/bin/python manage.py bootstrap_demo --operator-password-file .local/operator_password
+.venv/bin/python manage.py bootstrap_demo --api-key-file .local/demo_api_key \
+  --operator-password-file .local/operator_password
 if [ "${1:-}" = "demo" ]; then
   processes="$processes demo"
   export DEMO=1

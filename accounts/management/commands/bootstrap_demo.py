@@ -1,4 +1,4 @@
-"""Create (or reuse) the demo user and print a fresh API key, the admin key and the operator."""
+"""Create (or reuse) the demo user and print its API key, the admin key and the operator."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ from accounts import services
 
 
 class Command(BaseCommand):
-    help = "Create the demo user, mint an API key for it, and print both keys."
+    help = "Create the demo user, give it an API key, and print it with the admin key."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--email", default="demo@example.com")
+        parser.add_argument(
+            "--api-key-file",
+            type=Path,
+            help="Print the key in this file again while it works; otherwise mint one and save it.",
+        )
         parser.add_argument(
             "--operator-password-file",
             type=Path,
@@ -28,7 +33,14 @@ class Command(BaseCommand):
         user, _created = services.user_get_or_create(
             email=options["email"], name="Demo", max_concurrent_bots=0
         )
-        issued = services.token_issue(user=user, scopes=["bot", "tx", "browser"], name="demo")
+        key_file: Path | None = options["api_key_file"]
+        kept = key_file.read_text().strip() if key_file is not None and key_file.exists() else ""
+        issued = services.token_keep_or_issue(
+            user=user, plain=kept, scopes=["bot", "tx", "browser"], name="demo"
+        )
+        if key_file is not None and issued.plain != kept:
+            key_file.touch(mode=0o600)
+            key_file.write_text(issued.plain + "\n")
         lines = [
             "",
             f"  Open        {settings.PUBLIC_BASE_URL}/docs",
