@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .local var
+# Secrets live here (secret key, admin key, demo key, operator password): for this user only.
+chmod 700 .local
 [ -s .local/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > .local/secret_key
 [ -s .local/operator_password ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' > .local/operator_password
 [ -s .local/admin_token ] || .venv/bin/python -c 'import secrets; print("adm_" + secrets.token_urlsafe(32))' > .local/admin_token
