@@ -140,9 +140,10 @@ def token_issue_for_self(
 def token_keep_or_issue(*, user: User, plain: str, scopes: list[str], name: str) -> IssuedToken:
     """`plain` again while it is a usable key of `user`, else a fresh key (the quick start keeps
     one demo key across restarts, so a client configured with it keeps working)."""
-    token = ApiToken.objects.filter(user=user, token_hash=hash_token(plain)).first()
-    if plain and token is not None and token.is_usable():
-        return IssuedToken(token=token, plain=plain)
+    if plain:
+        token = ApiToken.objects.filter(user=user, token_hash=hash_token(plain)).first()
+        if token is not None and token.is_usable():
+            return IssuedToken(token=token, plain=plain)
     return token_issue(user=user, scopes=scopes, name=name)
 
 
