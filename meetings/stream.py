@@ -150,6 +150,12 @@ class SessionStream:
             entries.extend(batch)
             after = batch[-1].id
 
+    def trim_before(self, entry_id: str) -> None:
+        """Drop the entries older than `entry_id`: transcription has checkpointed past them and
+        never reads them again (the recording is the bot's own file), so a meeting's audio does
+        not pile up in Redis at 32 KB a second for the length of the call."""
+        self.redis.xtrim(self.key, minid=entry_id, approximate=False)
+
     def length(self) -> int:
         return int(self.redis.xlen(self.key))
 

@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from accounts.models import User
 from meetings.models import Meeting, MeetingSession
-from meetings.stream import SessionStream, feed_pcm
+from meetings.stream import START, SessionStream, feed_pcm
 from tests.meetings.builders import meeting_in
 from tests.processes import celery_worker, stop
 from tests.transcripts.engine_support import KEYWORDS, Clip, make_clips, missing, words_of
@@ -89,6 +89,9 @@ def test_a_worker_transcribes_a_live_stream_with_speakers(
 
     segments = finals_of(session.meeting)
     assert not Segment.objects.filter(meeting=session.meeting, completed=False).exists()
+    # The audio transcription has checkpointed past is no longer held in Redis.
+    [oldest_kept] = stream.read(after=START, count=1)
+    assert (oldest_kept.t or 0.0) > clips["garden"].seconds
     text = " ".join(s.text for s in segments)
     assert len(missing(text, "garden", "train")) <= 1, text
     switch = clips["garden"].seconds

@@ -3,6 +3,7 @@ publication to WebSocket/SSE subscribers after the commit."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from meetings import events
 from meetings.models import MeetingSession
+from meetings.stream import SessionStream
 from transcripts import realtime
 from transcripts.engine.lease import LeaseLost
 from transcripts.engine.segments import SegmentOut
@@ -104,6 +106,14 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
             MeetingSession.objects.filter(pk=session.pk).update(
                 transcriber_state={**emission.checkpoint, "owner": owner}
             )
+            resume_after = emission.checkpoint.get("after")
+            if resume_after:
+                # Only once the checkpoint is committed: a worker that dies before then is
+                # succeeded from the previous checkpoint, which still needs those entries.
+                stream = SessionStream(session.session_uid)
+                transaction.on_commit(
+                    functools.partial(stream.trim_before, resume_after), robust=True
+                )
             if emission.checkpoint.get("finished"):
                 # Strictly later than this emission's rows: clients keep the newest version.
                 later = max(timezone.now(), now + timedelta(microseconds=1))
