@@ -103,6 +103,13 @@ def start_worker(
     raise TimeoutError("worker not ready")
 
 
+def rss_mb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 def stop_worker(worker: subprocess.Popen[str]) -> None:
     """Stop a worker for good: one left behind keeps taking the next run's sessions."""
     os.killpg(worker.pid, signal.SIGTERM)
@@ -501,6 +508,8 @@ def main() -> None:
             row = run(n, clips, user)
             rows.append(row)
             print_row(row, "session(s)")
+            # Grows with every new encoder input shape CTranslate2 compiles (model.FRAME_STEP).
+            print(f"  worker RSS after it: {[rss_mb(w.pid) for w in workers]} MB", flush=True)
     finally:
         for worker in workers:
             stop_worker(worker)

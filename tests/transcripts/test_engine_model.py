@@ -36,3 +36,16 @@ def test_a_model_known_only_by_name_is_judged_by_its_name_or_not_at_all(tmp_path
     # On a web host without the weights: unknown, so nothing is refused for it.
     assert english_only("large-v3") is None
     assert english_only(str(tmp_path)) is None  # a directory without a vocabulary
+
+
+def test_short_passes_pad_the_encoder_to_a_few_input_sizes() -> None:
+    # Every new input size is compiled and cached by the CPU kernels, which grew a worker by
+    # 300 MB over a 10-minute meeting; the padding after the speech (the decoder loops without
+    # it) is kept.
+    sizes = set()
+    for content_frames in range(0, model.STOCK_FRAMES + 1):
+        frames = model._frames_for(content_frames, stock=False)
+        assert frames >= min(content_frames + model.PAD_FRAMES, model.STOCK_FRAMES)
+        sizes.add(frames)
+    assert len(sizes) <= 81
+    assert model._frames_for(0, stock=True) == model.STOCK_FRAMES
