@@ -9,6 +9,8 @@ from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 
 
 class DashboardForm(forms.Form):
+    """A dashboard form whose refusal is shown as one line above it."""
+
     def error_text(self) -> str:
         """One line naming each refused field, for the page's error banner."""
         return "; ".join(

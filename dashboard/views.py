@@ -212,8 +212,11 @@ def recording_view(
 
 
 def _session_token(request: HttpRequest, user: User) -> ApiToken | None:
+    """The key this session signed in with; None for an operator's (staff) session."""
     token_id = request.session.get(SESSION_TOKEN_KEY)
-    return None if token_id is None else ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token_id is None:
+        return None
+    return account_selectors.token_get_for_user(user=user, token_id=token_id)
 
 
 def _settings_page(
