@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import User
+from tests import processes
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 
@@ -76,3 +77,15 @@ def multilingual_model(tmp_path: Path) -> Iterator[Path]:
     (folder / "vocabulary.txt").write_text("".join(f"token{i}\n" for i in range(51865)))
     with override_settings(WHISPER_MODEL=str(folder)):
         yield folder
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test's report carries the recent output of the workers and servers it ran
+    against: what a bot or a worker logged is how a failure on a loaded machine is read."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed:
+        return
+    for label, lines in processes.output_tails().items():
+        report.sections.append((f"output of {label}, last {len(lines)} lines", "".join(lines)))

@@ -13,7 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,17 @@ from vexa_site.redis import get_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The last lines each running child printed, by label: a failing test's report shows them
+# (tests/conftest.py), since a flake on a loaded CI machine is read from the workers' logs.
+TAIL_LINES = 300
+_tails: dict[str, deque[str]] = {}
+_tails_lock = threading.Lock()
+
+
+def output_tails() -> dict[str, list[str]]:
+    """The recent output of every child process still running."""
+    with _tails_lock:
+        return {label: list(lines) for label, lines in _tails.items()}
 
 
 def test_database_url() -> str:
@@ -93,13 +106,13 @@ def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -
     raise TimeoutError(f"no {needle!r} within {timeout_s}s:\n{''.join(seen)}")
 
 
-def _drain(proc: subprocess.Popen[str]) -> None:
+def _drain(proc: subprocess.Popen[str], tail: deque[str]) -> None:
     """Keep reading output in the background so the child never blocks on a full pipe."""
-    import threading
 
     def pump() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
+            tail.append(line)
             if os.environ.get("TEST_SHOW_PROCESS_OUTPUT"):
                 sys.stderr.write(line)
 
@@ -130,11 +143,17 @@ def _running(
         text=True,
         start_new_session=True,
     )
+    label = f"{' '.join([Path(cmd[0]).name, *cmd[1:]])[:100]} (pid {proc.pid})"
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
-        _wait_for_line(proc, ready_line, timeout_s=60)
-        _drain(proc)
+        tail.extend(_wait_for_line(proc, ready_line, timeout_s=60))
+        _drain(proc, tail)
+        with _tails_lock:
+            _tails[label] = tail
         yield proc
     finally:
+        with _tails_lock:
+            _tails.pop(label, None)
         stop(proc)
 
 

@@ -635,7 +635,9 @@ class BotRun:
                 await self.page.evaluate("window.__vexaCapture && window.__vexaCapture.stop()")
             if in_call:
                 try:
-                    await self._adapter().leave(self.page, timeout_s=LEAVE_TIMEOUT_S)
+                    left = await self._adapter().leave(self.page, timeout_s=LEAVE_TIMEOUT_S)
+                    if not left:
+                        logger.info("meeting %s: the leave was not confirmed", self.meeting_id)
                 except PlaywrightError:
                     logger.info("meeting %s: leave button not clickable", self.meeting_id)
         if self.context is not None:
@@ -683,10 +685,12 @@ class BotRun:
     def _shutdown(self, finish: Finish) -> None:
         """Leave, flush what was captured, close the stream and the recording, then the status."""
         in_call = self.admitted
+        began = time.monotonic()
         try:
             self.host.run(self._leave_and_close(in_call=in_call), timeout_s=LEAVE_TIMEOUT_S + 15)
         except Exception:
             logger.exception("meeting %s: closing the browser context failed", self.meeting_id)
+        left_at = time.monotonic()
         close_old_connections()
         self._stop_pump()
         if self.stream is not None:
@@ -707,6 +711,14 @@ class BotRun:
                 if finish.status == "completed"
                 else RecordingStatus.FAILED
             )
+        # Where a slow stop spent its time, for the operator reading the log.
+        logger.info(
+            "meeting %s: shutdown (%s): leave and close %.2f s, audio and recording %.2f s",
+            self.meeting_id,
+            finish.reason,
+            left_at - began,
+            time.monotonic() - left_at,
+        )
         if self.session is not None:
             MeetingSession.objects.filter(pk=self.session.pk).update(ended_at=timezone.now())
         if self.pubsub is not None:
