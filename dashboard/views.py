@@ -29,6 +29,7 @@ from meetings import recordings
 from meetings import selectors as meeting_selectors
 from meetings.models import LIVE_STATUSES, MeetingStatus, RecordingStatus
 from meetings.recordings_api import recording_response
+from meetings.retention import recording_expires_at
 from transcripts import exports
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
@@ -148,11 +149,12 @@ def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
         "drafts": [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
         "is_live": meeting.status in LIVE_STATUSES,
-        "recordings": list(
-            recordings.recordings_for(user=user)
+        "recordings": [
+            {"recording": r, "expires_at": recording_expires_at(r)}
+            for r in recordings.recordings_for(user=user)
             .filter(meeting=meeting, status=RecordingStatus.COMPLETED)
             .order_by("created_at", "id")
-        ),
+        ],
     }
 
 

@@ -6,7 +6,12 @@ from typing import Any
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +21,7 @@ from accounts.auth import request_user
 from accounts.permissions import HasTxScope
 from meetings import recordings
 from meetings.models import Platform, Recording, RecordingStatus
+from meetings.retention import recording_expires_at
 from vexa_site.input_guard import MAX_PAGE
 
 CHUNK_BYTES = 64 * 1024
@@ -27,6 +33,10 @@ class RecordingSerializer(serializers.ModelSerializer[Recording]):
     platform = serializers.CharField(source="meeting.platform")
     native_meeting_id = serializers.CharField(source="meeting.native_meeting_id")
     download_url = serializers.SerializerMethodField()
+    expires_at = serializers.SerializerMethodField(
+        help_text="When retention deletes this audio (RECORDING_RETENTION_DAYS or "
+        "MEETING_RETENTION_DAYS); null while it is kept"
+    )
 
     class Meta:
         model = Recording
@@ -44,10 +54,20 @@ class RecordingSerializer(serializers.ModelSerializer[Recording]):
             "updated_at",
             "completed_at",
             "download_url",
+            "expires_at",
         )
 
     def get_download_url(self, recording: Recording) -> str:
         return f"/recordings/{recording.pk}/download"
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_expires_at(self, recording: Recording) -> str | None:
+        expires_at = recording_expires_at(recording)
+        return (
+            None
+            if expires_at is None
+            else serializers.DateTimeField().to_representation(expires_at)
+        )
 
 
 class RecordingApi(APIView):

@@ -11,16 +11,23 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from meetings.models import TERMINAL_STATUSES, IdempotencyKey, Meeting
+from meetings.models import (
+    TERMINAL_STATUSES,
+    IdempotencyKey,
+    Meeting,
+    Recording,
+    RecordingStatus,
+)
 from meetings.stream import SessionStream
 from vexa_site.errors import Conflict, InvalidInput
 
@@ -109,14 +116,15 @@ def meetings_delete(*, meeting_ids: list[int]) -> None:
             meeting_delete(meeting_id=meeting_id)
 
 
-def meeting_delete(*, meeting_id: int) -> Meeting:
+def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting:
     """Delete a finished meeting's content and keep an anonymized stub (idempotent).
 
     Only `completed`/`failed` meetings (409 otherwise). Deletes segments, share links,
     recordings (rows now, files after commit), the failed join's screenshot and the sessions'
     audio streams in Redis; clears the bot settings (passcode, metadata), the constructed URL
     and the user's metadata; keeps status history and completion details and marks
-    `data.redacted`. Calling it again on a stub changes nothing.
+    `data.redacted` (and `data.deleted_by` when given, e.g. `retention`). Calling it again on
+    a stub changes nothing.
     """
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
@@ -143,6 +151,8 @@ def meeting_delete(*, meeting_id: int) -> Meeting:
             "redacted": True,
             "deleted_at": timezone.now().isoformat().replace("+00:00", "Z"),
         }
+        if deleted_by:
+            meeting.data["deleted_by"] = deleted_by
         meeting.bot_config = {}
         meeting.constructed_meeting_url = ""
         meeting.save(update_fields=["data", "bot_config", "constructed_meeting_url", "updated_at"])
@@ -150,6 +160,54 @@ def meeting_delete(*, meeting_id: int) -> Meeting:
         transaction.on_commit(lambda: _remove_files(files))
         transaction.on_commit(lambda: _remove_streams(session_uids), robust=True)
     return meeting
+
+
+def meetings_expire(*, ended_before: datetime, limit: int = 100) -> int:
+    """`meeting_delete` (as `deleted_by: retention`) for up to `limit` finished meetings that
+    ended before `ended_before` and still hold content. Returns how many were deleted."""
+    ids = list(
+        Meeting.objects.filter(status__in=TERMINAL_STATUSES)
+        .filter(
+            Q(end_time__lt=ended_before) | Q(end_time__isnull=True, updated_at__lt=ended_before)
+        )
+        .exclude(data__has_key="redacted")
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for meeting_id in ids:
+        meeting_delete(meeting_id=meeting_id, deleted_by="retention")
+    return len(ids)
+
+
+def recordings_expire(*, finished_before: datetime, limit: int = 500) -> int:
+    """Delete up to `limit` recordings finished (completed or failed) before `finished_before`:
+    rows now, files after commit; the transcript stays. One still being written is never
+    touched, nor a file outside `RECORDINGS_DIR`. Returns how many went."""
+    with transaction.atomic():
+        recordings = list(
+            Recording.objects.select_for_update(skip_locked=True)
+            .exclude(status=RecordingStatus.IN_PROGRESS)
+            .filter(
+                Q(completed_at__lt=finished_before)
+                | Q(completed_at__isnull=True, updated_at__lt=finished_before)
+            )
+            .order_by("id")[:limit]
+        )
+        files = [
+            path
+            for path in (_file_inside(settings.RECORDINGS_DIR, r.file_path) for r in recordings)
+            if path is not None
+        ]
+        Recording.objects.filter(pk__in=[r.pk for r in recordings]).delete()
+        transaction.on_commit(lambda: _remove_files(files))
+    return len(recordings)
+
+
+def idempotency_keys_purge(*, created_before: datetime) -> int:
+    """Delete every `Idempotency-Key` row created before `created_before` (they replay for
+    `IDEMPOTENCY_KEY_TTL` only). Returns how many went."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=created_before).delete()
+    return deleted
 
 
 def request_fingerprint(body: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -48,3 +48,16 @@ def share_revoke(*, meeting: Meeting, share_id: str | None = None) -> int:
         if not links.exists():
             raise NotFound("Share link not found")
     return links.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def share_links_purge(*, expired_before: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` share links that expired before `expired_before` (revoked ones
+    included once they would have expired: until then revoking again stays harmless).
+    Returns how many went."""
+    ids = list(
+        ShareLink.objects.filter(expires_at__lt=expired_before)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    ShareLink.objects.filter(pk__in=ids).delete()
+    return len(ids)

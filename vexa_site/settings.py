@@ -8,6 +8,7 @@ product (SQLite, a local Redis, the bundled tiny.en Whisper model, the meeting s
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {raw!r}")
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
     return value
@@ -239,6 +242,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 15.0,
     },
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 30.0},
+    "apply-retention": {"task": "meetings.tasks.apply_retention", "schedule": 3600.0},
 }
 
 # --- API --------------------------------------------------------------------------------------
@@ -286,6 +290,16 @@ WEBHOOK_RETRY_WINDOW_S = env_int("WEBHOOK_RETRY_WINDOW_S", 24 * 3600, minimum=60
 WEBHOOK_BACKOFF_BASE_S = env_int("WEBHOOK_BACKOFF_BASE_S", 30, minimum=1)
 WEBHOOK_BACKOFF_MAX_S = env_int("WEBHOOK_BACKOFF_MAX_S", 4 * 3600, minimum=1)
 WEBHOOK_DISABLE_AFTER_S = env_int("WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600, minimum=60)
+
+# --- retention -----------------------------------------------------------------------------------
+# Days after a meeting ends that its content (transcript, recordings, share links, the failed
+# join's screenshot) is deleted as `DELETE /meetings` does, keeping an anonymized stub; days after
+# a recording is finished that its audio (32 KB a second, 115 MB an hour) is deleted, the
+# transcript kept; days that finished webhook deliveries (and their events) stay listed.
+# 0 keeps forever. Applied hourly by `meetings.tasks.apply_retention`.
+MEETING_RETENTION_DAYS = env_float("MEETING_RETENTION_DAYS", 0.0, minimum=0.0)
+RECORDING_RETENTION_DAYS = env_float("RECORDING_RETENTION_DAYS", 0.0, minimum=0.0)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_float("WEBHOOK_DELIVERY_RETENTION_DAYS", 30.0, minimum=0.0)
 
 # --- bots (issue 5) -----------------------------------------------------------------------------
 _default_browser = "/usr/lib/chromium/chromium-headless-shell"

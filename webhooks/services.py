@@ -25,7 +25,7 @@ import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -636,3 +636,27 @@ def deliveries_run_due(*, now: datetime | None = None, limit: int = 500) -> int:
             if delivery_attempt(delivery_id=delivery_id, now=now) is not None:
                 attempts += 1
     return attempts
+
+
+def deliveries_purge(*, finished_before: datetime, limit: int = 1000) -> tuple[int, int]:
+    """Delete up to `limit` finished deliveries (with their attempts) that ended before
+    `finished_before`, then up to `limit` events older than that with no delivery left. A
+    pending delivery is never touched: it is still being retried. Returns how many
+    deliveries and events went."""
+    ids = list(
+        WebhookDelivery.objects.exclude(status=DeliveryStatus.PENDING)
+        .filter(
+            Q(finished_at__lt=finished_before)
+            | Q(finished_at__isnull=True, created_at__lt=finished_before)
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    WebhookDelivery.objects.filter(pk__in=ids).delete()
+    orphans = list(
+        WebhookEvent.objects.filter(created_at__lt=finished_before, deliveries__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    WebhookEvent.objects.filter(pk__in=orphans).delete()
+    return len(ids), len(orphans)

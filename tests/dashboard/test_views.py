@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 from standardwebhooks import Webhook
 
 from accounts import services as account_services
 from accounts.models import ApiToken, User
-from meetings import lifecycle
+from meetings import lifecycle, retention
 from meetings.models import Meeting, MeetingStatus
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
@@ -206,6 +208,29 @@ def test_a_finished_meetings_page_plays_and_downloads_its_recording(
     assert part.status_code == 206
     assert b"".join(part.streaming_content) == content[44:100]  # type: ignore[attr-defined]
     assert anonymous.status_code == 302
+
+
+def test_the_meeting_page_says_when_retention_deletes_the_audio_and_that_it_did(
+    alice: User, alice_key: str, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = signed_in(alice_key)
+    with override_settings(RECORDINGS_DIR=tmp_path, RECORDING_RETENTION_DAYS=7):
+        recording = recorded(alice, seconds=1.0)
+        assert recording.completed_at is not None
+        expires = (recording.completed_at + timedelta(days=7)).strftime("%Y-%m-%d %H:%M")
+        before = client.get(f"/dashboard/meetings/{recording.meeting_id}").content.decode()
+    with override_settings(RECORDINGS_DIR=tmp_path, MEETING_RETENTION_DAYS=1):
+        Meeting.objects.filter(pk=recording.meeting_id).update(
+            end_time=timezone.now() - timedelta(days=2)
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            retention.retention_apply()
+        after = client.get(f"/dashboard/meetings/{recording.meeting_id}").content.decode()
+
+    assert f"deleted automatically on {expires} UTC" in before
+    assert "retention period" in after
+    assert "<audio" not in after
+    assert "No transcript yet" not in after
 
 
 # --- settings: API keys and webhooks -------------------------------------------------------------
