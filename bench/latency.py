@@ -386,11 +386,10 @@ def run_meetings(
 
 
 def recorded_pcm(session: MeetingSession) -> bytes:
+    from bots.runtime.recording import decode_pcm16k
     from meetings.models import Recording
 
-    recording = Recording.objects.get(session=session)
-    with open(recording.file_path, "rb") as handle:
-        return handle.read()[44:]
+    return decode_pcm16k(Recording.objects.get(session=session).file_path)
 
 
 def spoken_origin(session: MeetingSession, pcm: bytes, recorded_pcm: bytes, lead_s: float) -> float:

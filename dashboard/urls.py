@@ -17,7 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.meeting_transcript_txt_view,
         name="meeting_transcript_txt",
     ),
-    path("recordings/<int:recording_id>.wav", views.recording_view, name="recording"),
+    path("recordings/<int:recording_id>/audio", views.recording_view, name="recording"),
     path("settings", views.settings_view, name="settings"),
     path("settings/keys", views.key_create_view, name="key_create"),
     path("settings/keys/<int:token_id>/revoke", views.key_revoke_view, name="key_revoke"),

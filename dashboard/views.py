@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import login, logout
@@ -150,7 +151,11 @@ def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
         "history": (meeting.data or {}).get("status_transition", []),
         "is_live": meeting.status in LIVE_STATUSES,
         "recordings": [
-            {"recording": r, "expires_at": recording_expires_at(r)}
+            {
+                "recording": r,
+                "expires_at": recording_expires_at(r),
+                "suffix": Path(r.file_path).suffix,
+            }
             for r in recordings.recordings_for(user=user)
             .filter(meeting=meeting, status=RecordingStatus.COMPLETED)
             .order_by("created_at", "id")

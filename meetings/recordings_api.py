@@ -151,13 +151,16 @@ class RecordingDownloadApi(RecordingApi):
         operation_id="recordings_download",
         summary="Download Recording",
         description=(
-            "The audio file (WAV, 16 kHz mono). Supports `Range: bytes=first-last` (206 with "
-            "`Content-Range`; 416 when unsatisfiable), so players can seek and downloads "
-            "can resume."
+            "The audio file: Ogg Opus (`audio/ogg`, the default `RECORDING_FORMAT`) or WAV "
+            "(`audio/wav`, 16 kHz mono), as the recording's `content_type` says. Supports "
+            "`Range: bytes=first-last` (206 with `Content-Range`; 416 when unsatisfiable), so "
+            "players can seek and downloads can resume."
         ),
         parameters=[OpenApiParameter("Range", str, OpenApiParameter.HEADER, required=False)],
         responses={
+            (200, "audio/ogg"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "audio/wav"): OpenApiResponse(OpenApiTypes.BINARY),
+            (206, "audio/ogg"): OpenApiResponse(OpenApiTypes.BINARY),
             (206, "audio/wav"): OpenApiResponse(OpenApiTypes.BINARY),
         },
     )
@@ -179,7 +182,7 @@ def recording_response(
         response = HttpResponse(status=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE)
         response["Content-Range"] = f"bytes */{size}"
         return response
-    filename = f"recording-{recording.pk}.wav"
+    filename = f"recording-{recording.pk}{path.suffix}"
     if wanted is None:
         whole = FileResponse(
             path.open("rb"),

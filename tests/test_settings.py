@@ -35,6 +35,7 @@ def run_check(**env: str) -> subprocess.CompletedProcess[str]:
         ("WHISPER_DEVICE", "tpu"),
         ("TRANSCRIPTION_PASS_BUDGET_S", "-1"),
         ("MEETING_RETENTION_DAYS", "-30"),
+        ("RECORDING_FORMAT", "mp3"),
         ("RECORDING_RETENTION_DAYS", "inf"),
         ("WEBHOOK_DELIVERY_RETENTION_DAYS", "nan"),
         ("PLATFORM_URLS", "{not json"),

@@ -323,6 +323,8 @@ else:
         raise ImproperlyConfigured("PLATFORM_URLS must map platform names to URL templates")
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", DEBUG)
 RECORDINGS_DIR = Path(env_str("RECORDINGS_DIR", str(BASE_DIR / "var" / "recordings")))
+# `opus`: Ogg Opus at 32 kbit/s (14 MB an hour); `wav`: 16 kHz PCM (115 MB an hour).
+RECORDING_FORMAT = env_choice("RECORDING_FORMAT", "opus", {"opus", "wav"})
 BOT_HEARTBEAT_TIMEOUT_S = env_int("BOT_HEARTBEAT_TIMEOUT_S", 45, minimum=5)
 # A bot that never left `requested` (no worker took it) fails after this long past its start time.
 BOT_START_TIMEOUT_S = env_int("BOT_START_TIMEOUT_S", 600, minimum=30)

@@ -1,9 +1,13 @@
-"""The meeting's audio, kept by the bot as a WAV file written incrementally.
+"""The meeting's audio, kept by the bot in a file written incrementally.
 
-The header is rewritten with the true sizes at every flush, so the file on disk is a valid
-WAV of everything captured so far: a bot that dies keeps its recording (peers lost recordings
-that were only uploaded at shutdown). Gaps in capture are filled with silence so the file stays
-on the session clock.
+`RECORDING_FORMAT=opus` (the default) writes Ogg Opus at 32 kbit/s: 14 MB an hour instead of
+WAV's 115 MB, for about 1 % of a core, and an offline transcription of it matched the WAV's
+(WER 0.004 between them on 90 s of speech; 16 kbit/s gave 0.069). Ogg pages reach the disk as
+they fill, so a bot that dies leaves a file that plays to within a second of its end. `wav`
+keeps 16 kHz PCM; its header is rewritten with the true sizes at every flush, so that file is
+always a valid WAV of everything captured. Either way a bot that dies keeps its recording (peers
+lost recordings that were only uploaded at shutdown), and gaps in capture are filled with
+silence so the file stays on the session clock.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import struct
 import time
 from pathlib import Path
+from typing import IO, Protocol
 
+import av
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
@@ -19,8 +26,12 @@ from meetings.models import MeetingSession, Recording, RecordingStatus
 from meetings.recordings import recording_close
 from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE
 
-HEADER_BYTES = 44
 FLUSH_EVERY_S = 2.0
+OPUS_BIT_RATE = 32_000
+# Silence for a capture gap is encoded a second at a time, not as one huge frame.
+GAP_CHUNK_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE
+# Format name -> (file suffix, content type).
+FORMATS = {"opus": (".opus", "audio/ogg"), "wav": (".wav", "audio/wav")}
 
 
 def wav_header(data_bytes: int) -> bytes:
@@ -36,52 +47,129 @@ def wav_header(data_bytes: int) -> bytes:
     )
 
 
+class _AudioFile(Protocol):
+    def write(self, pcm: bytes) -> None: ...
+    def flush(self, data_bytes: int) -> int: ...
+    def close(self) -> None: ...
+
+
+class _WavFile:
+    """16 kHz mono PCM after a header that every flush makes true."""
+
+    def __init__(self, path: Path) -> None:
+        self.file: IO[bytes] = path.open("wb")
+        self.file.write(wav_header(0))
+
+    def write(self, pcm: bytes) -> None:
+        self.file.write(pcm)
+
+    def flush(self, data_bytes: int) -> int:
+        self.file.flush()
+        end = self.file.tell()
+        self.file.seek(0)
+        self.file.write(wav_header(data_bytes))
+        self.file.seek(end)
+        self.file.flush()
+        return end
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _OggOpusFile:
+    """Ogg Opus (RFC 7845), mono, encoded as the audio arrives."""
+
+    def __init__(self, path: Path) -> None:
+        self.file: IO[bytes] = path.open("wb")
+        self.container = av.open(self.file, "w", format="ogg")
+        self.stream = self.container.add_stream("libopus", rate=SAMPLE_RATE)
+        self.stream.bit_rate = OPUS_BIT_RATE
+        self.stream.layout = "mono"
+        self.samples = 0
+
+    def write(self, pcm: bytes) -> None:
+        samples = np.frombuffer(pcm, dtype="<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self.samples
+        self.samples += samples.shape[1]
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def flush(self, data_bytes: int) -> int:
+        # Pages the muxer has completed reach the disk; the page being filled follows later.
+        self.file.flush()
+        return self.file.tell()
+
+    def close(self) -> None:
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+        self.file.close()
+
+
+def decode_pcm16k(path: str | Path) -> bytes:
+    """A recording (Ogg Opus or WAV) as 16 kHz mono 16-bit PCM."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    parts: list[bytes] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            parts.extend(bytes(f.to_ndarray().tobytes()) for f in resampler.resample(frame))
+    parts.extend(bytes(f.to_ndarray().tobytes()) for f in resampler.resample(None))
+    return b"".join(parts)
+
+
 class RecordingWriter:
     """Appends session PCM to `RECORDINGS_DIR/<meeting>/<session>.wav` and its `Recording` row."""
 
     def __init__(self, session: MeetingSession) -> None:
         folder = Path(settings.RECORDINGS_DIR) / str(session.meeting_id)
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{session.session_uid}.wav"
-        self.file = self.path.open("wb")
-        self.file.write(wav_header(0))
-        self.data_bytes = 0
+        suffix, content_type = FORMATS[settings.RECORDING_FORMAT]
+        self.path = folder / f"{session.session_uid}{suffix}"
+        self.audio: _AudioFile = (
+            _OggOpusFile(self.path) if settings.RECORDING_FORMAT == "opus" else _WavFile(self.path)
+        )
+        self.closed = False
+        self.data_bytes = 0  # PCM written, gaps included: the recording's duration
         self.last_flush = time.monotonic()
         self.recording = Recording.objects.create(
             meeting_id=session.meeting_id,
             session=session,
             status=RecordingStatus.IN_PROGRESS,
             file_path=str(self.path),
-            content_type="audio/wav",
+            content_type=content_type,
         )
 
     def write(self, pcm: bytes, *, t: float) -> None:
         expected = round(t * SAMPLE_RATE) * BYTES_PER_SAMPLE
-        if expected > self.data_bytes:
-            self.file.write(b"\0" * (expected - self.data_bytes))
-            self.data_bytes = expected
-        self.file.write(pcm)
+        while expected > self.data_bytes:
+            gap = min(expected - self.data_bytes, GAP_CHUNK_BYTES)
+            self.audio.write(b"\0" * gap)
+            self.data_bytes += gap
+        self.audio.write(pcm)
         self.data_bytes += len(pcm)
         if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
             self.flush()
 
     def flush(self) -> None:
-        self.file.flush()
-        end = self.file.tell()
-        self.file.seek(0)
-        self.file.write(wav_header(self.data_bytes))
-        self.file.seek(end)
-        self.file.flush()
+        size = self.audio.flush(self.data_bytes)
         self.last_flush = time.monotonic()
         Recording.objects.filter(pk=self.recording.pk).update(
-            size_bytes=HEADER_BYTES + self.data_bytes,
+            size_bytes=size,
             duration_s=self.data_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE),
             updated_at=timezone.now(),
         )
 
     def close(self, *, status: str = RecordingStatus.COMPLETED) -> None:
-        if self.file.closed:
+        if self.closed:
             return
-        self.flush()
-        self.file.close()
+        self.closed = True
+        self.audio.flush(self.data_bytes)
+        self.audio.close()
+        Recording.objects.filter(pk=self.recording.pk).update(
+            size_bytes=self.path.stat().st_size,
+            duration_s=self.data_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE),
+            updated_at=timezone.now(),
+        )
         recording_close(recording_id=self.recording.pk, status=status)

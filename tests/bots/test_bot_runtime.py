@@ -22,6 +22,7 @@ from accounts import services as account_services
 from accounts.models import User
 from bots import services as bot_services
 from bots.runtime import supervision
+from bots.runtime.recording import decode_pcm16k
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording
 from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
@@ -152,7 +153,16 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
     recording = Recording.objects.get(meeting=done)
     assert recording.status == "completed"
     assert recording.duration_s == pytest.approx(len(pcm) / (2 * SAMPLE_RATE), abs=0.2)
-    assert wav_seconds(Path(recording.file_path)) == pytest.approx(recording.duration_s, abs=0.01)
+    assert recording.content_type == "audio/ogg"
+    recorded_pcm = decode_pcm16k(recording.file_path)
+    assert len(recorded_pcm) / (2 * SAMPLE_RATE) == pytest.approx(recording.duration_s, abs=0.03)
+    # What the user downloads is what was said: Alice's turn is as loud and as long in it.
+    window = recorded_pcm[
+        int((alice_start - 0.3) * SAMPLE_RATE) * 2 : int((alice_stop + 0.3) * SAMPLE_RATE) * 2
+    ]
+    assert voiced_span_s(window) == pytest.approx(
+        voiced_span_s(read_wav_pcm16k(speech.alice)), rel=0.05
+    )
 
 
 def test_six_people_taking_turns_on_meets_three_tracks_are_each_named_and_heard(
@@ -239,7 +249,7 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
         timeout=10,
     )
     assert whole.status_code == 200
-    assert whole.headers["content-type"] == "audio/wav"
+    assert whole.headers["content-type"] == "audio/ogg"
     assert whole.content == Path(recording.file_path).read_bytes()
     part = httpx.get(
         f"{bot_stack.base_url}/recordings/{recording.pk}/download",
@@ -247,7 +257,7 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
         timeout=10,
     )
     assert part.status_code == 206
-    assert part.content[:4] == b"RIFF"
+    assert part.content[:4] == b"OggS"
     assert len(part.content) == 44
 
 
@@ -445,9 +455,8 @@ def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
     assert stream_of(done)[-1].reason == "bot_lost"
     recording = Recording.objects.get(meeting=done)
     assert recording.status == "failed"
-    # Written incrementally: what was captured before the crash is a valid WAV.
-    with wave.open(recording.file_path, "rb") as wav:
-        assert wav.getnframes() > 0
+    # Written incrementally: what was captured before the crash plays.
+    assert len(decode_pcm16k(recording.file_path)) > SAMPLE_RATE
 
 
 def test_a_bot_whose_capture_hears_silence_while_someone_speaks_fails_with_the_reason(

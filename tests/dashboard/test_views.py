@@ -83,7 +83,7 @@ def test_another_users_meeting_is_a_404(bob: User, alice_key: str, tmp_path: Pat
     assert client.get(f"/dashboard/meetings/{theirs.pk}/transcript.txt").status_code == 404
     with override_settings(RECORDINGS_DIR=tmp_path):
         theirs_recording = recorded(bob, native="rec-ordi-ngs")
-        assert client.get(f"/dashboard/recordings/{theirs_recording.pk}.wav").status_code == 404
+        assert client.get(f"/dashboard/recordings/{theirs_recording.pk}/audio").status_code == 404
     assert Meeting.objects.get(pk=theirs.pk).status == MeetingStatus.REQUESTED
 
 
@@ -196,14 +196,16 @@ def test_a_finished_meetings_page_plays_and_downloads_its_recording(
         content = Path(recording.file_path).read_bytes()
         client = signed_in(alice_key)
         page = client.get(f"/dashboard/meetings/{recording.meeting_id}")
-        url = f"/dashboard/recordings/{recording.pk}.wav"
+        url = f"/dashboard/recordings/{recording.pk}/audio"
         whole = client.get(url)
         part = client.get(url, HTTP_RANGE="bytes=44-99")
         anonymous = Client().get(url)
 
     assert f'<audio controls preload="none" src="{url}">'.encode() in page.content
     assert whole.status_code == 200
-    assert whole["Content-Type"] == "audio/wav"
+    assert whole["Content-Type"] == "audio/ogg"
+    assert f'filename="recording-{recording.pk}.opus"' in whole["Content-Disposition"]
+    assert "Download .opus" in page.content.decode()
     assert b"".join(whole.streaming_content) == content  # type: ignore[attr-defined]
     assert part.status_code == 206
     assert b"".join(part.streaming_content) == content[44:100]  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from meetings.models import MeetingSession, Recording, RecordingStatus
+from bots.runtime.recording import RecordingWriter
+from meetings.models import MeetingSession, RecordingStatus
+from meetings.stream import read_wav_pcm16k
 from tests.meetings.builders import meeting_in
 from tests.speech import make_speech_wav
 from tests.transcripts.engine_support import words_of
@@ -324,9 +326,12 @@ def recorded_meeting(user: User, tmp_path: Path, *, native_id: str) -> MeetingSe
     meeting = meeting_in(user, "completed", native_meeting_id=native_id)
     session = MeetingSession.objects.create(meeting=meeting)
     path = make_speech_wav("The quarterly budget review starts on Monday.", tmp_path / "rec.wav")
-    Recording.objects.create(
-        meeting=meeting, session=session, status=RecordingStatus.COMPLETED, file_path=str(path)
-    )
+    # Recorded as the bot records (Ogg Opus by default): the pass reads what users download.
+    with override_settings(RECORDINGS_DIR=tmp_path / "recordings"):
+        writer = RecordingWriter(session)
+        writer.write(read_wav_pcm16k(path), t=0.0)
+        writer.close(status=RecordingStatus.COMPLETED)
+    assert writer.recording.file_path.endswith(".opus")
     # The live pass: two speakers, a poor transcript.
     for seq, (start, end, speaker, text) in enumerate(
         [(0.0, 1.2, "Alice", "the quarter"), (1.2, 3.0, "Bob", "reviews on Monday")]
