@@ -1,13 +1,13 @@
 """The meeting's audio, kept by the bot in a file written incrementally.
 
-`RECORDING_FORMAT=opus` (the default) writes Ogg Opus at 32 kbit/s: 14 MB an hour instead of
-WAV's 115 MB, for about 1 % of a core, and an offline transcription of it matched the WAV's
-(WER 0.004 between them on 90 s of speech; 16 kbit/s gave 0.069). Ogg pages reach the disk as
-they fill, so a bot that dies leaves a file that plays to within a second of its end. `wav`
-keeps 16 kHz PCM; its header is rewritten with the true sizes at every flush, so that file is
-always a valid WAV of everything captured. Either way a bot that dies keeps its recording (peers
-lost recordings that were only uploaded at shutdown), and gaps in capture are filled with
-silence so the file stays on the session clock.
+`RECORDING_FORMAT=opus` (the default) writes Ogg Opus at 32 kbit/s: 11-15 MB an hour instead
+of WAV's 115 MB, for about 1 % of a core, and an offline pass over it scores as over the WAV
+(`bench/recording_format.py`: WER 0.032 both on clean speech; 24 kbit/s 0.046). Ogg pages
+reach the disk as they fill, so a bot that dies leaves a file that plays to within a second of
+its end. `wav` keeps 16 kHz PCM; its header is rewritten with the true sizes at every flush,
+so that file is always a valid WAV of everything captured. Either way a bot that dies keeps its
+recording (peers lost recordings that were only uploaded at shutdown), and gaps in capture are
+filled with silence so the file stays on the session clock.
 """
 
 from __future__ import annotations
