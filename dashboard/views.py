@@ -231,8 +231,11 @@ def _settings_page(
 ) -> HttpResponse:
     """The settings page; `shown` carries what appears once (a new key or secret, a test's
     outcome) or an error for one of its forms."""
+    tokens = list(account_selectors.token_list_for_user(user=user))
     context = {
-        "tokens": list(account_selectors.token_list_for_user(user=user)),
+        # Keys that work first; a long-lived account's revoked and expired ones fold away.
+        "tokens": [t for t in tokens if t.is_usable()],
+        "retired_tokens": [t for t in tokens if not t.is_usable()],
         "session_token_id": request.session.get(SESSION_TOKEN_KEY),
         "endpoints": list(webhook_selectors.endpoint_list(user=user)),
         "deliveries": webhook_selectors.delivery_recent(user=user, limit=10),

@@ -281,7 +281,13 @@ def test_revoking_a_key_stops_it_and_revoking_the_sessions_own_signs_out(
 
     client.post(f"/dashboard/settings/keys/{other.token.pk}/revoke")
     assert api_client(other.plain).get("/meetings").status_code == 401
-    assert client.get("/dashboard/settings").status_code == 200
+    page = client.get("/dashboard/settings").content.decode()
+    # The revoked key folds away below the working ones.
+    working, retired = page.split('<details id="retired-keys">')
+    assert f"{other.plain[:8]}…" in retired
+    assert f"{other.plain[:8]}…" not in working
+    assert f"{alice_key[:8]}…" in working
+    assert "1 revoked or expired key<" in retired
 
     own = ApiToken.objects.get(user=alice, revoked=False)
     client.post(f"/dashboard/settings/keys/{own.pk}/revoke")
