@@ -3,7 +3,8 @@
 `MEETING_RETENTION_DAYS` (a finished meeting's content, deleted as `DELETE /meetings` does),
 `RECORDING_RETENTION_DAYS` (recordings' audio, the transcript kept) and
 `WEBHOOK_DELIVERY_RETENTION_DAYS` (finished deliveries and their events); 0 keeps forever.
-Expired share links and idempotency keys, which nothing can use any more, always go.
+Expired share links, idempotency keys and sign-in sessions, which nothing can use any more,
+always go.
 `retention_apply` runs hourly (`meetings.tasks.apply_retention`) in batches, each its own
 transaction, so a first run over years of data neither holds long locks nor loses its work
 when it is stopped.
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.utils import timezone
@@ -120,6 +122,8 @@ def retention_apply(
     report.idempotency_keys = services.idempotency_keys_purge(
         created_before=now - services.IDEMPOTENCY_KEY_TTL
     )
+    # Dashboard and admin sign-ins: Django never deletes expired session rows by itself.
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
     if any(value for key, value in asdict(report).items() if key != "finished"):
         logger.info("retention deleted %s", asdict(report))
     return report

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -185,7 +186,7 @@ def test_finished_webhook_deliveries_go_after_their_retention_and_pending_ones_n
     assert WebhookAttempt.objects.count() == 2
 
 
-def test_expired_share_links_and_idempotency_keys_go_once_nothing_can_use_them(
+def test_expired_share_links_idempotency_keys_and_sessions_go_once_nothing_can_use_them(
     alice: User,
 ) -> None:
     meeting = meeting_in(alice, S.COMPLETED)
@@ -199,8 +200,15 @@ def test_expired_share_links_and_idempotency_keys_go_once_nothing_can_use_them(
     IdempotencyKey.objects.filter(pk=stale.pk).update(created_at=now - timedelta(hours=25))
     IdempotencyKey.objects.create(user=alice, scope="bots", key="k2", fingerprint="f")
 
+    expired_session, live_session = SessionStore(), SessionStore()
+    expired_session.set_expiry(now - timedelta(hours=1))
+    expired_session.create()
+    live_session.create()
+
     report = retention.retention_apply()
 
+    assert not SessionStore().exists(expired_session.session_key)
+    assert SessionStore().exists(live_session.session_key)
     assert (report.share_links, report.idempotency_keys) == (1, 1)
     assert sorted(ShareLink.objects.values_list("share_id", flat=True)) == ["b" * 32, "c" * 32]
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["k2"]
