@@ -207,8 +207,8 @@ def test_expired_share_links_idempotency_keys_and_sessions_go_once_nothing_can_u
 
     report = retention.retention_apply()
 
-    assert not SessionStore().exists(expired_session.session_key)
-    assert SessionStore().exists(live_session.session_key)
+    assert not SessionStore().exists(str(expired_session.session_key))
+    assert SessionStore().exists(str(live_session.session_key))
     assert (report.share_links, report.idempotency_keys) == (1, 1)
     assert sorted(ShareLink.objects.values_list("share_id", flat=True)) == ["b" * 32, "c" * 32]
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["k2"]
