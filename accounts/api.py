@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from accounts import selectors, services
 from accounts.auth import AdminKeyAuthentication, request_user
 from accounts.models import ApiToken, User
 from accounts.permissions import IsAdminKey, IsApiUser
+from vexa_site import health
 from vexa_site.input_guard import PG_BIGINT_MAX, PG_INTEGER_MAX
 
 
@@ -208,6 +210,23 @@ class AdminTokenApi(AdminApi):
     def delete(self, request: Request, token_id: int) -> Response:
         services.token_revoke(token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminStatusApi(AdminApi):
+    @extend_schema(
+        operation_id="admin_status",
+        summary="System status",
+        description=(
+            "Workers that answer and the queues they consume, tasks waiting per queue, live "
+            "meetings and the oldest bot waiting for a worker, when beat last ran the "
+            "supervision, pending webhook deliveries, the recordings' disk; `problems` says in "
+            "words what needs an operator (`ok` is true when there is none). Takes about a "
+            "second: the workers are pinged."
+        ),
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(health.system_status())
 
 
 class UserWebhookApi(APIView):

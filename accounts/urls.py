@@ -8,5 +8,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/users/<int:user_id>", api.AdminUserDetailApi.as_view()),
     path("admin/users/<int:user_id>/tokens", api.AdminUserTokensApi.as_view()),
     path("admin/tokens/<int:token_id>", api.AdminTokenApi.as_view()),
+    path("admin/status", api.AdminStatusApi.as_view()),
     path("user/webhook", api.UserWebhookApi.as_view()),
 ]

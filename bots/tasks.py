@@ -15,6 +15,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 
 from bots.runtime import browser, supervision
 from bots.runtime.bot import BotRun
+from vexa_site import health
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def run_bot(meeting_id: int) -> str:
 @shared_task(name="bots.tasks.supervise_bots")
 def supervise_bots() -> dict[str, list[int]]:
     """Beat task: end meetings whose bot stopped heartbeating; fail bots nobody started."""
+    health.beat_mark()
     report = supervision.meetings_supervise()
     return {"failed": report.failed, "never_started": report.never_started}
 

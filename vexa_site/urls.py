@@ -6,14 +6,29 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from vexa_site import health
+from vexa_site.status_page import status_page
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers."""
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database and Redis answer too (503 naming the one that does not)."""
+    checks = health.readiness()
+    ready = all(state == "ok" for state in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503
+    )
 
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/"), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("django-admin/status/", admin.site.admin_view(status_page), name="admin_status"),
     path("dashboard/", include("dashboard.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
