@@ -1,5 +1,7 @@
 """Root URLs. Each app owns its own `urls.py`; paths follow Vexa's API (no trailing slash)."""
 
+import logging
+
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
@@ -9,6 +11,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from vexa_site import health
 from vexa_site.status_page import status_page
 
+logger = logging.getLogger(__name__)
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers."""
@@ -16,11 +20,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database and Redis answer too (503 naming the one that does not)."""
+    """Readiness: the database and Redis answer too (503 naming the one that does not). The
+    errors themselves (host names, ports) are logged, not shown: this URL is public."""
     checks = health.readiness()
     ready = all(state == "ok" for state in checks.values())
+    if not ready:
+        logger.error("not ready: %s", checks)
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503
+        {
+            "status": "ok" if ready else "unavailable",
+            **{name: "ok" if state == "ok" else "error" for name, state in checks.items()},
+        },
+        status=200 if ready else 503,
     )
 
 
