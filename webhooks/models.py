@@ -85,7 +85,11 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ("id",)
-        indexes = [models.Index(fields=["user", "-created_at"], name="webhook_event_user")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="webhook_event_user"),
+            # Retention looks for old events whose deliveries are all gone.
+            models.Index(fields=["created_at"], name="webhook_event_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
@@ -144,6 +148,8 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending"),
                 name="webhook_delivery_due",
             ),
+            # Retention deletes finished deliveries oldest first (`deliveries_purge`).
+            models.Index(fields=["finished_at"], name="webhook_delivery_finished"),
         ]
 
     def __str__(self) -> str:
