@@ -13,6 +13,7 @@ filled with silence so the file stays on the session clock.
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from pathlib import Path
 from typing import IO, Protocol
@@ -120,7 +121,10 @@ def decode_pcm16k(path: str | Path) -> bytes:
 
 
 class RecordingWriter:
-    """Appends session PCM to `RECORDINGS_DIR/<meeting>/<session>.wav` and its `Recording` row."""
+    """Appends session PCM to `RECORDINGS_DIR/<meeting>/<session>.<opus|wav>` and its
+    `Recording` row. The bot's pump thread writes; its own thread closes, and after a pump that
+    would not stop in time it still may be writing: the lock keeps the encoder (native code,
+    not thread-safe) to one caller, and a write after the close is dropped."""
 
     def __init__(self, session: MeetingSession) -> None:
         folder = Path(settings.RECORDINGS_DIR) / str(session.meeting_id)
@@ -130,6 +134,7 @@ class RecordingWriter:
         self.audio: _AudioFile = (
             _OggOpusFile(self.path) if settings.RECORDING_FORMAT == "opus" else _WavFile(self.path)
         )
+        self.lock = threading.Lock()
         self.closed = False
         self.data_bytes = 0  # PCM written, gaps included: the recording's duration
         self.last_flush = time.monotonic()
@@ -142,34 +147,42 @@ class RecordingWriter:
         )
 
     def write(self, pcm: bytes, *, t: float) -> None:
-        expected = round(t * SAMPLE_RATE) * BYTES_PER_SAMPLE
-        while expected > self.data_bytes:
-            gap = min(expected - self.data_bytes, GAP_CHUNK_BYTES)
-            self.audio.write(b"\0" * gap)
-            self.data_bytes += gap
-        self.audio.write(pcm)
-        self.data_bytes += len(pcm)
-        if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
+        with self.lock:
+            if self.closed:
+                return
+            expected = round(t * SAMPLE_RATE) * BYTES_PER_SAMPLE
+            while expected > self.data_bytes:
+                gap = min(expected - self.data_bytes, GAP_CHUNK_BYTES)
+                self.audio.write(b"\0" * gap)
+                self.data_bytes += gap
+            self.audio.write(pcm)
+            self.data_bytes += len(pcm)
+            due = time.monotonic() - self.last_flush >= FLUSH_EVERY_S
+        if due:
             self.flush()
 
     def flush(self) -> None:
-        size = self.audio.flush(self.data_bytes)
-        self.last_flush = time.monotonic()
-        Recording.objects.filter(pk=self.recording.pk).update(
-            size_bytes=size,
-            duration_s=self.data_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE),
-            updated_at=timezone.now(),
-        )
+        # The row is updated under the lock too, so a flush never writes a size older than the
+        # close's.
+        with self.lock:
+            if self.closed:
+                return
+            self._save_sizes(self.audio.flush(self.data_bytes))
+            self.last_flush = time.monotonic()
 
     def close(self, *, status: str = RecordingStatus.COMPLETED) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.audio.flush(self.data_bytes)
-        self.audio.close()
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.audio.flush(self.data_bytes)
+            self.audio.close()
+            self._save_sizes(self.path.stat().st_size)
+        recording_close(recording_id=self.recording.pk, status=status)
+
+    def _save_sizes(self, size_bytes: int) -> None:
         Recording.objects.filter(pk=self.recording.pk).update(
-            size_bytes=self.path.stat().st_size,
+            size_bytes=size_bytes,
             duration_s=self.data_bytes / (SAMPLE_RATE * BYTES_PER_SAMPLE),
             updated_at=timezone.now(),
         )
-        recording_close(recording_id=self.recording.pk, status=status)

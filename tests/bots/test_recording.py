@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +101,35 @@ def test_a_wav_recording_is_the_exact_pcm_with_silence_in_the_gaps(
     assert pcm == tone(1.0) + b"\0\0" * (SAMPLE_RATE // 2) + tone(1.0)
     assert decode_pcm16k(recording.file_path) == pcm
     assert recording.duration_s == pytest.approx(2.5)
+
+
+def test_a_pump_still_writing_when_the_bot_closes_the_recording_cannot_break_it(
+    session: MeetingSession,
+) -> None:
+    """After a pump that would not stop in time, both threads reach the encoder (native code):
+    the writer lets one at a time, and what comes after the close is dropped."""
+    writer = RecordingWriter(session)
+    writing = threading.Event()
+    errors: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            for index in range(400):
+                writer.write(tone(0.1), t=index * 0.1)
+                writing.set()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=pump)
+    thread.start()
+    writing.wait(timeout=5)
+    writer.close()
+    thread.join(timeout=30)
+
+    recording = Recording.objects.get(pk=writer.recording.pk)
+    assert errors == []
+    assert recording.status == "completed"
+    assert recording.size_bytes == Path(recording.file_path).stat().st_size
+    decoded_s = len(decode_pcm16k(recording.file_path)) / (2 * SAMPLE_RATE)
+    assert decoded_s == pytest.approx(recording.duration_s, abs=0.03)
+    assert 0 < recording.duration_s < 40
