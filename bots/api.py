@@ -141,11 +141,12 @@ class BotCreateApi(BotApi):
             "`Invalid meeting ID format ...`); field type errors are 422. 201 with the meeting "
             "(`status: requested`); the bot is enqueued once the request's transaction commits. "
             "409 when a live bot exists for this meeting; 429 over the user's "
-            "`max_concurrent_bots` (0 = unlimited). `join_at` in the future schedules the bot "
-            "(not counted against the limit until it starts). `language` is a Whisper code "
-            "(omit to auto-detect) that the live model can transcribe (422 for any but `en` "
-            "with an English-only model such as the bundled tiny.en). `automatic_leave` takes "
-            "seconds (`waiting_room`, "
+            "`max_concurrent_bots` (0 = unlimited); 507 when every slot of the running bot "
+            "hosts holds a bot (retry after 30 s, or schedule). `join_at` in the future "
+            "schedules the bot (not counted against either until it starts). `language` is a "
+            "Whisper code (omit to auto-detect) that the live model can transcribe (422 for "
+            "any but `en` with an English-only model such as the bundled tiny.en). "
+            "`automatic_leave` takes seconds (`waiting_room`, "
             "`no_one_joined`, `everyone_left`, `silence`, `max_duration`; Vexa's `*_timeout` "
             "millisecond names are accepted too). `metadata` (at most 4 KiB of JSON) is echoed "
             "back. With an `Idempotency-Key` header, repeating the same body within 24 h "
@@ -166,6 +167,7 @@ class BotCreateApi(BotApi):
                 e409="A bot is already running for this meeting",
                 e422="A wrong field type or value, or an Idempotency-Key reused with another body",
                 e429="Over max_concurrent_bots (Retry-After: 30), or over the rate limit",
+                e507="No bot slot of the running bot hosts is free (Retry-After: 30)",
             ),
         },
         examples=[

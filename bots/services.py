@@ -17,11 +17,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from bots import control, platforms
+from bots import capacity, control, platforms
 from meetings import lifecycle
 from meetings.models import LIVE_STATUSES, TERMINAL_STATUSES, Meeting, MeetingStatus
 from transcripts.engine import model
-from vexa_site.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from vexa_site.errors import Conflict, InvalidInput, NoCapacity, NotFound, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,23 @@ def _notify(meeting_id: int, reason: str) -> None:
         logger.exception("could not notify the bot of meeting %s (%s)", meeting_id, reason)
 
 
+def _check_capacity(now: datetime) -> None:
+    """507 when every announced bot slot holds (or is promised to) a bot: a queued bot would
+    wait for a whole meeting to end somewhere. Scheduled bots are exempt (Recall's rule, seed
+    004: their slot is found when they are due), and so is every bot while no host announced
+    its slots. A soft limit: two requests at once may both take the last slot, and one waits
+    in the queue as before."""
+    slots = capacity.slots_total()
+    if slots is None:
+        return
+    if capacity.slots_taken(now) >= slots:
+        raise NoCapacity(
+            f"No bot is free: all {slots} bot slots of the running bot hosts are taken. Retry "
+            f"in {CONCURRENCY_RETRY_AFTER_S} s, or schedule the bot with join_at",
+            headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_S)},
+        )
+
+
 def bot_create(
     *,
     user: User,
@@ -106,7 +123,8 @@ def bot_create(
     """Create a `requested` meeting for a new bot; enqueue the bot after commit.
 
     Validates the meeting per platform (400), refuses a second live bot for the same meeting
-    (409) and a user at `max_concurrent_bots` (429; 0 = unlimited). The user's row is locked
+    (409), a user at `max_concurrent_bots` (429; 0 = unlimited) and a bot no slot is free for
+    (507, `_check_capacity`). The user's row is locked
     so that two concurrent requests cannot both pass the count. A bot scheduled for later
     (`join_at` in the future) is not enqueued and does not count against the limit; the
     scheduler starts it when due.
@@ -156,6 +174,8 @@ def bot_create(
                 f"Too many concurrent bots: the limit for this user is {limit}",
                 headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_S)},
             )
+        if not scheduled:
+            _check_capacity(now)
         try:
             with transaction.atomic():
                 meeting = Meeting.objects.create(

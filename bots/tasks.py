@@ -11,8 +11,9 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
+from bots import capacity
 from bots.runtime import browser, supervision
 from bots.runtime.bot import BotRun
 from vexa_site import health
@@ -54,3 +55,13 @@ def start_scheduled_bots() -> list[int]:
 def _close_browser(**_kwargs: Any) -> None:
     """Close this process's shared browser (if any) so no Chromium outlives its worker."""
     browser.shutdown_all()
+
+
+@worker_ready.connect
+def _announce_slots(sender: Any = None, **_kwargs: Any) -> None:
+    capacity.worker_started(sender)
+
+
+@worker_shutdown.connect
+def _withdraw_slots(**_kwargs: Any) -> None:
+    capacity.worker_stopping()

@@ -72,6 +72,7 @@ def test_the_status_lists_the_workers_that_answer_and_says_what_is_missing(
     assert "a bot has waited" in problems
     assert before["meetings"]["live"]["requested"] == 1
     assert before["meetings"]["oldest_waiting_bot_s"] >= 120
+    assert (before["meetings"]["bot_slots"], before["meetings"]["bot_slots_taken"]) == (None, 1)
     assert after["beat"]["supervision_ran_s_ago"] < 60
     assert not any("supervision" in p for p in after["problems"])
 

@@ -62,6 +62,13 @@ class TooManyRequests(DomainError):
     default_detail = "Too many requests"
 
 
+class NoCapacity(DomainError):
+    """Every bot slot of the running bot hosts is taken (Recall's 507, seed 004)."""
+
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "No bot is free"
+
+
 def _field_errors(data: Any, loc: list[str | int]) -> list[dict[str, Any]]:
     """Flatten DRF's nested error dict into FastAPI's `[{loc, msg, type}]` list."""
     if isinstance(data, dict):

@@ -3,7 +3,8 @@ every part of it doing its job.
 
 `readiness` checks the two services every process needs. `system_status` reads the rest
 without changing anything: the Celery workers that answer and the queues they consume, how
-many tasks wait in each queue, live meetings and the oldest bot nobody has started, when beat
+many tasks wait in each queue, live meetings, the bot slots taken of those the bot hosts
+announced, and the oldest bot nobody has started, when beat
 last ran the supervision, webhook deliveries still waiting, and the recordings' disk. Its
 `problems` say in words what needs a person (a queue no worker consumes, beat not running, a
 disk filling up), which is what a fresh self-hosted install most often gets wrong.
@@ -86,6 +87,7 @@ def _waiting(queue: str) -> int:
 
 def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
     """A snapshot of the deployment for the operator; see the module docstring."""
+    from bots import capacity
     from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, Recording
     from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
@@ -115,6 +117,13 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
         .values("status")
         .annotate(n=Count("id"))
     }
+    slots = capacity.slots_total()
+    taken = capacity.slots_taken(now)
+    if slots is not None and taken >= slots:
+        problems.append(
+            f"every bot slot is taken ({taken} bots for {slots} slots): POST /bots answers 507; "
+            "add bot hosts or raise BOTS_PER_HOST"
+        )
     oldest_requested = (
         Meeting.objects.filter(status=MeetingStatus.REQUESTED)
         .exclude(join_at__gt=now)
@@ -167,6 +176,8 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
         "meetings": {
             "live": {str(status): live.get(status, 0) for status in LIVE_STATUSES},
             "oldest_waiting_bot_s": round(waited_s, 1) if waited_s is not None else None,
+            "bot_slots": slots,
+            "bot_slots_taken": taken,
         },
         "beat": {"supervision_ran_s_ago": round(beat_age_s, 1) if beat_age_s is not None else None},
         "webhooks": {

@@ -1,0 +1,101 @@
+"""How many bots the running bot hosts can hold at once.
+
+Each bot worker (a Celery worker consuming `bots`; its `-c` is its slots, since a bot's task
+lives as long as the bot) announces its slots in Redis every `ANNOUNCE_EVERY_S`, under a key
+that expires unless renewed, and withdraws it when it shuts down. `POST /bots` compares the
+sum with the bots that hold or wait for a slot and answers 507 at once when none is free,
+instead of queueing a bot that would join after a whole meeting has ended on another slot, or
+fail after `BOT_START_TIMEOUT_S`. With no worker announced (none started yet, or a deployment
+that scales bot hosts on demand) nothing is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from vexa_site.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+HOST_KEY_PREFIX = "vexa:bot-host:"
+ANNOUNCE_EVERY_S = 5.0
+# A host that stopped announcing (killed) stops counting after this.
+ANNOUNCE_TTL_S = 15
+
+
+def host_announce(*, name: str, slots: int) -> None:
+    get_redis().set(HOST_KEY_PREFIX + name, str(slots), ex=ANNOUNCE_TTL_S)
+
+
+def host_withdraw(*, name: str) -> None:
+    get_redis().delete(HOST_KEY_PREFIX + name)
+
+
+def slots_total() -> int | None:
+    """The slots of every bot host that announced itself lately; None when none did."""
+    redis = get_redis()
+    keys = list(redis.scan_iter(match=HOST_KEY_PREFIX + "*", count=1000))
+    if not keys:
+        return None
+    return sum(int(value) for value in redis.mget(keys) if value is not None)
+
+
+def slots_taken(now: datetime) -> int:
+    """Bots holding a slot or waiting for one, of every user (scheduled ones not yet due are
+    not counted)."""
+    from meetings.models import LIVE_STATUSES, Meeting
+
+    return Meeting.objects.filter(status__in=LIVE_STATUSES).exclude(join_at__gt=now).count()
+
+
+class Announcer:
+    """The daemon thread of one bot worker that keeps its slots announced."""
+
+    def __init__(self, *, name: str, slots: int) -> None:
+        self.name, self.slots = name, slots
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bot-slots", daemon=True)
+
+    def start(self) -> Announcer:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                host_announce(name=self.name, slots=self.slots)
+            except Exception:
+                # Redis away for a moment: the key expires and POST /bots stops refusing.
+                logger.warning("could not announce this bot host's slots", exc_info=True)
+            self.stopped.wait(ANNOUNCE_EVERY_S)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=ANNOUNCE_EVERY_S)
+        try:
+            host_withdraw(name=self.name)
+        except Exception:
+            logger.warning("could not withdraw this bot host's slots", exc_info=True)
+
+
+_announcer: Announcer | None = None
+
+
+def worker_started(consumer: Any) -> None:
+    """`worker_ready`: a worker that consumes `bots` starts announcing its `-c` slots."""
+    global _announcer
+    if "bots" not in consumer.app.amqp.queues.consume_from:
+        return
+    controller = consumer.controller
+    _announcer = Announcer(name=controller.hostname, slots=int(controller.concurrency)).start()
+
+
+def worker_stopping() -> None:
+    """`worker_shutdown`: the slots are withdrawn at once rather than left to expire."""
+    global _announcer
+    if _announcer is not None:
+        _announcer.stop()
+        _announcer = None

@@ -1,0 +1,106 @@
+"""Bot slots: bot workers announce them, and POST /bots refuses at once when none is free."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from bots import capacity
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingStatus
+from tests import processes
+from tests.bots.conftest import wait_for
+from tests.meetings.builders import meeting_in
+from vexa_site.redis import get_redis
+
+S = MeetingStatus
+
+
+def announced() -> dict[str, int]:
+    redis = get_redis()
+    return {
+        key.decode().removeprefix(capacity.HOST_KEY_PREFIX): int(redis.get(key) or 0)
+        for key in redis.scan_iter(match=capacity.HOST_KEY_PREFIX + "*")
+    }
+
+
+def send(client: APIClient, native: str, **fields: str) -> Any:
+    body = {"meeting_url": f"https://meet.google.com/{native}", **fields}
+    return client.post("/bots", body, format="json")
+
+
+@pytest.fixture
+def one_slot_host() -> Iterator[None]:
+    """A bot host with one slot, as its worker announces it (`-c 1`)."""
+    capacity.host_announce(name="test-host@example", slots=1)
+    yield
+    capacity.host_withdraw(name="test-host@example")
+
+
+def test_a_bot_worker_announces_its_slots_while_it_runs_and_withdraws_them_when_it_stops(
+    db: None,
+) -> None:
+    with processes.celery_worker("bots", pool="threads", concurrency=3, name="slots"):
+        hosts = wait_for(
+            lambda: {n: s for n, s in announced().items() if n.startswith("slots-")},
+            timeout_s=10,
+            what="the worker's announcement",
+        )
+        assert list(hosts.values()) == [3]
+    assert not any(name.startswith("slots-") for name in announced())
+
+
+def test_a_worker_of_other_queues_announces_no_bot_slots(db: None) -> None:
+    with processes.celery_worker("default", name="noslots"):
+        assert not any(name.startswith("noslots-") for name in announced())
+
+
+def test_a_bot_with_no_free_slot_is_a_507_at_once_and_a_scheduled_one_is_taken(
+    alice: User, alice_api: APIClient, one_slot_host: None
+) -> None:
+    first = send(alice_api, "abc-defg-hij")
+    refused = send(alice_api, "xyz-wxyz-xyz")
+    later = timezone.now() + timedelta(hours=1)
+    scheduled = send(alice_api, "xyz-wxyz-xyz", join_at=later.isoformat())
+
+    assert first.status_code == 201
+    assert refused.status_code == 507
+    assert refused["Retry-After"] == "30"
+    assert refused.json()["detail"].startswith("No bot is free: all 1 bot slots")
+    assert scheduled.status_code == 201
+    assert Meeting.objects.count() == 2
+
+
+def test_another_users_bots_take_slots_too_and_a_finished_one_frees_its_slot(
+    alice: User, bob: User, alice_api: APIClient, one_slot_host: None
+) -> None:
+    theirs = meeting_in(bob, S.ACTIVE, native_meeting_id="bob-bobb-bob")
+    assert send(alice_api, "abc-defg-hij").status_code == 507
+
+    lifecycle.transition(meeting_id=theirs.pk, to=S.COMPLETED, source="bot_callback")
+    assert send(alice_api, "abc-defg-hij").status_code == 201
+
+
+def test_with_no_bot_host_announced_nothing_is_refused(alice: User, alice_api: APIClient) -> None:
+    assert capacity.slots_total() is None
+    for native in ("abc-defg-hij", "xyz-wxyz-xyz", "qrs-tuvw-xyz"):
+        assert send(alice_api, native).status_code == 201
+
+
+def test_the_operators_status_says_when_every_slot_is_taken(
+    bob: User, admin_api: APIClient, one_slot_host: None
+) -> None:
+    meeting_in(bob, S.ACTIVE)
+
+    status = admin_api.get("/admin/status").json()
+
+    assert (status["meetings"]["bot_slots"], status["meetings"]["bot_slots_taken"]) == (1, 1)
+    assert any(
+        p.startswith("every bot slot is taken (1 bots for 1 slots)") for p in status["problems"]
+    )
