@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -20,27 +21,42 @@ from vexa_site.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
-HOST_KEY_PREFIX = "vexa:bot-host:"
+HOSTS_KEY = "vexa:bot-hosts"
 ANNOUNCE_EVERY_S = 5.0
 # A host that stopped announcing (killed) stops counting after this.
-ANNOUNCE_TTL_S = 15
+ANNOUNCE_TTL_S = 15.0
 
 
 def host_announce(*, name: str, slots: int) -> None:
-    get_redis().set(HOST_KEY_PREFIX + name, str(slots), ex=ANNOUNCE_TTL_S)
+    # One hash for all hosts (field: host, value: "slots until"): POST /bots reads it with one
+    # HGETALL, where a key per host would need a SCAN of the whole keyspace.
+    get_redis().hset(HOSTS_KEY, name, f"{slots} {time.time() + ANNOUNCE_TTL_S}")
 
 
 def host_withdraw(*, name: str) -> None:
-    get_redis().delete(HOST_KEY_PREFIX + name)
+    get_redis().hdel(HOSTS_KEY, name)
+
+
+def hosts_announced() -> dict[str, int]:
+    """Slots by bot host, of the hosts that announced themselves lately; stale ones are
+    removed on the way."""
+    redis = get_redis()
+    now = time.time()
+    hosts: dict[str, int] = {}
+    raw: dict[bytes, bytes] = redis.hgetall(HOSTS_KEY)  # type: ignore[assignment]
+    for name, value in raw.items():
+        slots, until = value.decode().split()
+        if float(until) < now:
+            redis.hdel(HOSTS_KEY, name)
+        else:
+            hosts[name.decode()] = int(slots)
+    return hosts
 
 
 def slots_total() -> int | None:
     """The slots of every bot host that announced itself lately; None when none did."""
-    redis = get_redis()
-    keys = list(redis.scan_iter(match=HOST_KEY_PREFIX + "*", count=1000))
-    if not keys:
-        return None
-    return sum(int(value) for value in redis.mget(keys) if value is not None)
+    hosts = hosts_announced()
+    return sum(hosts.values()) if hosts else None
 
 
 def slots_taken(now: datetime) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,11 +24,7 @@ S = MeetingStatus
 
 
 def announced() -> dict[str, int]:
-    redis = get_redis()
-    return {
-        key.decode().removeprefix(capacity.HOST_KEY_PREFIX): int(redis.get(key) or 0)
-        for key in redis.scan_iter(match=capacity.HOST_KEY_PREFIX + "*")
-    }
+    return capacity.hosts_announced()
 
 
 def send(client: APIClient, native: str, **fields: str) -> Any:
@@ -104,3 +101,16 @@ def test_the_operators_status_says_when_every_slot_is_taken(
     assert any(
         p.startswith("every bot slot is taken (1 bots for 1 slots)") for p in status["problems"]
     )
+
+
+def test_a_killed_hosts_slots_stop_counting_once_its_announcement_is_stale(db: None) -> None:
+    redis = get_redis()
+    # What a host killed 16 s ago left: its last announcement, valid for ANNOUNCE_TTL_S.
+    redis.hset(capacity.HOSTS_KEY, "killed@host", f"4 {time.time() - 1}")
+    capacity.host_announce(name="alive@host", slots=2)
+    try:
+        assert capacity.hosts_announced() == {"alive@host": 2}
+        assert not redis.hexists(capacity.HOSTS_KEY, "killed@host")
+    finally:
+        capacity.host_withdraw(name="alive@host")
+    assert capacity.slots_total() is None
