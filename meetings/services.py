@@ -92,10 +92,15 @@ def _remove_files(paths: list[Path]) -> None:
             logger.exception("could not remove file %s of a deleted meeting", path)
 
 
-def _remove_streams(session_uids: list[str]) -> None:
-    # The captured audio of a finished meeting would expire on its own; deleted data goes now.
+def _remove_streams(meeting_id: int, session_uids: list[str]) -> None:
+    # The captured audio and the live events (SSE replay) of a finished meeting would expire
+    # on their own; deleted data goes now.
     for session_uid in session_uids:
         SessionStream(session_uid).delete()
+    # Imported here: transcripts builds on meetings, not the other way round.
+    from transcripts.realtime import event_log_forget
+
+    event_log_forget(meeting_id=meeting_id)
 
 
 def meetings_delete(*, meeting_ids: list[int]) -> None:
@@ -120,11 +125,11 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
     """Delete a finished meeting's content and keep an anonymized stub (idempotent).
 
     Only `completed`/`failed` meetings (409 otherwise). Deletes segments, share links,
-    recordings (rows now, files after commit), the failed join's screenshot and the sessions'
-    audio streams in Redis; clears the bot settings (passcode, metadata), the constructed URL
-    and the user's metadata; keeps status history and completion details and marks
-    `data.redacted` (and `data.deleted_by` when given, e.g. `retention`). Calling it again on
-    a stub changes nothing.
+    recordings (rows now, files after commit), the failed join's screenshot, the sessions'
+    audio streams and the meeting's live events (SSE replay) in Redis; clears the bot settings
+    (passcode, metadata), the constructed URL and the user's metadata; keeps status history and
+    completion details and marks `data.redacted` (and `data.deleted_by` when given, e.g.
+    `retention`). Calling it again on a stub changes nothing.
     """
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
@@ -158,7 +163,7 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
         meeting.save(update_fields=["data", "bot_config", "constructed_meeting_url", "updated_at"])
         session_uids = list(meeting.sessions.values_list("session_uid", flat=True))
         transaction.on_commit(lambda: _remove_files(files))
-        transaction.on_commit(lambda: _remove_streams(session_uids), robust=True)
+        transaction.on_commit(lambda: _remove_streams(meeting_id, session_uids), robust=True)
     return meeting
 
 

@@ -13,6 +13,7 @@ from meetings.models import Meeting, MeetingStatus, Recording
 from meetings.stream import SessionStream
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in
+from transcripts import realtime
 from transcripts.models import Segment, ShareLink
 
 pytestmark = pytest.mark.django_db
@@ -262,6 +263,28 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     transcript = alice_api.get("/transcripts/google_meet/abc-defg-hij")
     assert transcript.status_code == 200
     assert transcript.json()["segments"] == []
+
+
+def test_a_deleted_calls_live_events_leave_the_replay_log_and_another_calls_stay(
+    alice: User, alice_api: APIClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    """SSE replays a native meeting's log for days: a deleted transcript must not be in it."""
+    older = meeting_in(alice, S.COMPLETED)
+    newer = meeting_in(alice, S.ACTIVE)
+    for meeting, text in ((older, "the deleted secret"), (newer, "still being said")):
+        realtime.publish_segments(
+            meeting_id=meeting.pk, kind="finalized", segments=[{"segment_id": "s", "text": text}]
+        )
+    log_key = realtime.event_log_key(realtime.native_key(alice.pk, "google_meet", "abc-defg-hij"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.delete(f"/meetings/google_meet/abc-defg-hij?meeting_id={older.pk}")
+
+    assert response.status_code == 200
+    kept = b" ".join(fields[b"data"] for _, fields in realtime.redis_client().xrange(log_key))
+    assert b"the deleted secret" not in kept
+    assert f'"id":{older.pk}'.encode() not in kept
+    assert b"still being said" in kept
 
 
 def test_deleting_a_meeting_id_deletes_every_call_held_under_it(
