@@ -123,6 +123,12 @@ def publish(*, key: str, message: dict[str, Any]) -> str:
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
+def event_log_entries(log_key: str) -> list[tuple[bytes, dict[str, Any]]]:
+    """Every event a native meeting's log holds: (entry id, the message as published)."""
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = redis_client().xrange(log_key)  # type: ignore[assignment]
+    return [(entry_id, json.loads(fields[b"data"])) for entry_id, fields in entries]
+
+
 def event_log_forget(*, meeting_id: int) -> int:
     """Remove a deleted meeting's events from its native meeting's log, so SSE replay cannot
     serve the transcript `DELETE /meetings` removed; other calls' events under the same id
@@ -130,11 +136,10 @@ def event_log_forget(*, meeting_id: int) -> int:
     user_id, platform, native_id = _meeting_identity(meeting_id)
     client = redis_client()
     log_key = event_log_key(native_key(user_id, platform, native_id))
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(log_key)  # type: ignore[assignment]
     doomed = [
         entry_id
-        for entry_id, fields in entries
-        if json.loads(fields[b"data"]).get("meeting", {}).get("id") == meeting_id
+        for entry_id, message in event_log_entries(log_key)
+        if message.get("meeting", {}).get("id") == meeting_id
     ]
     for first in range(0, len(doomed), 1000):
         client.xdel(log_key, *doomed[first : first + 1000])
