@@ -127,7 +127,8 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
     Only `completed`/`failed` meetings (409 otherwise). Deletes segments, share links,
     recordings (rows now, files after commit), the failed join's screenshot, the sessions'
     audio streams and the meeting's live events (SSE replay) in Redis; clears the bot settings
-    (passcode, metadata), the constructed URL and the user's metadata; keeps status history and
+    (passcode, metadata), the constructed URL, the user's metadata and the transcription
+    checkpoints (which stops a worker still writing); keeps status history and
     completion details and marks `data.redacted` (and `data.deleted_by` when given, e.g.
     `retention`). Calling it again on a stub changes nothing.
     """
@@ -162,6 +163,10 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
         meeting.constructed_meeting_url = ""
         meeting.save(update_fields=["data", "bot_config", "constructed_meeting_url", "updated_at"])
         session_uids = list(meeting.sessions.values_list("session_uid", flat=True))
+        # The transcription checkpoint holds recent words, the prompt and speakers' names. It
+        # also names the worker that owns the session, so clearing it fences out a worker still
+        # finishing the tail: its next write raises LeaseLost instead of writing segments back.
+        meeting.sessions.update(transcriber_state={"finished": True, "redacted": True})
         transaction.on_commit(lambda: _remove_files(files))
         transaction.on_commit(lambda: _remove_streams(meeting_id, session_uids), robust=True)
     return meeting

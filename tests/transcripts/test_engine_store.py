@@ -17,7 +17,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from bots.runtime.recording import RecordingWriter
+from meetings import lifecycle
 from meetings.models import MeetingSession, RecordingStatus
+from meetings.services import meeting_delete
 from meetings.stream import read_wav_pcm16k
 from tests.meetings.builders import meeting_in
 from tests.speech import make_speech_wav
@@ -273,6 +275,33 @@ def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) ->
             owner="old",
         )
     assert not Segment.objects.filter(meeting=session.meeting).exists()
+
+
+def test_a_worker_still_finishing_a_deleted_meetings_tail_cannot_write_it_back(
+    session: MeetingSession,
+) -> None:
+    """DELETE /meetings right after the bot left, while the worker flushes the last words."""
+    session_claim(session=session, owner="w1")
+    emission_store(
+        session=session,
+        emission=Emission(
+            finals=[segment(0, "the secret plan", completed=True)],
+            checkpoint={"v": 1, "seq": 1, "prompt_text": "the secret plan", "committed": []},
+        ),
+        owner="w1",
+    )
+    lifecycle.transition(meeting_id=session.meeting_id, to="completed", source="bot_callback")
+    meeting_delete(meeting_id=session.meeting_id)
+
+    with pytest.raises(LeaseLost):
+        emission_store(
+            session=session,
+            emission=Emission(finals=[segment(1, "and the rest of it", completed=True)]),
+            owner="w1",
+        )
+    assert not Segment.objects.filter(meeting=session.meeting).exists()
+    session.refresh_from_db()
+    assert session.transcriber_state == {"finished": True, "redacted": True}
 
 
 def test_a_successor_claims_the_session_and_drops_its_predecessors_drafts(
