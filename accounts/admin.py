@@ -43,6 +43,24 @@ class UserAdmin(admin.ModelAdmin[User]):
     inlines = (ApiTokenInline,)
     actions = ("mint_token",)
 
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        from meetings.models import LIVE_STATUSES
+
+        # A user whose bot is still in a call is deleted once it has left (Django refuses a
+        # bulk delete that includes one: nothing is deleted then).
+        if obj is not None and obj.meetings.filter(status__in=LIVE_STATUSES).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # Deletes go through `user_delete`: the rows' cascade alone would leave the user's
+    # recording files on disk and transcripts in Redis's replay log.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.user_delete(user_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_delete(user_id=user.pk)
+
     @admin.action(description="Mint an API token (bot, tx) and show it once")
     def mint_token(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:

@@ -97,6 +97,22 @@ def user_update(*, user: User, changes: dict[str, Any]) -> User:
     return user
 
 
+def user_delete(*, user_id: int) -> None:
+    """Delete a user and everything they stored: their meetings go through `meetings_purge`
+    (recording files, audio streams and live events too, which the rows' cascade alone would
+    leave behind), then the user's row takes tokens, webhooks and the rest with it. A user
+    with a live bot is a 409 and nothing is deleted."""
+    # Imported here: meetings builds on accounts, not the other way round.
+    from meetings.services import meetings_purge
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise NotFound("User not found")
+        meetings_purge(meeting_ids=list(user.meetings.values_list("pk", flat=True)))
+        user.delete()
+
+
 def token_issue(
     *,
     user: User,

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from meetings import services as meeting_services
 from meetings.models import LIVE_STATUSES, Meeting, MeetingSession, Recording
 
 # Where a failed join leaves its evidence in `data` (the bot runtime writes the second one).
@@ -127,6 +128,21 @@ class MeetingAdmin(admin.ModelAdmin[Meeting]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Meetings are created by POST /bots, which validates and enqueues the bot.
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Meeting | None = None) -> bool:
+        # A meeting whose bot is still in the call is deleted once the bot has left (Django
+        # refuses a bulk delete that includes one: nothing is deleted then).
+        if obj is not None and obj.status in LIVE_STATUSES:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # Deletes go through `meetings_purge`: the rows' cascade alone would leave the recording
+    # files on disk and the transcript in Redis's replay log.
+    def delete_model(self, request: HttpRequest, obj: Meeting) -> None:
+        meeting_services.meetings_purge(meeting_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> None:
+        meeting_services.meetings_purge(meeting_ids=list(queryset.values_list("pk", flat=True)))
 
     @admin.display(description="completion / failure")
     def completion_or_failure(self, meeting: Meeting) -> str:

@@ -92,7 +92,7 @@ def _remove_files(paths: list[Path]) -> None:
             logger.exception("could not remove file %s of a deleted meeting", path)
 
 
-def _remove_streams(meeting_id: int, session_uids: list[str]) -> None:
+def _remove_streams(meeting: Meeting, session_uids: list[str]) -> None:
     # The captured audio and the live events (SSE replay) of a finished meeting would expire
     # on their own; deleted data goes now.
     for session_uid in session_uids:
@@ -100,7 +100,12 @@ def _remove_streams(meeting_id: int, session_uids: list[str]) -> None:
     # Imported here: transcripts builds on meetings, not the other way round.
     from transcripts.realtime import event_log_forget
 
-    event_log_forget(meeting_id=meeting_id)
+    event_log_forget(
+        meeting_id=meeting.pk,
+        user_id=meeting.user_id,
+        platform=meeting.platform,
+        native_id=meeting.native_meeting_id,
+    )
 
 
 def meetings_delete(*, meeting_ids: list[int]) -> None:
@@ -168,8 +173,19 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
         # finishing the tail: its next write raises LeaseLost instead of writing segments back.
         meeting.sessions.update(transcriber_state={"finished": True, "redacted": True})
         transaction.on_commit(lambda: _remove_files(files))
-        transaction.on_commit(lambda: _remove_streams(meeting_id, session_uids), robust=True)
+        transaction.on_commit(lambda: _remove_streams(meeting, session_uids), robust=True)
     return meeting
+
+
+def meetings_purge(*, meeting_ids: list[int]) -> int:
+    """Delete meetings outright, rows included (an operator's delete in the Django admin, a
+    deleted user's meetings): their content goes first as `meeting_delete` removes it, since
+    the rows' cascade alone would leave recording files on disk and transcripts in Redis. One
+    still live is a 409 and nothing is deleted. Returns how many meetings went."""
+    with transaction.atomic():
+        meetings_delete(meeting_ids=meeting_ids)
+        deleted = Meeting.objects.filter(pk__in=meeting_ids).delete()[1].get("meetings.Meeting", 0)
+    return int(deleted)
 
 
 def meetings_expire(*, ended_before: datetime, limit: int = 100) -> int:

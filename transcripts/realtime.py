@@ -129,11 +129,10 @@ def event_log_entries(log_key: str) -> list[tuple[bytes, dict[str, Any]]]:
     return [(entry_id, json.loads(fields[b"data"])) for entry_id, fields in entries]
 
 
-def event_log_forget(*, meeting_id: int) -> int:
+def event_log_forget(*, meeting_id: int, user_id: int, platform: str, native_id: str) -> int:
     """Remove a deleted meeting's events from its native meeting's log, so SSE replay cannot
     serve the transcript `DELETE /meetings` removed; other calls' events under the same id
-    stay. Returns how many went."""
-    user_id, platform, native_id = _meeting_identity(meeting_id)
+    stay. The identity is passed in: the row may be gone by now. Returns how many went."""
     client = redis_client()
     log_key = event_log_key(native_key(user_id, platform, native_id))
     doomed = [

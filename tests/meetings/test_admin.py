@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -9,7 +11,9 @@ from django.test import Client, override_settings
 from accounts.models import User
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
-from tests.meetings.builders import add_segments, meeting_in
+from tests.meetings.builders import add_segments, meeting_in, recorded
+from transcripts import realtime
+from transcripts.models import Segment
 
 pytestmark = pytest.mark.django_db
 S = MeetingStatus
@@ -90,3 +94,79 @@ def test_segments_and_share_links_are_listed(operator: Client, alice: User) -> N
     add_segments(meeting, [(0, 1, "Alice", "hello admin")])
     assert "hello admin" in operator.get("/django-admin/transcripts/segment/").content.decode()
     assert operator.get("/django-admin/transcripts/sharelink/").status_code == 200
+
+
+# --- deleting from the admin: content first, never orphaned files -------------------------------
+
+
+def log_texts(user: User, native: str) -> str:
+    log_key = realtime.event_log_key(realtime.native_key(user.pk, "google_meet", native))
+    return json.dumps([message for _, message in realtime.event_log_entries(log_key)])
+
+
+def spoken(meeting: Meeting, text: str) -> None:
+    realtime.publish_segments(
+        meeting_id=meeting.pk, kind="finalized", segments=[{"segment_id": "s", "text": text}]
+    )
+
+
+def test_an_operator_deleting_meetings_removes_their_files_and_never_a_live_one(
+    operator: Client, alice: User, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    realtime.redis_client().delete(
+        realtime.event_log_key(realtime.native_key(alice.pk, "google_meet", "abc-defg-hij"))
+    )
+    changelist = "/django-admin/meetings/meeting/"
+    with override_settings(RECORDINGS_DIR=tmp_path):
+        recording = recorded(alice)
+        spoken(recording.meeting, "words of the finished call")
+        live = meeting_in(alice, S.ACTIVE, native_meeting_id="liv-eliv-eli")
+        both = [recording.meeting_id, live.pk]
+
+        refused = operator.post(
+            changelist, {"action": "delete_selected", "_selected_action": both, "post": "yes"}
+        )
+        one = operator.get(f"{changelist}{live.pk}/delete/")
+        assert Meeting.objects.filter(pk__in=both).count() == 2
+        with django_capture_on_commit_callbacks(execute=True):
+            done = operator.post(
+                changelist,
+                {
+                    "action": "delete_selected",
+                    "_selected_action": [recording.meeting_id],
+                    "post": "yes",
+                },
+            )
+
+    assert (refused.status_code, one.status_code, done.status_code) == (403, 403, 302)
+    assert not Meeting.objects.filter(pk=recording.meeting_id).exists()
+    assert not Path(recording.file_path).exists()
+    assert "words of the finished call" not in log_texts(alice, "abc-defg-hij")
+    assert Meeting.objects.filter(pk=live.pk).exists()
+
+
+def test_an_operator_deleting_a_user_removes_their_recordings_and_transcripts(
+    operator: Client,
+    alice: User,
+    bob: User,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with override_settings(RECORDINGS_DIR=tmp_path):
+        theirs = recorded(alice)
+        add_segments(theirs.meeting, [(0, 1, "Alice", "alice's words")])
+        others = recorded(bob, native="bob-bobb-bob")
+        busy = meeting_in(bob, S.ACTIVE)
+        assert operator.get(f"/django-admin/accounts/user/{bob.pk}/delete/").status_code == 403
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = operator.post(
+                f"/django-admin/accounts/user/{alice.pk}/delete/", {"post": "yes"}
+            )
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=alice.pk).exists()
+    assert not Path(theirs.file_path).exists()
+    assert not Segment.objects.filter(text="alice's words").exists()
+    assert Path(others.file_path).exists()
+    assert Meeting.objects.filter(pk=busy.pk).exists()
