@@ -234,6 +234,10 @@ def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> 
             if session.transcriber_state.get("finished"):
                 break
             time.sleep(0.2)
+    # No bot ever ran these meetings: ended now, they hold no bot slot in later runs against
+    # this database (POST /bots counts live meetings against the slots).
+    for session in sessions:
+        bot_services.bot_stop(meeting_id=session.meeting_id)
     per_session = [word_latencies(s, t0, published(s.meeting)) for s in sessions]
     audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
     return {**summary(n, per_session, audio_s), **transcript_wer(sessions, clips)}
