@@ -159,6 +159,19 @@ class SessionStream:
     def length(self) -> int:
         return int(self.redis.xlen(self.key))
 
+    def oldest_age_s(self) -> float | None:
+        """How long ago (Redis's clock, as the entry ids) the oldest entry still held was
+        added; None for an empty stream. Transcription trims behind each checkpoint, at least
+        every 5 s through silence too, so this is how far behind a live session's transcription
+        is (about 5-15 s when it keeps up)."""
+        first = self.redis.xrange(self.key, count=1)
+        if not first:
+            return None
+        raw_id = first[0][0]
+        added_ms, _ = entry_id_key(raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id))
+        seconds, micros = self.redis.time()
+        return max(0.0, (int(seconds) * 1000 + int(micros) // 1000 - added_ms) / 1000)
+
     def delete(self) -> None:
         self.redis.delete(self.key)
 

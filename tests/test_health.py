@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from bots.tasks import supervise_bots
-from meetings.models import Meeting
+from meetings.models import Meeting, MeetingSession, MeetingStatus
+from meetings.stream import SessionStream
 from tests import processes
 from tests.conftest import api_client
 from tests.meetings.builders import meeting_in
@@ -96,3 +97,40 @@ def test_operators_see_the_status_page_from_the_admin_index(
     assert 'href="/django-admin/status/"' in index
     assert "System status" in page
     assert "the supervision last ran never" in page
+
+
+def test_the_status_says_when_transcription_cannot_keep_up_with_a_live_meeting(
+    admin_api: APIClient, alice: User
+) -> None:
+    redis = get_redis()
+    seconds, _ = redis.time()
+    now_ms = int(seconds) * 1000
+
+    def live_session(native: str, oldest_s_ago: float, **config: Any) -> MeetingSession:
+        meeting = meeting_in(alice, MeetingStatus.ACTIVE, native_meeting_id=native)
+        Meeting.objects.filter(pk=meeting.pk).update(bot_config={**meeting.bot_config, **config})
+        session = MeetingSession.objects.create(meeting=meeting)
+        stream = SessionStream(session.session_uid)
+        stream.delete()
+        # What a worker that trims behind its checkpoints leaves: audio from `oldest_s_ago` on.
+        first_id = f"{now_ms - int(oldest_s_ago * 1000)}-0"
+        redis.xadd(stream.key, {"type": "audio", "pcm": b"\0\0" * 1600, "t": "0.0"}, id=first_id)
+        stream.append_audio(b"\0\0" * 1600, t=0.1)
+        return session
+
+    live_session("kee-pupk-eep", 8)
+    status = admin_api.get("/admin/status").json()
+    assert status["transcription"]["live_sessions"] == 1
+    assert 7 <= status["transcription"]["most_behind_s"] < 20
+    assert not any("transcription is behind" in p for p in status["problems"])
+
+    live_session("beh-indb-ehi", 95)
+    live_session("not-rans-cri", 300, transcribe_enabled=False)  # nobody transcribes: not behind
+    status = admin_api.get("/admin/status").json()
+
+    assert status["transcription"]["live_sessions"] == 2
+    assert 94 <= status["transcription"]["most_behind_s"] < 110
+    [problem] = [p for p in status["problems"] if "transcription is behind" in p]
+    assert problem.startswith("transcription is behind on 1 live session(s)")
+    for session in MeetingSession.objects.filter(meeting__user=alice):
+        SessionStream(session.session_uid).delete()

@@ -34,6 +34,9 @@ BEAT_STALE_S = 60.0
 # A bot waiting this long for a worker means the bot hosts are full or gone.
 REQUESTED_STALE_S = 60.0
 WEBHOOK_STALE_S = 3600.0
+# A live session whose oldest untranscribed audio is older than this has a worker that cannot
+# keep up (about 5-15 s when it does).
+TRANSCRIPTION_BEHIND_S = 60.0
 DISK_FREE_MIN_FRACTION = 0.05
 
 
@@ -78,6 +81,25 @@ def _workers(timeout_s: float) -> list[dict[str, Any]]:
         }
         for name in names
     ]
+
+
+def _transcription_behind() -> list[float]:
+    """For each live session being transcribed: the age of the oldest audio its stream still
+    holds (see `SessionStream.oldest_age_s`)."""
+    from meetings.models import MeetingSession, MeetingStatus
+    from meetings.stream import SessionStream
+
+    sessions = MeetingSession.objects.filter(
+        ended_at__isnull=True,
+        meeting__status__in=(MeetingStatus.ACTIVE, MeetingStatus.STOPPING),
+    ).values_list("session_uid", "meeting__bot_config")
+    # A bot without live transcription has nobody trimming its stream: not behind.
+    ages = [
+        SessionStream(uid).oldest_age_s()
+        for uid, config in sessions
+        if (config or {}).get("transcribe_enabled") is not False
+    ]
+    return [age for age in ages if age is not None]
 
 
 def _waiting(queue: str) -> int:
@@ -136,6 +158,15 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
             "worker consumes 'bots'"
         )
 
+    behind = _transcription_behind()
+    late = [age for age in behind if age > TRANSCRIPTION_BEHIND_S]
+    if late:
+        problems.append(
+            f"transcription is behind on {len(late)} live session(s): the oldest audio not yet "
+            f"transcribed arrived {max(late):.0f} s ago; add transcription workers "
+            "(`celery -A vexa_site worker -Q transcription`)"
+        )
+
     beat_raw = get_redis().get(BEAT_KEY)
     beat_age_s = time.time() - float(beat_raw) if beat_raw is not None else None
     if beat_age_s is None or beat_age_s > BEAT_STALE_S:
@@ -178,6 +209,10 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
             "oldest_waiting_bot_s": round(waited_s, 1) if waited_s is not None else None,
             "bot_slots": slots,
             "bot_slots_taken": taken,
+        },
+        "transcription": {
+            "live_sessions": len(behind),
+            "most_behind_s": round(max(behind), 1) if behind else None,
         },
         "beat": {"supervision_ran_s_ago": round(beat_age_s, 1) if beat_age_s is not None else None},
         "webhooks": {
