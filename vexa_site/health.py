@@ -35,7 +35,7 @@ BEAT_STALE_S = 60.0
 REQUESTED_STALE_S = 60.0
 WEBHOOK_STALE_S = 3600.0
 # A live session whose oldest untranscribed audio is older than this has a worker that cannot
-# keep up (about 5-15 s when it does).
+# keep up (a few seconds when it does).
 TRANSCRIPTION_BEHIND_S = 60.0
 DISK_FREE_MIN_FRACTION = 0.05
 
