@@ -52,6 +52,19 @@ def test_not_ready_names_the_service_that_does_not_answer(client: Client, db: An
     assert body["redis"] == "error"  # the details are logged: this URL is public
 
 
+def test_the_status_still_answers_when_redis_is_down(admin_api: APIClient, db: Any) -> None:
+    get_redis.cache_clear()
+    try:
+        with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+            status = admin_api.get("/admin/status").json()
+    finally:
+        get_redis.cache_clear()
+
+    assert status["ok"] is False
+    assert status["services"]["database"] == "ok"
+    assert status["problems"][0].startswith("redis: error")
+
+
 def test_the_status_lists_the_workers_that_answer_and_says_what_is_missing(
     admin_api: APIClient, alice: User, beat_unmarked: None
 ) -> None:

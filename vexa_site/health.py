@@ -117,6 +117,15 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
     problems: list[str] = []
     ready = readiness()
     problems += [f"{name}: {state}" for name, state in ready.items() if state != "ok"]
+    if problems:
+        # Everything below reads the database and Redis (Celery's broker too): the operator
+        # gets this much instead of an error page when one of them is down.
+        return {
+            "checked_at": now.isoformat().replace("+00:00", "Z"),
+            "ok": False,
+            "problems": problems,
+            "services": ready,
+        }
 
     workers = _workers(ping_timeout_s)
     consumed = {q for worker in workers for q in worker["queues"]}
