@@ -1,9 +1,10 @@
 """How many bots the running bot hosts can hold at once.
 
 Each bot worker (a Celery worker consuming `bots`; its `-c` is its slots, since a bot's task
-lives as long as the bot) announces its slots in Redis every `ANNOUNCE_EVERY_S`, under a key
-that expires unless renewed, and withdraws it when it shuts down. `POST /bots` compares the
-sum with the bots that hold or wait for a slot and answers 507 at once when none is free,
+lives as long as the bot) announces its slots in one Redis hash every `ANNOUNCE_EVERY_S`, valid
+for `ANNOUNCE_TTL_S` unless renewed, and withdraws them when it shuts down. `POST /bots`
+compares the sum with the bots that hold or wait for a slot and answers 507 at once when none
+is free,
 instead of queueing a bot that would join after a whole meeting has ended on another slot, or
 fail after `BOT_START_TIMEOUT_S`. With no worker announced (none started yet, or a deployment
 that scales bot hosts on demand) nothing is refused.
@@ -17,6 +18,9 @@ import time
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
+
+from meetings.models import LIVE_STATUSES, Meeting
 from vexa_site.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -59,12 +63,15 @@ def slots_total() -> int | None:
     return sum(hosts.values()) if hosts else None
 
 
-def slots_taken(now: datetime) -> int:
-    """Bots holding a slot or waiting for one, of every user (scheduled ones not yet due are
-    not counted)."""
-    from meetings.models import LIVE_STATUSES, Meeting
+def meetings_holding_slots(now: datetime) -> QuerySet[Meeting]:
+    """Meetings whose bot holds a slot or waits for one: live, and not scheduled for later.
+    The same meetings count against a user's `max_concurrent_bots`."""
+    return Meeting.objects.filter(status__in=LIVE_STATUSES).exclude(join_at__gt=now)
 
-    return Meeting.objects.filter(status__in=LIVE_STATUSES).exclude(join_at__gt=now).count()
+
+def slots_taken(now: datetime) -> int:
+    """Bots holding a slot or waiting for one, of every user."""
+    return meetings_holding_slots(now).count()
 
 
 class Announcer:

@@ -158,9 +158,7 @@ def bot_create(
         config["prompt"] = prompt
     with transaction.atomic():
         locked_user = User.objects.select_for_update().get(pk=user.pk)
-        live = Meeting.objects.filter(user=locked_user, status__in=LIVE_STATUSES).exclude(
-            join_at__gt=now
-        )
+        live = capacity.meetings_holding_slots(now).filter(user=locked_user)
         if Meeting.objects.filter(
             user=locked_user,
             platform=ref.platform,

@@ -37,13 +37,19 @@ def test_ready_when_the_database_and_redis_answer(client: Client, db: Any) -> No
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_not_ready_names_the_service_that_does_not_answer(client: Client, db: Any) -> None:
+@pytest.fixture
+def redis_down() -> Iterator[None]:
+    """Redis at an address where nothing listens, as the web process sees it."""
     get_redis.cache_clear()
-    try:
-        with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
-            response = client.get("/readyz")
-    finally:
-        get_redis.cache_clear()
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        yield
+    get_redis.cache_clear()
+
+
+def test_not_ready_names_the_service_that_does_not_answer(
+    client: Client, db: Any, redis_down: None
+) -> None:
+    response = client.get("/readyz")
 
     assert response.status_code == 503
     body = response.json()
@@ -52,13 +58,10 @@ def test_not_ready_names_the_service_that_does_not_answer(client: Client, db: An
     assert body["redis"] == "error"  # the details are logged: this URL is public
 
 
-def test_the_status_still_answers_when_redis_is_down(admin_api: APIClient, db: Any) -> None:
-    get_redis.cache_clear()
-    try:
-        with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
-            status = admin_api.get("/admin/status").json()
-    finally:
-        get_redis.cache_clear()
+def test_the_status_still_answers_when_redis_is_down(
+    admin_api: APIClient, db: Any, redis_down: None
+) -> None:
+    status = admin_api.get("/admin/status").json()
 
     assert status["ok"] is False
     assert status["services"]["database"] == "ok"

@@ -23,10 +23,6 @@ from vexa_site.redis import get_redis
 S = MeetingStatus
 
 
-def announced() -> dict[str, int]:
-    return capacity.hosts_announced()
-
-
 def send(client: APIClient, native: str, **fields: str) -> Any:
     body = {"meeting_url": f"https://meet.google.com/{native}", **fields}
     return client.post("/bots", body, format="json")
@@ -45,17 +41,17 @@ def test_a_bot_worker_announces_its_slots_while_it_runs_and_withdraws_them_when_
 ) -> None:
     with processes.celery_worker("bots", pool="threads", concurrency=3, name="slots"):
         hosts = wait_for(
-            lambda: {n: s for n, s in announced().items() if n.startswith("slots-")},
+            lambda: {n: s for n, s in capacity.hosts_announced().items() if n.startswith("slots-")},
             timeout_s=10,
             what="the worker's announcement",
         )
         assert list(hosts.values()) == [3]
-    assert not any(name.startswith("slots-") for name in announced())
+    assert not any(name.startswith("slots-") for name in capacity.hosts_announced())
 
 
 def test_a_worker_of_other_queues_announces_no_bot_slots(db: None) -> None:
     with processes.celery_worker("default", name="noslots"):
-        assert not any(name.startswith("noslots-") for name in announced())
+        assert not any(name.startswith("noslots-") for name in capacity.hosts_announced())
 
 
 def test_a_bot_with_no_free_slot_is_a_507_at_once_and_a_scheduled_one_is_taken(
