@@ -152,25 +152,34 @@ def published(meeting: Meeting) -> list[tuple[float, dict[str, Any]]]:
     return out
 
 
-Latencies = tuple[list[float], list[float], list[tuple[float, float]], list[float]]
+Latencies = tuple[
+    list[float], list[float], list[tuple[float, float]], list[float], list[tuple[float, float]]
+]
 
 
 def word_latencies(
     session: MeetingSession, t0: float, events: list[tuple[float, dict[str, Any]]]
 ) -> Latencies:
     """(draft latencies, final latencies, [(word end t, final latency)], final latencies of
-    each stored sentence's last word: after the utterance ends)."""
+    each stored sentence's last word: after the utterance ends, [(word end t, draft latency)])."""
     finals = Segment.objects.filter(session_uid=session.session_uid, completed=True)
+    # (published at, kind, start, end, normalized words): normalized once, an hour-long call
+    # publishes thousands of events.
     seg_events = [
-        (at, m["type"], s)
+        (at, m["type"], s["start"], s["end"], set(normalize(s["text"]).split()))
         for at, m in events
         if m["type"].startswith("transcript.")
         for s in m["payload"]["segments"]
     ]
-    final_events = [(at, s) for at, kind, s in seg_events if kind == "transcript.finalized"]
+    final_events = [
+        (at, start, end, words)
+        for at, kind, start, end, words in seg_events
+        if kind == "transcript.finalized"
+    ]
     drafts: list[float] = []
     finals_lat: list[float] = []
     trend: list[tuple[float, float]] = []
+    draft_trend: list[tuple[float, float]] = []
     utterances: list[float] = []
     for segment in finals:
         last_final: float | None = None
@@ -181,28 +190,27 @@ def word_latencies(
             spoken = t0 + word["end"]
             middle = (word["start"] + word["end"]) / 2
             first = min(
-                (at for at, _kind, s in seg_events
-                 if token in normalize(s["text"]).split()
-                 and s["start"] - 0.5 <= middle <= s["end"] + 0.5),
+                (at for at, _kind, start, end, words in seg_events
+                 if start - 0.5 <= middle <= end + 0.5 and token in words),
                 default=None,
             )  # fmt: skip
             # A word's final is the first finalized segment holding it: the stored segments
             # are the session's fragments joined into sentences, republished at its end.
             final_at = min(
-                (at for at, s in final_events
-                 if token in normalize(s["text"]).split()
-                 and s["start"] - 0.05 <= middle <= s["end"] + 0.05),
+                (at for at, start, end, words in final_events
+                 if start - 0.05 <= middle <= end + 0.05 and token in words),
                 default=None,
             )  # fmt: skip
             if first is not None:
                 drafts.append(max(0.0, first - spoken))
+                draft_trend.append((word["end"], first - spoken))
             if final_at is not None:
                 finals_lat.append(max(0.0, final_at - spoken))
                 trend.append((word["end"], final_at - spoken))
             last_final = None if final_at is None else max(0.0, final_at - spoken)
         if last_final is not None:
             utterances.append(last_final)
-    return drafts, finals_lat, trend, utterances
+    return drafts, finals_lat, trend, utterances, draft_trend
 
 
 def run(n: int, clips: list[tuple[bytes, list[dict[str, Any]]]], user: User) -> dict[str, Any]:
@@ -286,10 +294,10 @@ def summary(
     n: int, per_session: list[Latencies],
     audio_s: float,
 ) -> dict[str, Any]:  # fmt: skip
-    drafts = [lat for d, _f, _t, _u in per_session for lat in d]
-    finals = [lat for _d, f, _t, _u in per_session for lat in f]
-    trend = [point for _d, _f, t, _u in per_session for point in t]
-    utterances = [lat for _d, _f, _t, u in per_session for lat in u]
+    drafts = [lat for d, _f, _t, _u, _dt in per_session for lat in d]
+    finals = [lat for _d, f, _t, _u, _dt in per_session for lat in f]
+    trend = [point for _d, _f, t, _u, _dt in per_session for point in t]
+    utterances = [lat for _d, _f, _t, u, _dt in per_session for lat in u]
     early = [lat for t, lat in trend if t < audio_s / 4]
     late = [lat for t, lat in trend if t > audio_s * 3 / 4]
     return {

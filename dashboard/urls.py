@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("logout", views.logout_view, name="logout"),
     path("bots", views.bot_create_view, name="bot_create"),
     path("meetings/<int:meeting_id>", views.meeting_view, name="meeting"),
+    path("meetings/<int:meeting_id>/events", views.meeting_events_view, name="meeting_events"),
     path("meetings/<int:meeting_id>/stop", views.meeting_stop_view, name="meeting_stop"),
     path("meetings/<int:meeting_id>/share", views.meeting_share_view, name="meeting_share"),
     path(

@@ -13,8 +13,16 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import login, logout
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,10 +36,10 @@ from bots import services as bot_services
 from dashboard.forms import BotForm, KeyForm, WebhookForm
 from meetings import recordings
 from meetings import selectors as meeting_selectors
-from meetings.models import LIVE_STATUSES, MeetingStatus, RecordingStatus
+from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, RecordingStatus
 from meetings.recordings_api import recording_response
 from meetings.retention import recording_expires_at
-from transcripts import exports
+from transcripts import exports, realtime, sse
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from vexa_site.errors import DomainError, NotFound
@@ -141,15 +149,18 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
     return redirect("dashboard:meeting", meeting_id=meeting.pk)
 
 
-def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
-    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
     segments = transcript_selectors.segment_list(meeting=meeting)
+    is_live = meeting.status in LIVE_STATUSES
     return {
         "meeting": meeting,
-        "utterances": exports.utterances([s for s in segments if s.completed]),
-        "drafts": [s for s in segments if not s.completed],
+        # While live, one line per segment, which the page's event feed updates in place by
+        # segment id; afterwards the same speaker's consecutive segments as one utterance.
+        "segments": segments if is_live else [],
+        "utterances": [] if is_live else exports.utterances([s for s in segments if s.completed]),
+        "drafts": [] if is_live else [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
-        "is_live": meeting.status in LIVE_STATUSES,
+        "is_live": is_live,
         "recordings": [
             {
                 "recording": r,
@@ -165,9 +176,47 @@ def _meeting_context(user: User, meeting_id: int) -> dict[str, Any]:
 
 @dashboard_login_required
 def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
-    context = _meeting_context(user, meeting_id)
-    template = "dashboard/_live.html" if _is_htmx(request) else "dashboard/meeting.html"
-    return render(request, template, context)
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    if _is_htmx(request):
+        return render(request, "dashboard/_live.html", _meeting_context(user, meeting))
+    # The page's feed resumes after the log's newest event, read before the status and the
+    # segments are: events are published after their commit, so whatever this render misses
+    # comes in the feed.
+    events_after = realtime.event_log_last_id(_event_log_key(meeting))
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    context = {**_meeting_context(user, meeting), "events_after": events_after}
+    return render(request, "dashboard/meeting.html", context)
+
+
+def _event_log_key(meeting: Meeting) -> str:
+    return realtime.event_log_key(
+        realtime.native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id)
+    )
+
+
+def _meeting_for_feed(request: HttpRequest, meeting_id: int) -> Meeting | None:
+    user = _signed_in_user(request)
+    if user is None:
+        return None
+    try:
+        return meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    except NotFound as exc:
+        raise Http404(str(exc.detail)) from None
+
+
+async def meeting_events_view(request: HttpRequest, meeting_id: int) -> HttpResponseBase:
+    """The live page's feed: this meeting's WebSocket messages as Server-Sent Events, for the
+    signed-in user (their session, not an API key in the page). The page applies drafts and
+    finals as they are published instead of re-rendering the transcript every 2 s.
+
+    Async, like the API's SSE stream: an open page costs a coroutine and one Redis
+    connection, not a worker thread."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    meeting = await sync_to_async(_meeting_for_feed)(request, meeting_id)
+    if meeting is None:
+        return JsonResponse({"detail": "Sign in again"}, status=401)
+    return sse.event_stream_response(request, _event_log_key(meeting), meeting_id=meeting.pk)
 
 
 @dashboard_login_required

@@ -129,6 +129,13 @@ def event_log_entries(log_key: str) -> list[tuple[bytes, dict[str, Any]]]:
     return [(entry_id, json.loads(fields[b"data"])) for entry_id, fields in entries]
 
 
+def event_log_last_id(log_key: str) -> str:
+    """The newest entry's id ("0-0" for an empty log): a page rendered now resumes its live
+    feed after it, so what is published while the page loads is not lost."""
+    newest: list[tuple[bytes, dict[bytes, bytes]]] = redis_client().xrevrange(log_key, count=1)  # type: ignore[assignment]
+    return newest[0][0].decode() if newest else "0-0"
+
+
 def event_log_forget(*, meeting_id: int, user_id: int, platform: str, native_id: str) -> int:
     """Remove a deleted meeting's events from its native meeting's log, so SSE replay cannot
     serve the transcript `DELETE /meetings` removed; other calls' events under the same id

@@ -63,14 +63,22 @@ async def meeting_stream(
     outcome = await sync_to_async(_authorize)(api_key, platform, native_meeting_id)
     if isinstance(outcome[0], int):
         return JsonResponse({"detail": outcome[1]}, status=outcome[0])
-    key = outcome[1]
+    return event_stream_response(request, realtime.event_log_key(outcome[1]))
+
+
+def event_stream_response(
+    request: HttpRequest, log_key: str, *, meeting_id: int | None = None
+) -> HttpResponseBase:
+    """The SSE response following `log_key` from the request's `Last-Event-ID` (header, or
+    `?last_event_id=`), else from now; only `meeting_id`'s messages when it is given (the log
+    holds every call under one native meeting id). 400 for a malformed id."""
     last_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or None
     if last_id is not None:
         last_id = last_id.strip()
         if not _EVENT_ID.match(last_id):
             return JsonResponse({"detail": "Invalid Last-Event-ID"}, status=400)
     response = StreamingHttpResponse(
-        _events(realtime.event_log_key(key), last_id), content_type="text/event-stream"
+        event_frames(log_key, last_id, meeting_id=meeting_id), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     # Reverse proxies (nginx) buffer responses unless told not to; a buffered stream is no stream.
@@ -99,7 +107,16 @@ def _frame(entry_id: str, event: str, data: str) -> str:
     return f"id: {entry_id}\nevent: {event}\ndata: {data}\n\n"
 
 
-async def _events(log_key: str, last_id: str | None) -> AsyncGenerator[str, None]:
+def _for_meeting(data: bytes, meeting_id: int) -> bool:
+    message = json.loads(data)
+    return isinstance(message.get("meeting"), dict) and message["meeting"].get("id") == meeting_id
+
+
+async def event_frames(
+    log_key: str, last_id: str | None, *, meeting_id: int | None = None
+) -> AsyncGenerator[str, None]:
+    """SSE frames of the event log after `last_id` (None: from now), then live, with
+    keep-alive comments while idle; only `meeting_id`'s messages when it is given."""
     block_ms = max(1, int(settings.SSE_KEEPALIVE_S * 1000))
     # Named after the log it follows, so `CLIENT LIST` shows which streams are open. redis-py
     # gives up on a reply after 5 s by default, and XREAD BLOCK waits up to the keep-alive
@@ -143,9 +160,12 @@ async def _events(log_key: str, last_id: str | None) -> AsyncGenerator[str, None
             for _stream, entries in batches:
                 for raw_id, fields in entries:
                     cursor = raw_id.decode()
+                    if meeting_id is not None and not _for_meeting(fields[b"data"], meeting_id):
+                        continue
                     event = fields.get(b"type", b"message").decode()
                     chunk.append(_frame(cursor, event, fields[b"data"].decode()))
-            yield "".join(chunk)
+            if chunk:
+                yield "".join(chunk)
     finally:
         await client.aclose()
 

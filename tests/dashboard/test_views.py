@@ -18,7 +18,7 @@ from meetings.models import Meeting, MeetingStatus
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
 from tests.webhooks.receiver import Receiver
-from transcripts.models import ShareLink
+from transcripts.models import Segment, ShareLink
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -144,14 +144,31 @@ def test_revoking_the_key_signs_the_session_out(alice: User) -> None:
     assert client.get("/dashboard/").status_code == 302
 
 
-def test_the_meeting_page_shows_the_transcript_as_sentences(alice: User, alice_key: str) -> None:
+def test_a_finished_meetings_page_shows_the_transcript_as_sentences(
+    alice: User, alice_key: str
+) -> None:
+    meeting = meeting_in(alice, "completed")
+    add_segments(meeting, [(0.0, 0.4, "Alice", "Good"), (0.5, 1.0, "Alice", "morning.")])
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}")
+    assert b"<strong>Alice</strong>: Good morning." in page.content
+    assert b"live.js" not in page.content  # nothing left to follow
+
+
+def test_a_live_meetings_page_shows_each_segment_by_id_and_follows_the_meeting(
+    alice: User, alice_key: str
+) -> None:
     meeting = meeting_in(alice, "active")
     add_segments(meeting, [(0.0, 0.4, "Alice", "Good"), (0.5, 1.0, "Alice", "morning.")])
     add_segments(meeting, [(2.0, 2.5, "Bob", "Hi")], completed=False)
-    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}")
-    assert b"Good morning." in page.content
-    assert b'class="draft"' in page.content
-    assert b"every 2s" in page.content  # a live meeting refreshes itself
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    lines = re.findall(r'<li id="seg-([^"]+)"[^>]*?( class="draft")?>', page)
+    assert lines == [
+        (s.segment_id, ' class="draft"' if not s.completed else "")
+        for s in Segment.objects.filter(meeting=meeting).order_by("absolute_start_time")
+    ]
+    # The page's feed, resumed after the event log's newest entry at render time.
+    assert f'data-events="/dashboard/meetings/{meeting.pk}/events"' in page
+    assert re.search(r'data-after="\d+-\d+"', page)
 
 
 def test_a_failed_meeting_says_why_the_bot_failed(alice: User, alice_key: str) -> None:

@@ -130,7 +130,7 @@ async def test_an_idle_stream_outlives_the_redis_clients_default_read_timeout() 
     # redis-py gives up on a reply after 5 s unless told otherwise; a stream's blocking read
     # waits for the keep-alive interval (15 s by default), so 6 s must pass quietly.
     with override_settings(SSE_KEEPALIVE_S=6.0):
-        items = sse._events(f"test:idle-sse:{time.monotonic_ns()}", None)
+        items = sse.event_frames(f"test:idle-sse:{time.monotonic_ns()}", None)
         try:
             assert await anext(items) == "retry: 1000\n: connected\n\n"
             began = time.monotonic()

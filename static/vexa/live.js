@@ -1,0 +1,102 @@
+// The live meeting page. It follows the meeting's events (Server-Sent Events from
+// /dashboard/meetings/<id>/events, the WebSocket API's messages) and applies each transcript
+// segment in place by segment id as it is published: a draft, then its final, in the same line.
+// A status change fetches the #live fragment again (status, stop button, recordings). While the
+// feed is down it polls that fragment every 2 s; EventSource reconnects with Last-Event-ID, so
+// the feed itself loses nothing.
+(function () {
+  "use strict";
+  const script = document.currentScript;
+  const pageUrl = script.dataset.page;
+  const after = script.dataset.after;
+  // How long the feed stays open after the meeting ended: the worker still finalises the tail
+  // and joins the fragments into sentences for a few seconds.
+  const TAIL_MS = 120000;
+
+  // Python's isoformat has microseconds; Date.parse is only specified for milliseconds.
+  const ms = (iso) => Date.parse(String(iso).replace(/(\.\d{3})\d+/, "$1"));
+  const clock = (iso) => new Date(ms(iso)).toISOString().slice(11, 19);
+
+  let pending = null;
+  function refresh() {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      htmx.ajax("GET", pageUrl, { target: "#live", swap: "outerHTML" });
+    }, 200);
+  }
+
+  function line(segment) {
+    const item = document.createElement("li");
+    item.id = "seg-" + segment.segment_id;
+    const stamp = document.createElement("span");
+    stamp.className = "muted";
+    item.append(stamp, " ", document.createElement("strong"), ": ");
+    const text = document.createElement("span");
+    text.className = "text";
+    item.append(text);
+    return item;
+  }
+
+  function apply(segment) {
+    const live = document.getElementById("live");
+    const list = live && live.querySelector("ol.transcript");
+    if (!list || !live.dataset.live) {
+      refresh(); // the fragment shows whole utterances now: render it again from the server
+      return;
+    }
+    let item = document.getElementById("seg-" + segment.segment_id);
+    if (item && ms(segment.updated_at) < ms(item.dataset.updated)) return; // older than shown
+    if (!segment.completed && !segment.text.trim()) {
+      if (item) item.remove(); // a draft that vanished, or a fragment joined into its sentence
+      return;
+    }
+    if (!item) {
+      item = line(segment);
+      const start = ms(segment.absolute_start_time);
+      let before = null;
+      for (let other = list.lastElementChild; other && ms(other.dataset.start) > start;
+           other = other.previousElementSibling) {
+        before = other;
+      }
+      list.insertBefore(item, before);
+      const placeholder = document.getElementById("no-transcript");
+      if (placeholder) placeholder.remove();
+    }
+    item.dataset.start = segment.absolute_start_time;
+    item.dataset.updated = segment.updated_at;
+    item.classList.toggle("draft", !segment.completed);
+    item.querySelector(".muted").textContent = clock(segment.absolute_start_time);
+    item.querySelector("strong").textContent = segment.speaker || "Unknown";
+    item.querySelector(".text").textContent = segment.text;
+  }
+
+  const url = script.dataset.events + "?last_event_id=" + encodeURIComponent(after || "0-0");
+  const source = new EventSource(url);
+  let poll = null;
+  source.onopen = () => {
+    if (poll) {
+      clearInterval(poll);
+      poll = null;
+    }
+  };
+  source.onerror = (event) => {
+    if (event.data) {
+      refresh(); // the server's `error` event: the log no longer reaches back that far
+    } else if (!poll) {
+      poll = setInterval(refresh, 2000);
+    }
+  };
+  const segments = (event) => JSON.parse(event.data).payload.segments.forEach(apply);
+  source.addEventListener("transcript.mutable", segments);
+  source.addEventListener("transcript.finalized", segments);
+  source.addEventListener("meeting.status", (event) => {
+    refresh();
+    if (["completed", "failed"].includes(JSON.parse(event.data).payload.status)) {
+      setTimeout(() => {
+        source.close();
+        if (poll) clearInterval(poll);
+      }, TAIL_MS);
+    }
+  });
+})();
