@@ -6,7 +6,6 @@ The bot writes a recording incrementally (`bots.runtime.recording`) and closes i
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,9 @@ from django.utils import timezone
 from accounts.models import User
 from bots.platforms import normalize_native_id
 from meetings import events
-from meetings.models import Recording, RecordingStatus
+from meetings.models import TERMINAL_STATUSES, Meeting, Recording, RecordingStatus
+from meetings.services import files_remove
 from vexa_site.errors import Conflict, NotFound
-
-logger = logging.getLogger(__name__)
 
 RECORDING_NOT_FOUND = "Recording not found"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -151,11 +149,8 @@ def recording_delete(*, user: User, recording_id: int) -> None:
             raise Conflict("Recording is still being written; stop the bot first")
         path = Path(recording.file_path)
         recording.delete()
-
-        def remove_file() -> None:
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                logger.exception("could not delete recording file %s", path)
-
-        transaction.on_commit(remove_file)
+        finished = Meeting.objects.filter(
+            pk=recording.meeting_id, status__in=TERMINAL_STATUSES
+        ).values_list("pk", flat=True)
+        finished_ids = list(finished)
+        transaction.on_commit(lambda: files_remove([path], finished_meeting_ids=finished_ids))

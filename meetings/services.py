@@ -6,10 +6,11 @@ concurrent lifecycle transition's `data`), and raises `DomainError` subclasses.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,13 +84,20 @@ def _evidence_files(data: dict[str, Any]) -> list[Path]:
     return [path] if path is not None else []
 
 
-def _remove_files(paths: list[Path]) -> None:
+def files_remove(paths: list[Path], *, finished_meeting_ids: Iterable[int] = ()) -> None:
+    """Remove `paths`, then the recording folders of `finished_meeting_ids` that are left
+    empty. Only a finished meeting's folder: a bot starting a session of a live one creates
+    the folder and then its file, and the folder must not vanish in between."""
     for path in paths:
         try:
             path.unlink(missing_ok=True)
         except OSError:
             # The rows are gone already; a leftover file is logged for the operator.
             logger.exception("could not remove file %s of a deleted meeting", path)
+    root = Path(settings.RECORDINGS_DIR)
+    for meeting_id in finished_meeting_ids:
+        with contextlib.suppress(OSError):  # absent, or still holding another recording
+            (root / str(meeting_id)).rmdir()
 
 
 def _remove_streams(meeting: Meeting, session_uids: list[str]) -> None:
@@ -172,7 +180,7 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
         # also names the worker that owns the session, so clearing it fences out a worker still
         # finishing the tail: its next write raises LeaseLost instead of writing segments back.
         meeting.sessions.update(transcriber_state={"finished": True, "redacted": True})
-        transaction.on_commit(lambda: _remove_files(files))
+        transaction.on_commit(lambda: files_remove(files, finished_meeting_ids=[meeting.pk]))
         transaction.on_commit(lambda: _remove_streams(meeting, session_uids), robust=True)
     return meeting
 
@@ -225,7 +233,12 @@ def recordings_expire(*, finished_before: datetime, limit: int = 500) -> int:
             if path is not None
         ]
         Recording.objects.filter(pk__in=[r.pk for r in recordings]).delete()
-        transaction.on_commit(lambda: _remove_files(files))
+        finished = set(
+            Meeting.objects.filter(
+                pk__in={r.meeting_id for r in recordings}, status__in=TERMINAL_STATUSES
+            ).values_list("pk", flat=True)
+        )
+        transaction.on_commit(lambda: files_remove(files, finished_meeting_ids=finished))
     return len(recordings)
 
 

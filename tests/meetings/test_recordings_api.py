@@ -117,7 +117,7 @@ def test_it_deletes_a_finished_recording_and_its_file_after_commit(
 
     assert response.status_code == 204
     assert not Recording.objects.filter(pk=recording.pk).exists()
-    assert not path.exists()
+    assert not path.parent.exists()  # the file and its finished meeting's emptied folder
     assert alice_api.get(f"/recordings/{recording.pk}").status_code == 404
 
 

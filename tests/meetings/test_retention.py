@@ -82,7 +82,7 @@ def test_a_meeting_past_its_retention_is_deleted_as_delete_meetings_does_and_new
     assert not Segment.objects.filter(meeting=old).exists()
     assert not ShareLink.objects.filter(meeting=old).exists()
     assert not Recording.objects.filter(pk=recording.pk).exists()
-    assert not Path(recording.file_path).exists()
+    assert not Path(recording.file_path).parent.exists()  # the file and its meeting's folder
     assert not screenshot.exists()
     kept = alice_api.get("/transcripts/google_meet/xyz-wxyz-xyz").json()
     assert [s["text"] for s in kept["segments"]] == ["last month's words"]
@@ -132,13 +132,30 @@ def test_a_recording_past_its_retention_loses_its_audio_and_the_transcript_stays
 
     assert report.recordings == 1
     assert alice_api.get(f"/recordings/{old.pk}").status_code == 404
-    assert not Path(old.file_path).exists()
+    assert not Path(old.file_path).parent.exists()  # the file and its meeting's folder
     assert Segment.objects.filter(meeting=old.meeting).exists()
     old.meeting.refresh_from_db()
     assert not old.meeting.data.get("redacted")
     assert Path(newer.file_path).exists()
     assert Path(writing.file_path).exists()
     assert Recording.objects.filter(pk__in=[newer.pk, writing.pk]).count() == 2
+
+
+@override_settings(RECORDING_RETENTION_DAYS=7)
+def test_a_live_meetings_folder_stays_when_its_earlier_recording_expires(
+    alice: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A bot starting the meeting's next session creates the folder, then its file: removing
+    the folder in between would fail the recording."""
+    old = recorded(alice)
+    Meeting.objects.filter(pk=old.meeting_id).update(status=S.ACTIVE)
+    Recording.objects.filter(pk=old.pk).update(completed_at=timezone.now() - 8 * DAY)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention.retention_apply().recordings == 1
+
+    assert not Path(old.file_path).exists()
+    assert Path(old.file_path).parent.is_dir()
 
 
 def test_finished_webhook_deliveries_go_after_their_retention_and_pending_ones_never(
