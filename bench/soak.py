@@ -21,6 +21,8 @@ import argparse
 import asyncio
 import json
 import math
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -43,7 +45,8 @@ from speech import conversation, word_error_rate
 
 from accounts.models import User
 from bots import services as bot_services
-from meetings.models import Meeting, MeetingSession
+from meetings import lifecycle
+from meetings.models import LIVE_STATUSES, Meeting, MeetingSession, MeetingStatus
 from meetings.stream import SessionStream
 from tests import processes
 from transcripts import realtime
@@ -152,6 +155,8 @@ def main() -> None:
     parser.add_argument("--sample-s", type=float, default=10)
     parser.add_argument("--stretches", type=int, default=6, help="rows in the printed table")
     args = parser.parse_args()
+    # A SIGTERM (`timeout`, Ctrl-C in a runner) must still stop the processes in `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from accounts import services as account_services
 
     user, _ = User.objects.update_or_create(
@@ -215,6 +220,14 @@ def main() -> None:
                 client.join(30)
             finally:
                 stop_worker(worker)
+                # A run cut short must not leave its meeting holding the bot slot.
+                if "meeting" in locals():
+                    meeting.refresh_from_db()
+                    if meeting.status in LIVE_STATUSES:
+                        lifecycle.transition(
+                            meeting_id=meeting.pk, to=MeetingStatus.FAILED, source="bench",
+                            reason="bench run cut short",
+                        )  # fmt: skip
     print(f"meeting ended {meeting.status}: {meeting.data.get('completion_reason')}")
     recording = recorded_pcm(session)
     t0 = spoken_origin(session, pcm, recording, lead_s)

@@ -65,8 +65,26 @@
       loopback: null,
       scenarioZero: null, // AudioContext time of scenario t=0 (the admission)
       scheduledTurns: [], // {participantId, at, end}
-      buffers: new Map(), // url → Promise<AudioBuffer>
+      buffers: new Map(), // url → Promise<AudioBuffer>, for the turns due soon
+      audioRun: null, // the current media connection's scheduler
     };
+
+    // Speech is decoded and scheduled shortly before it is due, not all at once: an hour of
+    // scripted speech decoded up front held about 400 MB of AudioBuffers in the renderer the
+    // bot runs in, which then counted as the bot's memory (bench/soak.py).
+    const AHEAD_S = 10;
+
+    function load(url) {
+      if (!sim.buffers.has(url)) {
+        sim.buffers.set(
+          url,
+          fetch(url)
+            .then((r) => r.arrayBuffer())
+            .then((data) => sim.audioCtx.decodeAudioData(data)),
+        );
+      }
+      return sim.buffers.get(url);
+    }
 
     function post(path, body) {
       return fetch(api + path, {
@@ -94,14 +112,7 @@
       sim.guestId = state.guest.guest_id;
       for (const participant of state.participants) {
         for (const turn of participant.turns) {
-          if (!sim.buffers.has(turn.url)) {
-            sim.buffers.set(
-              turn.url,
-              fetch(turn.url)
-                .then((r) => r.arrayBuffer())
-                .then((data) => sim.audioCtx.decodeAudioData(data)),
-            );
-          }
+          if (turn.at_s < AHEAD_S) load(turn.url); // ready when the bot is let in
         }
       }
       return state;
@@ -145,25 +156,53 @@
         }
       }
       turns.sort((a, b) => a.at - b.at);
+      const lastUse = new Map(turns.map((turn, index) => [turn.url, index]));
       const freeAt = new Array(trackCount).fill(-Infinity);
-      for (const turn of turns) {
-        const buffer = await sim.buffers.get(turn.url);
-        let track = freeAt.findIndex((t) => t <= turn.at);
-        if (track < 0) track = freeAt.indexOf(Math.min(...freeAt));
-        freeAt[track] = turn.at + buffer.duration;
-        const source = ctx.createBufferSource();
-        source.buffer = buffer;
-        source.connect(destinations[track]);
-        const when = sim.scenarioZero + turn.at;
-        const late = ctx.currentTime - when;
-        if (late >= buffer.duration) continue;
-        if (late > 0) source.start(ctx.currentTime, late);
-        else source.start(when);
-        sim.scheduledTurns.push({
-          participantId: turn.participantId,
-          at: turn.at,
-          end: turn.at + buffer.duration,
-        });
+      const run = { next: 0, busy: false, timer: null };
+      if (sim.audioRun) clearInterval(sim.audioRun.timer);
+      sim.audioRun = run;
+      // Schedules every turn due within AHEAD_S (and fetches the ones after them); runs again
+      // every second until every turn is scheduled or this media connection is gone.
+      async function scheduleDue() {
+        if (run.busy) return;
+        run.busy = true;
+        try {
+          while (run.next < turns.length && sim.audioRun === run) {
+            const now = ctx.currentTime - sim.scenarioZero;
+            for (let i = run.next; i < turns.length && turns[i].at < now + 2 * AHEAD_S; i++) {
+              load(turns[i].url);
+            }
+            const turn = turns[run.next];
+            if (turn.at > now + AHEAD_S) break;
+            const buffer = await load(turn.url);
+            if (sim.audioRun !== run) return;
+            if (lastUse.get(turn.url) === run.next) sim.buffers.delete(turn.url);
+            run.next += 1;
+            let track = freeAt.findIndex((t) => t <= turn.at);
+            if (track < 0) track = freeAt.indexOf(Math.min(...freeAt));
+            freeAt[track] = turn.at + buffer.duration;
+            const source = ctx.createBufferSource();
+            source.buffer = buffer;
+            source.connect(destinations[track]);
+            const when = sim.scenarioZero + turn.at;
+            const late = ctx.currentTime - when;
+            if (late >= buffer.duration) continue;
+            if (late > 0) source.start(ctx.currentTime, late);
+            else source.start(when);
+            sim.scheduledTurns.push({
+              participantId: turn.participantId,
+              at: turn.at,
+              end: turn.at + buffer.duration,
+            });
+          }
+          if (run.next >= turns.length || sim.audioRun !== run) clearInterval(run.timer);
+        } finally {
+          run.busy = false;
+        }
+      }
+      await scheduleDue();
+      if (run.next < turns.length && sim.audioRun === run) {
+        run.timer = setInterval(scheduleDue, 1000);
       }
     };
 
@@ -184,7 +223,13 @@
 
     // The call's audio goes away (Zoom dropping computer audio) while the call goes on:
     // `startAudio` connects it again, the turns resuming where the scenario clock is.
+    function endScheduling() {
+      if (sim.audioRun) clearInterval(sim.audioRun.timer);
+      sim.audioRun = null;
+    }
+
     sim.dropAudio = function () {
+      endScheduling();
       if (sim.loopback) {
         sim.loopback.sender.close();
         sim.loopback.receiver.close();
@@ -194,6 +239,7 @@
     };
 
     sim.stopAudio = function () {
+      endScheduling();
       sim.inCall = false;
       if (sim.loopback) {
         sim.loopback.sender.close();

@@ -138,6 +138,39 @@ def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_spe
     assert speakers == {"Alice", "Bob"}
 
 
+def test_a_long_scenarios_speech_is_fetched_shortly_before_it_is_due_not_all_at_the_join(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    """An hour of scripted speech decoded at the join held ~400 MB in the bot's renderer."""
+    native = meet_id()
+    load_scenario(
+        sim_server,
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": 600.0},
+        ],
+    )
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    pages.append(page)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    wait_for(
+        lambda: any(p.speaking for p in page.snapshot().participants),
+        timeout_s=10,
+        what="Alice speaking",
+    )
+
+    fetched = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(u => u.includes('/simulator/media/'))"
+    )
+
+    # Participant 0's first turn; participant 1's, ten minutes away, not yet.
+    assert [url.split(f"/{native}/", 1)[1] for url in fetched] == ["0/0"]
+
+
 def test_capture_before_start_sends_nothing_and_a_page_without_webrtc_is_silent(
     sim_server: str, host: BrowserHost, pages: list[BotPage]
 ) -> None:
