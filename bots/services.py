@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -30,6 +30,8 @@ DEFAULT_BOT_NAME = "Vexa Bot"
 TASKS = ("transcribe", "translate")
 # Seconds a client may want to wait before asking again once at the concurrency limit.
 CONCURRENCY_RETRY_AFTER_S = 30
+# The PostgreSQL advisory lock that serializes taking a bot slot (an arbitrary constant).
+SLOTS_LOCK_ID = 0x766578610001
 
 
 @functools.cache
@@ -89,11 +91,16 @@ def _check_capacity(now: datetime) -> None:
     """507 when every announced bot slot holds (or is promised to) a bot: a queued bot would
     wait for a whole meeting to end somewhere. Scheduled bots are exempt (Recall's rule, seed
     004: their slot is found when they are due), and so is every bot while no host announced
-    its slots. A soft limit: two requests at once may both take the last slot, and one waits
-    in the queue as before."""
+    its slots. Call inside the transaction that creates the meeting."""
     slots = capacity.slots_total()
     if slots is None:
         return
+    if connection.vendor == "postgresql":
+        # Two users' requests at once would both count the last slot free (each holds only
+        # its own user's row): the count and the insert are serialized until commit. SQLite's
+        # write transactions are serialized already (they begin IMMEDIATE).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SLOTS_LOCK_ID])
     if capacity.slots_taken(now) >= slots:
         raise NoCapacity(
             f"No bot is free: all {slots} bot slots of the running bot hosts are taken. Retry "

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from bots import capacity
+from bots import services as bot_services
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
 from tests import processes
 from tests.bots.conftest import wait_for
 from tests.meetings.builders import meeting_in
+from vexa_site.errors import NoCapacity
 from vexa_site.redis import get_redis
 
 S = MeetingStatus
@@ -78,6 +82,40 @@ def test_another_users_bots_take_slots_too_and_a_finished_one_frees_its_slot(
 
     lifecycle.transition(meeting_id=theirs.pk, to=S.COMPLETED, source="bot_callback")
     assert send(alice_api, "abc-defg-hij").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_of_many_users_at_once_never_take_more_slots_than_there_are() -> None:
+    """Each request locks only its own user's row: without one lock around counting and
+    taking a slot, requests arriving together all counted the last slot free."""
+    users = [User.objects.create_user(f"user{i}@example.com") for i in range(6)]
+    capacity.host_announce(name="test-host@example", slots=2)
+    start = threading.Barrier(len(users))
+    outcomes: list[str] = []
+
+    def request(user: User) -> None:
+        start.wait()
+        try:
+            bot_services.bot_create(
+                user=user, platform="google_meet", native_meeting_id=f"abc-defg-hi{user.pk % 10}",
+                transcribe_enabled=False,
+            )  # fmt: skip
+            outcomes.append("created")
+        except NoCapacity:
+            outcomes.append("507")
+        finally:
+            connections.close_all()
+
+    try:
+        threads = [threading.Thread(target=request, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        capacity.host_withdraw(name="test-host@example")
+
+    assert sorted(outcomes) == ["507"] * 4 + ["created"] * 2
 
 
 def test_with_no_bot_host_announced_nothing_is_refused(alice: User, alice_api: APIClient) -> None:
