@@ -15,6 +15,8 @@ entry id) so that a restarted worker continues where a dead one stopped.
 
 from __future__ import annotations
 
+import math
+import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,8 @@ SAMPLE_RATE = 16000
 BYTES_PER_SAMPLE = 2
 # Sessions end; their streams should not live forever in Redis once transcription is done.
 STREAM_TTL_AFTER_END_S = 24 * 3600
+# How often a writer renews its stream's TTL (one EXPIRE a minute, not one per 0.1 s chunk).
+TTL_RENEW_S = 60.0
 START = "0-0"
 
 
@@ -92,10 +96,18 @@ class SessionStream:
         self.session_uid = session_uid
         self.key = stream_key(session_uid)
         self.redis = client or get_redis()
+        self._ttl_renewed_at = -math.inf
 
     # -- writing (the bot, the WAV feeder, the config API) ----------------------------------
     def _add(self, fields: dict[str, Any]) -> str:
         entry_id = self.redis.xadd(self.key, fields)  # type: ignore[arg-type]
+        now = time.monotonic()
+        if now - self._ttl_renewed_at >= TTL_RENEW_S:
+            # A bot killed before its `end` entry (or one a worker closed as orphaned) would
+            # leave a stream with no TTL, kept for ever: a live stream carries one too, renewed
+            # as it grows, so it lives on STREAM_TTL_AFTER_END_S after its last write at most.
+            self.redis.expire(self.key, STREAM_TTL_AFTER_END_S)
+            self._ttl_renewed_at = now
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     def append_audio(self, pcm: bytes, *, t: float) -> str:
