@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from bots.platforms import normalize_native_id
 from meetings.events import MeetingStatusEvent
-from meetings.models import Meeting
+from meetings.models import TERMINAL_STATUSES, Meeting
 
 SegmentKind = Literal["mutable", "finalized"]
 
@@ -103,8 +103,9 @@ def ws_channel(key: str) -> str:
     return f"vexa:{db}:meeting:{key}"
 
 
-def publish(*, key: str, message: dict[str, Any]) -> str:
+def publish(*, key: str, message: dict[str, Any], log_ttl_s: int | None = None) -> str:
     """Append `message` to the native meeting's event log and fan it out; returns its log id.
+    The log is kept `log_ttl_s` after it (default `REALTIME_EVENT_LOG_TTL_S`).
 
     Call only after the database commit of what the message describes.
     """
@@ -117,7 +118,7 @@ def publish(*, key: str, message: dict[str, Any]) -> str:
         maxlen=settings.REALTIME_EVENT_LOG_MAXLEN,
         approximate=True,
     )
-    pipe.expire(log_key, settings.REALTIME_EVENT_LOG_TTL_S)
+    pipe.expire(log_key, log_ttl_s or settings.REALTIME_EVENT_LOG_TTL_S)
     pipe.publish(ws_channel(key), text)
     entry_id = pipe.execute()[0]
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
@@ -226,7 +227,25 @@ def publish_meeting_status(
         "payload": payload,
         "ts": ts,
     }
-    return publish(key=native_key(user_id, platform, native_id), message=message)
+    over = status in TERMINAL_STATUSES
+    return publish(
+        key=native_key(user_id, platform, native_id),
+        message=message,
+        log_ttl_s=settings.REALTIME_EVENT_LOG_TTL_AFTER_END_S if over else None,
+    )
+
+
+def event_log_settle(*, meeting_id: int) -> None:
+    """Keep the native meeting's event log only `REALTIME_EVENT_LOG_TTL_AFTER_END_S` more, if
+    its newest call is over: the transcription engine calls it once a session's transcript is
+    final (its last segments came after the call's end and renewed the log's week)."""
+    user_id, platform, native_id = _meeting_identity(meeting_id)
+    newest = latest_meeting(user_id=user_id, platform=platform, native_id=native_id)
+    if newest is not None and newest.status in TERMINAL_STATUSES:
+        redis_client().expire(
+            event_log_key(native_key(user_id, platform, native_id)),
+            settings.REALTIME_EVENT_LOG_TTL_AFTER_END_S,
+        )
 
 
 def on_meeting_status(event: MeetingStatusEvent) -> None:

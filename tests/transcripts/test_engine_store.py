@@ -252,6 +252,34 @@ def test_a_finished_sessions_fragments_are_joined_into_sentences_live_clients_ag
     assert Segment.objects.get(segment_id="uid:3").words[-1]["word"].strip() == "Alice."
 
 
+@override_settings(REALTIME_EVENT_LOG_TTL_AFTER_END_S=3600)
+def test_a_transcript_finished_after_its_call_ended_keeps_the_log_only_an_hour(
+    session: MeetingSession, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    """The tail is finalized after the call's end, and its events renewed the log's week."""
+    session_claim(session=session, owner="w1")
+    lifecycle.transition(meeting_id=session.meeting_id, to="completed", source="bot")
+    key = realtime.event_log_key(
+        realtime.native_key(session.meeting.user_id, "google_meet", "eng-stor-ezz")
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session,
+            emission=Emission(finals=[fragment(0, 0.0, 1.0, "The tail.", "Alice")],
+                              checkpoint={"v": 1, "seq": 1}),
+            owner="w1",
+        )  # fmt: skip
+    assert realtime.redis_client().ttl(key) > 3600
+    with django_capture_on_commit_callbacks(execute=True):
+        emission_store(
+            session=session, emission=Emission(checkpoint={"v": 1, "seq": 1, "finished": True}),
+            owner="w1",
+        )  # fmt: skip
+
+    assert 0 < realtime.redis_client().ttl(key) <= 3600
+
+
 def test_thousands_of_segments_are_published_as_ordered_messages_of_bounded_size(
     session: MeetingSession,
 ) -> None:

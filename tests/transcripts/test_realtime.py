@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import pytest
 from django.db import transaction
+from django.test import override_settings
 
 from accounts.models import User
 from meetings import lifecycle
@@ -102,3 +103,25 @@ def test_publishing_costs_no_query_after_the_first_event_of_a_meeting(
     with django_assert_num_queries(0):
         for _ in range(5):
             realtime.publish_segments(meeting_id=meeting.pk, kind="mutable", segments=segments)
+
+
+def log_ttl(user: User, native_id: str) -> int:
+    key = realtime.event_log_key(realtime.native_key(user.pk, "google_meet", native_id))
+    return int(realtime.redis_client().ttl(key))
+
+
+@override_settings(REALTIME_EVENT_LOG_TTL_S=7 * 86400, REALTIME_EVENT_LOG_TTL_AFTER_END_S=3600)
+def test_a_finished_calls_log_is_kept_an_hour_and_the_next_call_keeps_it_a_week(
+    alice: User,
+) -> None:
+    """A call's log is Redis memory (~5 MB an hour of speech) kept for SSE replay: a week while
+    the call may still need it, an hour once it is over."""
+    meeting = make_meeting(alice, "abc-defg-hij")
+    lifecycle.transition(meeting_id=meeting.pk, to="joining", source="bot")
+    assert log_ttl(alice, "abc-defg-hij") > 3600
+
+    lifecycle.transition(meeting_id=meeting.pk, to="failed", source="bot", reason="test")
+    assert 0 < log_ttl(alice, "abc-defg-hij") <= 3600
+
+    make_meeting(alice, "abc-defg-hij")  # the next call under the same id: `requested`
+    assert log_ttl(alice, "abc-defg-hij") > 3600

@@ -126,9 +126,13 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         final_wire = [segment_wire(s) for s in finals]
         draft_wire = [segment_wire(s) for s in drafts]
 
+        finished = bool(emission.checkpoint and emission.checkpoint.get("finished"))
+
         def publish() -> None:
             realtime.publish_segments(meeting_id=meeting_id, kind="finalized", segments=final_wire)
             realtime.publish_segments(meeting_id=meeting_id, kind="mutable", segments=draft_wire)
+            if finished:
+                realtime.event_log_settle(meeting_id=meeting_id)
 
         # The segments are committed; a Redis hiccup must not kill the session's task (live
         # clients then catch up from GET /transcripts or SSE replay of later events).
