@@ -71,32 +71,58 @@
     item.querySelector(".text").textContent = segment.text;
   }
 
-  const url = script.dataset.events + "?last_event_id=" + encodeURIComponent(after || "0-0");
-  const source = new EventSource(url);
+  // A browser opens at most six HTTP/1.1 connections to one server, and each open feed holds
+  // one: a hidden tab closes its feed and resumes it (after the last event it had) when shown.
+  let lastId = after || "0-0";
+  let source = null;
   let poll = null;
-  source.onopen = () => {
-    if (poll) {
-      clearInterval(poll);
-      poll = null;
-    }
+  let ended = false;
+  const stopPolling = () => {
+    if (poll) clearInterval(poll);
+    poll = null;
   };
-  source.onerror = (event) => {
-    if (event.data) {
-      refresh(); // the server's `error` event: the log no longer reaches back that far
-    } else if (!poll) {
-      poll = setInterval(refresh, 2000);
-    }
+  const segments = (event) => {
+    lastId = event.lastEventId || lastId;
+    JSON.parse(event.data).payload.segments.forEach(apply);
   };
-  const segments = (event) => JSON.parse(event.data).payload.segments.forEach(apply);
-  source.addEventListener("transcript.mutable", segments);
-  source.addEventListener("transcript.finalized", segments);
-  source.addEventListener("meeting.status", (event) => {
-    refresh();
-    if (["completed", "failed"].includes(JSON.parse(event.data).payload.status)) {
-      setTimeout(() => {
-        source.close();
-        if (poll) clearInterval(poll);
-      }, TAIL_MS);
+
+  function connect() {
+    source = new EventSource(script.dataset.events + "?last_event_id=" + encodeURIComponent(lastId));
+    source.onopen = stopPolling;
+    source.onerror = (event) => {
+      if (event.data) {
+        lastId = event.lastEventId || lastId;
+        refresh(); // the server's `error` event: the log no longer reaches back that far
+      } else if (!poll) {
+        poll = setInterval(refresh, 2000);
+      }
+    };
+    source.addEventListener("transcript.mutable", segments);
+    source.addEventListener("transcript.finalized", segments);
+    source.addEventListener("meeting.status", (event) => {
+      lastId = event.lastEventId || lastId;
+      refresh();
+      if (!ended && ["completed", "failed"].includes(JSON.parse(event.data).payload.status)) {
+        ended = true;
+        setTimeout(disconnect, TAIL_MS);
+      }
+    });
+  }
+
+  function disconnect() {
+    if (source) source.close();
+    source = null;
+    stopPolling();
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      disconnect();
+    } else if (!source && !ended) {
+      connect();
+    } else if (!source) {
+      refresh(); // over meanwhile: the fragment as the server has it now
     }
   });
+  connect();
 })();

@@ -162,10 +162,17 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     session = add_segments(meeting, [(0.0, 1.0, "Alice", "Good morning.")])
     page = host.run(sign_in(host, daphne, alice_key))
     fetches: list[str] = []  # the page's own requests for its fragment
+    feeds: list[str] = []  # and for its feed
     fragment = f"{daphne}/dashboard/meetings/{meeting.pk}"
 
+    def seen(url: str) -> None:
+        if url == fragment:
+            fetches.append(url)
+        elif url.startswith(f"{fragment}/events"):
+            feeds.append(url)
+
     async def listen() -> None:  # on the browser's loop, where the page's events arrive
-        page.on("request", lambda r: fetches.append(r.url) if r.url == fragment else None)
+        page.on("request", lambda request: seen(request.url))
 
     host.run(listen())
     host.run(page.goto(fragment))
@@ -200,6 +207,26 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     vanished.text, vanished.updated_at = "", timezone.now()
     publish(meeting, vanished)  # a draft that came to nothing is published empty
     wait_for(lambda: len(lines()) == 2, timeout_s=DEADLINE_S, what="the empty draft removed")
+
+    # A hidden tab gives its connection back (browsers allow six per server) and resumes after
+    # the last event it had when shown again.
+    hide = (
+        "hidden => { Object.defineProperty(document, 'hidden', {value: hidden, configurable: "
+        "true}); document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    host.run(page.evaluate(hide, True))
+    publish(meeting, segment(session, "s-5", 6.0, "Alice", "While it was hidden."))
+    host.run(page.evaluate(hide, False))
+    wait_lines(
+        [
+            ("", "Alice: Good morning."),
+            ("", "Bob: How are you?"),
+            ("draft", "Alice: While it was hidden."),
+        ],
+        "what was published while the tab was hidden",
+    )
+    assert len(feeds) == 2
+    assert feeds[1] != feeds[0]  # resumed after its last event, not from the page's render
 
     lifecycle.transition(
         meeting_id=meeting.pk, to=MeetingStatus.COMPLETED, source="bot",
