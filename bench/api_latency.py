@@ -28,6 +28,7 @@ import django
 django.setup()
 
 from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
 from django.test.utils import (  # noqa: E402
     CaptureQueriesContext,
     override_settings,
@@ -74,9 +75,10 @@ def main() -> None:
         with override_settings(API_RATE_LIMIT_PER_MINUTE=0):
             user = User.objects.create_user("bench@example.com", max_concurrent_bots=0)
             client = APIClient()
-            client.credentials(
-                HTTP_X_API_KEY=account_services.token_issue(user=user, scopes=["bot", "tx"]).plain
-            )
+            key = account_services.token_issue(user=user, scopes=["bot", "tx"]).plain
+            client.credentials(HTTP_X_API_KEY=key)
+            page = Client()  # the dashboard, signed in with the same key
+            assert page.post("/dashboard/login", {"api_key": key}).status_code == 302
             for n in range(args.meetings):
                 meeting = Meeting.objects.create(
                     user=user, platform="zoom", native_meeting_id=f"{100000000 + n}"
@@ -116,6 +118,11 @@ def main() -> None:
                     lambda: client.get("/transcripts/google_meet/abc-defg-hij?format=txt"),
                 ),
                 ("GET /bots/status", lambda: client.get("/bots/status")),
+                (
+                    f"dashboard live fragment ({args.segments} segments), what every open tab "
+                    "of a live meeting fetched every 2 s until 2026-12-06",
+                    lambda: page.get(f"/dashboard/meetings/{meeting.pk}", HTTP_HX_REQUEST="true"),
+                ),
             ]
             print(f"| request | median ms | p95 ms | SQL queries |  (repeat={args.repeat})")
             print("|---|---|---|---|")
