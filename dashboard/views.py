@@ -179,11 +179,13 @@ def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpRespo
     meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
     if _is_htmx(request):
         return render(request, "dashboard/_live.html", _meeting_context(user, meeting))
-    # The page's feed resumes after the log's newest event, read before the status and the
-    # segments are: events are published after their commit, so whatever this render misses
-    # comes in the feed.
-    events_after = realtime.event_log_last_id(_event_log_key(meeting))
-    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    events_after = None
+    if meeting.status in LIVE_STATUSES:
+        # The page's feed resumes after the log's newest event, read before the status and the
+        # segments are: events are published after their commit, so whatever this render
+        # misses comes in the feed.
+        events_after = realtime.event_log_last_id(_event_log_key(meeting))
+        meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
     context = {**_meeting_context(user, meeting), "events_after": events_after}
     return render(request, "dashboard/meeting.html", context)
 
