@@ -96,7 +96,12 @@ def _media_url(platform: str, native_id: str, p_index: int, t_index: int) -> str
     return f"/simulator/media/{platform}/{native_id}/{p_index}/{t_index}"
 
 
-def _state_payload(state: MeetingState, now: float, guest_id: str | None) -> dict[str, Any]:
+def _state_payload(
+    state: MeetingState, now: float, guest_id: str | None, *, turns: bool = True
+) -> dict[str, Any]:
+    """What a meeting page sees; its 4-a-second poll leaves out the turns (`turns=False`): an
+    hour of scripted speech made each poll ~50 KB, and the bot's renderer grew 18 MB a minute
+    reading them."""
     sc = state.scenario
     guest = state.guests.get(guest_id or "")
     present = {p.participant_id for p in state.present(now)}
@@ -114,14 +119,20 @@ def _state_payload(state: MeetingState, now: float, guest_id: str | None) -> dic
                 "participant_id": p.participant_id,
                 "name": p.name,
                 "present": p.participant_id in present,
-                "turns": [
+                **(
                     {
-                        "url": _media_url(sc.platform, sc.native_meeting_id, pi, ti),
-                        "at_s": turn.at_s,
-                        "duration_s": turn.duration_s,
+                        "turns": [
+                            {
+                                "url": _media_url(sc.platform, sc.native_meeting_id, pi, ti),
+                                "at_s": turn.at_s,
+                                "duration_s": turn.duration_s,
+                            }
+                            for ti, turn in enumerate(p.turns)
+                        ]
                     }
-                    for ti, turn in enumerate(p.turns)
-                ],
+                    if turns
+                    else {}
+                ),
             }
             for pi, p in enumerate(sc.participants)
         ],
@@ -194,7 +205,14 @@ class MeetingStateApi(PageApi):
         state = scenarios.state_get(platform, native_meeting_id)
         if state is None:
             raise exceptions.NotFound("No simulated meeting with this id")
-        return Response(_state_payload(state, time.time(), request.query_params.get("guest")))
+        return Response(
+            _state_payload(
+                state,
+                time.time(),
+                request.query_params.get("guest"),
+                turns=request.query_params.get("turns") == "1",
+            )
+        )
 
 
 class MeetingJoinApi(PageApi):

@@ -94,8 +94,11 @@
       });
     }
 
-    async function fetchState() {
-      return (await fetch(api + "/state?guest=" + encodeURIComponent(sim.guestId))).json();
+    // The poll leaves out the participants' turns (an hour of speech is ~50 KB a poll); the
+    // audio scheduling asks for them.
+    async function fetchState(withTurns) {
+      const query = "/state?guest=" + encodeURIComponent(sim.guestId) + (withTurns ? "&turns=1" : "");
+      return (await fetch(api + query)).json();
     }
 
     // Call inside the join button's click handler: the AudioContext is created there so that
@@ -145,7 +148,7 @@
       let state = await (await post("/ready", { guest_id: sim.guestId })).json();
       while (state.started_at === null) {
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        state = await fetchState();
+        state = await fetchState(true);
       }
       if (!sim.inCall) return;
       sim.scenarioZero = ctx.currentTime - Math.max(0, state.now - state.started_at);

@@ -160,12 +160,18 @@ def test_the_page_joins_polls_and_gets_the_participants_audio(
     polled = page.get(
         f"/simulator/api/meeting/google_meet/{native}/state", {"guest": guest_id}
     ).json()
-    audio = page.get(polled["participants"][0]["turns"][0]["url"])
+    scheduling = page.get(
+        f"/simulator/api/meeting/google_meet/{native}/state", {"guest": guest_id, "turns": "1"}
+    ).json()
+    audio = page.get(scheduling["participants"][0]["turns"][0]["url"])
 
     assert joined["guest"]["state"] == "admitted"
     # Nobody is in the call until the page's media connection is up.
     assert before.json()["participants"][0]["present"] is False
     assert polled["participants"][0]["present"] is True
+    # The page polls 4 times a second: the turns (an hour of speech is ~50 KB) only on request.
+    assert "turns" not in polled["participants"][0]
+    assert [t["at_s"] for t in joined["participants"][0]["turns"]] == [1.0]
     assert audio.status_code == 200
     assert b"".join(audio.streaming_content)[:4] == b"RIFF"  # type: ignore[attr-defined]
 
