@@ -158,10 +158,15 @@ Latencies = tuple[
 
 
 def word_latencies(
-    session: MeetingSession, t0: float, events: list[tuple[float, dict[str, Any]]]
+    session: MeetingSession,
+    t0: float,
+    events: list[tuple[float, dict[str, Any]]],
+    clock_rate: float = 1.0,
 ) -> Latencies:
     """(draft latencies, final latencies, [(word end t, final latency)], final latencies of
-    each stored sentence's last word: after the utterance ends, [(word end t, draft latency)])."""
+    each stored sentence's last word: after the utterance ends, [(word end t, draft latency)]).
+    A word ending at session `t` was spoken at wall time `t0 + t * clock_rate` (`clock_rate`:
+    wall seconds per second of the capture's audio clock, which drifts over a long call)."""
     finals = Segment.objects.filter(session_uid=session.session_uid, completed=True)
     # (published at, kind, start, end, normalized words): normalized once, an hour-long call
     # publishes thousands of events.
@@ -187,7 +192,7 @@ def word_latencies(
             token = normalize(word["word"])
             if not token:
                 continue
-            spoken = t0 + word["end"]
+            spoken = t0 + word["end"] * clock_rate
             middle = (word["start"] + word["end"]) / 2
             first = min(
                 (at for at, _kind, start, end, words in seg_events

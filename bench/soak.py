@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 from bot_join import chromium_pids, cpu_seconds, descendants, pss_mb
 from latency import (
@@ -76,6 +77,9 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.meeting, self.bot_worker, self.every_s = meeting, bot_worker, every_s
         self.rows: list[dict[str, float]] = []
+        # (wall time the bot wrote a chunk, the chunk's `t`): the capture's audio clock against
+        # the wall clock (headless Chromium's runs a little slow: seconds over an hour).
+        self.clock: list[tuple[float, float]] = []
         self.stopped = threading.Event()
 
     def groups(self) -> dict[str, list[int]]:
@@ -111,7 +115,14 @@ class Sampler(threading.Thread):
             row["event_log"] = int(client.xlen(event_log))
             session = MeetingSession.objects.filter(meeting=self.meeting).first()
             if session is not None:
-                row["stream"] = int(client.xlen(SessionStream(session.session_uid).key))
+                key = SessionStream(session.session_uid).key
+                newest = cast(
+                    list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(key, count=1)
+                )
+                if newest and newest[0][1].get(b"type") == b"audio":
+                    written_ms = int(newest[0][0].decode().split("-")[0])
+                    self.clock.append((written_ms / 1000, float(newest[0][1][b"t"])))
+                row["stream"] = int(client.xlen(key))
                 row["segments"] = Segment.objects.filter(session_uid=session.session_uid).count()
                 row["checkpoint_kb"] = len(json.dumps(session.transcriber_state)) / 1024
             self.rows.append(row)
@@ -137,6 +148,16 @@ def follow(base: str, api_key: str, meeting: Meeting, counts: dict[str, int]) ->
                     return
 
     asyncio.run(main())
+
+
+def audio_clock_rate(pairs: list[tuple[float, float]]) -> float:
+    """Wall seconds per capture second: the least-squares slope of wall time against `t`."""
+    import numpy as np
+
+    if len(pairs) < 3:
+        return 1.0
+    wall, t = (np.array(values) for values in zip(*pairs, strict=True))
+    return float(np.polyfit(t, wall, 1)[0])
 
 
 def windows(points: list[tuple[float, float]], width_s: float, end_s: float) -> list[float]:
@@ -231,8 +252,13 @@ def main() -> None:
     print(f"meeting ended {meeting.status}: {meeting.data.get('completion_reason')}")
     recording = recorded_pcm(session)
     t0 = spoken_origin(session, pcm, recording, lead_s)
+    clock_rate = audio_clock_rate(sampler.clock)
+    print(
+        f"the capture's audio clock ran {(clock_rate - 1) * 100:+.3f} % against the wall clock "
+        f"({(clock_rate - 1) * 3600:+.1f} s an hour)"
+    )
     drafts, _finals, final_trend, _utterances, draft_trend = word_latencies(
-        session, t0, published(meeting)
+        session, t0, published(meeting), clock_rate
     )
     stored = Segment.objects.filter(session_uid=session.session_uid, completed=True)
     wer = word_error_rate(
