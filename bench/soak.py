@@ -54,6 +54,7 @@ from transcripts import realtime
 from transcripts.models import Segment
 
 TURN_S = 4.1  # a sentence and its pause, on average (bench/speech.py)
+ALIGN_S = 120  # seconds of the call that align the spoken and the captured audio
 
 
 def process_pids(cmd_part: str) -> list[int]:
@@ -251,11 +252,14 @@ def main() -> None:
                         )  # fmt: skip
     print(f"meeting ended {meeting.status}: {meeting.data.get('completion_reason')}")
     recording = recorded_pcm(session)
-    t0 = spoken_origin(session, pcm, recording, lead_s)
+    # Aligned on the first two minutes: over the whole call the drifting clock would align the
+    # middle (the clock rate then corrects from there, not from the start).
+    head = ALIGN_S * 32000
+    t0 = spoken_origin(session, pcm[:head], recording[:head], lead_s)
     clock_rate = audio_clock_rate(sampler.clock)
     print(
-        f"the capture's audio clock ran {(clock_rate - 1) * 100:+.3f} % against the wall clock "
-        f"({(clock_rate - 1) * 3600:+.1f} s an hour)"
+        f"wall seconds per second of the capture's audio clock: {clock_rate:.5f} (the capture's "
+        f"t falls {(clock_rate - 1) * 3600:+.1f} s an hour behind the wall clock)"
     )
     drafts, _finals, final_trend, _utterances, draft_trend = word_latencies(
         session, t0, published(meeting), clock_rate
