@@ -114,7 +114,7 @@ def log_ttl(user: User, native_id: str) -> int:
 def test_a_finished_calls_log_is_kept_an_hour_and_the_next_call_keeps_it_a_week(
     alice: User,
 ) -> None:
-    """A call's log is Redis memory (~5 MB an hour of speech) kept for SSE replay: a week while
+    """A call's log is Redis memory (~7 MB an hour of speech) kept for SSE replay: a week while
     the call may still need it, an hour once it is over."""
     meeting = make_meeting(alice, "abc-defg-hij")
     lifecycle.transition(meeting_id=meeting.pk, to="joining", source="bot")
