@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import signal
 import sys
 import tempfile
@@ -59,8 +60,6 @@ ALIGN_S = 120  # seconds of the call that align the spoken and the captured audi
 
 def process_pids(cmd_part: str) -> list[int]:
     """This run's processes whose command line holds `cmd_part` (Daphne, the workers)."""
-    import os
-
     found = []
     for pid in descendants(os.getpid()):
         try:
