@@ -31,11 +31,20 @@
     item.id = "seg-" + segment.segment_id;
     const stamp = document.createElement("span");
     stamp.className = "muted";
-    item.append(stamp, " ", document.createElement("strong"), ": ");
+    const sep = document.createElement("span");
+    sep.className = "sep";
+    sep.textContent = ": ";
     const text = document.createElement("span");
     text.className = "text";
-    item.append(text);
+    item.append(stamp, " ", document.createElement("strong"), sep, text);
     return item;
+  }
+
+  // A segment of the same speaker as the one before it continues that line (app.css).
+  function continues(item) {
+    if (!item) return;
+    const before = item.previousElementSibling;
+    item.classList.toggle("cont", !!before && before.dataset.speaker === item.dataset.speaker);
   }
 
   function apply(segment) {
@@ -48,7 +57,11 @@
     let item = document.getElementById("seg-" + segment.segment_id);
     if (item && ms(segment.updated_at) < ms(item.dataset.updated)) return; // older than shown
     if (!segment.completed && !segment.text.trim()) {
-      if (item) item.remove(); // a draft that vanished, or a fragment joined into its sentence
+      if (item) {
+        const after = item.nextElementSibling;
+        item.remove(); // a draft that vanished, or a fragment joined into its sentence
+        continues(after);
+      }
       return;
     }
     if (!item) {
@@ -69,6 +82,9 @@
     item.querySelector(".muted").textContent = clock(segment.absolute_start_time);
     item.querySelector("strong").textContent = segment.speaker || "Unknown";
     item.querySelector(".text").textContent = segment.text;
+    item.dataset.speaker = segment.speaker || "Unknown";
+    continues(item);
+    continues(item.nextElementSibling);
   }
 
   // A browser opens at most six HTTP/1.1 connections to one server, and each open feed holds

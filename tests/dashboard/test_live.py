@@ -204,6 +204,8 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     vanished = segment(session, "s-3", 4.0, "Bob", "Uh")
     publish(meeting, vanished)
     wait_for(lambda: len(lines()) == 3, timeout_s=DEADLINE_S, what="a third line")
+    cls, text = lines()[2]
+    assert (cls, text.strip()) == ("draft cont", "Uh")  # Bob again: it continues his line
     vanished.text, vanished.updated_at = "", timezone.now()
     publish(meeting, vanished)  # a draft that came to nothing is published empty
     wait_for(lambda: len(lines()) == 2, timeout_s=DEADLINE_S, what="the empty draft removed")
