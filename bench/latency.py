@@ -141,9 +141,7 @@ def feed(stream: SessionStream, pcm: bytes, script: list[dict[str, Any]], t0: fl
 
 
 def published(meeting: Meeting) -> list[tuple[float, dict[str, Any]]]:
-    key = realtime.event_log_key(
-        realtime.native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id)
-    )
+    key = realtime.meeting_event_log_key(meeting)
     out = []
     entries = cast(list[tuple[bytes, dict[bytes, bytes]]], realtime.redis_client().xrange(key))
     for entry_id, fields in entries:
@@ -345,15 +343,7 @@ def run_meetings(
     meetings = []
     for i in range(n):
         pcm, script = clips[i % len(clips)]
-        turns: dict[str, list[float]] = {}
-        participants = []
-        for k, turn in enumerate(script):
-            clip = folder / f"m{n}_{i}_{k}.wav"
-            write_wav(clip, pcm, turn["start"], turn["end"])
-            participants.append(
-                {"name": turn["speaker"], "audio": str(clip), "at_s": lead_s + turn["start"]}
-            )
-            turns.setdefault(turn["speaker"], []).append(turn["start"])
+        participants = scenario_participants(pcm, script, folder / f"m{n}_{i}", lead_s)
         native = new_id(n, i)
         response = httpx.post(
             f"{base}/simulator/api/scenarios",
@@ -433,6 +423,22 @@ def spoken_origin(session: MeetingSession, pcm: bytes, recorded_pcm: bytes, lead
     heard = envelope(recorded)
     lag = int(np.argmax(np.correlate(heard, played, "full"))) - (len(played) - 1)
     return float(state.started_at) + lead_s - lag / 100
+
+
+def scenario_participants(
+    pcm: bytes, script: list[dict[str, Any]], folder: Path, lead_s: float
+) -> list[dict[str, Any]]:
+    """The simulator's participants playing a conversation: one clip per turn, `lead_s` after
+    the scenario clock starts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    participants = []
+    for k, turn in enumerate(script):
+        clip = folder / f"turn{k}.wav"
+        write_wav(clip, pcm, turn["start"], turn["end"])
+        participants.append(
+            {"name": turn["speaker"], "audio": str(clip), "at_s": lead_s + turn["start"]}
+        )
+    return participants
 
 
 def write_wav(path: Path, pcm: bytes, start: float, end: float) -> None:

@@ -37,11 +37,11 @@ from latency import (
     PLATFORM_IDS,
     published,
     recorded_pcm,
+    scenario_participants,
     spoken_origin,
     start_worker,
     stop_worker,
     word_latencies,
-    write_wav,
 )
 from speech import conversation, word_error_rate
 
@@ -96,11 +96,7 @@ class Sampler(threading.Thread):
         from django.db import connection
 
         client = realtime.redis_client()
-        event_log = realtime.event_log_key(
-            realtime.native_key(
-                self.meeting.user_id, self.meeting.platform, self.meeting.native_meeting_id
-            )
-        )
+        event_log = realtime.meeting_event_log_key(self.meeting)
         t0 = time.time()
         cpu_before = {name: cpu_seconds(pids) for name, pids in self.groups().items()}
         while not self.stopped.wait(self.every_s):
@@ -193,13 +189,7 @@ def main() -> None:
     new_id, _passcode = PLATFORM_IDS["google_meet"]
     native = new_id(1, 0)
     lead_s = 1.0
-    participants = []
-    for k, turn in enumerate(script):
-        clip = folder / f"turn{k}.wav"
-        write_wav(clip, pcm, turn["start"], turn["end"])
-        participants.append(
-            {"name": turn["speaker"], "audio": str(clip), "at_s": lead_s + turn["start"]}
-        )
+    participants = scenario_participants(pcm, script, folder / "turns", lead_s)
     env = {"ADMIN_API_TOKEN": ADMIN_KEY, "RECORDINGS_DIR": str(folder / "recordings")}
     counts: dict[str, int] = {}
     with processes.daphne_server(env=env) as base:

@@ -184,16 +184,10 @@ def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpRespo
         # The page's feed resumes after the log's newest event, read before the status and the
         # segments are: events are published after their commit, so whatever this render
         # misses comes in the feed.
-        events_after = realtime.event_log_last_id(_event_log_key(meeting))
+        events_after = realtime.event_log_last_id(realtime.meeting_event_log_key(meeting))
         meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
     context = {**_meeting_context(user, meeting), "events_after": events_after}
     return render(request, "dashboard/meeting.html", context)
-
-
-def _event_log_key(meeting: Meeting) -> str:
-    return realtime.event_log_key(
-        realtime.native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id)
-    )
 
 
 def _meeting_for_feed(request: HttpRequest, meeting_id: int) -> Meeting | None:
@@ -218,7 +212,9 @@ async def meeting_events_view(request: HttpRequest, meeting_id: int) -> HttpResp
     meeting = await sync_to_async(_meeting_for_feed)(request, meeting_id)
     if meeting is None:
         return JsonResponse({"detail": "Sign in again"}, status=401)
-    return sse.event_stream_response(request, _event_log_key(meeting), meeting_id=meeting.pk)
+    return sse.event_stream_response(
+        request, realtime.meeting_event_log_key(meeting), meeting_id=meeting.pk
+    )
 
 
 @dashboard_login_required

@@ -56,6 +56,11 @@ def event_log_key(key: str) -> str:
     return f"vexa:meeting:{key}:events"
 
 
+def meeting_event_log_key(meeting: Meeting) -> str:
+    """The event log that holds `meeting`'s events (with the other calls under its native id)."""
+    return event_log_key(native_key(meeting.user_id, meeting.platform, meeting.native_meeting_id))
+
+
 @lru_cache(maxsize=8192)
 def _meeting_identity(meeting_id: int) -> tuple[int, str, str]:
     # user, platform and native id never change after creation, so caching them is safe and
