@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 from django.conf import settings
 from django.db import connection
 
@@ -80,6 +81,44 @@ def drop_queued_bot(meeting_id: int) -> None:
     for raw in entries:
         if json.loads(raw)["headers"].get("argsrepr") == f"({meeting_id},)":
             redis.lrem("bots", 1, raw)
+
+
+def _client_ports(proc: subprocess.Popen[str], server_port: int) -> list[int]:
+    """The local ports of `proc`'s and its children's TCP connections to `server_port`."""
+    root = psutil.Process(proc.pid)
+    return [
+        c.laddr.port
+        for p in [root, *root.children(recursive=True)]
+        for c in p.net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == server_port
+    ]
+
+
+def database_connections_drop(proc: subprocess.Popen[str]) -> int:
+    """Terminate the PostgreSQL backends serving `proc` and its children, as a server restart,
+    a failover or an idle-connection reaper does; returns how many there were."""
+    ports = _client_ports(proc, int(connection.settings_dict.get("PORT") or 5432))
+    with connection.cursor() as cursor:
+        # With a timeout, pg_terminate_backend returns once the backend has exited.
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND client_port = ANY(%s)",
+            [ports],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def redis_connections_drop(proc: subprocess.Popen[str]) -> int:
+    """Close the Redis server's connections from `proc` and its children (subscribers
+    included), as a Redis restart or failover does; returns how many there were."""
+    client = get_redis()
+    host = client.connection_pool.connection_kwargs.get("host", "127.0.0.1")
+    ports = _client_ports(proc, int(client.connection_pool.connection_kwargs.get("port", 6379)))
+    return sum(
+        int(client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}", "SKIPME", "yes"))
+        for port in ports
+    )
 
 
 def free_port() -> int:

@@ -178,6 +178,9 @@ try:
 except Exception as exc:  # django-environ raises several types on a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+# How long a bot or a live transcription keeps reconnecting a broken database connection
+# (a restart, a failover) before its meeting fails (`vexa_site.db.db_retry`).
+DATABASE_RECONNECT_WINDOW_S = env_float("DATABASE_RECONNECT_WINDOW_S", 60.0, minimum=0)
 if "sqlite" in _db["ENGINE"]:
     _db.setdefault("OPTIONS", {}).update(
         {

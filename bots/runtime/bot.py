@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import redis
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
@@ -45,6 +46,7 @@ from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, RecordingStatus
 from meetings.stream import SAMPLE_RATE, SessionStream
+from vexa_site.db import db_retry
 from vexa_site.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -459,21 +461,29 @@ class BotRun:
         self.admitted_at = self.audio_wanted_since = time.monotonic()
         self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
         started_at = timezone.now()
-        with transaction.atomic():
-            self.session = MeetingSession.objects.create(
-                meeting_id=self.meeting_id, started_at=started_at
-            )
-            self._transition(MeetingStatus.ACTIVE, reason="admitted")
-            session_uid = self.session.session_uid
-            if self.config.get("transcribe_enabled") is not False:
-                transaction.on_commit(lambda: _enqueue_transcription(session_uid))
+
+        def session_start() -> MeetingSession:
+            with transaction.atomic():
+                session = MeetingSession.objects.create(
+                    meeting_id=self.meeting_id, started_at=started_at
+                )
+                self._transition(MeetingStatus.ACTIVE, reason="admitted")
+                session_uid = session.session_uid
+                if self.config.get("transcribe_enabled") is not False:
+                    transaction.on_commit(lambda: _enqueue_transcription(session_uid))
+            return session
+
+        self.session = db_retry(session_start, what=f"meeting {self.meeting_id}: the session")
         self.stream = SessionStream(self.session.session_uid)
         self.last_language = self.config.get("language") or None
         self.last_task = self.config.get("task") or None
         if self.last_language or self.last_task:
             self.stream.append_config(language=self.last_language, task=self.last_task, t=0.0)
         if self.config.get("recording_enabled") is not False:
-            self.recorder = RecordingWriter(self.session)
+            session = self.session
+            self.recorder = db_retry(
+                lambda: RecordingWriter(session), what=f"meeting {self.meeting_id}: the recording"
+            )
         self._start_pump()
 
     @property
@@ -532,7 +542,20 @@ class BotRun:
     # -- control, heartbeat ----------------------------------------------------------------
     def _wait(self, seconds: float) -> None:
         """Wait for the next tick, waking early when `notify_bot` rings."""
-        message = self.pubsub.get_message(timeout=seconds) if self.pubsub is not None else None
+        if self.pubsub is None:
+            time.sleep(seconds)
+            return
+        try:
+            message = self.pubsub.get_message(timeout=seconds)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Redis dropped the subscription (a restart, a failover): redis-py does not retry a
+            # subscriber's read. The bell only hurries the row's re-read, so the call goes on;
+            # the next read reconnects and subscribes again. A ring lost meanwhile is made up
+            # for by re-reading the row now.
+            logger.warning("meeting %s: control channel lost (%s)", self.meeting_id, exc)
+            time.sleep(seconds)
+            message = None
+            self.last_reread = 0.0
         if message is not None:
             self.last_reread = 0.0
 
@@ -544,7 +567,10 @@ class BotRun:
         if time.monotonic() - self.last_reread < REREAD_EVERY_S:
             return None
         self.last_reread = time.monotonic()
-        meeting = Meeting.objects.filter(pk=self.meeting_id).only("status", "bot_config").first()
+        meeting = db_retry(
+            Meeting.objects.filter(pk=self.meeting_id).only("status", "bot_config").first,
+            what=f"meeting {self.meeting_id}: reading it",
+        )
         if meeting is None:
             return Finish("completed", "meeting_deleted", "stopped")
         if meeting.status == MeetingStatus.STOPPING:
@@ -578,12 +604,20 @@ class BotRun:
         if time.monotonic() - self.last_heartbeat < heartbeat_interval_s():
             return
         self.last_heartbeat = time.monotonic()
-        Meeting.objects.filter(pk=self.meeting_id).update(bot_heartbeat_at=timezone.now())
+        db_retry(
+            lambda: Meeting.objects.filter(pk=self.meeting_id).update(
+                bot_heartbeat_at=timezone.now()
+            ),
+            what=f"meeting {self.meeting_id}: heartbeat",
+        )
 
     def _transition(self, to: str, *, reason: str, **kwargs: Any) -> bool:
         try:
-            lifecycle.transition(
-                meeting_id=self.meeting_id, to=to, source=BOT_SOURCE, reason=reason, **kwargs
+            db_retry(
+                lambda: lifecycle.transition(
+                    meeting_id=self.meeting_id, to=to, source=BOT_SOURCE, reason=reason, **kwargs
+                ),
+                what=f"meeting {self.meeting_id}: {to}",
             )
         except lifecycle.InvalidTransition as exc:
             logger.info("meeting %s: %s", self.meeting_id, exc)
@@ -720,7 +754,13 @@ class BotRun:
             time.monotonic() - left_at,
         )
         if self.session is not None:
-            MeetingSession.objects.filter(pk=self.session.pk).update(ended_at=timezone.now())
+            session_pk = self.session.pk
+            db_retry(
+                lambda: MeetingSession.objects.filter(pk=session_pk).update(
+                    ended_at=timezone.now()
+                ),
+                what=f"meeting {self.meeting_id}: the session's end",
+            )
         if self.pubsub is not None:
             try:
                 self.pubsub.close()

@@ -12,6 +12,7 @@ filled with silence so the file stays on the session clock.
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
 import time
@@ -21,11 +22,15 @@ from typing import IO, Protocol
 import av
 import numpy as np
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from meetings.models import MeetingSession, Recording, RecordingStatus
 from meetings.recordings import recording_close
 from meetings.stream import BYTES_PER_SAMPLE, SAMPLE_RATE
+from vexa_site.db import connection_lost, db_retry
+
+logger = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 2.0
 OPUS_BIT_RATE = 32_000
@@ -167,8 +172,17 @@ class RecordingWriter:
         with self.lock:
             if self.closed:
                 return
-            self._save_sizes(self.audio.flush(self.data_bytes))
+            size_bytes = self.audio.flush(self.data_bytes)
             self.last_flush = time.monotonic()
+            try:
+                self._save_sizes(size_bytes)
+            except DatabaseError as exc:
+                if not connection_lost(exc):
+                    raise
+                # Progress only (the close writes the final sizes): the pump must not hold the
+                # call's audio back while the database is away. The next flush reconnects.
+                logger.warning("recording %s: sizes not saved (%s)", self.recording.pk, exc)
+                connection.close()
 
     def close(self, *, status: str = RecordingStatus.COMPLETED) -> None:
         with self.lock:
@@ -177,8 +191,10 @@ class RecordingWriter:
             self.closed = True
             self.audio.flush(self.data_bytes)
             self.audio.close()
-            self._save_sizes(self.path.stat().st_size)
-        recording_close(recording_id=self.recording.pk, status=status)
+            size_bytes = self.path.stat().st_size
+            what = f"recording {self.recording.pk}"
+            db_retry(lambda: self._save_sizes(size_bytes), what=what)
+        db_retry(lambda: recording_close(recording_id=self.recording.pk, status=status), what=what)
 
     def _save_sizes(self, size_bytes: int) -> None:
         Recording.objects.filter(pk=self.recording.pk).update(

@@ -21,6 +21,7 @@ import pytest
 from accounts import services as account_services
 from accounts.models import User
 from bots import services as bot_services
+from bots.control import control_channel
 from bots.runtime import supervision
 from bots.runtime.recording import decode_pcm16k
 from meetings import lifecycle
@@ -29,6 +30,7 @@ from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pc
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, meet_id, stack_env, wait_for
 from tests.speech import VOICES, make_silence_wav, make_speech_wav
+from vexa_site.redis import get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -457,6 +459,58 @@ def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
     assert recording.status == "failed"
     # Written incrementally: what was captured before the crash plays.
     assert len(decode_pcm16k(recording.file_path)) > SAMPLE_RATE
+
+
+def test_a_bot_whose_connections_drop_mid_call_reconnects_and_finishes_the_meeting(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native = meet_id()
+    alice_len, bob_len = wav_seconds(speech.alice), wav_seconds(speech.bob)
+    # Bob speaks after the drop: the bot is still watching the call, not only still capturing.
+    bob_at = 0.2 + alice_len + 3.0
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": 0.2},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at},
+        ],
+        end_after_s=bob_at + bob_len + 0.8,
+    )
+    meeting = send_bot(carol, native)
+    wait_status(meeting, MeetingStatus.ACTIVE)
+    wait_for(
+        lambda: Recording.objects.filter(meeting=meeting, size_bytes__gt=44).exists(),
+        timeout_s=10,
+        what="some recorded audio",
+    )
+
+    # Its database connections (the bot's and its audio pump's) and its Redis ones (the stream,
+    # the control channel's subscriber), as a restart, a failover or a network blip drops them.
+    assert processes.database_connections_drop(bot_stack.worker) >= 2
+    assert processes.redis_connections_drop(bot_stack.worker) >= 2
+    # Subscribed again: a stop request still reaches it at once.
+    channel = control_channel(meeting.pk)
+    wait_for(
+        lambda: get_redis().pubsub_numsub(channel) == [(channel.encode(), 1)],
+        timeout_s=5,
+        what="the bot to subscribe to its control channel again",
+    )
+
+    done = wait_done(meeting)
+    assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    entries = stream_of(done)
+    speakers = [(e.name, e.state) for e in entries if e.type == "speaker"]
+    assert speakers == [("Alice", "start"), ("Alice", "stop"), ("Bob", "start"), ("Bob", "stop")]
+    audio = [e for e in entries if e.type == "audio"]
+    for before, after in itertools.pairwise(audio):
+        assert after.t == pytest.approx((before.t or 0) + before.duration_s, abs=1e-3)
+    recording = Recording.objects.get(meeting=done)
+    assert recording.status == "completed"
+    captured_s = sum(e.duration_s for e in audio)
+    assert recording.duration_s == pytest.approx(captured_s, abs=0.2)
+    assert recording.duration_s > bob_at + bob_len
+    assert MeetingSession.objects.get(meeting=done).ended_at is not None
 
 
 def test_a_bot_whose_capture_hears_silence_while_someone_speaks_fails_with_the_reason(

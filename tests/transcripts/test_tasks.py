@@ -16,7 +16,12 @@ from accounts.models import User
 from meetings.models import Meeting, MeetingSession
 from meetings.stream import START, SessionStream, feed_pcm
 from tests.meetings.builders import meeting_in
-from tests.processes import celery_worker, stop
+from tests.processes import (
+    celery_worker,
+    database_connections_drop,
+    redis_connections_drop,
+    stop,
+)
 from tests.transcripts.engine_support import KEYWORDS, Clip, make_clips, missing, words_of
 from transcripts import tasks
 from transcripts.engine.lease import enqueued_key, lease_key
@@ -145,4 +150,32 @@ def test_a_killed_worker_is_replaced_and_the_transcript_has_no_gap_or_duplicate(
         assert words.count(word) <= 1, text
     for a, b in itertools.pairwise(segments):
         assert b.start >= a.end - 0.25, (a.text, b.text)
+    assert not Segment.objects.filter(meeting=session.meeting, completed=False).exists()
+
+
+def test_a_worker_whose_connections_drop_carries_on_without_a_gap(
+    session: MeetingSession, clips: dict[str, Clip]
+) -> None:
+    stream = SessionStream(session.session_uid)
+    with celery_worker("transcription", env=WORKER_ENV) as worker:
+        tasks.transcribe_session.delay(session.session_uid)
+        t = feed_pcm(stream, clips["garden"].pcm, realtime=True)
+        wait_for(
+            lambda: Segment.objects.filter(meeting=session.meeting, completed=True).exists(),
+            timeout_s=15,
+            what="a first final segment",
+        )
+        # As a restart, a failover or a network blip does, between two of the worker's writes.
+        assert database_connections_drop(worker) >= 1
+        assert redis_connections_drop(worker) >= 1
+        t = feed_pcm(stream, clips["budget"].pcm, start_t=t, realtime=True)
+        stream.append_end(reason="stopped")
+        # The same run finishes: nothing re-enqueues the session in this test.
+        wait_for(lambda: finished(session), timeout_s=30, what="the session to finish")
+
+    text = " ".join(s.text for s in finals_of(session.meeting))
+    assert len(missing(text, "garden", "budget")) <= 1, text
+    words = words_of(text)
+    for word in KEYWORDS["garden"] + KEYWORDS["budget"]:
+        assert words.count(word) <= 1, text
     assert not Segment.objects.filter(meeting=session.meeting, completed=False).exists()

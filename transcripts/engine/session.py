@@ -7,6 +7,7 @@ worker already holds the session, or raises `LeaseLost` when a successor took ov
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -24,6 +25,7 @@ from transcripts.engine.lease import Lease
 from transcripts.engine.model import PassRequest, PassResult
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission, EngineConfig, StreamingTranscriber
+from vexa_site.db import db_retry
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +187,20 @@ def _store(session: MeetingSession, emissions: list[Emission], lease: Lease) -> 
     for emission in emissions:
         if emission.draft_latencies_s:
             scheduler.drafts_shown(latencies_s=emission.draft_latencies_s)
-        emission_store(session=session, emission=emission, owner=lease.token)
+        # One transaction, an upsert: repeated whole after a reconnect.
+        db_retry(
+            functools.partial(
+                emission_store, session=session, emission=emission, owner=lease.token
+            ),
+            what=f"session {session.session_uid}",
+        )
 
 
 def _meeting_over(session: MeetingSession) -> bool:
-    session.meeting.refresh_from_db(fields=["status"])
+    db_retry(
+        lambda: session.meeting.refresh_from_db(fields=["status"]),
+        what=f"session {session.session_uid}",
+    )
     return session.meeting.status in TERMINAL_STATUSES
 
 
