@@ -48,6 +48,8 @@ from webhooks import services as webhook_services
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 
 SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
+# How often the meetings list fetches its rows again while a listed meeting is live.
+LIST_REFRESH_S = 3
 View = Callable[..., HttpResponseBase]
 
 
@@ -115,6 +117,8 @@ def _list_context(user: User, *, status: str | None, error: str | None) -> dict[
     page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
     return {
         "meetings": page.meetings,
+        # While a listed bot is on its way or in a call, the rows fetch themselves again.
+        "refresh_s": LIST_REFRESH_S if any(m.is_live for m in page.meetings) else None,
         "status": status or "",
         "statuses": [s.value for s in MeetingStatus],
         "error": error,

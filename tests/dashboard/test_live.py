@@ -242,3 +242,18 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     assert fetches  # the status change fetched the fragment
     assert host.run(page.locator("#live form button", has_text="Stop bot").count()) == 0
     host.run(page.context.close())
+
+
+def test_the_meetings_list_follows_a_live_bots_status(
+    daphne: str, host: BrowserHost, alice: User, alice_key: str
+) -> None:
+    meeting = meeting_in(alice, "joining")
+    page = host.run(sign_in(host, daphne, alice_key))
+    status = f"#meeting-rows a[href='/dashboard/meetings/{meeting.pk}'] >> xpath=../.. >> .status"
+
+    def shown() -> str:
+        return str(host.run(page.inner_text(status)))
+
+    assert shown() == "joining"
+    lifecycle.transition(meeting_id=meeting.pk, to=MeetingStatus.ACTIVE, source="bot_callback")
+    wait_for(lambda: shown() == "active", timeout_s=DEADLINE_S, what="the row to show active")

@@ -74,6 +74,22 @@ def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: s
     assert b"No meetings yet" in fragment.content
 
 
+def test_the_list_fetches_its_rows_again_only_while_a_meeting_is_live(
+    alice: User, alice_key: str
+) -> None:
+    client = signed_in(alice_key)
+    live = meeting_in(alice, "joining")
+    page = client.get("/dashboard/?status=joining").content.decode()
+    poll = re.search(r'<tr hidden hx-get="([^"]+)" hx-trigger="load delay:(\d+)s"', page)
+    assert poll is not None, page
+    assert poll.group(1) == "/dashboard/?status=joining"  # the filter stays on
+
+    lifecycle.transition(meeting_id=live.pk, to="failed", source="bot_callback")
+    rows = client.get("/dashboard/", HTTP_HX_REQUEST="true").content.decode()
+    assert "status-failed" in rows
+    assert "hx-trigger" not in rows
+
+
 def test_another_users_meeting_is_a_404(bob: User, alice_key: str, tmp_path: Path) -> None:
     theirs = make_meeting(bob)
     client = signed_in(alice_key)
