@@ -53,6 +53,8 @@ from meetings.stream import SessionStream
 from tests import processes
 from transcripts import realtime
 from transcripts.models import Segment
+from vexa_site.db import db_retry
+from vexa_site.redis import get_job_redis
 
 TURN_S = 4.1  # a sentence and its pause, on average (bench/speech.py)
 ALIGN_S = 120  # seconds of the call that align the spoken and the captured audio
@@ -95,7 +97,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         from django.db import connection
 
-        client = realtime.redis_client()
+        client = get_job_redis()  # waits out a Redis restart under the call
         event_log = realtime.meeting_event_log_key(self.meeting)
         t0 = time.time()
         cpu_before = {name: cpu_seconds(pids) for name, pids in self.groups().items()}
@@ -109,7 +111,9 @@ class Sampler(threading.Thread):
                 cpu_before[name] = cpu
             row["redis_mb"] = int(client.info("memory")["used_memory"]) / 2**20
             row["event_log"] = int(client.xlen(event_log))
-            session = MeetingSession.objects.filter(meeting=self.meeting).first()
+            session = db_retry(
+                MeetingSession.objects.filter(meeting=self.meeting).first, what="sample"
+            )
             if session is not None:
                 key = SessionStream(session.session_uid).key
                 newest = cast(
@@ -119,7 +123,9 @@ class Sampler(threading.Thread):
                     written_ms = int(newest[0][0].decode().split("-")[0])
                     self.clock.append((written_ms / 1000, float(newest[0][1][b"t"])))
                 row["stream"] = int(client.xlen(key))
-                row["segments"] = Segment.objects.filter(session_uid=session.session_uid).count()
+                row["segments"] = db_retry(
+                    Segment.objects.filter(session_uid=session.session_uid).count, what="sample"
+                )
                 row["checkpoint_kb"] = len(json.dumps(session.transcriber_state)) / 1024
             self.rows.append(row)
             connection.close()  # this thread's own connection; reopened on the next sample
@@ -219,7 +225,8 @@ def main() -> None:
                 sampler.start()
                 deadline = time.time() + audio_s + 600
                 while time.time() < deadline:
-                    meeting.refresh_from_db()
+                    # A server restarted under the call must not end the run.
+                    db_retry(meeting.refresh_from_db, what="the meeting")
                     if meeting.status in ("completed", "failed"):
                         break
                     time.sleep(2)
@@ -227,7 +234,7 @@ def main() -> None:
                 session = MeetingSession.objects.get(meeting=meeting)
                 while time.time() < deadline and not session.transcriber_state.get("finished"):
                     time.sleep(0.5)
-                    session.refresh_from_db()
+                    db_retry(session.refresh_from_db, what="the session")
                 client.join(30)
             finally:
                 stop_worker(worker)

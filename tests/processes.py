@@ -18,10 +18,12 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -194,6 +196,49 @@ def _running(
         with _tails_lock:
             _tails.pop(label, None)
         stop(proc)
+
+
+@dataclass
+class RedisServer:
+    """A private real `redis-server` that a test may restart without disturbing the suite's
+    shared one (the workers, Daphne and the test process all use that)."""
+
+    folder: Path
+    port: int = field(default_factory=lambda: free_port())
+    proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--dir", str(self.folder), "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        _wait_for_line(self.proc, "Ready to accept connections", timeout_s=15)
+
+    def restart(self, *, down_s: float) -> None:
+        """Stop it (its data saved) and start it again after `down_s`: a persistent Redis
+        restarting, or a failover to a replica, as clients see them."""
+        assert self.proc is not None
+        redis.Redis.from_url(self.url).shutdown(save=True)
+        self.proc.wait(timeout=15)
+        time.sleep(down_s)  # the outage itself, not a wait for something
+        self.start()
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[RedisServer]:
+    server = RedisServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None:
+            stop(server.proc)
 
 
 @contextmanager

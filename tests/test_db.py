@@ -87,7 +87,7 @@ def test_an_error_of_the_statement_is_raised_at_once(alice: User) -> None:
 def test_a_connection_lost_for_longer_than_the_window_fails_the_call(
     alice: User, settings: Any
 ) -> None:
-    settings.DATABASE_RECONNECT_WINDOW_S = 0
+    settings.RECONNECT_WINDOW_S = 0
     drop_this_connection()
     calls, read = counted(lambda: User.objects.get(pk=alice.pk))
     with pytest.raises(DatabaseError):

@@ -47,11 +47,11 @@ def connection_lost(exc: DatabaseError) -> bool:
 
 def db_retry(call: Callable[[], T], *, what: str) -> T:
     """Run `call`; if its connection broke, reconnect and run it again, for up to
-    `DATABASE_RECONNECT_WINDOW_S`. `call` must be safe to repeat: a read, or one transaction
+    `RECONNECT_WINDOW_S`. `call` must be safe to repeat: a read, or one transaction
     (a broken connection rolled it back). Any other error, an error inside an outer
     transaction (only the outermost block can be repeated) and an outage longer than the
     window are raised."""
-    deadline = time.monotonic() + settings.DATABASE_RECONNECT_WINDOW_S
+    deadline = time.monotonic() + settings.RECONNECT_WINDOW_S
     backoff_s = FIRST_BACKOFF_S
     while True:
         try:

@@ -178,9 +178,9 @@ try:
 except Exception as exc:  # django-environ raises several types on a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
-# How long a bot or a live transcription keeps reconnecting a broken database connection
-# (a restart, a failover) before its meeting fails (`vexa_site.db.db_retry`).
-DATABASE_RECONNECT_WINDOW_S = env_float("DATABASE_RECONNECT_WINDOW_S", 60.0, minimum=0)
+# How long a bot or a live transcription keeps reconnecting to PostgreSQL or Redis (a restart,
+# a failover) before its meeting fails (`vexa_site.db.db_retry`, `vexa_site.redis.get_job_redis`).
+RECONNECT_WINDOW_S = env_float("RECONNECT_WINDOW_S", 60.0, minimum=0)
 if "sqlite" in _db["ENGINE"]:
     _db.setdefault("OPTIONS", {}).update(
         {
@@ -230,6 +230,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker blip (a Redis restart, a failover) leaves running bots and transcriptions running:
+# they are hours long and reconnect on their own (`RECONNECT_WINDOW_S`); cancelling them (Celery
+# 6's coming default) would end every live meeting.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_ROUTES = {
     "bots.tasks.run_bot": {"queue": "bots"},
     "transcripts.tasks.transcribe_session": {"queue": "transcription"},

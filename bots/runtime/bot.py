@@ -47,7 +47,7 @@ from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, RecordingStatus
 from meetings.stream import SAMPLE_RATE, SessionStream
 from vexa_site.db import db_retry
-from vexa_site.redis import get_redis
+from vexa_site.redis import get_job_redis, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class BotRun:
                     raise BotFailure(
                         self.status, f"the meeting page stopped responding: {exc}"
                     ) from exc
-                self._wait(TICK_S)
+                self._wait_for_bell(TICK_S)
                 continue
             now = time.monotonic()
             if not self.admitted:
@@ -304,7 +304,7 @@ class BotRun:
                 ended = self._in_call(snap, timers, now)
                 if ended is not None:
                     return ended
-            self._wait(TICK_S)
+            self._wait_for_bell(TICK_S)
 
     def _before_admission(
         self, snap: PageSnapshot, clicked_at: float, lobby_since: float | None, now: float
@@ -474,7 +474,7 @@ class BotRun:
             return session
 
         self.session = db_retry(session_start, what=f"meeting {self.meeting_id}: the session")
-        self.stream = SessionStream(self.session.session_uid)
+        self.stream = SessionStream(self.session.session_uid, client=get_job_redis())
         self.last_language = self.config.get("language") or None
         self.last_task = self.config.get("task") or None
         if self.last_language or self.last_task:
@@ -540,30 +540,29 @@ class BotRun:
                 self.speaking[pid] = name
 
     # -- control, heartbeat ----------------------------------------------------------------
-    def _wait(self, seconds: float) -> None:
-        """Wait for the next tick, waking early when `notify_bot` rings."""
+    def _wait_for_bell(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` (the next tick) for `notify_bot` to ring, waking early when
+        it does; every ring that came means the row is re-read now."""
         if self.pubsub is None:
-            time.sleep(seconds)
+            time.sleep(timeout_s)
             return
         try:
-            message = self.pubsub.get_message(timeout=seconds)
+            message = self.pubsub.get_message(timeout=timeout_s)
+            while message is not None:
+                self.last_reread = 0.0
+                message = self.pubsub.get_message(timeout=0)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Redis dropped the subscription (a restart, a failover): redis-py does not retry a
             # subscriber's read. The bell only hurries the row's re-read, so the call goes on;
             # the next read reconnects and subscribes again. A ring lost meanwhile is made up
             # for by re-reading the row now.
             logger.warning("meeting %s: control channel lost (%s)", self.meeting_id, exc)
-            time.sleep(seconds)
-            message = None
-            self.last_reread = 0.0
-        if message is not None:
+            time.sleep(timeout_s)
             self.last_reread = 0.0
 
     def _control(self) -> Finish | None:
         """Re-read the meeting row when rung or due: a stop request, or a config change."""
-        if self.pubsub is not None:
-            while self.pubsub.get_message(timeout=0) is not None:
-                self.last_reread = 0.0
+        self._wait_for_bell(0)
         if time.monotonic() - self.last_reread < REREAD_EVERY_S:
             return None
         self.last_reread = time.monotonic()
@@ -716,6 +715,18 @@ class BotRun:
             extra=extra,
         )
 
+    def _close_stream(self, finish: Finish) -> None:
+        assert self.stream is not None
+        for pid, name in list(self.speaking.items()):
+            self.stream.append_speaker(name=name, participant_id=pid, state="stop", t=self.clock)
+        self.speaking.clear()
+        for name in list(self.captions.open):
+            self.stream.append_speaker(
+                name=name, participant_id=f"caption:{name}", state="stop", t=self.clock
+            )
+        self.captions.open.clear()
+        self.stream.append_end(reason=finish.completion_reason or finish.reason)
+
     def _shutdown(self, finish: Finish) -> None:
         """Leave, flush what was captured, close the stream and the recording, then the status."""
         in_call = self.admitted
@@ -728,17 +739,12 @@ class BotRun:
         close_old_connections()
         self._stop_pump()
         if self.stream is not None:
-            for pid, name in list(self.speaking.items()):
-                self.stream.append_speaker(
-                    name=name, participant_id=pid, state="stop", t=self.clock
-                )
-            self.speaking.clear()
-            for name in list(self.captions.open):
-                self.stream.append_speaker(
-                    name=name, participant_id=f"caption:{name}", state="stop", t=self.clock
-                )
-            self.captions.open.clear()
-            self.stream.append_end(reason=finish.completion_reason or finish.reason)
+            try:
+                self._close_stream(finish)
+            except redis.RedisError:
+                # Redis away for longer than the reconnect window: the meeting still gets its
+                # status, and the transcription closes the session as orphaned once it is over.
+                logger.exception("meeting %s: closing the session stream failed", self.meeting_id)
         if self.recorder is not None:
             self.recorder.close(
                 status=RecordingStatus.COMPLETED

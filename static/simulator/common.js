@@ -76,12 +76,18 @@
 
     function load(url) {
       if (!sim.buffers.has(url)) {
-        sim.buffers.set(
-          url,
-          fetch(url)
-            .then((r) => r.arrayBuffer())
-            .then((data) => sim.audioCtx.decodeAudioData(data)),
-        );
+        const buffer = fetch(url)
+          .then((r) => {
+            if (!r.ok) throw new Error("speech " + r.status);
+            return r.arrayBuffer();
+          })
+          .then((data) => sim.audioCtx.decodeAudioData(data));
+        // A fetch that failed (the server restarting) is made again at the next scheduling
+        // tick; kept, it held back this turn and every turn after it for the rest of the call.
+        buffer.catch(() => {
+          if (sim.buffers.get(url) === buffer) sim.buffers.delete(url);
+        });
+        sim.buffers.set(url, buffer);
       }
       return sim.buffers.get(url);
     }

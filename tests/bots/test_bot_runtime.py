@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from accounts import services as account_services
 from accounts.models import User
@@ -30,6 +31,7 @@ from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pc
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, meet_id, stack_env, wait_for
 from tests.speech import VOICES, make_silence_wav, make_speech_wav
+from vexa_site.celery import app as celery_app
 from vexa_site.redis import get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -461,28 +463,52 @@ def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
     assert len(decode_pcm16k(recording.file_path)) > SAMPLE_RATE
 
 
-def test_a_bot_whose_connections_drop_mid_call_reconnects_and_finishes_the_meeting(
-    bot_stack: BotStack, speech: Speech, carol: User
-) -> None:
-    native = meet_id()
-    alice_len, bob_len = wav_seconds(speech.alice), wav_seconds(speech.bob)
-    # Bob speaks after the drop: the bot is still watching the call, not only still capturing.
-    bob_at = 0.2 + alice_len + 3.0
+def two_turns_around(bot_stack: BotStack, speech: Speech, native: str, *, pause_s: float) -> float:
+    """Load Alice's turn, then Bob's `pause_s` after it (the fault goes in that pause, so Bob's
+    turn shows the bot still watching the call, not only still capturing); returns the
+    seconds of the call by the end of Bob's turn."""
+    bob_at = 0.2 + wav_seconds(speech.alice) + pause_s
+    bob_end = bob_at + wav_seconds(speech.bob)
     bot_stack.load_scenario(
         native_meeting_id=native,
         participants=[
             {"name": "Alice", "audio": str(speech.alice), "at_s": 0.2},
             {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at},
         ],
-        end_after_s=bob_at + bob_len + 0.8,
+        end_after_s=bob_end + 0.8,
     )
-    meeting = send_bot(carol, native)
-    wait_status(meeting, MeetingStatus.ACTIVE)
+    return bob_end
+
+
+def wait_recording_started(meeting: Meeting) -> None:
     wait_for(
         lambda: Recording.objects.filter(meeting=meeting, size_bytes__gt=44).exists(),
         timeout_s=10,
         what="some recorded audio",
     )
+
+
+def assert_both_turns_whole(done: Meeting, entries: list[StreamEntry], call_s: float) -> None:
+    """Completed as the meeting ended, both turns' speakers, and the audio without a gap."""
+    assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    speakers = [(e.name, e.state) for e in entries if e.type == "speaker"]
+    assert speakers == [("Alice", "start"), ("Alice", "stop"), ("Bob", "start"), ("Bob", "stop")]
+    audio = [e for e in entries if e.type == "audio"]
+    for before, after in itertools.pairwise(audio):
+        assert after.t == pytest.approx((before.t or 0) + before.duration_s, abs=1e-3)
+    assert sum(e.duration_s for e in audio) > call_s
+    assert entries[-1].type == "end"
+
+
+def test_a_bot_whose_connections_drop_mid_call_reconnects_and_finishes_the_meeting(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native = meet_id()
+    call_s = two_turns_around(bot_stack, speech, native, pause_s=3.0)
+    meeting = send_bot(carol, native)
+    wait_status(meeting, MeetingStatus.ACTIVE)
+    wait_recording_started(meeting)
 
     # Its database connections (the bot's and its audio pump's) and its Redis ones (the stream,
     # the control channel's subscriber), as a restart, a failover or a network blip drops them.
@@ -497,20 +523,54 @@ def test_a_bot_whose_connections_drop_mid_call_reconnects_and_finishes_the_meeti
     )
 
     done = wait_done(meeting)
-    assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
-    assert last_entry(done)["completion_reason"] == "meeting_ended"
     entries = stream_of(done)
-    speakers = [(e.name, e.state) for e in entries if e.type == "speaker"]
-    assert speakers == [("Alice", "start"), ("Alice", "stop"), ("Bob", "start"), ("Bob", "stop")]
-    audio = [e for e in entries if e.type == "audio"]
-    for before, after in itertools.pairwise(audio):
-        assert after.t == pytest.approx((before.t or 0) + before.duration_s, abs=1e-3)
+    assert_both_turns_whole(done, entries, call_s)
     recording = Recording.objects.get(meeting=done)
     assert recording.status == "completed"
-    captured_s = sum(e.duration_s for e in audio)
+    captured_s = sum(e.duration_s for e in entries if e.type == "audio")
     assert recording.duration_s == pytest.approx(captured_s, abs=0.2)
-    assert recording.duration_s > bob_at + bob_len
     assert MeetingSession.objects.get(meeting=done).ended_at is not None
+
+
+def test_a_bot_carries_on_through_a_redis_restart(
+    bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path
+) -> None:
+    from bots.tasks import run_bot
+
+    native = meet_id()
+    outage_s = 5.0  # longer than redis-py's own retries last (about a second)
+    call_s = two_turns_around(bot_stack, speech, native, pause_s=outage_s + 2.0)
+    meeting = Meeting.objects.create(
+        user=carol,
+        platform="google_meet",
+        native_meeting_id=native,
+        bot_config={"bot_name": "Vexa Bot", "transcribe_enabled": False},
+    )
+    lifecycle.record_created(meeting)
+    # The bot's own Redis (broker, stream, control channel), so that restarting it leaves the
+    # suite's alone; the simulated meeting keeps running on the suite's.
+    with (
+        processes.redis_server(tmp_path) as server,
+        processes.celery_worker(
+            "bots",
+            pool="threads",
+            name="restarted",
+            env={**stack_env(bot_stack.base_url, tmp_path), "REDIS_URL": server.url},
+        ),
+        celery_app.connection_for_write(server.url) as broker,
+    ):
+        run_bot.apply_async(args=[meeting.pk], connection=broker)
+        wait_status(meeting, MeetingStatus.ACTIVE)
+        wait_recording_started(meeting)
+        server.restart(down_s=outage_s)
+        done = wait_done(meeting, timeout_s=call_s + 20)
+        entries = SessionStream(
+            MeetingSession.objects.get(meeting=meeting).session_uid,
+            client=redis.Redis.from_url(server.url),
+        ).read_all()
+
+    # What was captured while Redis was down was written once it was back, in order.
+    assert_both_turns_whole(done, entries, call_s)
 
 
 def test_a_bot_whose_capture_hears_silence_while_someone_speaks_fails_with_the_reason(

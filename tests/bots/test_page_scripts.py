@@ -171,6 +171,45 @@ def test_a_long_scenarios_speech_is_fetched_shortly_before_it_is_due_not_all_at_
     assert [url.split(f"/{native}/", 1)[1] for url in fetched] == ["0/0"]
 
 
+def test_a_turn_whose_speech_failed_to_load_is_fetched_again_and_the_turns_after_it_play(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    """The first fetch of Alice's speech fails, as one does while the server restarts."""
+    native = meet_id()
+    load_scenario(
+        sim_server,
+        native_meeting_id=native,
+        variant="join_now",
+        participants=[
+            {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": 4.0},
+        ],
+    )
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    pages.append(page)
+    requests: list[str] = []
+
+    async def fail_the_first(route: Any) -> None:
+        requests.append(route.request.url.split(f"/{native}/", 1)[1])
+        if len(requests) == 1:
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    assert page.context is not None
+    host.run(page.context.route("**/simulator/media/**", fail_the_first))
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+
+    wait_for(
+        lambda: any(p.name == "Bob" and p.speaking for p in page.snapshot().participants),
+        timeout_s=15,
+        what="Bob speaking after Alice's speech failed to load once",
+    )
+    assert requests[0] == "0/0"
+    assert requests.count("0/0") == 2  # fetched again, once
+
+
 def test_capture_before_start_sends_nothing_and_a_page_without_webrtc_is_silent(
     sim_server: str, host: BrowserHost, pages: list[BotPage]
 ) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from django.test import override_settings
 
 from accounts.models import User
@@ -20,12 +21,14 @@ from tests.processes import (
     celery_worker,
     database_connections_drop,
     redis_connections_drop,
+    redis_server,
     stop,
 )
 from tests.transcripts.engine_support import KEYWORDS, Clip, make_clips, missing, words_of
 from transcripts import tasks
 from transcripts.engine.lease import enqueued_key, lease_key
 from transcripts.models import Segment
+from vexa_site.celery import app
 from vexa_site.redis import get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,6 +72,24 @@ def finished(session: MeetingSession) -> bool:
 
 def finals_of(meeting: Meeting) -> list[Segment]:
     return list(Segment.objects.filter(meeting=meeting, completed=True).order_by("start"))
+
+
+def wait_first_final(session: MeetingSession) -> None:
+    wait_for(
+        lambda: Segment.objects.filter(meeting=session.meeting, completed=True).exists(),
+        timeout_s=15,
+        what="a first final segment",
+    )
+
+
+def assert_both_halves_once(meeting: Meeting) -> None:
+    """No gap: the keywords of the garden and the budget clips are there (tiny.en may mishear
+    one); no duplicate."""
+    text = " ".join(s.text for s in finals_of(meeting))
+    assert len(missing(text, "garden", "budget")) <= 1, text
+    words = words_of(text)
+    for word in KEYWORDS["garden"] + KEYWORDS["budget"]:
+        assert words.count(word) <= 1, text
 
 
 def test_a_worker_transcribes_a_live_stream_with_speakers(
@@ -120,11 +141,7 @@ def test_a_killed_worker_is_replaced_and_the_transcript_has_no_gap_or_duplicate(
     with celery_worker("transcription", env=WORKER_ENV, name="doomed") as doomed:
         tasks.transcribe_session.delay(session.session_uid)
         t = feed_pcm(stream, clips["garden"].pcm, realtime=True)
-        wait_for(
-            lambda: Segment.objects.filter(meeting=session.meeting, completed=True).exists(),
-            timeout_s=15,
-            what="a first final segment",
-        )
+        wait_first_final(session)
         stop(doomed, sig=signal.SIGKILL)
     # The bot keeps writing while no worker listens.
     t = feed_pcm(stream, clips["budget"].pcm, start_t=t)
@@ -141,13 +158,8 @@ def test_a_killed_worker_is_replaced_and_the_transcript_has_no_gap_or_duplicate(
         )
         wait_for(lambda: finished(session), timeout_s=40, what="the session to finish")
 
+    assert_both_halves_once(session.meeting)
     segments = finals_of(session.meeting)
-    text = " ".join(s.text for s in segments)
-    # No gap: the keywords of both halves are there (tiny.en may mishear one); no duplicate.
-    assert len(missing(text, "garden", "budget")) <= 1, text
-    words = words_of(text)
-    for word in KEYWORDS["garden"] + KEYWORDS["budget"]:
-        assert words.count(word) <= 1, text
     for a, b in itertools.pairwise(segments):
         assert b.start >= a.end - 0.25, (a.text, b.text)
     assert not Segment.objects.filter(meeting=session.meeting, completed=False).exists()
@@ -160,11 +172,7 @@ def test_a_worker_whose_connections_drop_carries_on_without_a_gap(
     with celery_worker("transcription", env=WORKER_ENV) as worker:
         tasks.transcribe_session.delay(session.session_uid)
         t = feed_pcm(stream, clips["garden"].pcm, realtime=True)
-        wait_for(
-            lambda: Segment.objects.filter(meeting=session.meeting, completed=True).exists(),
-            timeout_s=15,
-            what="a first final segment",
-        )
+        wait_first_final(session)
         # As a restart, a failover or a network blip does, between two of the worker's writes.
         assert database_connections_drop(worker) >= 1
         assert redis_connections_drop(worker) >= 1
@@ -173,9 +181,28 @@ def test_a_worker_whose_connections_drop_carries_on_without_a_gap(
         # The same run finishes: nothing re-enqueues the session in this test.
         wait_for(lambda: finished(session), timeout_s=30, what="the session to finish")
 
-    text = " ".join(s.text for s in finals_of(session.meeting))
-    assert len(missing(text, "garden", "budget")) <= 1, text
-    words = words_of(text)
-    for word in KEYWORDS["garden"] + KEYWORDS["budget"]:
-        assert words.count(word) <= 1, text
+    assert_both_halves_once(session.meeting)
     assert not Segment.objects.filter(meeting=session.meeting, completed=False).exists()
+
+
+def test_a_worker_carries_on_through_a_redis_restart(
+    session: MeetingSession, clips: dict[str, Clip], tmp_path: Path
+) -> None:
+    # Its own Redis (broker and stream), so that restarting it leaves the suite's alone.
+    with redis_server(tmp_path) as server:
+        stream = SessionStream(session.session_uid, client=redis.Redis.from_url(server.url))
+        env = {**WORKER_ENV, "REDIS_URL": server.url}
+        with (
+            celery_worker("transcription", env=env),
+            app.connection_for_write(server.url) as broker,
+        ):
+            tasks.transcribe_session.apply_async(args=[session.session_uid], connection=broker)
+            t = feed_pcm(stream, clips["garden"].pcm, realtime=True)
+            wait_first_final(session)
+            # Longer than redis-py's own retries last (about a second).
+            server.restart(down_s=5)
+            t = feed_pcm(stream, clips["budget"].pcm, start_t=t, realtime=True)
+            stream.append_end(reason="stopped")
+            wait_for(lambda: finished(session), timeout_s=30, what="the session to finish")
+
+    assert_both_halves_once(session.meeting)

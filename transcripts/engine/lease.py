@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 
+import redis
 from django.conf import settings
 
 from vexa_site.redis import get_redis
@@ -50,10 +51,10 @@ class LeaseLost(Exception):
 
 
 class Lease:
-    def __init__(self, session_uid: str) -> None:
+    def __init__(self, session_uid: str, client: redis.Redis | None = None) -> None:
         self.key = lease_key(session_uid)
         self.token = secrets.token_hex(8)
-        self.redis = get_redis()
+        self.redis = client or get_redis()
 
     @property
     def ttl_ms(self) -> int:

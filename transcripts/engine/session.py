@@ -26,6 +26,7 @@ from transcripts.engine.model import PassRequest, PassResult
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission, EngineConfig, StreamingTranscriber
 from vexa_site.db import db_retry
+from vexa_site.redis import get_job_redis
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def session_transcribe(*, session_uid: str) -> str:
     session = MeetingSession.objects.select_related("meeting").get(session_uid=session_uid)
     if (session.transcriber_state or {}).get("finished"):
         return "finished"
-    lease = Lease(session_uid)
+    lease = Lease(session_uid, client=get_job_redis())
     if not lease.acquire():
         return "busy"
     try:
@@ -146,7 +147,7 @@ def _run(
 ) -> str:
     """The read loop: stream entries in, emissions stored; renews the lease every second."""
     session_uid = session.session_uid
-    stream = SessionStream(session_uid)
+    stream = SessionStream(session_uid, client=get_job_redis())
     after = engine.resume_after
     idle_since = renewed_at = time.monotonic()
     log.info("session %s: transcribing from %s (t=%.2f)", session_uid, after, engine.cut_t)
