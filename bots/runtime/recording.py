@@ -12,6 +12,7 @@ filled with silence so the file stays on the session clock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
 import threading
@@ -38,6 +39,9 @@ OPUS_BIT_RATE = 32_000
 GAP_CHUNK_BYTES = SAMPLE_RATE * BYTES_PER_SAMPLE
 # Format name -> (file suffix, content type).
 FORMATS = {"opus": (".opus", "audio/ogg"), "wav": (".wav", "audio/wav")}
+# What writing the file raises when the disk is full or the file may grow no more (the encoder's
+# errors wrap the file's).
+WRITE_ERRORS = (OSError, av.error.FFmpegError)
 
 
 def wav_header(data_bytes: int) -> bytes:
@@ -108,10 +112,12 @@ class _OggOpusFile:
         return self.file.tell()
 
     def close(self) -> None:
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
-        self.container.close()
-        self.file.close()
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self.container.close()
+        finally:
+            self.file.close()  # even when the last pages could not be written
 
 
 def decode_pcm16k(path: str | Path) -> bytes:
@@ -156,11 +162,15 @@ class RecordingWriter:
             if self.closed:
                 return
             expected = round(t * SAMPLE_RATE) * BYTES_PER_SAMPLE
-            while expected > self.data_bytes:
-                gap = min(expected - self.data_bytes, GAP_CHUNK_BYTES)
-                self.audio.write(b"\0" * gap)
-                self.data_bytes += gap
-            self.audio.write(pcm)
+            try:
+                while expected > self.data_bytes:
+                    gap = min(expected - self.data_bytes, GAP_CHUNK_BYTES)
+                    self.audio.write(b"\0" * gap)
+                    self.data_bytes += gap
+                self.audio.write(pcm)
+            except WRITE_ERRORS as exc:
+                self._abandon(exc)
+                return
             self.data_bytes += len(pcm)
             due = time.monotonic() - self.last_flush >= FLUSH_EVERY_S
         if due:
@@ -172,7 +182,11 @@ class RecordingWriter:
         with self.lock:
             if self.closed:
                 return
-            size_bytes = self.audio.flush(self.data_bytes)
+            try:
+                size_bytes = self.audio.flush(self.data_bytes)
+            except WRITE_ERRORS as exc:
+                self._abandon(exc)
+                return
             self.last_flush = time.monotonic()
             try:
                 self._save_sizes(size_bytes)
@@ -195,6 +209,29 @@ class RecordingWriter:
             what = f"recording {self.recording.pk}"
             db_retry(lambda: self._save_sizes(size_bytes), what=what)
         db_retry(lambda: recording_close(recording_id=self.recording.pk, status=status), what=what)
+
+    def _abandon(self, exc: BaseException) -> None:
+        """Under the lock: the file cannot be written (a full disk). The recording fails with
+        what reached the disk, and the call goes on: its transcript does not need the file."""
+        logger.error(
+            "recording %s: writing %s failed (%s); recording stopped, the call goes on",
+            self.recording.pk,
+            self.path,
+            exc,
+        )
+        self.closed = True
+        with contextlib.suppress(*WRITE_ERRORS):
+            self.audio.close()  # writes its last pages, which fail the same way
+        try:
+            size_bytes = self.path.stat().st_size
+        except OSError:
+            size_bytes = 0
+        what = f"recording {self.recording.pk}"
+        db_retry(lambda: self._save_sizes(size_bytes), what=what)
+        db_retry(
+            lambda: recording_close(recording_id=self.recording.pk, status=RecordingStatus.FAILED),
+            what=what,
+        )
 
     def _save_sizes(self, size_bytes: int) -> None:
         Recording.objects.filter(pk=self.recording.pk).update(

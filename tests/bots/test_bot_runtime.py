@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import resource
 import struct
 import time
 import wave
@@ -53,6 +54,18 @@ def send_bot(user: User, native_id: str, **config: Any) -> Meeting:
         bot_name="Vexa Bot",
         **config,
     )
+
+
+def unqueued_meeting(user: User, native_id: str) -> Meeting:
+    """A requested meeting whose bot is not enqueued: the test sends it to a worker of its own."""
+    meeting = Meeting.objects.create(
+        user=user,
+        platform="google_meet",
+        native_meeting_id=native_id,
+        bot_config={"bot_name": "Vexa Bot", "transcribe_enabled": False},
+    )
+    lifecycle.record_created(meeting)
+    return meeting
 
 
 def wait_status(meeting: Meeting, *statuses: str, timeout_s: float = 20) -> Meeting:
@@ -423,13 +436,7 @@ def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
         native_meeting_id=native,
         participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.2}],
     )
-    meeting = Meeting.objects.create(
-        user=carol,
-        platform="google_meet",
-        native_meeting_id=native,
-        bot_config={"bot_name": "Vexa Bot", "transcribe_enabled": False},
-    )
-    lifecycle.record_created(meeting)
+    meeting = unqueued_meeting(carol, native)
     queue = f"bots-doomed-{native}"
     with processes.celery_worker(
         queue, pool="threads", name="doomed", env=stack_env(bot_stack.base_url, tmp_path)
@@ -437,11 +444,7 @@ def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
         # Its own queue, so that the shared worker cannot take this bot.
         run_bot.apply_async(args=[meeting.pk], queue=queue)
         wait_status(meeting, MeetingStatus.ACTIVE)
-        wait_for(
-            lambda: Recording.objects.filter(meeting=meeting, size_bytes__gt=44).exists(),
-            timeout_s=10,
-            what="some recorded audio",
-        )
+        wait_recording_started(meeting)
         processes.stop(doomed, sig=9)  # the worker, its driver and its Chromium, at once
     settings.BOT_HEARTBEAT_TIMEOUT_S = 5
 
@@ -540,13 +543,7 @@ def test_a_bot_carries_on_through_a_redis_restart(
     native = meet_id()
     outage_s = 5.0  # longer than redis-py's own retries last (about a second)
     call_s = two_turns_around(bot_stack, speech, native, pause_s=outage_s + 2.0)
-    meeting = Meeting.objects.create(
-        user=carol,
-        platform="google_meet",
-        native_meeting_id=native,
-        bot_config={"bot_name": "Vexa Bot", "transcribe_enabled": False},
-    )
-    lifecycle.record_created(meeting)
+    meeting = unqueued_meeting(carol, native)
     # The bot's own Redis (broker, stream, control channel), so that restarting it leaves the
     # suite's alone; the simulated meeting keeps running on the suite's.
     with (
@@ -571,6 +568,36 @@ def test_a_bot_carries_on_through_a_redis_restart(
 
     # What was captured while Redis was down was written once it was back, in order.
     assert_both_turns_whole(done, entries, call_s)
+
+
+def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(
+    bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path
+) -> None:
+    from bots.tasks import run_bot
+
+    native = meet_id()
+    call_s = two_turns_around(bot_stack, speech, native, pause_s=3.0)
+    meeting = unqueued_meeting(carol, native)
+    queue = f"bots-full-disk-{native}"
+    # Its own worker: the file-size limit below stays with the process.
+    with processes.celery_worker(
+        queue, pool="threads", name="full-disk", env=stack_env(bot_stack.base_url, tmp_path)
+    ) as worker:
+        run_bot.apply_async(args=[meeting.pk], queue=queue)
+        wait_status(meeting, MeetingStatus.ACTIVE)
+        wait_recording_started(meeting)
+        recording = Recording.objects.get(meeting=meeting)
+        # The disk fills up: the file may grow by 4 KB more (writes past it fail, EFBIG, as
+        # they would with ENOSPC).
+        limit = Path(recording.file_path).stat().st_size + 4096
+        resource.prlimit(worker.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        done = wait_done(meeting, timeout_s=call_s + 20)
+
+    assert_both_turns_whole(done, stream_of(done), call_s)
+    recording.refresh_from_db()
+    assert recording.status == "failed"
+    assert Path(recording.file_path).stat().st_size <= limit
+    assert recording.size_bytes == Path(recording.file_path).stat().st_size
 
 
 def test_a_bot_whose_capture_hears_silence_while_someone_speaks_fails_with_the_reason(
