@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import Error, InterfaceError, OperationalError, connection
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +23,12 @@ T = TypeVar("T")
 
 FIRST_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 2.0
-
-
 # PostgreSQL's codes for a connection the server ended or refused: its "connection exception"
 # class, and admin, crash and startup shutdown.
 LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 
-def connection_lost(exc: DatabaseError) -> bool:
+def connection_lost(exc: Error) -> bool:
     """Whether `exc` says the connection broke (not the statement) and a new one may succeed.
 
     Not by asking the connection: when the error ends a transaction, Django drops the broken
@@ -56,7 +54,7 @@ def db_retry(call: Callable[[], T], *, what: str) -> T:
     while True:
         try:
             return call()
-        except DatabaseError as exc:
+        except Error as exc:  # Django's InterfaceError is not a DatabaseError
             if connection.in_atomic_block or not connection_lost(exc):
                 raise
             if time.monotonic() + backoff_s > deadline:

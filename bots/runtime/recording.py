@@ -23,7 +23,8 @@ from typing import IO, Protocol
 import av
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import Error as DbError
+from django.db import connection
 from django.utils import timezone
 
 from meetings.models import MeetingSession, Recording, RecordingStatus
@@ -190,7 +191,7 @@ class RecordingWriter:
             self.last_flush = time.monotonic()
             try:
                 self._save_sizes(size_bytes)
-            except DatabaseError as exc:
+            except DbError as exc:
                 if not connection_lost(exc):
                     raise
                 # Progress only (the close writes the final sizes): the pump must not hold the
