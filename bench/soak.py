@@ -13,6 +13,13 @@ prints them per stretch of the call with the word latencies of that stretch (dra
 as `bench/latency.py` measures them) and the transcript's WER against the script, and draws
 bench/out/soak.png. A leak shows as a column that keeps climbing; a slow-down as latencies
 that do.
+
+`--at SECONDS COMMAND` runs a shell command that far into the call, to see what a fault costs
+the meeting (the README's restarts of PostgreSQL and Redis):
+
+    python bench/soak.py --minutes 3 --stretches 6 \
+        --at 60 'pg_ctlcluster --skip-systemctl-redirect 15 main restart' \
+        --at 100 'redis-cli shutdown save; sleep 3; redis-server --daemonize yes ...'
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -172,12 +180,31 @@ def windows(points: list[tuple[float, float]], width_s: float, end_s: float) -> 
     return out
 
 
+def inject(faults: list[tuple[float, str]], meeting: Meeting) -> None:
+    """Run each fault's command its seconds after the call started (the bot went active)."""
+    while db_retry(lambda: Meeting.objects.get(pk=meeting.pk).start_time, what="start") is None:
+        time.sleep(0.5)
+    started = time.monotonic()
+    for at_s, command in faults:
+        time.sleep(max(0.0, started + at_s - time.monotonic()))
+        began = time.monotonic()
+        done = subprocess.run(command, shell=True, check=False)  # noqa: S602 (the operator's own)
+        print(f"at {at_s:.0f} s: {command!r} exited {done.returncode} after "
+              f"{time.monotonic() - began:.1f} s", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--sample-s", type=float, default=10)
     parser.add_argument("--stretches", type=int, default=6, help="rows in the printed table")
+    parser.add_argument(
+        "--at", nargs=2, action="append", default=[], metavar=("SECONDS", "COMMAND"),
+        help="run a shell COMMAND that many seconds into the call (a fault: restart PostgreSQL "
+        "or Redis); repeatable",
+    )  # fmt: skip
     args = parser.parse_args()
+    faults = sorted((float(at_s), command) for at_s, command in args.at)
     # A SIGTERM (`timeout`, Ctrl-C in a runner) must still stop the processes in `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from accounts import services as account_services
@@ -223,6 +250,7 @@ def main() -> None:
                 client.start()
                 sampler = Sampler(meeting, bot_worker.pid, args.sample_s)
                 sampler.start()
+                threading.Thread(target=inject, args=(faults, meeting), daemon=True).start()
                 deadline = time.time() + audio_s + 600
                 while time.time() < deadline:
                     # A server restarted under the call must not end the run.

@@ -5,13 +5,18 @@ dies, heartbeats stop; `meetings_supervise` then ends the meeting as `failed` wi
 closes its open session streams (so transcription finalizes) and marks an unfinished recording
 `failed` (its file, written incrementally, stays downloadable). A meeting nobody ever started
 fails after `BOT_START_TIMEOUT_S`.
+
+A bot's heartbeat counts as lost only once the supervisor has looked since it: after a
+database outage the first pass sees every heartbeat old (no bot could write one, and the bots
+wait the outage out, `RECONNECT_WINDOW_S`), so it spares the bots that heartbeated after its own
+previous pass, and the next pass judges them.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -30,6 +35,10 @@ RUNNING = (
     MeetingStatus.ACTIVE,
     MeetingStatus.STOPPING,
 )
+
+
+# When the last heartbeat sweep finished (epoch seconds).
+LAST_SWEEP_KEY = "vexa:supervisor:last_sweep"
 
 
 @dataclass
@@ -54,6 +63,11 @@ def meetings_supervise() -> SupervisionReport:
     report = SupervisionReport()
     now = timezone.now()
     stale = now - timedelta(seconds=settings.BOT_HEARTBEAT_TIMEOUT_S)
+    client = get_redis()
+    previous = client.get(LAST_SWEEP_KEY)
+    if previous is not None:
+        # Normally a pass ago (15 s): `stale` stays. After an outage, older than `stale`.
+        stale = min(stale, datetime.fromtimestamp(float(previous), tz=UTC))
     lost = Meeting.objects.filter(status__in=RUNNING).filter(
         Q(bot_heartbeat_at__lt=stale) | Q(bot_heartbeat_at__isnull=True, updated_at__lt=stale)
     )
@@ -86,6 +100,7 @@ def meetings_supervise() -> SupervisionReport:
         logger.warning("meeting %s: %s", meeting.pk, message)
         sessions_close(meeting_id=meeting.pk, reason="bot_lost")
         report.failed.append(meeting.pk)
+    client.set(LAST_SWEEP_KEY, now.timestamp(), ex=7 * 24 * 3600)
 
     start_deadline = now - timedelta(seconds=settings.BOT_START_TIMEOUT_S)
     never = Meeting.objects.filter(status=MeetingStatus.REQUESTED).filter(

@@ -18,6 +18,12 @@ from vexa_site.redis import get_redis
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def supervisor_just_looked() -> None:
+    """As while beat runs every 15 s: the previous sweep was a moment ago."""
+    get_redis().set(supervision.LAST_SWEEP_KEY, timezone.now().timestamp())
+
+
 def heartbeat(meeting: Meeting, seconds_ago: float) -> None:
     Meeting.objects.filter(pk=meeting.pk).update(
         bot_heartbeat_at=timezone.now() - timedelta(seconds=seconds_ago)
@@ -58,6 +64,29 @@ def test_it_leaves_a_heartbeating_bot_alone(alice: User, settings: Any) -> None:
 
     assert supervision.meetings_supervise().failed == []
     assert Meeting.objects.get(pk=meeting.pk).status == "awaiting_admission"
+
+
+def test_after_a_database_outage_a_bot_that_heartbeated_since_the_last_sweep_gets_one_more(
+    alice: User, settings: Any
+) -> None:
+    """No bot could heartbeat while the database was down; the ones still alive write again
+    as soon as it is back, so the first sweep after the outage does not judge them."""
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    get_redis().set(
+        supervision.LAST_SWEEP_KEY, (timezone.now() - timedelta(seconds=120)).timestamp()
+    )
+    # Their last heartbeats before the outage.
+    alive = meeting_in(alice, "active", native_meeting_id="ali-veal-ive")
+    heartbeat(alive, 90)
+    gone = meeting_in(alice, "active", native_meeting_id="gon-egon-egg")
+    heartbeat(gone, 90)
+    dead = meeting_in(alice, "active", native_meeting_id="dea-ddea-ddd")
+    heartbeat(dead, 200)  # silent before the supervisor's last sweep already
+
+    assert supervision.meetings_supervise().failed == [dead.pk]
+    heartbeat(alive, 1)  # it reconnected; `gone` died during the outage
+    assert supervision.meetings_supervise().failed == [gone.pk]
+    assert Meeting.objects.get(pk=alive.pk).status == "active"
 
 
 def test_a_bot_lost_while_stopping_completes_as_stopped(alice: User, settings: Any) -> None:
