@@ -197,7 +197,12 @@ def bot_create(
             raise Conflict(_already_running(ref)) from None
         lifecycle.record_created(meeting)
         if not scheduled:
-            transaction.on_commit(functools.partial(enqueue_run_bot, meeting.pk), robust=True)
+            # Named like the function: a robust callback that raises (the broker away) is
+            # logged by its `__qualname__`, and a bare partial's AttributeError made it a 500.
+            enqueue = functools.update_wrapper(
+                functools.partial(enqueue_run_bot, meeting.pk), enqueue_run_bot
+            )
+            transaction.on_commit(enqueue, robust=True)
     return meeting
 
 

@@ -81,6 +81,9 @@ def test_the_cookbook_request_creates_a_requested_meeting_and_enqueues_after_com
     assert response.status_code == 201
     # Enqueued by an on-commit callback: never while the transaction could still roll back.
     assert enqueued_ids(callbacks) == [response.json()["id"]]
+    # Django logs a robust callback that raised (the broker away) by its `__qualname__`;
+    # without one the log call raised instead, and the bot just created became a 500.
+    assert all(hasattr(cb, "__qualname__") for cb in callbacks)
     got = response.json()
     assert {
         "id",

@@ -3,7 +3,6 @@ publication to WebSocket/SSE subscribers after the commit."""
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,9 +110,10 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
                 # Only once the checkpoint is committed: a worker that dies before then is
                 # succeeded from the previous checkpoint, which still needs those entries.
                 stream = SessionStream(session.session_uid)
-                transaction.on_commit(
-                    functools.partial(stream.trim_before, resume_after), robust=True
-                )
+                # A lambda, not a partial: a robust callback that raises (Redis restarting) is
+                # logged by its `__qualname__`, which a partial lacks, and that AttributeError
+                # ended the transcription.
+                transaction.on_commit(lambda: stream.trim_before(resume_after), robust=True)
             if emission.checkpoint.get("finished"):
                 # Strictly later than this emission's rows: clients keep the newest version.
                 later = max(timezone.now(), now + timedelta(microseconds=1))
