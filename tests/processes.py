@@ -219,6 +219,7 @@ class RedisServer:
             start_new_session=True,
         )  # fmt: skip
         _wait_for_line(self.proc, "Ready to accept connections", timeout_s=15)
+        _drain(self.proc, deque(maxlen=TAIL_LINES))  # a full pipe would stall the server
 
     def restart(self, *, down_s: float) -> None:
         """Stop it (its data saved) and start it again after `down_s`: a persistent Redis
