@@ -11,8 +11,11 @@ import itertools
 import math
 import resource
 import struct
+import subprocess
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +111,32 @@ def voiced_span_s(pcm: bytes, *, threshold: float = 300.0) -> float:
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+def wait_recording_started(meeting: Meeting) -> None:
+    wait_for(
+        lambda: Recording.objects.filter(meeting=meeting, size_bytes__gt=44).exists(),
+        timeout_s=10,
+        what="some recorded audio",
+    )
+
+
+@contextmanager
+def bot_on_its_own_worker(
+    bot_stack: BotStack, meeting: Meeting, tmp_path: Path, *, name: str
+) -> Iterator[subprocess.Popen[str]]:
+    """Run `meeting`'s bot on a worker consuming a queue of its own (the shared worker cannot
+    take it); yields that worker once the bot is in the call and recording."""
+    from bots.tasks import run_bot
+
+    queue = f"bots-{name}-{meeting.native_meeting_id}"
+    with processes.celery_worker(
+        queue, pool="threads", name=name, env=stack_env(bot_stack.base_url, tmp_path)
+    ) as worker:
+        run_bot.apply_async(args=[meeting.pk], queue=queue)
+        wait_status(meeting, MeetingStatus.ACTIVE)
+        wait_recording_started(meeting)
+        yield worker
 
 
 def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers(
@@ -429,22 +458,13 @@ def test_a_meeting_that_does_not_exist_fails_with_evidence(
 def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
     bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path, settings: Any
 ) -> None:
-    from bots.tasks import run_bot
-
     native = meet_id()
     bot_stack.load_scenario(
         native_meeting_id=native,
         participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.2}],
     )
     meeting = unqueued_meeting(carol, native)
-    queue = f"bots-doomed-{native}"
-    with processes.celery_worker(
-        queue, pool="threads", name="doomed", env=stack_env(bot_stack.base_url, tmp_path)
-    ) as doomed:
-        # Its own queue, so that the shared worker cannot take this bot.
-        run_bot.apply_async(args=[meeting.pk], queue=queue)
-        wait_status(meeting, MeetingStatus.ACTIVE)
-        wait_recording_started(meeting)
+    with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name="doomed") as doomed:
         processes.stop(doomed, sig=9)  # the worker, its driver and its Chromium, at once
     settings.BOT_HEARTBEAT_TIMEOUT_S = 5
 
@@ -481,14 +501,6 @@ def two_turns_around(bot_stack: BotStack, speech: Speech, native: str, *, pause_
         end_after_s=bob_end + 0.8,
     )
     return bob_end
-
-
-def wait_recording_started(meeting: Meeting) -> None:
-    wait_for(
-        lambda: Recording.objects.filter(meeting=meeting, size_bytes__gt=44).exists(),
-        timeout_s=10,
-        what="some recorded audio",
-    )
 
 
 def assert_both_turns_whole(done: Meeting, entries: list[StreamEntry], call_s: float) -> None:
@@ -573,19 +585,11 @@ def test_a_bot_carries_on_through_a_redis_restart(
 def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(
     bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path
 ) -> None:
-    from bots.tasks import run_bot
-
     native = meet_id()
     call_s = two_turns_around(bot_stack, speech, native, pause_s=3.0)
     meeting = unqueued_meeting(carol, native)
-    queue = f"bots-full-disk-{native}"
     # Its own worker: the file-size limit below stays with the process.
-    with processes.celery_worker(
-        queue, pool="threads", name="full-disk", env=stack_env(bot_stack.base_url, tmp_path)
-    ) as worker:
-        run_bot.apply_async(args=[meeting.pk], queue=queue)
-        wait_status(meeting, MeetingStatus.ACTIVE)
-        wait_recording_started(meeting)
+    with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name="full-disk") as worker:
         recording = Recording.objects.get(meeting=meeting)
         # The disk fills up: the file may grow by 4 KB more (writes past it fail, EFBIG, as
         # they would with ENOSPC).

@@ -88,23 +88,38 @@ def rms(pcm: bytes) -> float:
     return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
 
 
-def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_speech(
-    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
-) -> None:
-    native = meet_id()
-    with wave.open(str(speech.alice)) as wav:
-        alice_len = wav.getnframes() / wav.getframerate()
+def alice_then_bob(
+    sim_server: str,
+    host: BrowserHost,
+    pages: list[BotPage],
+    speech: Speech,
+    native: str,
+    *,
+    bob_at_s: float,
+) -> BotPage:
+    """A "Join now" Meet where Alice speaks at 1 s and Bob at `bob_at_s`, opened the way the
+    bot opens it (not joined yet)."""
     load_scenario(
         sim_server,
         native_meeting_id=native,
         variant="join_now",
         participants=[
             {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
-            {"name": "Bob", "audio": str(speech.bob), "at_s": 1.3},
+            {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at_s},
         ],
     )
     page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
     pages.append(page)
+    return page
+
+
+def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_speech(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    native = meet_id()
+    with wave.open(str(speech.alice)) as wav:
+        alice_len = wav.getnframes() / wav.getframerate()
+    page = alice_then_bob(sim_server, host, pages, speech, native, bob_at_s=1.3)
     page.join()
     page.wait_phase(Phase.IN_CALL)
 
@@ -143,17 +158,7 @@ def test_a_long_scenarios_speech_is_fetched_shortly_before_it_is_due_not_all_at_
 ) -> None:
     """An hour of scripted speech decoded at the join held ~400 MB in the bot's renderer."""
     native = meet_id()
-    load_scenario(
-        sim_server,
-        native_meeting_id=native,
-        variant="join_now",
-        participants=[
-            {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
-            {"name": "Bob", "audio": str(speech.bob), "at_s": 600.0},
-        ],
-    )
-    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
-    pages.append(page)
+    page = alice_then_bob(sim_server, host, pages, speech, native, bob_at_s=600.0)
     page.join()
     page.wait_phase(Phase.IN_CALL)
     wait_for(
@@ -176,17 +181,7 @@ def test_a_turn_whose_speech_failed_to_load_is_fetched_again_and_the_turns_after
 ) -> None:
     """The first fetch of Alice's speech fails, as one does while the server restarts."""
     native = meet_id()
-    load_scenario(
-        sim_server,
-        native_meeting_id=native,
-        variant="join_now",
-        participants=[
-            {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
-            {"name": "Bob", "audio": str(speech.bob), "at_s": 4.0},
-        ],
-    )
-    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
-    pages.append(page)
+    page = alice_then_bob(sim_server, host, pages, speech, native, bob_at_s=4.0)
     requests: list[str] = []
 
     async def fail_the_first(route: Any) -> None:
