@@ -267,3 +267,19 @@ def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
         meeting.save(update_fields=["bot_config", "updated_at"])
         transaction.on_commit(functools.partial(_notify, meeting_id, "config"))
     return meeting
+
+
+def bot_rejoin_record(*, meeting_id: int, cause: str) -> int:
+    """Note in the meeting's `data.bot_rejoins` that its bot opened the meeting again, and why
+    (the transcript and the recording have a gap there); returns the meeting's rejoin count.
+
+    The row is locked: a status transition writing `data` at the same moment keeps its entry.
+    """
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        data = dict(meeting.data or {})
+        timestamp = timezone.now().isoformat().replace("+00:00", "Z")
+        rejoins = [*data.get("bot_rejoins", []), {"timestamp": timestamp, "cause": cause[:500]}]
+        meeting.data = {**data, "bot_rejoins": rejoins}
+        meeting.save(update_fields=["data", "updated_at"])
+    return len(rejoins)

@@ -7,6 +7,7 @@ workers and real ASGI server. Tests that use them need committed data (`transact
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -121,6 +122,27 @@ def redis_connections_drop(proc: subprocess.Popen[str]) -> int:
         int(client.execute_command("CLIENT", "KILL", "ADDR", f"{host}:{port}", "SKIPME", "yes"))
         for port in ports
     )
+
+
+def chromium_signal(proc: subprocess.Popen[str], *, part: str, sig: int) -> list[psutil.Process]:
+    """Signal the Chromium processes of one kind under `proc` and return them: its `renderer`s
+    (SIGKILL: a tab crashing, as the kernel's OOM killer picks one; SIGSTOP: a hung tab) or its
+    `browser` (SIGKILL: the whole browser exiting)."""
+    found = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            args = child.cmdline()
+        except psutil.Error:
+            continue
+        if not args or "chrom" not in Path(args[0]).name:
+            continue
+        kind = next((arg.split("=", 1)[1] for arg in args if arg.startswith("--type=")), "browser")
+        if kind == part:
+            found.append(child)
+    for child in found:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a spare renderer may have exited
+            child.send_signal(sig)
+    return found
 
 
 def free_port() -> int:

@@ -339,6 +339,9 @@ BOT_START_TIMEOUT_S = env_int("BOT_START_TIMEOUT_S", 600, minimum=30)
 BOT_AUDIO_JOIN_TIMEOUT_S = env_int("BOT_AUDIO_JOIN_TIMEOUT_S", 30, minimum=5)
 # A bot whose capture stays silent through this much speech the page shows fails: it hears nothing.
 BOT_DEAF_TIMEOUT_S = env_int("BOT_DEAF_TIMEOUT_S", 30, minimum=5)
+# A bot whose meeting page crashes, hangs or loses its browser opens the meeting again this many
+# times (the same session goes on, with a gap in its audio); once more, it fails.
+BOT_MAX_REJOINS = env_int("BOT_MAX_REJOINS", 3, minimum=0)
 # Screenshots and page text kept as evidence of a failed join.
 BOT_EVIDENCE_DIR = Path(env_str("BOT_EVIDENCE_DIR", str(BASE_DIR / "var" / "bot_evidence")))
 # Where a scenario's relative audio paths are looked up.

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +36,7 @@ from django.utils import timezone
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
+from bots import services as bot_services
 from bots.adapters import adapter_for
 from bots.adapters.base import JoinError, PageSnapshot, Phase, PlatformAdapter
 from bots.control import control_channel
@@ -77,8 +78,12 @@ AUDIBLE_PEAK = 64
 # Speech indicated less than this after the last audible audio is not yet "unheard" (indicators
 # and audio reach the bot with different delays, and speech has short pauses).
 HEARING_SLACK_S = 1.5
-# Consecutive failed page scans (a crashed page) before the bot gives up.
+# Consecutive failed page scans (a page that keeps failing) before the bot takes it as lost.
 MAX_SCAN_FAILURES = 15
+# A page scan takes milliseconds; one with no answer in this long found the page busy, and
+# `MAX_SCAN_TIMEOUTS` of them in a row a hung page.
+SCAN_TIMEOUT_S = 5.0
+MAX_SCAN_TIMEOUTS = 2
 DEFAULT_BOT_NAME = "Vexa Bot"
 
 # One fresh context per bot. CSP bypass lets the capture load its AudioWorklet from a blob:
@@ -167,6 +172,9 @@ class BotRun:
         # written (the pump writes it); one writer each, so neither update can undo the other.
         self.page_clock = 0.0
         self.audio_end = 0.0
+        # When (monotonic) the pump wrote the chunk ending at `audio_end`: the session's clock
+        # runs on from there in wall time while a lost page sends nothing.
+        self.audio_end_at = 0.0
         # When (monotonic) the last audible chunk arrived (the pump writes it), and the speech
         # the page indicated since without audio to match (the watch loop's). Wall time, not the
         # capture clock: a capture whose clock stalled hears nothing either.
@@ -179,7 +187,14 @@ class BotRun:
         self.pubsub: Any = None
         self.last_heartbeat = 0.0
         self.last_reread = 0.0
-        self.page_crashed = False
+        # Why the page is gone (crashed, or closed with its browser); set on the browser loop.
+        self.page_lost: str | None = None
+        self.url = ""
+        # Rejoins so far. A new page's capture counts from 0: its samples are moved by
+        # `capture_offset` onto the session's clock.
+        self.rejoins = 0
+        self.lost_at = 0.0
+        self.capture_offset = 0
         self.leave_policy = AutomaticLeave()
         # Admitted and capturing, even if the `active` transition lost a race with a stop.
         self.admitted = False
@@ -246,30 +261,34 @@ class BotRun:
         if adapter is None:
             raise BotFailure("joining", f"platform {meeting.platform} is not supported")
         self.adapter = adapter
-        url = meeting_target_url(meeting)
-        self.host.run(self._open(url), timeout_s=NAVIGATION_TIMEOUT_S + 30)
+        self.url = meeting_target_url(meeting)
+        self.host.run(self._open(self.url), timeout_s=NAVIGATION_TIMEOUT_S + 30)
         stop = self._control()
         if stop is not None:
             return stop
+        return self._join() or self._watch()
+
+    def _join(self) -> Finish | None:
+        """Fill in the name and ask to join on the page just opened; None: on to the watch."""
         try:
-            self.host.run(
-                adapter.join(self._page(), bot_name=self.bot_name, timeout_s=JOIN_TIMEOUT_S),
-                timeout_s=JOIN_TIMEOUT_S + 10,
+            joining = self._adapter().join(
+                self._page(), bot_name=self.bot_name, timeout_s=JOIN_TIMEOUT_S
             )
+            self.host.run(joining, timeout_s=JOIN_TIMEOUT_S + 10)
         except JoinError as exc:
             if exc.phase is Phase.ENDED:
                 return Finish("completed", "meeting_ended_before_join", "meeting_ended")
             if exc.phase is Phase.REJECTED:
                 return Finish("completed", "rejected", "awaiting_admission_rejected")
-            raise BotFailure("joining", str(exc), evidence=True) from exc
-        return self._watch()
+            raise BotFailure(self.status, str(exc), evidence=True) from exc
+        return None
 
     def _watch(self) -> Finish:
         """The bot's loop: admission, then the call, until something ends it."""
         clicked_at = time.monotonic()
         lobby_since: float | None = None
         timers: LeaveTimers | None = None
-        scan_failures = 0
+        scan_failures = scan_timeouts = 0
         while True:
             if self.pump_error is not None:
                 raise BotFailure(self.status, f"writing the audio failed: {self.pump_error}")
@@ -278,21 +297,35 @@ class BotRun:
             if stop is not None:
                 return stop
             try:
-                snap = self.host.run(self._adapter().snapshot(self._page()), timeout_s=10)
-                scan_failures = 0
+                snap = self.host.run(
+                    self._adapter().snapshot(self._page()), timeout_s=SCAN_TIMEOUT_S
+                )
+                scan_failures = scan_timeouts = 0
             except (PlaywrightError, TimeoutError) as exc:
                 scan_failures += 1
-                if self.page_crashed or scan_failures >= MAX_SCAN_FAILURES:
-                    raise BotFailure(
-                        self.status, f"the meeting page stopped responding: {exc}"
-                    ) from exc
-                self._wait_for_bell(TICK_S)
+                scan_timeouts = scan_timeouts + 1 if isinstance(exc, TimeoutError) else 0
+                lost = self.page_lost
+                if lost is None and scan_timeouts >= MAX_SCAN_TIMEOUTS:
+                    lost = f"the meeting page stopped responding ({scan_timeouts} scans timed out)"
+                if lost is None and scan_failures >= MAX_SCAN_FAILURES:
+                    lost = f"the meeting page stopped responding: {exc}"
+                if lost is None:
+                    self._wait_for_bell(TICK_S)
+                    continue
+                ended = self._rejoin(lost)
+                if ended is not None:
+                    return ended
+                clicked_at, lobby_since = time.monotonic(), None
+                scan_failures = scan_timeouts = 0
                 continue
+            if self.capture_offset:
+                snap = replace(snap, clock=snap.clock + self.capture_offset / SAMPLE_RATE)
             now = time.monotonic()
             if not self.admitted:
                 if snap.phase is Phase.IN_CALL:
                     self._admitted()
-                    timers = LeaveTimers(self.leave_policy, admitted_at=now)
+                    if timers is None:  # a rejoin keeps the call's timers (max duration)
+                        timers = LeaveTimers(self.leave_policy, admitted_at=now)
                     continue
                 ended = self._before_admission(snap, clicked_at, lobby_since, now)
                 if ended is not None:
@@ -305,6 +338,44 @@ class BotRun:
                 if ended is not None:
                     return ended
             self._wait_for_bell(TICK_S)
+
+    def _rejoin(self, cause: str) -> Finish | None:
+        """The meeting page crashed, hung or lost its browser: open the meeting again in a new
+        context (on a relaunched browser if it died) and ask to join again, as a person would
+        reload the tab; fails after `BOT_MAX_REJOINS`. None: on to the lobby or the call.
+
+        The status and the session go on (a meeting stays `active`): audio after the gap is
+        stamped on the session's clock, so speakers, the transcript and the recording (its gap
+        filled with silence) stay aligned, and `data.bot_rejoins` says why there is a gap.
+        """
+        if self.rejoins >= settings.BOT_MAX_REJOINS:
+            after = f" (after {self.rejoins} rejoins)" if self.rejoins else ""
+            raise BotFailure(self.status, cause + after)
+        self.rejoins += 1
+        logger.warning(
+            "meeting %s: %s; joining again (%d of %d)",
+            self.meeting_id,
+            cause,
+            self.rejoins,
+            settings.BOT_MAX_REJOINS,
+        )
+        self.lost_at = time.monotonic()
+        if self.stream is not None:
+            self._end_speaker_turns(self.clock)
+        self.captions = CaptionSpeakers()
+        self.admitted = self.audio_joined = False
+        self.captions_on = self.hearing_checked_at = None
+        db_retry(
+            lambda: bot_services.bot_rejoin_record(meeting_id=self.meeting_id, cause=cause),
+            what=f"meeting {self.meeting_id}: the rejoin",
+        )
+        self._heartbeat()
+        try:
+            self.host.run(self._discard_page(), timeout_s=10)
+        except TimeoutError:
+            logger.warning("meeting %s: the lost page's context did not close", self.meeting_id)
+        self.host.run(self._open(self.url), timeout_s=NAVIGATION_TIMEOUT_S + 30)
+        return self._join()
 
     def _before_admission(
         self, snap: PageSnapshot, clicked_at: float, lobby_since: float | None, now: float
@@ -459,6 +530,19 @@ class BotRun:
         """Start capture, then create the session (t=0 = capture start) and go active."""
         self.admitted = True
         self.admitted_at = self.audio_wanted_since = time.monotonic()
+        if self.session is not None:
+            # Back in the call after a rejoin: the session's clock ran on while the bot was out,
+            # from the last audio written (a hung page had sent nothing for a while before it
+            # was taken as lost).
+            gap_end = self.audio_end + (time.monotonic() - (self.audio_end_at or self.lost_at))
+            self.capture_offset = round(max(self.clock, gap_end) * SAMPLE_RATE)
+            self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
+            logger.info(
+                "meeting %s: back in the call after %.1f s",
+                self.meeting_id,
+                time.monotonic() - self.lost_at,
+            )
+            return
         self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
         started_at = timezone.now()
 
@@ -508,6 +592,7 @@ class BotRun:
                 if self.recorder is not None:
                     self.recorder.write(pcm, t=t)
                 self.audio_end = t + len(pcm) / (2 * SAMPLE_RATE)
+                self.audio_end_at = time.monotonic()
                 samples = np.frombuffer(pcm, dtype="<i2")
                 if samples.size and max(int(samples.max()), -int(samples.min())) >= AUDIBLE_PEAK:
                     self.heard_at = time.monotonic()
@@ -592,10 +677,13 @@ class BotRun:
         return None
 
     def _clock_now(self) -> float:
+        if not self.admitted:
+            return self.clock  # rejoining: the new page's capture has not started
         try:
-            return float(
-                self.host.run(self._page().evaluate("window.__vexaCapture.now()"), timeout_s=5)
+            page_now = self.host.run(
+                self._page().evaluate("window.__vexaCapture.now()"), timeout_s=5
             )
+            return self.capture_offset / SAMPLE_RATE + float(page_now)
         except Exception:
             return self.clock
 
@@ -640,22 +728,38 @@ class BotRun:
         chunks = self.chunks
 
         def on_chunk(_source: Any, b64: str, first_sample: int) -> None:
-            # Runs on the browser loop: decode and hand over, nothing slow here.
-            chunks.put((int(first_sample), base64.b64decode(b64)))
+            # Runs on the browser loop: decode and hand over, nothing slow here. The offset is
+            # set before this page's capture starts, and the lost page sends nothing after it.
+            chunks.put((self.capture_offset + int(first_sample), base64.b64decode(b64)))
 
         await context.expose_binding(BINDING, on_chunk)
         await context.add_init_script(path=str(CAPTURE_JS))
         page = await context.new_page()
         self.page = page
+        self.page_lost = None
 
         def on_crash(_page: Page) -> None:
-            self.page_crashed = True
+            self.page_lost = "the meeting page crashed"
+
+        def on_close(closed: Page) -> None:
+            # Closed by us after `self.page` moved on; otherwise its browser went away.
+            if self.page is closed:
+                self.page_lost = "the meeting page closed (its browser exited)"
 
         page.on("crash", on_crash)
+        page.on("close", on_close)
         try:
             await page.goto(url, wait_until="domcontentloaded", timeout=NAVIGATION_TIMEOUT_S * 1000)
         except PlaywrightError as exc:
-            raise BotFailure("joining", f"could not open {url}: {exc}", evidence=True) from exc
+            raise BotFailure(self.status, f"could not open {url}: {exc}", evidence=True) from exc
+
+    async def _discard_page(self) -> None:
+        """Close a lost page's context without asking the page anything (it may be hung)."""
+        context = self.context
+        self.page = self.context = None
+        if context is not None:
+            with contextlib.suppress(PlaywrightError):
+                await context.close()
 
     async def _leave_and_close(self, *, in_call: bool) -> None:
         if self.page is not None and not self.page.is_closed():
@@ -715,16 +819,21 @@ class BotRun:
             extra=extra,
         )
 
-    def _close_stream(self, finish: Finish) -> None:
+    def _end_speaker_turns(self, t: float) -> None:
+        """Stop at `t` every speaker and caption turn still open (the page is going away)."""
         assert self.stream is not None
         for pid, name in list(self.speaking.items()):
-            self.stream.append_speaker(name=name, participant_id=pid, state="stop", t=self.clock)
+            self.stream.append_speaker(name=name, participant_id=pid, state="stop", t=t)
         self.speaking.clear()
         for name in list(self.captions.open):
             self.stream.append_speaker(
-                name=name, participant_id=f"caption:{name}", state="stop", t=self.clock
+                name=name, participant_id=f"caption:{name}", state="stop", t=t
             )
         self.captions.open.clear()
+
+    def _close_stream(self, finish: Finish) -> None:
+        assert self.stream is not None
+        self._end_speaker_turns(self.clock)
         self.stream.append_end(reason=finish.completion_reason or finish.reason)
 
     def _shutdown(self, finish: Finish) -> None:

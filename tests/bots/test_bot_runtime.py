@@ -7,9 +7,12 @@ history, the session stream (audio + speaker events) and the recording.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import math
 import resource
+import signal
 import struct
 import subprocess
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import redis
 
@@ -602,6 +606,91 @@ def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(
     assert recording.status == "failed"
     assert Path(recording.file_path).stat().st_size <= limit
     assert recording.size_bytes == Path(recording.file_path).stat().st_size
+
+
+def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_rejoins_and_hears_the_rest(
+    bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path
+) -> None:
+    native = meet_id()
+    # Each fault falls in a pause that outlasts the rejoin (a new page, the lobby, the call):
+    # a second or two, and a hung page is taken as lost after two 5 s scans without an answer.
+    faults = [
+        ("the meeting page crashed", "renderer", signal.SIGKILL, 5.0),
+        ("the meeting page closed (its browser exited)", "browser", signal.SIGKILL, 5.0),
+        (
+            "the meeting page stopped responding (2 scans timed out)",
+            "renderer",
+            signal.SIGSTOP,
+            16.0,
+        ),
+    ]
+    turns: list[tuple[str, Path, float]] = []  # who, what, when
+    at = 0.2
+    in_turn = itertools.cycle([("Alice", speech.alice), ("Bob", speech.bob)])
+    for (name, source), pause_s in zip(in_turn, [*(f[3] for f in faults), 0.0], strict=False):
+        turns.append((name, source, at))
+        at += wav_seconds(source) + pause_s
+    bot_stack.load_scenario(
+        native_meeting_id=native,
+        participants=[
+            {"name": name, "audio": str(source), "at_s": when} for name, source, when in turns
+        ],
+        end_after_s=at + 0.8,
+    )
+    meeting = unqueued_meeting(carol, native)
+
+    def turns_ended(count: int) -> bool:
+        return sum(e.type == "speaker" and e.state == "stop" for e in stream_of(meeting)) >= count
+
+    hung: list[psutil.Process] = []
+    with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name="crashing") as worker:
+        for ended, (_, part, sig, _) in enumerate(faults, start=1):
+            wait_for(functools.partial(turns_ended, ended), timeout_s=30, what=f"turn {ended}")
+            signalled = processes.chromium_signal(worker, part=part, sig=sig)
+            assert signalled
+            if sig == signal.SIGSTOP:
+                hung += signalled
+        done = wait_done(meeting, timeout_s=at + 20)
+        for process in hung:  # a stopped process takes no signal but SIGKILL: end it
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+    assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
+    # Still the one call: no status went back, and each rejoin says why.
+    assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    assert [rejoin["cause"] for rejoin in done.data["bot_rejoins"]] == [f[0] for f in faults]
+    entries = stream_of(done)  # one session
+    speakers = [(e.name, e.state, e.t or 0.0) for e in entries if e.type == "speaker"]
+    assert [(name, state) for name, state, _ in speakers] == [
+        (name, state) for name, _, _ in turns for state in ("start", "stop")
+    ]
+    starts = [t for _, state, t in speakers if state == "start"]
+    stops = [t for _, state, t in speakers if state == "stop"]
+    # The session's clock ran on while the bot was away: the turns are as far apart as spoken.
+    for start, (_, _, when) in zip(starts, turns, strict=True):
+        assert start - starts[0] == pytest.approx(when - turns[0][2], abs=0.5), speakers
+    audio = [e for e in entries if e.type == "audio"]
+    gaps = [
+        (after.t or 0) - (before.t or 0) - before.duration_s
+        for before, after in itertools.pairwise(audio)
+    ]
+    assert min(gaps) > -1e-3
+    rejoin_gaps = [gap for gap in gaps if gap > 1e-3]
+    assert len(rejoin_gaps) == len(faults)
+    assert all(gap < fault[3] for gap, fault in zip(rejoin_gaps, faults, strict=True)), rejoin_gaps
+
+    # One recording on the session's clock, the gaps filled with silence, every turn whole in it.
+    recording = Recording.objects.get(meeting=done)
+    assert recording.status == "completed"
+    pcm = decode_pcm16k(recording.file_path)
+    audio_end = (audio[-1].t or 0) + audio[-1].duration_s
+    assert len(pcm) / (2 * SAMPLE_RATE) == pytest.approx(audio_end, abs=0.2)
+    for start, stop, (_, source, _) in zip(starts, stops, turns, strict=True):
+        window = pcm[int((start - 0.3) * SAMPLE_RATE) * 2 : int((stop + 0.3) * SAMPLE_RATE) * 2]
+        assert voiced_span_s(window) == pytest.approx(
+            voiced_span_s(read_wav_pcm16k(source)), rel=0.05
+        ), speakers
 
 
 def test_a_bot_whose_capture_hears_silence_while_someone_speaks_fails_with_the_reason(
