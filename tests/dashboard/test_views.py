@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 
 from accounts import services as account_services
 from accounts.models import ApiToken, User
+from bots import services as bot_services
 from meetings import lifecycle, retention
 from meetings.models import Meeting, MeetingStatus
 from tests.conftest import api_client
@@ -207,6 +208,18 @@ def test_a_failed_meeting_says_why_the_bot_failed(alice: User, alice_key: str) -
     assert b"&lt;for 30 s&gt;" in page.content  # the page's text, escaped
     # The list shows the reason on the status, without opening the meeting.
     assert b'title="in the call but could not join its audio &lt;for 30 s&gt;"' in listed.content
+
+
+def test_a_meeting_whose_bot_rejoined_says_when_and_why(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "active")
+    bot_services.bot_rejoin_record(meeting_id=meeting.pk, cause="the meeting page crashed")
+    bot_services.bot_rejoin_record(meeting_id=meeting.pk, cause="the page <hung>")
+
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+
+    stamps = [r["timestamp"] for r in Meeting.objects.get(pk=meeting.pk).data["bot_rejoins"]]
+    assert "joined the call again 2 times" in page
+    assert f"{stamps[0]} (the meeting page crashed); {stamps[1]} (the page &lt;hung&gt;)." in page
 
 
 def test_a_nul_in_a_form_value_is_refused_and_creates_nothing(alice: User, alice_key: str) -> None:
