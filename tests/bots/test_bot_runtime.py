@@ -613,15 +613,15 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_rejoins_and_hears_t
 ) -> None:
     native = meet_id()
     # Each fault falls in a pause that outlasts the rejoin (a new page, the lobby, the call):
-    # a second or two, and a hung page is taken as lost after two 5 s scans without an answer.
+    # 1.5 s here, and a hung page is taken as lost after two 5 s scans without an answer.
     faults = [
-        ("the meeting page crashed", "renderer", signal.SIGKILL, 5.0),
-        ("the meeting page closed (its browser exited)", "browser", signal.SIGKILL, 5.0),
+        ("the meeting page crashed", "renderer", signal.SIGKILL, 4.0),
+        ("the meeting page closed (its browser exited)", "browser", signal.SIGKILL, 4.0),
         (
             "the meeting page stopped responding (2 scans timed out)",
             "renderer",
             signal.SIGSTOP,
-            16.0,
+            14.0,
         ),
     ]
     turns: list[tuple[str, Path, float]] = []  # who, what, when
