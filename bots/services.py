@@ -283,3 +283,13 @@ def bot_rejoin_record(*, meeting_id: int, cause: str) -> int:
         meeting.data = {**data, "bot_rejoins": rejoins}
         meeting.save(update_fields=["data", "updated_at"])
     return len(rejoins)
+
+
+def bot_attendance_record(*, meeting_id: int, attendance: list[dict[str, Any]]) -> None:
+    """Store who the bot saw in the call and when (`data.attendance`, replaced whole: the bot
+    holds the full list). The row is locked, so a transition or a PATCH writing `data` at the
+    same moment keeps its change."""
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        meeting.data = {**(meeting.data or {}), "attendance": attendance}
+        meeting.save(update_fields=["data", "updated_at"])

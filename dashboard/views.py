@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,24 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
     return redirect("dashboard:meeting", meeting_id=meeting.pk)
 
 
+def _attendance(meeting: Meeting) -> list[dict[str, Any]]:
+    """`data.attendance` with its times as datetimes, for the template to format."""
+    stays = []
+    for entry in (meeting.data or {}).get("attendance") or []:
+        try:
+            left_at = entry.get("left_at")
+            stays.append(
+                {
+                    "name": str(entry["name"]),
+                    "joined_at": datetime.fromisoformat(entry["joined_at"]),
+                    "left_at": datetime.fromisoformat(left_at) if left_at else None,
+                }
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue  # not the bot's shape: leave it out rather than fail the page
+    return stays
+
+
 def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
     segments = transcript_selectors.segment_list(meeting=meeting)
     is_live = meeting.status in LIVE_STATUSES
@@ -164,6 +183,7 @@ def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
         "utterances": [] if is_live else exports.utterances([s for s in segments if s.completed]),
         "drafts": [] if is_live else [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
+        "attendance": _attendance(meeting),
         "is_live": is_live,
         "recordings": [
             {

@@ -40,6 +40,7 @@ from bots import services as bot_services
 from bots.adapters import adapter_for
 from bots.adapters.base import JoinError, PageSnapshot, Phase, PlatformAdapter
 from bots.control import control_channel
+from bots.runtime.attendance import Attendance
 from bots.runtime.browser import BrowserHost, get_host
 from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.recording import RecordingWriter
@@ -84,6 +85,8 @@ MAX_SCAN_FAILURES = 15
 # `MAX_SCAN_TIMEOUTS` of them in a row a hung page.
 SCAN_TIMEOUT_S = 5.0
 MAX_SCAN_TIMEOUTS = 2
+# Who is in the call is stored at most this often (a crowd arriving is one write a second).
+ATTENDANCE_SAVE_EVERY_S = 1.0
 DEFAULT_BOT_NAME = "Vexa Bot"
 
 # One fresh context per bot. CSP bypass lets the capture load its AudioWorklet from a blob:
@@ -207,6 +210,9 @@ class BotRun:
         self.captions_on: bool | None = None
         self.captions_retry_at = 0.0
         self.captions = CaptionSpeakers()
+        self.attendance = Attendance()
+        self.attendance_changed = False
+        self.attendance_saved_at = 0.0
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> str:
@@ -420,6 +426,11 @@ class BotRun:
             self._turn_on_captions(now)
         others = snap.others(self.bot_name)
         self._speakers(others, snap.clock)
+        if self.attendance.observe([p.name for p in others], now=now, wall=timezone.now()):
+            self.attendance_changed = True
+        if self.attendance_changed and now - self.attendance_saved_at >= ATTENDANCE_SAVE_EVERY_S:
+            self._save_attendance()
+            self.attendance_saved_at = now
         if self.captions_on:
             self._caption_speakers(snap, others)
         if self.audio_joined:
@@ -428,6 +439,16 @@ class BotRun:
         if due is not None:
             return Finish("completed", f"automatic_leave: {due}", due)
         return None
+
+    def _save_attendance(self) -> None:
+        attendance = self.attendance.as_data()
+        db_retry(
+            lambda: bot_services.bot_attendance_record(
+                meeting_id=self.meeting_id, attendance=attendance
+            ),
+            what=f"meeting {self.meeting_id}: the attendance",
+        )
+        self.attendance_changed = False
 
     def _join_audio(self, now: float) -> None:
         """Where the platform let the bot into the call without its audio (Zoom), or dropped it
@@ -868,6 +889,9 @@ class BotRun:
             left_at - began,
             time.monotonic() - left_at,
         )
+        if self.attendance.stays:
+            self.attendance.close(wall=timezone.now())
+            self._save_attendance()
         if self.session is not None:
             session_pk = self.session.pk
             db_retry(

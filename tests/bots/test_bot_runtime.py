@@ -19,6 +19,7 @@ import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,7 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
         participants=[
             {"name": "Alice", "audio": str(speech.alice), "at_s": 1.0},
             {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at},
+            {"name": "Chen", "join_at_s": 1.0, "leave_at_s": 2.5},
         ],
         end_after_s=bob_at + bob_len + 0.8,
     )
@@ -213,6 +215,23 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
     assert voiced_span_s(window) == pytest.approx(
         voiced_span_s(read_wav_pcm16k(speech.alice)), rel=0.05
     )
+
+    # Who was there, and when: Chen came a second in and left 1.5 s later; the others stayed.
+    attendance = {entry["name"]: entry for entry in done.data["attendance"]}
+    assert set(attendance) == {"Alice", "Bob", "Chen"}
+
+    def seconds(name: str, key: str, since: tuple[str, str] = ("Alice", "joined_at")) -> float:
+        moment = datetime.fromisoformat(attendance[name][key])
+        return (moment - datetime.fromisoformat(attendance[since[0]][since[1]])).total_seconds()
+
+    assert seconds("Bob", "joined_at") == pytest.approx(0, abs=0.3)
+    assert seconds("Chen", "joined_at") == pytest.approx(1.0, abs=0.5)
+    assert seconds("Chen", "left_at", since=("Chen", "joined_at")) == pytest.approx(1.5, abs=0.5)
+    assert done.end_time is not None
+    for name in ("Alice", "Bob"):
+        left_at = datetime.fromisoformat(attendance[name]["left_at"])
+        assert seconds(name, "left_at") > seconds("Chen", "left_at") + 3
+        assert left_at <= done.end_time
 
 
 def test_six_people_taking_turns_on_meets_three_tracks_are_each_named_and_heard(
@@ -660,6 +679,8 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_rejoins_and_hears_t
     assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
     assert last_entry(done)["completion_reason"] == "meeting_ended"
     assert [rejoin["cause"] for rejoin in done.data["bot_rejoins"]] == [f[0] for f in faults]
+    # Nobody left while the bot was away: one stay each.
+    assert sorted(entry["name"] for entry in done.data["attendance"]) == ["Alice", "Bob"]
     entries = stream_of(done)  # one session
     speakers = [(e.name, e.state, e.t or 0.0) for e in entries if e.type == "speaker"]
     assert [(name, state) for name, state, _ in speakers] == [

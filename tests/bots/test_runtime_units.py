@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from accounts.models import User
 from bots.adapters.base import Phase, classify
 from bots.adapters.google_meet import TABLE
 from bots.runtime import browser
+from bots.runtime.attendance import LEAVE_GRACE_S, Attendance
 from bots.runtime.bot import BotFailure, BotRun, meeting_target_url
 from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
@@ -211,3 +213,48 @@ def test_caption_rows_become_speaker_turns_moved_back_by_the_lag_and_ended_by_th
     assert bob_goes_on == still == []
     assert [(e.name, e.state, round(e.t, 3)) for e in bob_stops] == [("Bob", "stop", 5.7)]
     assert with_tile == []  # people with a tile (and the bot) are left to the tiles
+
+
+def watch(attendance: Attendance, scans: list[tuple[float, list[str]]]) -> list[bool]:
+    """Page scans at (seconds, names shown); what `observe` said of each."""
+    start = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    return [
+        attendance.observe(names, now=at, wall=start + timedelta(seconds=at)) for at, names in scans
+    ]
+
+
+def test_attendance_spans_each_stay_from_first_to_last_sight_across_a_flickering_tile() -> None:
+    attendance = Attendance()
+    scans = [(i * 0.2, ["Alice", "Bob"]) for i in range(10)]  # 0-1.8 s: both
+    scans += [(2.0, []), (2.2, ["Alice", "Bob"])]  # a momentary empty list
+    scans += [(2.4 + i * 0.2, ["Alice"]) for i in range(40)]  # Bob gone from 2.4 s on
+    changes = watch(attendance, scans)
+
+    assert changes[0] is True  # both arrived
+    assert not any(changes[1:12])  # the flicker changed nothing
+    gone_at = next(at for (at, _), changed in zip(scans[12:], changes[12:], strict=True) if changed)
+    assert gone_at == pytest.approx(2.2 + LEAVE_GRACE_S, abs=0.21)
+    attendance.close(wall=datetime(2026, 12, 6, 12, 0, 20, tzinfo=UTC))
+    assert attendance.as_data() == [
+        {"name": "Alice", "joined_at": "2026-12-06T12:00:00Z", "left_at": "2026-12-06T12:00:20Z"},
+        {
+            "name": "Bob",
+            "joined_at": "2026-12-06T12:00:00Z",
+            "left_at": "2026-12-06T12:00:02.200000Z",
+        },
+    ]
+
+
+def test_attendance_does_not_count_time_unwatched_and_a_return_is_a_new_stay() -> None:
+    attendance = Attendance()
+    watch(attendance, [(0.0, ["Alice"]), (0.2, ["Alice"])])
+    # The bot rejoins for 12 s: Alice is not shown at its first scan back, then she is.
+    assert watch(attendance, [(12.2, []), (12.4, ["Alice"])]) == [False, False]
+    # She leaves, and comes back after the grace: two stays.
+    watch(attendance, [(12.6 + i * 0.2, []) for i in range(30)])
+    assert watch(attendance, [(20.0, ["Alice"])]) == [True]
+    attendance.close(wall=datetime(2026, 12, 6, 12, 0, 21, tzinfo=UTC))
+    assert [(e["joined_at"], e["left_at"]) for e in attendance.as_data()] == [
+        ("2026-12-06T12:00:00Z", "2026-12-06T12:00:12.400000Z"),
+        ("2026-12-06T12:00:20Z", "2026-12-06T12:00:21Z"),
+    ]

@@ -222,6 +222,28 @@ def test_a_meeting_whose_bot_rejoined_says_when_and_why(alice: User, alice_key: 
     assert f"{stamps[0]} (the meeting page crashed); {stamps[1]} (the page &lt;hung&gt;)." in page
 
 
+def test_a_meeting_page_lists_who_attended_and_when(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "active")
+    bot_services.bot_attendance_record(
+        meeting_id=meeting.pk,
+        attendance=[
+            {"name": "Bob <b>", "joined_at": "2026-12-06T12:00:05Z", "left_at": None},
+            {
+                "name": "Chen",
+                "joined_at": "2026-12-06T12:00:07Z",
+                "left_at": "2026-12-06T12:09:30Z",
+            },
+            {"name": "not the bot's shape"},
+        ],
+    )
+
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+
+    assert "Attendance (2)" in page
+    assert '<strong>Bob &lt;b&gt;</strong> <span class="muted">12:00:05&ndash;now</span>' in page
+    assert '<strong>Chen</strong> <span class="muted">12:00:07&ndash;12:09:30</span>' in page
+
+
 def test_a_nul_in_a_form_value_is_refused_and_creates_nothing(alice: User, alice_key: str) -> None:
     response = signed_in(alice_key).post(
         "/dashboard/bots",
