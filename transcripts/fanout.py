@@ -13,6 +13,12 @@ behind (p50 3.6 s, growing); this one costs about 45 us and, yielding to the eve
 
 A slow client cannot stall the loop: Daphne's `send` only queues bytes on the client's
 transport (Twisted buffers what the socket will not take yet) and returns at once.
+
+Pub/sub keeps nothing for a subscriber that is away: while the Redis connection is broken (a
+restart, a failover, a dropped connection), every event published is missed. Each message
+carries its event-log entry id (`transcripts.realtime.publish`), so after subscribing again the
+fan-out replays each channel's log from the last event it delivered, then goes on with the
+live messages, skipping any it already delivered from the log.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 from redis import asyncio as aioredis
+
+from transcripts.realtime import channel_event_log_key
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,12 @@ _POLL_S = 1.0
 _YIELD_EVERY = 50
 
 
+def _id_order(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (`<ms>-<seq>`) as something that sorts like Redis sorts them."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 class Fanout:
     """Local subscribers per Redis channel, and the one task that reads them all."""
 
@@ -49,6 +63,9 @@ class Fanout:
         # Set while at least one channel is subscribed: the reader waits on it, not on a timer.
         self._active = asyncio.Event()
         self._broken = False
+        # Per subscribed channel, the newest event-log id delivered (or logged before the
+        # channel was subscribed): where a replay after a broken connection starts.
+        self._last_id: dict[str, str] = {}
 
     async def add(self, channel: str, owner: int, sink: Sink) -> None:
         """Deliver `channel`'s messages to `sink` (one per `owner`) from now on.
@@ -66,6 +83,13 @@ class Fanout:
                         settings.REDIS_URL, client_name=CLIENT_NAME
                     )
                     self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                assert self._client is not None
+                # Read before subscribing: an event logged in between is then replayed at worst
+                # (after a broken connection), never taken for one already delivered.
+                newest: list[tuple[bytes, dict[bytes, bytes]]] = await self._client.xrevrange(  # type: ignore[assignment]
+                    channel_event_log_key(channel), count=1
+                )
+                self._last_id[channel] = newest[0][0].decode() if newest else "0-0"
                 await self._pubsub.subscribe(channel)
             self._active.set()
             if self._reader is None or self._reader.done():
@@ -78,6 +102,7 @@ class Fanout:
                 return
             if not sinks:
                 del self._sinks[channel]
+                self._last_id.pop(channel, None)
                 if not self._sinks:
                     self._active.clear()
                 if self._pubsub is not None and not self._broken:
@@ -94,18 +119,26 @@ class Fanout:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Redis restarted or the connection broke: events published meanwhile are
-                # lost to WebSocket clients (SSE clients replay them); later ones flow again.
+                # Redis restarted or the connection broke: once subscribed again, what was
+                # published meanwhile is replayed from the event logs.
                 logger.warning("WebSocket fan-out lost Redis (%r); resubscribing", exc)
                 self._broken = True
                 await asyncio.sleep(_POLL_S)
                 continue
             if message is not None and message.get("type") == "message":
-                await self._deliver(message["channel"], message["data"])
+                raw_channel, raw_data = message["channel"], message["data"]
+                channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
+                data = raw_data.decode() if isinstance(raw_data, bytes) else raw_data
+                entry_id, _, text = data.partition(" ")
+                await self._deliver(channel, entry_id, text)
 
-    async def _deliver(self, raw_channel: bytes | str, raw_data: bytes | str) -> None:
-        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
-        text = raw_data.decode() if isinstance(raw_data, bytes) else raw_data
+    async def _deliver(self, channel: str, entry_id: str, text: str) -> None:
+        last = self._last_id.get(channel)
+        if last is None:
+            return  # nobody here follows it any more
+        if _id_order(entry_id) <= _id_order(last):
+            return  # delivered already, from the log
+        self._last_id[channel] = entry_id
         for index, sink in enumerate(list(self._sinks.get(channel, {}).values()), start=1):
             try:
                 await sink(channel, text)
@@ -129,6 +162,15 @@ class Fanout:
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             if self._sinks:
                 await self._pubsub.subscribe(*self._sinks)
+            # Before any live message: those queued since the SUBSCRIBE follow these, and the
+            # ones among them logged here are skipped by id. A failure here breaks the connection
+            # again, and the next replay starts from what was delivered.
+            for channel, last in list(self._last_id.items()):
+                entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._client.xrange(  # type: ignore[assignment]
+                    channel_event_log_key(channel), min=f"({last}", max="+"
+                )
+                for entry_id, fields in entries:
+                    await self._deliver(channel, entry_id.decode(), fields[b"data"].decode())
             self._broken = False
 
 

@@ -8,12 +8,13 @@ Events are keyed by the *native* meeting of a user, `(user, platform, native_id)
 internal meeting id: that is how clients name meetings (`subscribe`, the SSE URL), and a
 subscription then also sees a later bot run in the same meeting, including its `requested`.
 
-One publish is one Redis transaction (MULTI/EXEC) that
+One publish is one Redis script (atomic, like a transaction) that
 - appends the event to the native meeting's event log, a capped Redis Stream whose entry ids
   are the SSE `id:`s (`Last-Event-ID` replays from it), and
-- publishes it on the native meeting's Redis pub/sub channel, from which every Daphne process
-  fans it out to its own WebSocket clients (`transcripts.fanout`).
-Both see the events in the same order because one transaction wrote them.
+- publishes `<entry id> <JSON text>` on the native meeting's Redis pub/sub channel, from which
+  every Daphne process fans it out to its own WebSocket clients (`transcripts.fanout`); the id
+  lets a fan-out whose Redis connection broke replay what it missed from the log.
+Both see the events in the same order because one script wrote them.
 """
 
 from __future__ import annotations
@@ -98,6 +99,22 @@ def redis_client() -> redis.Redis:
         return _client
 
 
+# XADD, EXPIRE and PUBLISH in one step: the pub/sub message carries the entry id, which a
+# MULTI/EXEC cannot put in a later command of the same transaction.
+_PUBLISH_LUA = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+                      'type', ARGV[2], 'data', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[5], id .. ' ' .. ARGV[3])
+return id
+"""
+
+
+@lru_cache(maxsize=1)
+def _publish_script() -> Any:
+    return redis_client().register_script(_PUBLISH_LUA)
+
+
 def ws_channel(key: str) -> str:
     """The Redis pub/sub channel of a native meeting (read by `transcripts.fanout`).
 
@@ -108,24 +125,36 @@ def ws_channel(key: str) -> str:
     return f"vexa:{db}:meeting:{key}"
 
 
-def publish(*, key: str, message: dict[str, Any], log_ttl_s: int | None = None) -> str:
+def channel_event_log_key(channel: str) -> str:
+    """The event log behind a `ws_channel` (what a fan-out replays after a broken connection)."""
+    return event_log_key(channel.rsplit(":", 1)[1])
+
+
+def publish(
+    *,
+    key: str,
+    message: dict[str, Any],
+    log_ttl_s: int | None = None,
+    client: redis.Redis | None = None,
+) -> str:
     """Append `message` to the native meeting's event log and fan it out; returns its log id.
-    The log is kept `log_ttl_s` after it (default `REALTIME_EVENT_LOG_TTL_S`).
+    The log is kept `log_ttl_s` after it (default `REALTIME_EVENT_LOG_TTL_S`). `client`: the
+    Redis client to use (the transcription passes one that waits out a Redis restart).
 
     Call only after the database commit of what the message describes.
     """
     text = json.dumps(message, separators=(",", ":"))
-    log_key = event_log_key(key)
-    pipe = redis_client().pipeline(transaction=True)
-    pipe.xadd(
-        log_key,
-        {"type": message["type"], "data": text},
-        maxlen=settings.REALTIME_EVENT_LOG_MAXLEN,
-        approximate=True,
+    entry_id = _publish_script()(
+        keys=[event_log_key(key)],
+        args=[
+            settings.REALTIME_EVENT_LOG_MAXLEN,
+            message["type"],
+            text,
+            log_ttl_s or settings.REALTIME_EVENT_LOG_TTL_S,
+            ws_channel(key),
+        ],
+        client=client or redis_client(),
     )
-    pipe.expire(log_key, log_ttl_s or settings.REALTIME_EVENT_LOG_TTL_S)
-    pipe.publish(ws_channel(key), text)
-    entry_id = pipe.execute()[0]
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
@@ -169,6 +198,7 @@ def publish_segments(
     kind: SegmentKind | str,
     segments: list[dict[str, Any]],
     ts: str | None = None,
+    client: redis.Redis | None = None,
 ) -> str | None:
     """Publish `transcript.mutable` (`kind="mutable"`) or `transcript.finalized` segments.
 
@@ -191,7 +221,7 @@ def publish_segments(
             "payload": {"segments": segments[first : first + MAX_SEGMENTS_PER_MESSAGE]},
             "ts": ts or _iso_now(),
         }
-        last = publish(key=native_key(user_id, platform, native_id), message=message)
+        last = publish(key=native_key(user_id, platform, native_id), message=message, client=client)
     return last
 
 

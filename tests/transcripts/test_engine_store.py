@@ -4,6 +4,7 @@ batching scheduler; the post-meeting pass and its API."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -21,6 +22,8 @@ from meetings import lifecycle
 from meetings.models import MeetingSession, RecordingStatus
 from meetings.services import meeting_delete
 from meetings.stream import read_wav_pcm16k
+from tests import processes
+from tests.bots.conftest import wait_for
 from tests.meetings.builders import meeting_in
 from tests.speech import make_speech_wav
 from tests.transcripts.engine_support import words_of
@@ -32,6 +35,7 @@ from transcripts.engine.segments import SegmentOut
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission
 from transcripts.models import Segment
+from vexa_site.redis import get_job_redis
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -291,6 +295,44 @@ def test_thousands_of_segments_are_published_as_ordered_messages_of_bounded_size
     assert sizes == [200, 200, 50]
     sent = [s["segment_id"] for m in event_log(session) for s in m["payload"]["segments"]]
     assert sent == [w["segment_id"] for w in wire]
+
+
+def forget_redis_clients() -> None:
+    """Drop the process's cached Redis clients, so the next ones use `settings.REDIS_URL`."""
+    get_job_redis.cache_clear()
+    realtime._publish_script.cache_clear()
+    realtime._client = None
+
+
+def test_segments_committed_while_redis_restarts_are_published_once_it_is_back(
+    session: MeetingSession,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    owner = "w1"
+    session_claim(session=session, owner=owner)
+    with processes.redis_server(tmp_path) as server, override_settings(REDIS_URL=server.url):
+        forget_redis_clients()
+        try:
+            down = server.proc
+            outage = threading.Thread(target=server.restart, kwargs={"down_s": 2.0})
+            outage.start()
+            assert down is not None
+            wait_for(lambda: down.poll() is not None, timeout_s=10, what="Redis to be down")
+            # Committed while Redis is away: the live clients' copy waits for it.
+            with django_capture_on_commit_callbacks(execute=True):
+                emission_store(
+                    session=session,
+                    emission=Emission(finals=[segment(0, "hello there", completed=True)]),
+                    owner=owner,
+                )
+            outage.join()
+            log = event_log(session)
+        finally:
+            forget_redis_clients()
+
+    assert [m["type"] for m in log] == ["transcript.finalized"]
+    assert log[0]["payload"]["segments"][0]["text"] == "hello there"
 
 
 def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:

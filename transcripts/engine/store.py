@@ -19,6 +19,7 @@ from transcripts.engine.streaming import Emission
 from transcripts.exports import continues_sentence
 from transcripts.models import Segment
 from transcripts.serializers import segment_wire
+from vexa_site.redis import get_job_redis
 
 
 def _fields(session: MeetingSession, out: SegmentOut) -> dict[str, Any]:
@@ -129,13 +130,18 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         finished = bool(emission.checkpoint and emission.checkpoint.get("finished"))
 
         def publish() -> None:
-            realtime.publish_segments(meeting_id=meeting_id, kind="finalized", segments=final_wire)
-            realtime.publish_segments(meeting_id=meeting_id, kind="mutable", segments=draft_wire)
+            # Through the job client: a Redis restart holds these back until it is up again
+            # (the session waits for Redis anyway), where the default client would drop them.
+            client = get_job_redis()
+            for kind, wire in (("finalized", final_wire), ("mutable", draft_wire)):
+                realtime.publish_segments(
+                    meeting_id=meeting_id, kind=kind, segments=wire, client=client
+                )
             if finished:
                 realtime.event_log_settle(meeting_id=meeting_id)
 
-        # The segments are committed; a Redis hiccup must not kill the session's task (live
-        # clients then catch up from GET /transcripts or SSE replay of later events).
+        # The segments are committed; Redis away for longer than the reconnect window must not
+        # kill the session's task (live clients then catch up from GET /transcripts).
         transaction.on_commit(publish, robust=True)
 
 
