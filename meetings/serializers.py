@@ -19,7 +19,9 @@ class MeetingSerializer(serializers.ModelSerializer[Meeting]):
     """A meeting as Vexa shows it, plus the bot settings it was created with.
 
     `data` carries the user's metadata (`name`, `notes`, `participants`, `languages`), the
-    status history (`status_transition`) and completion or failure details.
+    status history (`status_transition`), completion or failure details, who the bot saw in
+    the call (`attendance`: `name`, `joined_at`, `left_at`) and why it had to join again
+    (`bot_rejoins`: `timestamp`, `cause`).
     """
 
     metadata = serializers.SerializerMethodField()
