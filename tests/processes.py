@@ -124,19 +124,22 @@ def redis_connections_drop(proc: subprocess.Popen[str]) -> int:
     )
 
 
-def chromium_signal(proc: subprocess.Popen[str], *, part: str, sig: int) -> list[psutil.Process]:
-    """Signal the Chromium processes of one kind under `proc` and return them: its `renderer`s
-    (SIGKILL: a tab crashing, as the kernel's OOM killer picks one; SIGSTOP: a hung tab) or its
-    `browser` (SIGKILL: the whole browser exiting)."""
+def browser_signal(proc: subprocess.Popen[str], *, part: str, sig: int) -> list[psutil.Process]:
+    """Signal the bot browser's processes of one kind under `proc` and return them: Chromium's
+    `renderer`s (SIGKILL: a tab crashing, as the kernel's OOM killer picks one; SIGSTOP: a hung
+    tab), its `browser` (SIGKILL: the whole browser exiting) or Playwright's `driver`."""
     found = []
     for child in psutil.Process(proc.pid).children(recursive=True):
         try:
             args = child.cmdline()
         except psutil.Error:
             continue
-        if not args or "chrom" not in Path(args[0]).name:
+        if args and Path(args[0]).parts[-2:] == ("driver", "node"):
+            kind = "driver"
+        elif args and "chrom" in Path(args[0]).name:
+            kind = next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+        else:
             continue
-        kind = next((arg.split("=", 1)[1] for arg in args if arg.startswith("--type=")), "browser")
         if kind == part:
             found.append(child)
     for child in found:

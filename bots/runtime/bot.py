@@ -311,6 +311,9 @@ class BotRun:
                 scan_failures += 1
                 scan_timeouts = scan_timeouts + 1 if isinstance(exc, TimeoutError) else 0
                 lost = self.page_lost
+                if lost is None and type(exc).__name__ == "TargetClosedError":
+                    # No event says so when the Playwright driver itself died.
+                    lost = "the meeting page is gone (its browser or driver exited)"
                 if lost is None and scan_timeouts >= MAX_SCAN_TIMEOUTS:
                     lost = f"the meeting page stopped responding ({scan_timeouts} scans timed out)"
                 if lost is None and scan_failures >= MAX_SCAN_FAILURES:

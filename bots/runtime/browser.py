@@ -5,12 +5,13 @@ thread drives its own bot, but every browser call runs on ONE asyncio loop in a 
 thread of the process, which owns the Playwright driver and the browser: one driver and one
 browser per host instead of one per bot (measured in BROWSER.md: +40 MB per extra bot instead of
 +125-210 MB). A crashed page takes down only its own context; a crashed browser is relaunched
-for the next bot.
+for the next bot (or the bot rejoining), and a dead Playwright driver is started again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import playwright
 from django.conf import settings
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,9 +143,27 @@ class BrowserHost:
             return self._browser
 
     async def new_context(self, **options: Any) -> BrowserContext:
-        """A fresh context (one per bot) that presents itself as a regular desktop Chrome."""
+        """A fresh context (one per bot) that presents itself as a regular desktop Chrome.
+
+        Where the Playwright driver died (killed, out of memory), its browser went with it but
+        still reads as connected: the driver and the browser are started again, once.
+        """
         browser = await self.browser()
+        driver = self._playwright
         options.setdefault("user_agent", desktop_user_agent(browser.version))
+        try:
+            return await browser.new_context(**options)
+        except PlaywrightError:
+            if driver is None or await _driver_answers(driver):
+                raise
+        assert self._launch_lock is not None
+        async with self._launch_lock:
+            if self._playwright is driver:  # not started again by another bot meanwhile
+                logger.warning("the Playwright driver is gone; starting it and the browser again")
+                self._browser = self._playwright = None
+                with contextlib.suppress(Exception):  # its connection is closed already
+                    await asyncio.wait_for(driver.stop(), 5)
+        browser = await self.browser()
         return await browser.new_context(**options)
 
     async def _close(self) -> None:
@@ -161,6 +181,16 @@ class BrowserHost:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+
+
+async def _driver_answers(driver: Playwright) -> bool:
+    """Whether a Playwright driver process is there: a request context lives in it alone."""
+    try:
+        probe = await driver.request.new_context()
+        await probe.dispose()
+    except PlaywrightError:
+        return False
+    return True
 
 
 _hosts: dict[int, BrowserHost] = {}

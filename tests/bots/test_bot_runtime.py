@@ -128,16 +128,16 @@ def wait_recording_started(meeting: Meeting) -> None:
 
 @contextmanager
 def bot_on_its_own_worker(
-    bot_stack: BotStack, meeting: Meeting, tmp_path: Path, *, name: str
+    bot_stack: BotStack, meeting: Meeting, tmp_path: Path, *, name: str, **settings: str
 ) -> Iterator[subprocess.Popen[str]]:
     """Run `meeting`'s bot on a worker consuming a queue of its own (the shared worker cannot
-    take it); yields that worker once the bot is in the call and recording."""
+    take it), with these extra `settings`; yields that worker once the bot is in the call and
+    recording."""
     from bots.tasks import run_bot
 
     queue = f"bots-{name}-{meeting.native_meeting_id}"
-    with processes.celery_worker(
-        queue, pool="threads", name=name, env=stack_env(bot_stack.base_url, tmp_path)
-    ) as worker:
+    env = {**stack_env(bot_stack.base_url, tmp_path), **settings}
+    with processes.celery_worker(queue, pool="threads", name=name, env=env) as worker:
         run_bot.apply_async(args=[meeting.pk], queue=queue)
         wait_status(meeting, MeetingStatus.ACTIVE)
         wait_recording_started(meeting)
@@ -627,7 +627,7 @@ def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(
     assert recording.size_bytes == Path(recording.file_path).stat().st_size
 
 
-def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_rejoins_and_hears_the_rest(
+def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_and_hears_the_rest(
     bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path
 ) -> None:
     native = meet_id()
@@ -636,6 +636,7 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_rejoins_and_hears_t
     faults = [
         ("the meeting page crashed", "renderer", signal.SIGKILL, 4.0),
         ("the meeting page closed (its browser exited)", "browser", signal.SIGKILL, 4.0),
+        ("the meeting page is gone (its browser or driver exited)", "driver", signal.SIGKILL, 5.0),
         (
             "the meeting page stopped responding (2 scans timed out)",
             "renderer",
@@ -662,10 +663,13 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_rejoins_and_hears_t
         return sum(e.type == "speaker" and e.state == "stop" for e in stream_of(meeting)) >= count
 
     hung: list[psutil.Process] = []
-    with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name="crashing") as worker:
+    rejoins = str(len(faults))
+    with bot_on_its_own_worker(
+        bot_stack, meeting, tmp_path, name="crashing", BOT_MAX_REJOINS=rejoins
+    ) as worker:
         for ended, (_, part, sig, _) in enumerate(faults, start=1):
             wait_for(functools.partial(turns_ended, ended), timeout_s=30, what=f"turn {ended}")
-            signalled = processes.chromium_signal(worker, part=part, sig=sig)
+            signalled = processes.browser_signal(worker, part=part, sig=sig)
             assert signalled
             if sig == signal.SIGSTOP:
                 hung += signalled
