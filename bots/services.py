@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -72,11 +73,14 @@ def _language_error(message: str) -> InvalidInput:
     )
 
 
-def enqueue_run_bot(meeting_id: int) -> None:
+def enqueue_run_bot(meeting_id: int, takeover: str | None = None) -> None:
     """Hand the meeting to a bot worker (Celery queue `bots`). Runs after commit."""
     # The bot runtime's module, imported late so the web process does not load it.
     tasks = importlib.import_module("bots.tasks")
-    tasks.run_bot.delay(meeting_id)
+    if takeover is None:
+        tasks.run_bot.delay(meeting_id)
+    else:
+        tasks.run_bot.delay(meeting_id, takeover=takeover)
 
 
 def _notify(meeting_id: int, reason: str) -> None:
@@ -269,20 +273,51 @@ def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
     return meeting
 
 
-def bot_rejoin_record(*, meeting_id: int, cause: str) -> int:
+def _rejoin_noted(meeting: Meeting, cause: str) -> None:
+    data = dict(meeting.data or {})
+    timestamp = timezone.now().isoformat().replace("+00:00", "Z")
+    rejoins = [*data.get("bot_rejoins", []), {"timestamp": timestamp, "cause": cause[:500]}]
+    meeting.data = {**data, "bot_rejoins": rejoins}
+
+
+def bot_rejoin_record(*, meeting_id: int, cause: str) -> None:
     """Note in the meeting's `data.bot_rejoins` that its bot opened the meeting again, and why
-    (the transcript and the recording have a gap there); returns the meeting's rejoin count.
+    (the transcript and the recording have a gap there).
 
     The row is locked: a status transition writing `data` at the same moment keeps its entry.
     """
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
-        data = dict(meeting.data or {})
-        timestamp = timezone.now().isoformat().replace("+00:00", "Z")
-        rejoins = [*data.get("bot_rejoins", []), {"timestamp": timestamp, "cause": cause[:500]}]
-        meeting.data = {**data, "bot_rejoins": rejoins}
+        _rejoin_noted(meeting, cause)
         meeting.save(update_fields=["data", "updated_at"])
-    return len(rejoins)
+
+
+def bot_takeover(*, meeting_id: int, lost_before: datetime, cause: str) -> str | None:
+    """Hand an `active` meeting whose bot was lost (its worker killed, its host gone) to a new
+    bot, which rejoins the call in a session of its own: noted in `data.bot_rejoins`.
+
+    Returns the token the new bot claims the meeting with (`run_bot(takeover=...)`), or None
+    when the meeting moved meanwhile (it ended, or its bot heartbeated after `lost_before`).
+    The lost bot, should it still be running, finds the meeting no longer its own at its next
+    heartbeat and leaves without touching the status.
+    """
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        heartbeat = meeting.bot_heartbeat_at
+        if meeting.status != S.ACTIVE or (heartbeat is not None and heartbeat >= lost_before):
+            return None
+        token = f"takeover:{secrets.token_hex(8)}"
+        _rejoin_noted(meeting, cause)
+        meeting.bot_container_id = token
+        # Counted from now: a takeover no worker starts is judged lost again in its turn.
+        meeting.bot_heartbeat_at = timezone.now()
+        meeting.save(update_fields=["data", "bot_container_id", "bot_heartbeat_at", "updated_at"])
+        transaction.on_commit(
+            functools.update_wrapper(
+                functools.partial(enqueue_run_bot, meeting_id, token), enqueue_run_bot
+            )
+        )
+    return token
 
 
 def bot_attendance_record(*, meeting_id: int, attendance: list[dict[str, Any]]) -> None:

@@ -22,23 +22,30 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="bots.tasks.run_bot", acks_late=True)
-def run_bot(meeting_id: int) -> str:
-    """Run the bot of `meeting_id` from `requested` to `completed`/`failed`.
+def run_bot(meeting_id: int, takeover: str | None = None) -> str:
+    """Run the bot of `meeting_id` from `requested` to `completed`/`failed`; with `takeover`
+    (the supervisor's token), rejoin the `active` meeting whose bot was lost.
 
     Returns early ("skipped") if the meeting is no longer `requested` (a second delivery, or a
-    stop before the bot started), and ("scheduled") if its `join_at` is still ahead.
+    stop before the bot started) or no longer waits for this takeover, and ("scheduled") if its
+    `join_at` is still ahead.
     """
-    outcome = BotRun(meeting_id).run()
+    outcome = BotRun(meeting_id, takeover=takeover).run()
     logger.info("bot for meeting %s finished: %s", meeting_id, outcome)
     return outcome
 
 
 @shared_task(name="bots.tasks.supervise_bots")
 def supervise_bots() -> dict[str, list[int]]:
-    """Beat task: end meetings whose bot stopped heartbeating; fail bots nobody started."""
+    """Beat task: hand over or end meetings whose bot stopped heartbeating; fail bots nobody
+    started."""
     health.beat_mark()
     report = supervision.meetings_supervise()
-    return {"failed": report.failed, "never_started": report.never_started}
+    return {
+        "failed": report.failed,
+        "taken_over": report.taken_over,
+        "never_started": report.never_started,
+    }
 
 
 @shared_task(name="bots.tasks.start_scheduled_bots")

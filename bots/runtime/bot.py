@@ -154,9 +154,17 @@ class Finish:
 class BotRun:
     """Drives one meeting's bot. `run()` returns a short outcome word for the task log."""
 
-    def __init__(self, meeting_id: int, *, host: BrowserHost | None = None) -> None:
+    def __init__(
+        self, meeting_id: int, *, host: BrowserHost | None = None, takeover: str | None = None
+    ) -> None:
         self.meeting_id = meeting_id
         self.host = host or get_host()
+        # The supervisor's token when this bot takes over a meeting whose bot was lost.
+        self.takeover = takeover
+        # Who runs the meeting's bot (`Meeting.bot_container_id`): a heartbeat only counts
+        # while it still names this run.
+        container = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.container = container[:255]
         # None is the pump's sentinel: no chunk comes after it.
         self.chunks: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
         self.pump: threading.Thread | None = None
@@ -217,12 +225,16 @@ class BotRun:
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> str:
         meeting = Meeting.objects.filter(pk=self.meeting_id).first()
-        if meeting is None or meeting.status != MeetingStatus.REQUESTED:
-            return "skipped"
-        if meeting.join_at is not None and meeting.join_at > timezone.now():
-            return "scheduled"
-        if not self._claim():
-            return "skipped"
+        if self.takeover is not None:
+            if meeting is None or not self._claim_takeover():
+                return "skipped"
+        else:
+            if meeting is None or meeting.status != MeetingStatus.REQUESTED:
+                return "skipped"
+            if meeting.join_at is not None and meeting.join_at > timezone.now():
+                return "scheduled"
+            if not self._claim():
+                return "skipped"
         finish: Finish
         try:
             self.pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
@@ -250,11 +262,22 @@ class BotRun:
             )
         except lifecycle.InvalidTransition:
             return False
-        container = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         Meeting.objects.filter(pk=self.meeting_id).update(
-            bot_container_id=container[:255], bot_heartbeat_at=timezone.now()
+            bot_container_id=self.container, bot_heartbeat_at=timezone.now()
         )
         self.status = MeetingStatus.JOINING
+        self.last_heartbeat = time.monotonic()
+        return True
+
+    def _claim_takeover(self) -> bool:
+        """The active meeting the supervisor handed over under this token, atomically: a second
+        delivery, or a meeting that ended meanwhile, does nothing."""
+        claimed = Meeting.objects.filter(
+            pk=self.meeting_id, status=MeetingStatus.ACTIVE, bot_container_id=self.takeover
+        ).update(bot_container_id=self.container, bot_heartbeat_at=timezone.now())
+        if not claimed:
+            return False
+        self.status = MeetingStatus.ACTIVE
         self.last_heartbeat = time.monotonic()
         return True
 
@@ -298,7 +321,9 @@ class BotRun:
         while True:
             if self.pump_error is not None:
                 raise BotFailure(self.status, f"writing the audio failed: {self.pump_error}")
-            self._heartbeat()
+            if not self._heartbeat():
+                # The supervisor took this bot for lost and handed the meeting to another.
+                return Finish(self.status, "replaced")
             stop = self._control()
             if stop is not None:
                 return stop
@@ -575,7 +600,8 @@ class BotRun:
                 session = MeetingSession.objects.create(
                     meeting_id=self.meeting_id, started_at=started_at
                 )
-                self._transition(MeetingStatus.ACTIVE, reason="admitted")
+                if self.status != MeetingStatus.ACTIVE:  # a takeover's meeting is already
+                    self._transition(MeetingStatus.ACTIVE, reason="admitted")
                 session_uid = session.session_uid
                 if self.config.get("transcribe_enabled") is not False:
                     transaction.on_commit(lambda: _enqueue_transcription(session_uid))
@@ -711,16 +737,18 @@ class BotRun:
         except Exception:
             return self.clock
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self) -> bool:
+        """Heartbeat when due; False once the meeting no longer names this run as its bot."""
         if time.monotonic() - self.last_heartbeat < heartbeat_interval_s():
-            return
+            return True
         self.last_heartbeat = time.monotonic()
-        db_retry(
-            lambda: Meeting.objects.filter(pk=self.meeting_id).update(
-                bot_heartbeat_at=timezone.now()
-            ),
+        updated = db_retry(
+            lambda: Meeting.objects.filter(
+                pk=self.meeting_id, bot_container_id=self.container
+            ).update(bot_heartbeat_at=timezone.now()),
             what=f"meeting {self.meeting_id}: heartbeat",
         )
+        return bool(updated)
 
     def _transition(self, to: str, *, reason: str, **kwargs: Any) -> bool:
         try:
@@ -908,7 +936,7 @@ class BotRun:
                 self.pubsub.close()
             except Exception:
                 logger.debug("closing pubsub failed", exc_info=True)
-        if finish.reason == "ended_elsewhere":
+        if finish.reason in ("ended_elsewhere", "replaced"):
             return
         if finish.status == "completed":
             self._transition(

@@ -1,10 +1,11 @@
 """Supervision: no meeting stays live forever.
 
-A running bot heartbeats (`Meeting.bot_heartbeat_at`). When a worker is killed or its browser
-dies, heartbeats stop; `meetings_supervise` then ends the meeting as `failed` with a reason,
-closes its open session streams (so transcription finalizes) and marks an unfinished recording
-`failed` (its file, written incrementally, stays downloadable). A meeting nobody ever started
-fails after `BOT_START_TIMEOUT_S`.
+A running bot heartbeats (`Meeting.bot_heartbeat_at`). When a worker is killed or its host
+goes, heartbeats stop; `meetings_supervise` then closes the meeting's open session streams (so
+transcription finalizes) and marks an unfinished recording `failed` (its file, written
+incrementally, stays downloadable). An `active` meeting is handed to a new bot, which rejoins
+the call (up to `BOT_MAX_REJOINS` rejoins in all); any other, or one out of rejoins, ends as
+`failed` with a reason. A meeting nobody ever started fails after `BOT_START_TIMEOUT_S`.
 
 A bot's heartbeat counts as lost only once the supervisor has looked since it: after a
 database outage the first pass sees every heartbeat old (no bot could write one, and the bots
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from bots import services as bot_services
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording, RecordingStatus
 from meetings.stream import SessionStream
@@ -44,6 +46,7 @@ LAST_SWEEP_KEY = "vexa:supervisor:last_sweep"
 @dataclass
 class SupervisionReport:
     failed: list[int] = field(default_factory=list)
+    taken_over: list[int] = field(default_factory=list)
     never_started: list[int] = field(default_factory=list)
 
 
@@ -59,7 +62,8 @@ def sessions_close(*, meeting_id: int, reason: str) -> None:
 
 
 def meetings_supervise() -> SupervisionReport:
-    """Fail meetings whose bot stopped heartbeating, and requested ones nobody started."""
+    """Hand over or fail meetings whose bot stopped heartbeating; fail requested ones nobody
+    started."""
     report = SupervisionReport()
     now = timezone.now()
     stale = now - timedelta(seconds=settings.BOT_HEARTBEAT_TIMEOUT_S)
@@ -71,9 +75,16 @@ def meetings_supervise() -> SupervisionReport:
     lost = Meeting.objects.filter(status__in=RUNNING).filter(
         Q(bot_heartbeat_at__lt=stale) | Q(bot_heartbeat_at__isnull=True, updated_at__lt=stale)
     )
-    for meeting in lost.only("id", "status", "bot_heartbeat_at"):
+    for meeting in lost.only("id", "status", "bot_heartbeat_at", "data"):
         silent_for = (now - (meeting.bot_heartbeat_at or stale)).total_seconds()
         message = f"the bot stopped heartbeating {silent_for:.0f} s ago (worker or browser died)"
+        rejoins = len((meeting.data or {}).get("bot_rejoins") or [])
+        if meeting.status == MeetingStatus.ACTIVE and rejoins < settings.BOT_MAX_REJOINS:
+            if bot_services.bot_takeover(meeting_id=meeting.pk, lost_before=stale, cause=message):
+                logger.warning("meeting %s: %s; a new bot takes over", meeting.pk, message)
+                sessions_close(meeting_id=meeting.pk, reason="bot_lost")
+                report.taken_over.append(meeting.pk)
+            continue  # or it moved meanwhile: look again next beat
         try:
             if meeting.status == MeetingStatus.STOPPING:
                 # The user asked it to stop; it is stopped now, even if not cleanly.

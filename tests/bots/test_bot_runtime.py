@@ -478,35 +478,42 @@ def test_a_meeting_that_does_not_exist_fails_with_evidence(
     assert Path(evidence["screenshot"]).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_killed_worker_mid_meeting_is_failed_by_the_supervisor(
+def test_a_killed_workers_meeting_is_taken_over_by_another_bot_and_goes_on(
     bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path, settings: Any
 ) -> None:
     native = meet_id()
-    bot_stack.load_scenario(
-        native_meeting_id=native,
-        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.2}],
-    )
+    # Bob speaks after the heartbeat timeout (5 s here) and a new bot's join (a few seconds).
+    call_s = two_turns_around(bot_stack, speech, native, pause_s=12.0)
     meeting = unqueued_meeting(carol, native)
     with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name="doomed") as doomed:
         processes.stop(doomed, sig=9)  # the worker, its driver and its Chromium, at once
     settings.BOT_HEARTBEAT_TIMEOUT_S = 5
 
-    def supervised() -> bool:
-        supervision.meetings_supervise()
-        return Meeting.objects.get(pk=meeting.pk).status == MeetingStatus.FAILED
+    wait_for(
+        lambda: supervision.meetings_supervise().taken_over == [meeting.pk],
+        timeout_s=15,
+        what="the supervisor to hand the meeting over",
+    )
+    # The suite's bot worker takes it and rejoins the call.
+    done = wait_done(meeting, timeout_s=call_s + 20)
 
-    wait_for(supervised, timeout_s=15, what="the supervisor to fail the meeting")
-    done = Meeting.objects.get(pk=meeting.pk)
-    entry = last_entry(done)
-    assert entry["source"] == "supervisor"
-    assert entry["reason"] == "bot_heartbeat_lost"
-    assert entry["failure_stage"] == "active"
-    assert "heartbeat" in done.data["error_details"]["message"]
-    assert stream_of(done)[-1].reason == "bot_lost"
-    recording = Recording.objects.get(meeting=done)
-    assert recording.status == "failed"
-    # Written incrementally: what was captured before the crash plays.
-    assert len(decode_pcm16k(recording.file_path)) > SAMPLE_RATE
+    assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
+    assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
+    assert last_entry(done)["completion_reason"] == "meeting_ended"
+    [rejoin] = done.data["bot_rejoins"]
+    assert "stopped heartbeating" in rejoin["cause"]
+    lost, taken = MeetingSession.objects.filter(meeting=done).order_by("started_at")
+    lost_stream = SessionStream(lost.session_uid).read_all()
+    assert lost_stream[-1].reason == "bot_lost"
+    taken_stream = SessionStream(taken.session_uid).read_all()
+    speakers = [(e.name, e.state) for e in taken_stream if e.type == "speaker"]
+    assert speakers == [("Bob", "start"), ("Bob", "stop")]
+    assert taken_stream[-1].reason == "meeting_ended"
+    recordings = {r.session_id: r for r in Recording.objects.filter(meeting=done)}
+    # Written incrementally: what the lost bot captured plays.
+    assert recordings[lost.pk].status == "failed"
+    assert len(decode_pcm16k(recordings[lost.pk].file_path)) > SAMPLE_RATE // 2
+    assert recordings[taken.pk].status == "completed"
 
 
 def two_turns_around(bot_stack: BotStack, speech: Speech, native: str, *, pause_s: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
+from bots import services as bot_services
 from bots.runtime import supervision
 from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
 from meetings.stream import SessionStream
@@ -30,10 +32,44 @@ def heartbeat(meeting: Meeting, seconds_ago: float) -> None:
     )
 
 
-def test_it_fails_a_live_meeting_whose_bot_stopped_heartbeating_and_closes_its_session(
+def test_it_hands_a_live_meeting_whose_bot_stopped_heartbeating_to_a_new_bot(
+    alice: User, settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    meeting = meeting_in(alice, "active")
+    session = MeetingSession.objects.create(meeting=meeting)
+    Recording.objects.create(meeting=meeting, session=session, file_path="/tmp/x.wav")
+    heartbeat(meeting, 60)
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        report = supervision.meetings_supervise()
+
+    meeting.refresh_from_db()
+    assert report.taken_over == [meeting.pk]
+    assert report.failed == []
+    assert meeting.status == "active"
+    [rejoin] = meeting.data["bot_rejoins"]
+    assert "stopped heartbeating 60 s ago" in rejoin["cause"]
+    # The new bot claims the meeting with the token it is enqueued with.
+    token = meeting.bot_container_id
+    assert token is not None
+    assert token.startswith("takeover:")
+    [callback] = enqueued
+    assert (callback.func, callback.args) == (bot_services.enqueue_run_bot, (meeting.pk, token))
+    # The lost bot's session is over: its transcription finalizes, its recording is partial.
+    assert SessionStream(session.session_uid).read_all()[-1].reason == "bot_lost"
+    assert MeetingSession.objects.get(pk=session.pk).ended_at is not None
+    assert Recording.objects.get(meeting=meeting).status == RecordingStatus.FAILED
+    SessionStream(session.session_uid).delete()
+    # The new bot has its heartbeat timeout to show up; the next sweep leaves it alone.
+    assert supervision.meetings_supervise().taken_over == []
+
+
+def test_it_fails_a_live_meeting_whose_bot_stopped_heartbeating_with_no_rejoins_left(
     alice: User, settings: Any
 ) -> None:
     settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    settings.BOT_MAX_REJOINS = 0
     meeting = meeting_in(alice, "active")
     session = MeetingSession.objects.create(meeting=meeting)
     Recording.objects.create(meeting=meeting, session=session, file_path="/tmp/x.wav")
@@ -72,6 +108,7 @@ def test_after_a_database_outage_a_bot_that_heartbeated_since_the_last_sweep_get
     """No bot could heartbeat while the database was down; the ones still alive write again
     as soon as it is back, so the first sweep after the outage does not judge them."""
     settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    settings.BOT_MAX_REJOINS = 0  # judged, not handed over
     get_redis().set(
         supervision.LAST_SWEEP_KEY, (timezone.now() - timedelta(seconds=120)).timestamp()
     )
