@@ -41,6 +41,28 @@ class Attendance:
     _open: dict[str, _Stay] = field(default_factory=dict)
     _observed_at: float | None = None
 
+    @classmethod
+    def resumed(cls, entries: Iterable[Any], *, wall: datetime) -> Attendance:
+        """Take over what a lost bot stored (`data.attendance`): its ended stays as they are,
+        and whoever it still saw as there from `wall` on, so that seeing them again goes on
+        with the same stay."""
+        attendance = cls()
+        for entry in entries:
+            try:
+                left_raw = entry.get("left_at")
+                stay = _Stay(
+                    name=str(entry["name"]),
+                    joined_at=datetime.fromisoformat(entry["joined_at"]),
+                    last_seen_at=wall,
+                    left_at=datetime.fromisoformat(left_raw) if left_raw else None,
+                )
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue  # not a stay this module wrote
+            attendance.stays.append(stay)
+            if stay.left_at is None:
+                attendance._open[stay.name] = stay
+        return attendance
+
     def observe(self, shown: Iterable[str], *, now: float, wall: datetime) -> bool:
         """The names the page shows at monotonic `now` (wall time `wall`), in its order; True:
         a change (someone joined or counted as gone) worth storing."""

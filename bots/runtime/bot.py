@@ -228,6 +228,8 @@ class BotRun:
         if self.takeover is not None:
             if meeting is None or not self._claim_takeover():
                 return "skipped"
+            stored = (meeting.data or {}).get("attendance") or []
+            self.attendance = Attendance.resumed(stored, wall=timezone.now())
         else:
             if meeting is None or meeting.status != MeetingStatus.REQUESTED:
                 return "skipped"

@@ -502,6 +502,11 @@ def test_a_killed_workers_meeting_is_taken_over_by_another_bot_and_goes_on(
     assert last_entry(done)["completion_reason"] == "meeting_ended"
     [rejoin] = done.data["bot_rejoins"]
     assert "stopped heartbeating" in rejoin["cause"]
+    # The new bot went on with the stays the lost one stored: one each, from the first join.
+    stays = done.data["attendance"]
+    assert sorted(stay["name"] for stay in stays) == ["Alice", "Bob"]
+    taken_over_at = datetime.fromisoformat(rejoin["timestamp"])
+    assert all(datetime.fromisoformat(stay["joined_at"]) < taken_over_at for stay in stays)
     lost, taken = MeetingSession.objects.filter(meeting=done).order_by("started_at")
     lost_stream = SessionStream(lost.session_uid).read_all()
     assert lost_stream[-1].reason == "bot_lost"

@@ -258,3 +258,24 @@ def test_attendance_does_not_count_time_unwatched_and_a_return_is_a_new_stay() -
         ("2026-12-06T12:00:00Z", "2026-12-06T12:00:12.400000Z"),
         ("2026-12-06T12:00:20Z", "2026-12-06T12:00:21Z"),
     ]
+
+
+def test_a_bot_taking_over_goes_on_with_the_stays_the_lost_bot_stored() -> None:
+    stored = Attendance()
+    watch(stored, [(0.0, ["Alice", "Bob", "Chen"]), (0.2, ["Alice", "Bob"])])
+    watch(stored, [(0.4 + i * 0.2, ["Alice", "Bob"]) for i in range(30)])  # Chen left
+    taken_at = datetime(2026, 12, 6, 12, 1, tzinfo=UTC)
+
+    resumed = Attendance.resumed([*stored.as_data(), {"name": 3}], wall=taken_at)
+    # Back in the call: Alice is there, Bob is not any more.
+    later = taken_at + timedelta(seconds=30)
+    watch_at = [(100.0 + i * 0.2, ["Alice"]) for i in range(30)]
+    for at, names in watch_at:
+        resumed.observe(names, now=at, wall=later)
+    resumed.close(wall=later)
+
+    assert [(e["name"], e["joined_at"], e["left_at"]) for e in resumed.as_data()] == [
+        ("Alice", "2026-12-06T12:00:00Z", "2026-12-06T12:01:30Z"),
+        ("Bob", "2026-12-06T12:00:00Z", "2026-12-06T12:01:00Z"),
+        ("Chen", "2026-12-06T12:00:00Z", "2026-12-06T12:00:00Z"),
+    ]
