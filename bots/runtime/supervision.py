@@ -50,15 +50,19 @@ class SupervisionReport:
     never_started: list[int] = field(default_factory=list)
 
 
-def sessions_close(*, meeting_id: int, reason: str) -> None:
-    """End the meeting's open session streams and unfinished recordings (the bot is gone)."""
+def sessions_close(*, meeting_id: int, reason: str, started_before: datetime) -> None:
+    """End the meeting's open session streams and unfinished recordings (the bot is gone) of
+    sessions started before `started_before` (a bot taking over starts a session of its own)."""
     now = timezone.now()
-    for session in MeetingSession.objects.filter(meeting_id=meeting_id, ended_at__isnull=True):
+    sessions = MeetingSession.objects.filter(
+        meeting_id=meeting_id, ended_at__isnull=True, started_at__lt=started_before
+    )
+    for session in sessions:
         SessionStream(session.session_uid).append_end(reason=reason)
         MeetingSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=now)
-    Recording.objects.filter(meeting_id=meeting_id, status=RecordingStatus.IN_PROGRESS).update(
-        status=RecordingStatus.FAILED, completed_at=now, updated_at=now
-    )
+        Recording.objects.filter(session=session, status=RecordingStatus.IN_PROGRESS).update(
+            status=RecordingStatus.FAILED, completed_at=now, updated_at=now
+        )
 
 
 def meetings_supervise() -> SupervisionReport:
@@ -82,7 +86,7 @@ def meetings_supervise() -> SupervisionReport:
         if meeting.status == MeetingStatus.ACTIVE and rejoins < settings.BOT_MAX_REJOINS:
             if bot_services.bot_takeover(meeting_id=meeting.pk, lost_before=stale, cause=message):
                 logger.warning("meeting %s: %s; a new bot takes over", meeting.pk, message)
-                sessions_close(meeting_id=meeting.pk, reason="bot_lost")
+                sessions_close(meeting_id=meeting.pk, reason="bot_lost", started_before=now)
                 report.taken_over.append(meeting.pk)
             continue  # or it moved meanwhile: look again next beat
         try:
@@ -109,7 +113,7 @@ def meetings_supervise() -> SupervisionReport:
         except lifecycle.InvalidTransition:
             continue  # it moved meanwhile (the bot woke up or finished): look again next beat
         logger.warning("meeting %s: %s", meeting.pk, message)
-        sessions_close(meeting_id=meeting.pk, reason="bot_lost")
+        sessions_close(meeting_id=meeting.pk, reason="bot_lost", started_before=now)
         report.failed.append(meeting.pk)
     client.set(LAST_SWEEP_KEY, now.timestamp(), ex=7 * 24 * 3600)
 

@@ -39,6 +39,10 @@ def test_it_hands_a_live_meeting_whose_bot_stopped_heartbeating_to_a_new_bot(
     meeting = meeting_in(alice, "active")
     session = MeetingSession.objects.create(meeting=meeting)
     Recording.objects.create(meeting=meeting, session=session, file_path="/tmp/x.wav")
+    # As if the new bot were quick: its session starts after the sweep did.
+    newer = MeetingSession.objects.create(
+        meeting=meeting, started_at=timezone.now() + timedelta(seconds=5)
+    )
     heartbeat(meeting, 60)
 
     with django_capture_on_commit_callbacks() as enqueued:
@@ -61,6 +65,8 @@ def test_it_hands_a_live_meeting_whose_bot_stopped_heartbeating_to_a_new_bot(
     assert MeetingSession.objects.get(pk=session.pk).ended_at is not None
     assert Recording.objects.get(meeting=meeting).status == RecordingStatus.FAILED
     SessionStream(session.session_uid).delete()
+    assert MeetingSession.objects.get(pk=newer.pk).ended_at is None
+    assert SessionStream(newer.session_uid).read_all() == []
     # The new bot has its heartbeat timeout to show up; the next sweep leaves it alone.
     assert supervision.meetings_supervise().taken_over == []
 
