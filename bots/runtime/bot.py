@@ -922,7 +922,7 @@ class BotRun:
             left_at - began,
             time.monotonic() - left_at,
         )
-        if self.attendance.stays:
+        if self.attendance.stays and finish.reason != "replaced":  # the new bot's to keep now
             self.attendance.close(wall=timezone.now())
             self._save_attendance()
         if self.session is not None:

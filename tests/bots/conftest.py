@@ -74,6 +74,19 @@ def host_action(
     return dict(response.json())
 
 
+def host_state(
+    base_url: str, native_meeting_id: str, *, platform: str = "google_meet"
+) -> dict[str, Any]:
+    """What the simulated meeting's host sees: the scenario, its guests and their states."""
+    response = httpx.get(
+        f"{base_url}/simulator/api/host/{platform}/{native_meeting_id}",
+        headers={"X-Admin-API-Key": ADMIN_KEY},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
     folder = tmp_path_factory.mktemp("speech")

@@ -19,7 +19,7 @@ import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import httpx
 import psutil
 import pytest
 import redis
+from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
@@ -38,7 +39,7 @@ from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording
 from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
 from tests import processes
-from tests.bots.conftest import BotStack, Speech, meet_id, stack_env, wait_for
+from tests.bots.conftest import BotStack, Speech, host_state, meet_id, stack_env, wait_for
 from tests.speech import VOICES, make_silence_wav, make_speech_wav
 from vexa_site.celery import app as celery_app
 from vexa_site.redis import get_redis
@@ -478,24 +479,29 @@ def test_a_meeting_that_does_not_exist_fails_with_evidence(
     assert Path(evidence["screenshot"]).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_killed_workers_meeting_is_taken_over_by_another_bot_and_goes_on(
-    bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path, settings: Any
+@pytest.mark.parametrize("lost", ["killed", "cut_off"])
+def test_a_lost_bots_meeting_is_taken_over_by_another_bot_and_goes_on(
+    bot_stack: BotStack, speech: Speech, carol: User, tmp_path: Path, settings: Any, lost: str
 ) -> None:
     native = meet_id()
     # Bob speaks after the heartbeat timeout (5 s here) and a new bot's join (a few seconds).
     call_s = two_turns_around(bot_stack, speech, native, pause_s=12.0)
     meeting = unqueued_meeting(carol, native)
-    with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name="doomed") as doomed:
-        processes.stop(doomed, sig=9)  # the worker, its driver and its Chromium, at once
     settings.BOT_HEARTBEAT_TIMEOUT_S = 5
 
-    wait_for(
-        lambda: supervision.meetings_supervise().taken_over == [meeting.pk],
-        timeout_s=15,
-        what="the supervisor to hand the meeting over",
-    )
-    # The suite's bot worker takes it and rejoins the call.
-    done = wait_done(meeting, timeout_s=call_s + 20)
+    def judged_lost() -> bool:
+        if lost == "cut_off":
+            # Its heartbeats did not reach the database for a while, though it is in the call.
+            old = timezone.now() - timedelta(minutes=5)
+            Meeting.objects.filter(pk=meeting.pk).update(bot_heartbeat_at=old)
+        return supervision.meetings_supervise().taken_over == [meeting.pk]
+
+    with bot_on_its_own_worker(bot_stack, meeting, tmp_path, name=f"lost-{lost}") as first:
+        if lost == "killed":
+            processes.stop(first, sig=9)  # the worker, its driver and its Chromium, at once
+        wait_for(judged_lost, timeout_s=15, what="the supervisor to hand the meeting over")
+        # The suite's bot worker takes it and rejoins the call.
+        done = wait_done(meeting, timeout_s=call_s + 20)
 
     assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
     assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
@@ -507,18 +513,23 @@ def test_a_killed_workers_meeting_is_taken_over_by_another_bot_and_goes_on(
     assert sorted(stay["name"] for stay in stays) == ["Alice", "Bob"]
     taken_over_at = datetime.fromisoformat(rejoin["timestamp"])
     assert all(datetime.fromisoformat(stay["joined_at"]) < taken_over_at for stay in stays)
-    lost, taken = MeetingSession.objects.filter(meeting=done).order_by("started_at")
-    lost_stream = SessionStream(lost.session_uid).read_all()
-    assert lost_stream[-1].reason == "bot_lost"
+    lost_session, taken = MeetingSession.objects.filter(meeting=done).order_by("started_at")
+    lost_stream = SessionStream(lost_session.session_uid).read_all()
+    assert "bot_lost" in [e.reason for e in lost_stream if e.type == "end"]
     taken_stream = SessionStream(taken.session_uid).read_all()
     speakers = [(e.name, e.state) for e in taken_stream if e.type == "speaker"]
     assert speakers == [("Bob", "start"), ("Bob", "stop")]
     assert taken_stream[-1].reason == "meeting_ended"
     recordings = {r.session_id: r for r in Recording.objects.filter(meeting=done)}
     # Written incrementally: what the lost bot captured plays.
-    assert recordings[lost.pk].status == "failed"
-    assert len(decode_pcm16k(recordings[lost.pk].file_path)) > SAMPLE_RATE // 2
+    assert recordings[lost_session.pk].status == "failed"
+    assert len(decode_pcm16k(recordings[lost_session.pk].file_path)) > SAMPLE_RATE // 2
     assert recordings[taken.pk].status == "completed"
+    if lost == "cut_off":
+        # The first bot saw the meeting name another bot and left the call: never two bots.
+        guests = host_state(bot_stack.base_url, native)["guests"]
+        assert [guest["name"] for guest in guests] == ["Vexa Bot", "Vexa Bot"]
+        assert guests[0]["state"] == "left"
 
 
 def two_turns_around(bot_stack: BotStack, speech: Speech, native: str, *, pause_s: float) -> float:

@@ -26,7 +26,14 @@ from bots.runtime.browser import BrowserHost
 from bots.simulator import scenarios
 from meetings.models import Meeting, MeetingStatus
 from meetings.stream import SAMPLE_RATE
-from tests.bots.conftest import BotStack, Speech, host_action, load_scenario, wait_for
+from tests.bots.conftest import (
+    BotStack,
+    Speech,
+    host_action,
+    host_state,
+    load_scenario,
+    wait_for,
+)
 from tests.bots.test_bot_runtime import (
     last_entry,
     path_of,
@@ -53,14 +60,8 @@ def load_zoom(base_url: str, native: str, **scenario: Any) -> dict[str, Any]:
     return load_scenario(base_url, platform="zoom", native_meeting_id=native, **scenario)
 
 
-def host_state(base_url: str, native: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{base_url}/simulator/api/host/zoom/{native}",
-        headers={"X-Admin-API-Key": ADMIN_KEY},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+def zoom_host_state(base_url: str, native: str) -> dict[str, Any]:
+    return host_state(base_url, native, platform="zoom")
 
 
 def page_url(base_url: str, native: str) -> str:
@@ -279,8 +280,8 @@ def test_the_passcode_field_is_filled_from_the_link_and_a_missing_or_wrong_one_i
 
     assert (right_field, wrong_field) == (0, 1)
     assert refused.detail == "the meeting refused the passcode: Passcode wrong"
-    assert host_state(sim_server, native)["guests"][0]["state"] == "admitted"  # only `right`
-    assert len(host_state(sim_server, native)["guests"]) == 1
+    assert zoom_host_state(sim_server, native)["guests"][0]["state"] == "admitted"  # only `right`
+    assert len(zoom_host_state(sim_server, native)["guests"]) == 1
     assert no_passcode.value.phase is Phase.NOT_FOUND
     assert "asks for a passcode and the bot was given none" in str(no_passcode.value)
 
@@ -322,7 +323,7 @@ def test_a_bot_waits_for_the_late_host_then_the_waiting_room_and_is_active_once_
     meeting = send_bot(erin, native)
     # "Waiting for the host to start this meeting" is a waiting room to the bot, not a failure.
     wait_status(meeting, MeetingStatus.AWAITING_ADMISSION)
-    before_host = host_state(bot_stack.base_url, native)
+    before_host = zoom_host_state(bot_stack.base_url, native)
     # Nobody can let the bot in before the host is there.
     early_admit = httpx.post(
         f"{bot_stack.base_url}/simulator/api/host/zoom/{native}/admit",
@@ -332,7 +333,9 @@ def test_a_bot_waits_for_the_late_host_then_the_waiting_room_and_is_active_once_
     )
     in_waiting_room = wait_for(
         lambda: (
-            state if (state := host_state(bot_stack.base_url, native))["host_started"] else None
+            state
+            if (state := zoom_host_state(bot_stack.base_url, native))["host_started"]
+            else None
         ),
         timeout_s=10,
         what="the host to start the meeting",
@@ -446,7 +449,7 @@ def test_a_bot_with_the_wrong_passcode_fails_at_joining_with_the_reason(
     assert path_of(done) == ["requested", "joining", "failed"]
     assert done.data["failure_stage"] == "joining"
     assert "refused the passcode: Passcode wrong" in done.data["error_details"]["message"]
-    assert host_state(bot_stack.base_url, native)["guests"] == []
+    assert zoom_host_state(bot_stack.base_url, native)["guests"] == []
 
 
 @USES_DB
