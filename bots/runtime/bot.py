@@ -337,14 +337,7 @@ class BotRun:
             except (PlaywrightError, TimeoutError) as exc:
                 scan_failures += 1
                 scan_timeouts = scan_timeouts + 1 if isinstance(exc, TimeoutError) else 0
-                lost = self.page_lost
-                if lost is None and type(exc).__name__ == "TargetClosedError":
-                    # No event says so when the Playwright driver itself died.
-                    lost = "the meeting page is gone (its browser or driver exited)"
-                if lost is None and scan_timeouts >= MAX_SCAN_TIMEOUTS:
-                    lost = f"the meeting page stopped responding ({scan_timeouts} scans timed out)"
-                if lost is None and scan_failures >= MAX_SCAN_FAILURES:
-                    lost = f"the meeting page stopped responding: {exc}"
+                lost = self._lost_page(exc, failures=scan_failures, timeouts=scan_timeouts)
                 if lost is None:
                     self._wait_for_bell(TICK_S)
                     continue
@@ -374,6 +367,20 @@ class BotRun:
                 if ended is not None:
                     return ended
             self._wait_for_bell(TICK_S)
+
+    def _lost_page(self, exc: Exception, *, failures: int, timeouts: int) -> str | None:
+        """Why the page counts as lost after a failed scan (`failures` and `timeouts` in a row),
+        or None: the next tick tries again (a page can change under a scan)."""
+        if self.page_lost is not None:
+            return self.page_lost
+        if type(exc).__name__ == "TargetClosedError":
+            # No event says so when the Playwright driver itself died.
+            return "the meeting page is gone (its browser or driver exited)"
+        if timeouts >= MAX_SCAN_TIMEOUTS:
+            return f"the meeting page stopped responding ({timeouts} scans timed out)"
+        if failures >= MAX_SCAN_FAILURES:
+            return f"the meeting page stopped responding: {exc}"
+        return None
 
     def _rejoin(self, cause: str) -> Finish | None:
         """The meeting page crashed, hung or lost its browser: open the meeting again in a new
