@@ -77,10 +77,16 @@ def enqueue_run_bot(meeting_id: int, takeover: str | None = None) -> None:
     """Hand the meeting to a bot worker (Celery queue `bots`). Runs after commit."""
     # The bot runtime's module, imported late so the web process does not load it.
     tasks = importlib.import_module("bots.tasks")
-    if takeover is None:
-        tasks.run_bot.delay(meeting_id)
-    else:
-        tasks.run_bot.delay(meeting_id, takeover=takeover)
+    tasks.run_bot.delay(meeting_id, takeover=takeover)
+
+
+def _enqueue_run_bot_on_commit(meeting_id: int, takeover: str | None = None) -> None:
+    # Robust, and named like the function: a callback that raises (the broker away) is logged
+    # by its `__qualname__`, and a bare partial's AttributeError made it a 500.
+    enqueue = functools.update_wrapper(
+        functools.partial(enqueue_run_bot, meeting_id, takeover), enqueue_run_bot
+    )
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _notify(meeting_id: int, reason: str) -> None:
@@ -201,12 +207,7 @@ def bot_create(
             raise Conflict(_already_running(ref)) from None
         lifecycle.record_created(meeting)
         if not scheduled:
-            # Named like the function: a robust callback that raises (the broker away) is
-            # logged by its `__qualname__`, and a bare partial's AttributeError made it a 500.
-            enqueue = functools.update_wrapper(
-                functools.partial(enqueue_run_bot, meeting.pk), enqueue_run_bot
-            )
-            transaction.on_commit(enqueue, robust=True)
+            _enqueue_run_bot_on_commit(meeting.pk)
     return meeting
 
 
@@ -312,11 +313,9 @@ def bot_takeover(*, meeting_id: int, lost_before: datetime, cause: str) -> str |
         # Counted from now: a takeover no worker starts is judged lost again in its turn.
         meeting.bot_heartbeat_at = timezone.now()
         meeting.save(update_fields=["data", "bot_container_id", "bot_heartbeat_at", "updated_at"])
-        transaction.on_commit(
-            functools.update_wrapper(
-                functools.partial(enqueue_run_bot, meeting_id, token), enqueue_run_bot
-            )
-        )
+        # Robust: a broker away must not end the sweep; a takeover nobody starts is judged
+        # lost again after the heartbeat timeout.
+        _enqueue_run_bot_on_commit(meeting_id, token)
     return token
 
 

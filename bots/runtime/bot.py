@@ -226,10 +226,8 @@ class BotRun:
     def run(self) -> str:
         meeting = Meeting.objects.filter(pk=self.meeting_id).first()
         if self.takeover is not None:
-            if meeting is None or not self._claim_takeover():
+            if meeting is None or not self._claim_takeover(meeting):
                 return "skipped"
-            stored = (meeting.data or {}).get("attendance") or []
-            self.attendance = Attendance.resumed(stored, wall=timezone.now())
         else:
             if meeting is None or meeting.status != MeetingStatus.REQUESTED:
                 return "skipped"
@@ -271,9 +269,11 @@ class BotRun:
         self.last_heartbeat = time.monotonic()
         return True
 
-    def _claim_takeover(self) -> bool:
+    def _claim_takeover(self, meeting: Meeting) -> bool:
         """The active meeting the supervisor handed over under this token, atomically: a second
-        delivery, or a meeting that ended meanwhile, does nothing."""
+        delivery, or a meeting that ended meanwhile, does nothing. Goes on from what the lost
+        bot left (`meeting`, read after the handover): its rejoins count against
+        `BOT_MAX_REJOINS`, and its attendance continues."""
         claimed = Meeting.objects.filter(
             pk=self.meeting_id, status=MeetingStatus.ACTIVE, bot_container_id=self.takeover
         ).update(bot_container_id=self.container, bot_heartbeat_at=timezone.now())
@@ -281,6 +281,9 @@ class BotRun:
             return False
         self.status = MeetingStatus.ACTIVE
         self.last_heartbeat = time.monotonic()
+        data = meeting.data or {}
+        self.rejoins = len(data.get("bot_rejoins") or [])
+        self.attendance = Attendance.resumed(data.get("attendance") or [], wall=timezone.now())
         return True
 
     def _drive(self) -> Finish:

@@ -21,6 +21,7 @@ from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from meetings.models import Meeting
 from meetings.stream import SessionStream
 from tests.bots.conftest import wait_for
+from tests.meetings.builders import meeting_in
 
 
 def test_automatic_leave_reads_seconds_and_vexas_milliseconds_with_defaults() -> None:
@@ -279,3 +280,32 @@ def test_a_bot_taking_over_goes_on_with_the_stays_the_lost_bot_stored() -> None:
         ("Bob", "2026-12-06T12:00:00Z", "2026-12-06T12:01:00Z"),
         ("Chen", "2026-12-06T12:00:00Z", "2026-12-06T12:00:00Z"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_takeover_is_claimed_once_and_goes_on_from_what_the_lost_bot_left(alice: User) -> None:
+    meeting = meeting_in(alice, "active")
+    stays = [{"name": "Bob", "joined_at": "2026-12-06T12:00:00Z", "left_at": None}]
+    rejoins = [{"timestamp": "2026-12-06T12:05:00Z", "cause": "the meeting page crashed"}] * 2
+    Meeting.objects.filter(pk=meeting.pk).update(
+        bot_container_id="takeover:t1",
+        data={**meeting.data, "bot_rejoins": rejoins, "attendance": stays},
+    )
+    meeting.refresh_from_db()
+    host = browser.BrowserHost()
+    try:
+        first = BotRun(meeting.pk, host=host, takeover="takeover:t1")
+        second = BotRun(meeting.pk, host=host, takeover="takeover:t1")
+        stale = BotRun(meeting.pk, host=host, takeover="takeover:t0")
+
+        assert first._claim_takeover(meeting)
+        assert not second._claim_takeover(meeting)  # a second delivery of the same task
+        assert not stale._claim_takeover(meeting)
+    finally:
+        host.shutdown()
+
+    assert Meeting.objects.get(pk=meeting.pk).bot_container_id == first.container
+    # The lost bot's rejoins count against `BOT_MAX_REJOINS` with this bot's own.
+    assert first.rejoins == 2
+    assert [stay["name"] for stay in first.attendance.as_data()] == ["Bob"]
+    assert first.attendance.as_data()[0]["left_at"] is None
