@@ -14,6 +14,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -293,9 +294,22 @@ def bot_rejoin_record(*, meeting_id: int, cause: str) -> None:
         meeting.save(update_fields=["data", "updated_at"])
 
 
+def bot_can_take_over(meeting: Meeting) -> bool:
+    """Whether a new bot may take over the meeting should its bot be lost: it was let into the
+    call (`active`, or back in the waiting room after a rejoin) and has rejoins left
+    (`BOT_MAX_REJOINS`, counted over the meeting)."""
+    rejoins = len((meeting.data or {}).get("bot_rejoins") or [])
+    return (
+        meeting.status in (S.ACTIVE, S.AWAITING_ADMISSION)
+        and meeting.start_time is not None
+        and rejoins < settings.BOT_MAX_REJOINS
+    )
+
+
 def bot_takeover(*, meeting_id: int, lost_before: datetime, cause: str) -> str | None:
-    """Hand an `active` meeting whose bot was lost (its worker killed, its host gone) to a new
-    bot, which rejoins the call in a session of its own: noted in `data.bot_rejoins`.
+    """Hand a meeting whose bot was lost (its worker killed, its host gone) and that a new bot
+    may take over (`bot_can_take_over`) to a new bot, which rejoins the call in a session of
+    its own: noted in `data.bot_rejoins`.
 
     Returns the token the new bot claims the meeting with (`run_bot(takeover=...)`), or None
     when the meeting moved meanwhile (it ended, or its bot heartbeated after `lost_before`).
@@ -305,7 +319,7 @@ def bot_takeover(*, meeting_id: int, lost_before: datetime, cause: str) -> str |
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
         heartbeat = meeting.bot_heartbeat_at
-        if meeting.status != S.ACTIVE or (heartbeat is not None and heartbeat >= lost_before):
+        if not bot_can_take_over(meeting) or (heartbeat is not None and heartbeat >= lost_before):
             return None
         token = f"takeover:{secrets.token_hex(8)}"
         _rejoin_noted(meeting, cause)

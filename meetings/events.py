@@ -45,6 +45,8 @@ class MeetingStatusEvent:
     sequence: int
     # Why a failed meeting failed, in words (`data.error_details.message`); None otherwise.
     error: str | None = None
+    # The meeting was in `to_status` before: its bot, back from a rejoin, was let in again.
+    again: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,7 +1,9 @@
 """THE meeting lifecycle: the only code that changes `Meeting.status`.
 
 `requested → joining → awaiting_admission → active → stopping → completed | failed`;
-`completed` and `failed` are reachable from every live state and are final. Each transition
+`completed` and `failed` are reachable from every live state and are final; `active →
+awaiting_admission` is a bot that rejoined the call (its page or worker lost) and waits in the
+waiting room to be let in again, the user's cue to admit it once more. Each transition
 locks the row, checks the table, appends `{from, to, timestamp, source, reason,
 completion_reason}` to `data.status_transition`, saves only the fields it touched, and
 dispatches a `MeetingStatusEvent` (outbox handlers in the transaction, publishers after commit).
@@ -26,7 +28,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     S.REQUESTED: frozenset({S.JOINING, S.STOPPING, S.COMPLETED, S.FAILED}),
     S.JOINING: frozenset({S.AWAITING_ADMISSION, S.ACTIVE, S.STOPPING, S.COMPLETED, S.FAILED}),
     S.AWAITING_ADMISSION: frozenset({S.ACTIVE, S.STOPPING, S.COMPLETED, S.FAILED}),
-    S.ACTIVE: frozenset({S.STOPPING, S.COMPLETED, S.FAILED}),
+    S.ACTIVE: frozenset({S.AWAITING_ADMISSION, S.STOPPING, S.COMPLETED, S.FAILED}),
     S.STOPPING: frozenset({S.COMPLETED, S.FAILED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
@@ -61,7 +63,9 @@ def _now_iso() -> str:
     return timezone.now().isoformat().replace("+00:00", "Z")
 
 
-def _event(meeting: Meeting, entry: dict[str, Any], sequence: int) -> events.MeetingStatusEvent:
+def _event(
+    meeting: Meeting, entry: dict[str, Any], sequence: int, *, again: bool = False
+) -> events.MeetingStatusEvent:
     return events.MeetingStatusEvent(
         meeting_id=meeting.pk,
         user_id=meeting.user_id,
@@ -76,6 +80,7 @@ def _event(meeting: Meeting, entry: dict[str, Any], sequence: int) -> events.Mee
         failure_stage=entry.get("failure_stage"),
         sequence=sequence,
         error=_failure_message(meeting) if entry["to"] == S.FAILED else None,
+        again=again,
     )
 
 
@@ -166,12 +171,13 @@ def transition(
             meeting.end_time = now
             fields.append("end_time")
         history = list(data.get("status_transition") or [])
+        again = any(h.get("to") == to for h in history)
         history.append(entry)
         data["status_transition"] = history
         meeting.data = data
         meeting.status = to
         meeting.save(update_fields=fields)
-        events.dispatch(_event(meeting, entry, len(history) - 1))
+        events.dispatch(_event(meeting, entry, len(history) - 1, again=again))
     return meeting
 
 

@@ -262,7 +262,8 @@ def webhook_event_emit(
 
 def meeting_status_event_record(event: MeetingStatusEvent) -> None:
     """In-transaction handler of every meeting transition: `meeting.status_change`, plus
-    `meeting.started` / `meeting.completed` / `bot.failed` for those targets. The transition's
+    `meeting.started` (the first time only) / `meeting.completed` / `bot.failed` for those
+    targets. The transition's
     index in the history makes the ids stable."""
     data = {
         "meeting": {
@@ -289,7 +290,8 @@ def meeting_status_event_record(event: MeetingStatusEvent) -> None:
         dedupe_key=key,
     )
     specific = _STATUS_EVENTS.get(MeetingStatus(event.to_status))
-    if specific is not None:
+    # A meeting starts once: a bot let into the call again after a rejoin is a status change.
+    if specific is not None and not event.again:
         webhook_event_emit(user_id=event.user_id, event_type=specific, data=data, dedupe_key=key)
 
 

@@ -270,16 +270,16 @@ class BotRun:
         return True
 
     def _claim_takeover(self, meeting: Meeting) -> bool:
-        """The active meeting the supervisor handed over under this token, atomically: a second
+        """The meeting the supervisor handed over under this token, atomically: a second
         delivery, or a meeting that ended meanwhile, does nothing. Goes on from what the lost
         bot left (`meeting`, read after the handover): its rejoins count against
         `BOT_MAX_REJOINS`, and its attendance continues."""
         claimed = Meeting.objects.filter(
-            pk=self.meeting_id, status=MeetingStatus.ACTIVE, bot_container_id=self.takeover
+            pk=self.meeting_id, status=meeting.status, bot_container_id=self.takeover
         ).update(bot_container_id=self.container, bot_heartbeat_at=timezone.now())
         if not claimed:
             return False
-        self.status = MeetingStatus.ACTIVE
+        self.status = meeting.status  # active, or waiting to be let in again
         self.last_heartbeat = time.monotonic()
         data = meeting.data or {}
         self.rejoins = len(data.get("bot_rejoins") or [])
@@ -429,6 +429,12 @@ class BotRun:
         if snap.phase is Phase.LOBBY:
             if self.status == MeetingStatus.JOINING:
                 self._transition(MeetingStatus.AWAITING_ADMISSION, reason="waiting_room")
+            elif self.status == MeetingStatus.ACTIVE:
+                # Rejoined into the waiting room (a real platform asks again): nothing is heard
+                # until someone admits the bot, and the status is the API's cue to do so.
+                self._transition(
+                    MeetingStatus.AWAITING_ADMISSION, reason="waiting_room_after_rejoin"
+                )
             waited = now - (lobby_since or now)
             if waited >= self.leave_policy.waiting_room_timeout_s:
                 return Finish("completed", "waiting_room_timeout", "awaiting_admission_timeout")
@@ -598,6 +604,8 @@ class BotRun:
             gap_end = self.audio_end + (time.monotonic() - (self.audio_end_at or self.lost_at))
             self.capture_offset = round(max(self.clock, gap_end) * SAMPLE_RATE)
             self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
+            if self.status == MeetingStatus.AWAITING_ADMISSION:
+                self._transition(MeetingStatus.ACTIVE, reason="admitted_again")
             logger.info(
                 "meeting %s: back in the call after %.1f s",
                 self.meeting_id,
@@ -612,8 +620,9 @@ class BotRun:
                 session = MeetingSession.objects.create(
                     meeting_id=self.meeting_id, started_at=started_at
                 )
-                if self.status != MeetingStatus.ACTIVE:  # a takeover's meeting is already
-                    self._transition(MeetingStatus.ACTIVE, reason="admitted")
+                if self.status != MeetingStatus.ACTIVE:  # a takeover's may be already
+                    reason = "admitted_again" if self.takeover else "admitted"
+                    self._transition(MeetingStatus.ACTIVE, reason=reason)
                 session_uid = session.session_uid
                 if self.config.get("transcribe_enabled") is not False:
                     transaction.on_commit(lambda: _enqueue_transcription(session_uid))
@@ -714,13 +723,17 @@ class BotRun:
             return None
         self.last_reread = time.monotonic()
         meeting = db_retry(
-            Meeting.objects.filter(pk=self.meeting_id).only("status", "bot_config").first,
+            Meeting.objects.filter(pk=self.meeting_id)
+            .only("status", "start_time", "bot_config")
+            .first,
             what=f"meeting {self.meeting_id}: reading it",
         )
         if meeting is None:
             return Finish("completed", "meeting_deleted", "stopped")
         if meeting.status == MeetingStatus.STOPPING:
-            admitted = self.status == MeetingStatus.ACTIVE
+            # Set at the first admission: a bot waiting to be let in again after a rejoin was
+            # in the call, and its transcript says so.
+            admitted = meeting.start_time is not None
             return Finish(
                 "completed",
                 "stop_requested",

@@ -3,9 +3,10 @@
 A running bot heartbeats (`Meeting.bot_heartbeat_at`). When a worker is killed or its host
 goes, heartbeats stop; `meetings_supervise` then closes the meeting's open session streams (so
 transcription finalizes) and marks an unfinished recording `failed` (its file, written
-incrementally, stays downloadable). An `active` meeting is handed to a new bot, which rejoins
-the call (up to `BOT_MAX_REJOINS` rejoins in all); any other, or one out of rejoins, ends as
-`failed` with a reason. A meeting nobody ever started fails after `BOT_START_TIMEOUT_S`.
+incrementally, stays downloadable). A meeting whose bot had been let into the call (`active`,
+or back in the waiting room after a rejoin) is handed to a new bot, which rejoins the call (up
+to `BOT_MAX_REJOINS` rejoins in all); any other, or one out of rejoins, ends as `failed` with a
+reason. A meeting nobody ever started fails after `BOT_START_TIMEOUT_S`.
 
 A bot's heartbeat counts as lost only once the supervisor has looked since it: after a
 database outage the first pass sees every heartbeat old (no bot could write one, and the bots
@@ -79,11 +80,10 @@ def meetings_supervise() -> SupervisionReport:
     lost = Meeting.objects.filter(status__in=RUNNING).filter(
         Q(bot_heartbeat_at__lt=stale) | Q(bot_heartbeat_at__isnull=True, updated_at__lt=stale)
     )
-    for meeting in lost.only("id", "status", "bot_heartbeat_at", "data"):
+    for meeting in lost.only("id", "status", "start_time", "bot_heartbeat_at", "data"):
         silent_for = (now - (meeting.bot_heartbeat_at or stale)).total_seconds()
         message = f"the bot stopped heartbeating {silent_for:.0f} s ago (worker or browser died)"
-        rejoins = len((meeting.data or {}).get("bot_rejoins") or [])
-        if meeting.status == MeetingStatus.ACTIVE and rejoins < settings.BOT_MAX_REJOINS:
+        if bot_services.bot_can_take_over(meeting):
             if bot_services.bot_takeover(meeting_id=meeting.pk, lost_before=stale, cause=message):
                 logger.warning("meeting %s: %s; a new bot takes over", meeting.pk, message)
                 sessions_close(meeting_id=meeting.pk, reason="bot_lost", started_before=now)

@@ -331,26 +331,57 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
     assert len(part.content) == 44
 
 
-def test_it_waits_for_manual_admission_and_completes_when_the_host_ends_the_meeting(
-    bot_stack: BotStack, speech: Speech, carol: User
-) -> None:
+def admitted_by_the_host(bot_stack: BotStack, speech: Speech, user: User) -> tuple[str, Meeting]:
+    """A bot sent to a meeting whose host admits guests by hand, once it is let in."""
     native = meet_id()
     bot_stack.load_scenario(
         native_meeting_id=native,
         admit="manual",
-        participants=[{"name": "Alice", "audio": str(speech.bob), "at_s": 0.2}],
+        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 0.2}],
     )
-    meeting = send_bot(carol, native)
+    meeting = send_bot(user, native)
     wait_status(meeting, MeetingStatus.AWAITING_ADMISSION)
     waiting = bot_stack.host(native, "admit")
     assert [g["name"] for g in waiting["guests"]] == ["Vexa Bot"]
     wait_status(meeting, MeetingStatus.ACTIVE)
+    return native, meeting
+
+
+def test_it_waits_for_manual_admission_and_completes_when_the_host_ends_the_meeting(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native, meeting = admitted_by_the_host(bot_stack, speech, carol)
     bot_stack.host(native, "end")
 
     done = wait_done(meeting)
 
     assert path_of(done)[-3:] == ["awaiting_admission", "active", "completed"]
     assert last_entry(done)["completion_reason"] == "meeting_ended"
+
+
+def test_a_bot_that_rejoins_into_the_waiting_room_awaits_admission_again_and_stops_there(
+    bot_stack: BotStack, speech: Speech, carol: User
+) -> None:
+    native, meeting = admitted_by_the_host(bot_stack, speech, carol)
+    wait_recording_started(meeting)
+
+    assert processes.browser_signal(bot_stack.worker, part="renderer", sig=signal.SIGKILL)
+    # Back in the lobby, where only the host can let it in: the status asks the user to.
+    waiting = wait_status(meeting, MeetingStatus.AWAITING_ADMISSION)
+    assert last_entry(waiting)["reason"] == "waiting_room_after_rejoin"
+    guests = host_state(bot_stack.base_url, native)["guests"]
+    assert [guest["state"] for guest in guests] == ["admitted", "waiting"]
+    bot_services.bot_stop(meeting_id=meeting.pk)
+    done = wait_done(meeting)
+
+    assert path_of(done) == [
+        "requested",
+        *["joining", "awaiting_admission", "active"],
+        *["awaiting_admission", "stopping", "completed"],
+    ]
+    # It had been in the call: its transcript and recording say so.
+    assert last_entry(done)["completion_reason"] == "stopped"
+    assert Recording.objects.get(meeting=done).status == "completed"
 
 
 @pytest.mark.parametrize(
@@ -504,7 +535,17 @@ def test_a_lost_bots_meeting_is_taken_over_by_another_bot_and_goes_on(
         done = wait_done(meeting, timeout_s=call_s + 20)
 
     assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
-    assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
+    # The new bot went through the waiting room, and the status said so.
+    assert path_of(done) == [
+        "requested",
+        *["joining", "awaiting_admission", "active"],
+        *["awaiting_admission", "active"],
+        "completed",
+    ]
+    assert [e["reason"] for e in done.data["status_transition"][4:6]] == [
+        "waiting_room_after_rejoin",
+        "admitted_again",
+    ]
     assert last_entry(done)["completion_reason"] == "meeting_ended"
     [rejoin] = done.data["bot_rejoins"]
     assert "stopped heartbeating" in rejoin["cause"]
@@ -702,8 +743,18 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
                 process.kill()
 
     assert done.status == MeetingStatus.COMPLETED, done.data.get("error_details")
-    # Still the one call: no status went back, and each rejoin says why.
-    assert path_of(done) == ["requested", "joining", "awaiting_admission", "active", "completed"]
+    # Each rejoin went through the waiting room again (as a guest who reloads Meet does): the
+    # status said so while the bot waited to be let in, and each rejoin says why.
+    assert path_of(done) == [
+        "requested",
+        *["joining", "awaiting_admission", "active"],
+        *["awaiting_admission", "active"] * len(faults),
+        "completed",
+    ]
+    assert [e["reason"] for e in done.data["status_transition"][4:-1]] == [
+        "waiting_room_after_rejoin",
+        "admitted_again",
+    ] * len(faults)
     assert last_entry(done)["completion_reason"] == "meeting_ended"
     assert [rejoin["cause"] for rejoin in done.data["bot_rejoins"]] == [f[0] for f in faults]
     # Nobody left while the bot was away: one stay each.

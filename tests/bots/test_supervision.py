@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from bots import services as bot_services
 from bots.runtime import supervision
+from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
 from meetings.stream import SessionStream
 from tests.meetings.builders import meeting_in
@@ -69,6 +70,33 @@ def test_it_hands_a_live_meeting_whose_bot_stopped_heartbeating_to_a_new_bot(
     assert SessionStream(newer.session_uid).read_all() == []
     # The new bot has its heartbeat timeout to show up; the next sweep leaves it alone.
     assert supervision.meetings_supervise().taken_over == []
+
+
+def test_a_bot_lost_while_waiting_to_be_let_in_again_is_replaced_but_one_never_let_in_fails(
+    alice: User, settings: Any
+) -> None:
+    settings.BOT_HEARTBEAT_TIMEOUT_S = 45
+    rejoined = meeting_in(alice, "active", native_meeting_id="rej-oine-dmt")
+    lifecycle.transition(
+        meeting_id=rejoined.pk,
+        to="awaiting_admission",
+        source="bot",
+        reason="waiting_room_after_rejoin",
+    )
+    waiting = meeting_in(alice, "awaiting_admission", native_meeting_id="wai-ting-mtg")
+    heartbeat(rejoined, 60)
+    heartbeat(waiting, 60)
+
+    report = supervision.meetings_supervise()
+
+    assert report.taken_over == [rejoined.pk]
+    assert report.failed == [waiting.pk]
+    rejoined.refresh_from_db()
+    # The new bot claims it as it stands: waiting in the lobby until it joins.
+    assert rejoined.status == "awaiting_admission"
+    assert rejoined.bot_container_id is not None
+    assert rejoined.bot_container_id.startswith("takeover:")
+    assert Meeting.objects.get(pk=waiting.pk).status == "failed"
 
 
 def test_it_fails_a_live_meeting_whose_bot_stopped_heartbeating_with_no_rejoins_left(

@@ -245,10 +245,9 @@ def test_a_transition_waits_for_a_concurrent_one_and_is_checked_against_its_resu
 
     def b() -> None:
         try:
-            # Valid from the `joining` B read before, invalid from A's `active`.
-            lifecycle.transition(
-                meeting_id=meeting.pk, to=S.AWAITING_ADMISSION, source="bot_callback"
-            )
+            # Valid from the `joining` B read before, invalid from A's `active` (a second
+            # bot's admission must not count twice).
+            lifecycle.transition(meeting_id=meeting.pk, to=S.ACTIVE, source="bot_callback")
             outcome["b"] = "won"
         except lifecycle.InvalidTransition as exc:
             outcome["b"] = exc.from_status

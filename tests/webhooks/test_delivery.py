@@ -482,6 +482,26 @@ def test_a_rolled_back_transition_leaves_no_event(alice: User) -> None:
     ) == ["meeting.status_change", "meeting.started"]
 
 
+def test_a_bot_let_in_again_after_a_rejoin_changes_status_but_starts_the_meeting_once(
+    alice: User,
+) -> None:
+    services.endpoint_create(user=alice, url="http://127.0.0.1:9/hook")
+    meeting = meeting_create(alice)
+    before = WebhookEvent.objects.count()
+
+    for to in ("joining", "active", "awaiting_admission", "active"):
+        lifecycle.transition(meeting_id=meeting.pk, to=to, source="bot")
+
+    emitted = WebhookEvent.objects.order_by("id")[before:]
+    assert [(e.event_type, e.data["to"]) for e in emitted] == [
+        ("meeting.status_change", "joining"),
+        ("meeting.status_change", "active"),
+        ("meeting.started", "active"),
+        ("meeting.status_change", "awaiting_admission"),
+        ("meeting.status_change", "active"),
+    ]
+
+
 def test_an_event_filter_selects_what_an_endpoint_receives(
     alice: User, bob: User, receiver: Receiver
 ) -> None:
