@@ -180,6 +180,21 @@ def windows(points: list[tuple[float, float]], width_s: float, end_s: float) -> 
     return out
 
 
+def absolute_time_errors(
+    session: MeetingSession, t0: float, clock_rate: float
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(t, seconds) of each final segment's `absolute_start_time` after the wall time its start
+    was spoken, and the same for the capture clock alone (session start + `t`): the first
+    stays level over the call where the capture clock drifts."""
+    stamped, uncorrected = [], []
+    for segment in Segment.objects.filter(session_uid=session.session_uid, completed=True):
+        spoken = t0 + segment.start * clock_rate
+        stamped.append((segment.start, segment.absolute_start_time.timestamp() - spoken))
+        by_capture = session.started_at.timestamp() + segment.start
+        uncorrected.append((segment.start, by_capture - spoken))
+    return stamped, uncorrected
+
+
 def inject(faults: list[tuple[float, str]], meeting: Meeting) -> None:
     """Run each fault's command its seconds after the call started (the bot went active)."""
     while db_retry(lambda: Meeting.objects.get(pk=meeting.pk).start_time, what="start") is None:
@@ -293,6 +308,15 @@ def main() -> None:
         " ".join(turn["text"] for turn in script), " ".join(stored.values_list("text", flat=True))
     )
     report(sampler.rows, draft_trend, final_trend, audio_s, args.stretches)
+    width = audio_s / args.stretches
+    for label, errors in zip(
+        ("absolute_start_time", "session start + t alone"),
+        absolute_time_errors(session, t0, clock_rate),
+        strict=True,
+    ):
+        medians = windows(errors, width, audio_s)
+        cells = ", ".join(f"{(m - medians[0]) * 1000:+.0f}" for m in medians)
+        print(f"{label} against the wall clock, ms from the first stretch's, per stretch: {cells}")
     print(
         f"{len(drafts)} words; WER {wer:.3f} over the whole call; the WebSocket client got {counts}"
     )

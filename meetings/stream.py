@@ -7,9 +7,12 @@ This module is the only code that knows the stream's layout. Entries carry a `ty
 | `audio`   | `pcm` (16 kHz mono int16 LE), `t`      | captured audio; a gap is a jump in `t`     |
 | `speaker` | `name`, `participant_id`, `state`, `t` | speaking indicator start/stop              |
 | `config`  | `language`, `task`, `t`                | live config change; applies to later audio |
+| `clock`   | `wall_offset`, `t`                     | from `t` on, wall time is `t` + this much  |
 | `end`     | `reason`                               | the session is over: flush and finalize    |
 
-`t` is seconds since the session's `started_at`. Readers keep their own position (a stream
+`t` is seconds since the session's `started_at` on the capture's clock (it counts samples); a
+`clock` entry says how far that clock has drifted from the wall clock since the session began
+(`bots.runtime.wallclock`), for absolute times. Readers keep their own position (a stream
 entry id) so that a restarted worker continues where a dead one stopped.
 """
 
@@ -60,6 +63,7 @@ class StreamEntry:
     language: str | None = None
     task: str | None = None
     reason: str | None = None
+    wall_offset: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -86,6 +90,7 @@ def _decode(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StreamEntry:
         language=_text(fields.get(b"language")),
         task=_text(fields.get(b"task")),
         reason=_text(fields.get(b"reason")),
+        wall_offset=float(raw_offset) if (raw_offset := fields.get(b"wall_offset")) else None,
     )
 
 
@@ -126,6 +131,11 @@ class SessionStream:
                 "state": state,
                 "t": repr(float(t)),
             }
+        )
+
+    def append_clock(self, *, t: float, wall_offset: float) -> str:
+        return self._add(
+            {"type": "clock", "wall_offset": repr(float(wall_offset)), "t": repr(float(t))}
         )
 
     def append_config(

@@ -45,6 +45,7 @@ from bots.runtime.browser import BrowserHost, get_host
 from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.recording import RecordingWriter
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
+from bots.runtime.wallclock import WallClockSync
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, RecordingStatus
 from meetings.stream import SAMPLE_RATE, SessionStream
@@ -165,8 +166,10 @@ class BotRun:
         # while it still names this run.
         container = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.container = container[:255]
-        # None is the pump's sentinel: no chunk comes after it.
-        self.chunks: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        # (first sample, pcm, wall time of arrival); None is the pump's sentinel: no chunk
+        # comes after it.
+        self.chunks: queue.SimpleQueue[tuple[int, bytes, float] | None] = queue.SimpleQueue()
+        self.wall_sync = WallClockSync()
         self.pump: threading.Thread | None = None
         self.pump_error: BaseException | None = None
         self.context: BrowserContext | None = None
@@ -657,12 +660,16 @@ class BotRun:
         assert self.stream is not None
         try:
             while (item := self.chunks.get()) is not None:
-                first_sample, pcm = item
+                first_sample, pcm, arrived = item
                 t = first_sample / SAMPLE_RATE
+                duration_s = len(pcm) / (2 * SAMPLE_RATE)
+                wall_offset = self.wall_sync.observe(t=t, duration_s=duration_s, arrived=arrived)
+                if wall_offset is not None:  # before the audio it applies to
+                    self.stream.append_clock(t=t, wall_offset=wall_offset)
                 self.stream.append_audio(pcm, t=t)
                 if self.recorder is not None:
                     self.recorder.write(pcm, t=t)
-                self.audio_end = t + len(pcm) / (2 * SAMPLE_RATE)
+                self.audio_end = t + duration_s
                 self.audio_end_at = time.monotonic()
                 samples = np.frombuffer(pcm, dtype="<i2")
                 if samples.size and max(int(samples.max()), -int(samples.min())) >= AUDIBLE_PEAK:
@@ -807,7 +814,8 @@ class BotRun:
         def on_chunk(_source: Any, b64: str, first_sample: int) -> None:
             # Runs on the browser loop: decode and hand over, nothing slow here. The offset is
             # set before this page's capture starts, and the lost page sends nothing after it.
-            chunks.put((self.capture_offset + int(first_sample), base64.b64decode(b64)))
+            first = self.capture_offset + int(first_sample)
+            chunks.put((first, base64.b64decode(b64), time.time()))
 
         await context.expose_binding(BINDING, on_chunk)
         await context.add_init_script(path=str(CAPTURE_JS))

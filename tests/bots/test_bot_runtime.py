@@ -777,6 +777,13 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
     assert min(gaps) > -1e-3
     rejoin_gaps = [gap for gap in gaps if gap > 1e-3]
     assert len(rejoin_gaps) == len(faults)
+    # How far the capture clock drifted from the wall clock, once per 30 s from the first 30 s
+    # on (bots.runtime.wallclock): small, the rejoins' gaps taken on the session's clock.
+    clocks = [e for e in entries if e.type == "clock"]
+    assert clocks, "no clock entry"
+    assert clocks[0].t is not None
+    assert clocks[0].t >= 30
+    assert all(abs(c.wall_offset or 0.0) < 0.3 for c in clocks), clocks
     assert all(gap < fault[3] for gap, fault in zip(rejoin_gaps, faults, strict=True)), rejoin_gaps
 
     # One recording on the session's clock, the gaps filled with silence, every turn whole in it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,9 @@ from bots.runtime.attendance import LEAVE_GRACE_S, Attendance
 from bots.runtime.bot import BotFailure, BotRun, meeting_target_url
 from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
+from bots.runtime.wallclock import WallClockSync
 from meetings.models import Meeting
-from meetings.stream import SessionStream
+from meetings.stream import SAMPLE_RATE, SessionStream
 from tests.bots.conftest import wait_for
 from tests.meetings.builders import meeting_in
 
@@ -171,10 +173,10 @@ def test_the_audio_pump_writes_each_chunk_as_it_arrives_and_what_is_queued_befor
 
     # As the page's binding does; the bot's own thread is not ticking here, so only the pump
     # can write it.
-    pump_run.chunks.put((0, chunk))
+    pump_run.chunks.put((0, chunk, 1000.15))
     wait_for(lambda: pump_run.stream.read_all(), timeout_s=5, what="the first chunk")  # type: ignore[union-attr]
-    pump_run.chunks.put((1600, chunk))
-    pump_run.chunks.put((4800, chunk))  # after a gap the page reported
+    pump_run.chunks.put((1600, chunk, 1000.25))
+    pump_run.chunks.put((4800, chunk, 1000.45))  # after a gap the page reported
     pump_run._stop_pump()
 
     audio = [e for e in pump_run.stream.read_all() if e.type == "audio"]
@@ -184,11 +186,55 @@ def test_the_audio_pump_writes_each_chunk_as_it_arrives_and_what_is_queued_befor
     assert not pump_run.pump.is_alive()
 
 
+def test_the_pump_writes_the_capture_clocks_drift_before_the_audio_it_applies_to(
+    pump_run: BotRun,
+) -> None:
+    assert pump_run.stream is not None
+    chunk = b"\x01\x00" * 1600
+    second = SAMPLE_RATE
+    # Each chunk arrives 0.1 s after its end, plus how far the capture clock fell behind.
+    for t_s, behind_s in [(0, 0.0), (15, 0.01), (30, 0.03), (45, 0.05), (60, 0.07)]:
+        pump_run.chunks.put((t_s * second, chunk, 1000.0 + t_s + 0.1 + 0.1 + behind_s))
+    pump_run._start_pump()
+    pump_run._stop_pump()
+
+    entries = [e for e in pump_run.stream.read_all() if e.type == "clock" or e.t in (30, 60)]
+    # From the first window's lag on: 0 at 30 s, then the second window's smallest lag.
+    assert [(e.type, e.t, e.wall_offset) for e in entries] == [
+        ("clock", 30.0, 0.0),
+        ("audio", 30.0, None),
+        ("clock", 60.0, pytest.approx(0.03)),
+        ("audio", 60.0, None),
+    ]
+
+
+def test_the_drift_estimate_follows_a_slow_capture_clock_and_shrugs_off_a_stalled_window() -> None:
+    rng = random.Random(7)
+    sync = WallClockSync()
+    rate = 1.0012  # wall seconds per capture second: 4.3 s an hour behind
+    offset = 0.0
+    errors: list[tuple[float, float]] = []
+    for index in range(6000):  # 10 minutes of 100 ms chunks
+        t = index * 0.1
+        delay = 0.03 + rng.uniform(0.0, 0.14)  # delivery, as measured (BROWSER.md)
+        if 150 <= t < 180:
+            delay += 5.0  # the browser loop stalled for a whole window
+        written = sync.observe(t=t, duration_s=0.1, arrived=(t + 0.1) * rate + delay)
+        if written is not None:
+            offset = written
+        errors.append((t, abs(t + offset - t * rate)))
+
+    assert max(error for t, error in errors if t < 180) < 0.08
+    assert max(error for _, error in errors) < 0.25  # the stall moved it one step at most
+    assert max(error for t, error in errors if t >= 240) < 0.08
+    assert errors[-1][1] < 0.08  # uncorrected: 0.72 s by now
+
+
 def test_a_failed_audio_write_fails_the_bot_instead_of_losing_audio_silently(
     pump_run: BotRun,
 ) -> None:
     pump_run._start_pump()
-    pump_run.chunks.put((0, b"\x01"))  # half a sample: the stream refuses it
+    pump_run.chunks.put((0, b"\x01", 1000.0))  # half a sample: the stream refuses it
 
     wait_for(lambda: pump_run.pump_error is not None, timeout_s=5, what="the pump's error")
     with pytest.raises(BotFailure, match="writing the audio failed"):

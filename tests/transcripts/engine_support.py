@@ -70,6 +70,9 @@ class EntryMaker:
     def config(self, *, language: str | None, task: str | None) -> StreamEntry:
         return StreamEntry(id=self._id(), type="config", t=self.t, language=language, task=task)
 
+    def clock(self, wall_offset: float) -> StreamEntry:
+        return StreamEntry(id=self._id(), type="clock", t=self.t, wall_offset=wall_offset)
+
     def end(self) -> StreamEntry:
         return StreamEntry(id=self._id(), type="end", reason="test")
 

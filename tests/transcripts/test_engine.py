@@ -183,7 +183,10 @@ def test_a_pass_that_starts_over_inside_its_prefix_adds_no_words(clips: dict[str
 def test_it_streams_drafts_then_finals_with_stable_ids(clips: dict[str, Clip]) -> None:
     rec = Recorder(engine())
     make = EntryMaker()
-    rec.feed([*make.audio(clips["budget"].pcm), make.end()])
+    pcm = clips["budget"].pcm
+    middle = len(pcm) // 4 * 2
+    # The capture clock fell 0.3 s behind the wall clock by the middle (exaggerated).
+    rec.feed([*make.audio(pcm[:middle]), make.clock(0.3), *make.audio(pcm[middle:]), make.end()])
 
     assert missing(rec.text(), "budget") == []
     first_draft = next(i for i, e in enumerate(rec.emissions) if e.drafts)
@@ -201,14 +204,17 @@ def test_it_streams_drafts_then_finals_with_stable_ids(clips: dict[str, Clip]) -
         seen_final |= {f.segment_id for f in emission.finals}
     for a, b in zip(rec.finals, rec.finals[1:], strict=False):
         assert b.start >= a.end - 0.25
-    # Clients merge segments by absolute_start_time (seed 002): an id keeps one start through
-    # all its versions, and no two ids share one.
-    starts: dict[str, set[float]] = {}
+    # Clients merge segments by absolute_start_time (seed 002): an id keeps one start (and so
+    # one drift) through all its versions, and no two ids share one.
+    starts: dict[str, set[tuple[float, float]]] = {}
     for emission in rec.emissions:
         for out in (*emission.drafts, *emission.finals, *emission.removed_drafts):
-            starts.setdefault(out.segment_id, set()).add(out.start)
+            starts.setdefault(out.segment_id, set()).add((out.start, out.wall_offset_s))
     assert all(len(s) == 1 for s in starts.values()), starts
     assert len({next(iter(s)) for s in starts.values()}) == len(starts)
+    # Wall time is the drift in force at a segment's start.
+    middle_t = middle / 2 / SAMPLE_RATE
+    assert {(f.start >= middle_t, f.wall_offset_s) for f in rec.finals} == {(False, 0), (True, 0.3)}
     assert all(w["probability"] > 0 for f in rec.finals for w in f.words)
     assert rec.emissions[-1].checkpoint
     assert rec.emissions[-1].checkpoint["finished"]
@@ -474,7 +480,11 @@ def test_a_restarted_engine_resumes_from_the_checkpoint_without_gap_or_duplicate
     clips: dict[str, Clip],
 ) -> None:
     make = EntryMaker()
-    entries = [*make.audio(clips["garden"].pcm), *make.audio(clips["budget"].pcm), make.end()]
+    # The capture clock's drift, noted at the start (the successor gets it from the checkpoint)
+    # and again before the second clip.
+    entries = [make.clock(0.2), *make.audio(clips["garden"].pcm)]
+    budget_t = make.t
+    entries += [make.clock(0.5), *make.audio(clips["budget"].pcm), make.end()]
     first = Recorder(engine())
     # The first worker dies after the first half of the audio: keep what it had committed.
     half = len(entries) // 2
@@ -500,6 +510,10 @@ def test_a_restarted_engine_resumes_from_the_checkpoint_without_gap_or_duplicate
         assert got.count(word) <= 1, text
     for a, b in itertools.pairwise(finals):
         assert b.start >= a.end - 0.25
+    assert second.finals
+    assert all(f.wall_offset_s == (0.5 if f.start >= budget_t else 0.2) for f in finals), [
+        (f.start, f.wall_offset_s) for f in finals
+    ]
 
 
 def test_the_first_words_after_silence_wait_for_two_passes_that_each_heard_enough(

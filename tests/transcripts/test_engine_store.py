@@ -335,6 +335,28 @@ def test_segments_committed_while_redis_restarts_are_published_once_it_is_back(
     assert log[0]["payload"]["segments"][0]["text"] == "hello there"
 
 
+def test_absolute_times_add_the_capture_clocks_drift_the_same_for_a_draft_and_its_final(
+    session: MeetingSession, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    owner = "w1"
+    session_claim(session=session, owner=owner)
+    behind = 1.25  # the capture clock, 40 s into the call (exaggerated)
+    with django_capture_on_commit_callbacks(execute=True):
+        for completed, text in [(False, "later on"), (True, "later on then")]:
+            out = replace(segment(40, text, completed=completed), wall_offset_s=behind)
+            emission = Emission(finals=[out]) if completed else Emission(drafts=[out])
+            emission_store(session=session, emission=emission, owner=owner)
+
+    row = Segment.objects.get(meeting=session.meeting)
+    assert (row.start, row.end) == (40.0, 41.0)  # the recording's clock
+    assert row.absolute_start_time == session.started_at + timedelta(seconds=41.25)
+    assert row.absolute_end_time == session.started_at + timedelta(seconds=42.25)
+    published = [
+        s["absolute_start_time"] for m in event_log(session) for s in m["payload"]["segments"]
+    ]
+    assert published == [row.absolute_start_time.isoformat().replace("+00:00", "Z")] * 2
+
+
 def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:
     session_claim(session=session, owner="old")
     session_claim(session=session, owner="new")
@@ -431,9 +453,10 @@ def recorded_meeting(user: User, tmp_path: Path, *, native_id: str) -> MeetingSe
         writer.write(read_wav_pcm16k(path), t=0.0)
         writer.close(status=RecordingStatus.COMPLETED)
     assert writer.recording.file_path.endswith(".opus")
-    # The live pass: two speakers, a poor transcript.
-    for seq, (start, end, speaker, text) in enumerate(
-        [(0.0, 1.2, "Alice", "the quarter"), (1.2, 3.0, "Bob", "reviews on Monday")]
+    # The live pass: two speakers, a poor transcript, stamped as the capture clock fell behind
+    # the wall clock (exaggerated).
+    for seq, (start, end, speaker, text, behind) in enumerate(
+        [(0.0, 1.2, "Alice", "the quarter", 0.3), (1.2, 3.0, "Bob", "reviews on Monday", 0.4)]
     ):
         Segment.objects.create(
             meeting=meeting,
@@ -444,8 +467,8 @@ def recorded_meeting(user: User, tmp_path: Path, *, native_id: str) -> MeetingSe
             text=text,
             speaker=speaker,
             completed=True,
-            absolute_start_time=session.started_at,
-            absolute_end_time=session.started_at,
+            absolute_start_time=session.started_at + timedelta(seconds=start + behind),
+            absolute_end_time=session.started_at + timedelta(seconds=end + behind),
         )
     return session
 
@@ -468,6 +491,12 @@ def test_the_post_meeting_pass_replaces_segments_and_keeps_speakers(
     assert {w["speaker"] for w in words if w["end"] <= 1.1} == {"Alice"}
     assert {w["speaker"] for w in words if w["start"] >= 1.3} == {"Bob"}
     assert all(r.segment_id.startswith(f"{session.session_uid}:offline:") for r in rows)
+    # Absolute times keep the drift the live segments were stamped with.
+    for row in rows:
+        behind = 0.4 if row.start >= 1.2 else 0.3
+        assert row.absolute_start_time == session.started_at + timedelta(
+            seconds=row.start + behind
+        ), (row.start, row.absolute_start_time)
 
 
 def test_post_transcribe_queues_the_pass_for_the_owner_only(

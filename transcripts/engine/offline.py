@@ -13,6 +13,7 @@ from django.utils import timezone
 from meetings.models import Meeting, Recording, RecordingStatus
 from transcripts.engine.model import get_model, model_path, resolved_device
 from transcripts.engine.store import transcript_ready
+from transcripts.engine.wallclock import WallOffsets
 from transcripts.models import Segment
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,12 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
         session = recording.session
         assert session is not None
         live: list[tuple[float, float, str | None]] = []
+        # The capture clock's drift as the live segments were stamped with it (the stream's
+        # `clock` entries may have expired): the new segments' absolute times follow it.
+        wall = WallOffsets()
         for segment in Segment.objects.filter(meeting=meeting, session_uid=session.session_uid):
+            stamped = (segment.absolute_start_time - session.started_at).total_seconds()
+            wall.add(t=segment.start, offset_s=round(stamped - segment.start, 4))
             words = segment.words or []
             if words:
                 live.extend((w["start"], w["end"], w.get("speaker")) for w in words)
@@ -91,6 +97,8 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
         now = timezone.now()
         rows: list[Segment] = []
         for index, seg in enumerate(segments):
+            start, end = round(seg.start, 3), round(seg.end, 3)
+            drift = wall.at(start)
             words = [
                 {
                     "word": w.word,
@@ -106,14 +114,14 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
                     meeting=meeting,
                     session_uid=session.session_uid,
                     segment_id=f"{session.session_uid}:offline:{index}",
-                    start=round(seg.start, 3),
-                    end=round(seg.end, 3),
+                    start=start,
+                    end=end,
                     text=seg.text.strip(),
                     speaker=_speaker_at(live, seg.start, seg.end),
                     language=info.language,
                     completed=True,
-                    absolute_start_time=session.started_at + timedelta(seconds=seg.start),
-                    absolute_end_time=session.started_at + timedelta(seconds=seg.end),
+                    absolute_start_time=session.started_at + timedelta(seconds=start + drift),
+                    absolute_end_time=session.started_at + timedelta(seconds=end + drift),
                     words=words,
                     created_at=now,
                     updated_at=now,

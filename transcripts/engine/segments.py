@@ -14,6 +14,7 @@ from typing import Any
 
 from transcripts.engine.model import Word
 from transcripts.engine.speakers import SpeakerTimeline
+from transcripts.engine.wallclock import WallOffsets
 
 # A segment's start stays where its id was first used while its first word is this close to it.
 PIN_SLACK_S = 0.5
@@ -31,6 +32,8 @@ class SegmentOut:
     language: str | None
     completed: bool
     words: list[dict[str, Any]]
+    # Seconds to add to `start`/`end` for wall time (the capture clock's drift at `start`).
+    wall_offset_s: float = 0.0
 
 
 class SegmentWriter:
@@ -38,10 +41,16 @@ class SegmentWriter:
     changed drafts go out again and vanished ones are withdrawn (published empty)."""
 
     def __init__(
-        self, session_uid: str, speakers: SpeakerTimeline, *, last_start: float = -1.0
+        self,
+        session_uid: str,
+        speakers: SpeakerTimeline,
+        *,
+        last_start: float = -1.0,
+        wall: WallOffsets | None = None,
     ) -> None:
         self.session_uid = session_uid
         self.speakers = speakers
+        self.wall = wall or WallOffsets()
         self.draft_ids: list[str] = []
         self.draft_texts: dict[str, str] = {}
         self.pins: dict[str, float] = {}
@@ -83,6 +92,7 @@ class SegmentWriter:
                 language=language,
                 completed=False,
                 words=[],
+                wall_offset_s=self.wall.at(start),
             )
             for i, start in [*self.withdrawn, *vanished]
         ]
@@ -160,4 +170,5 @@ class SegmentWriter:
                 }
                 for w in words
             ],
+            wall_offset_s=self.wall.at(start),
         )

@@ -23,6 +23,7 @@ from vexa_site.redis import get_job_redis
 
 
 def _fields(session: MeetingSession, out: SegmentOut) -> dict[str, Any]:
+    drift = out.wall_offset_s
     return {
         "session_uid": session.session_uid,
         "start": out.start,
@@ -31,8 +32,8 @@ def _fields(session: MeetingSession, out: SegmentOut) -> dict[str, Any]:
         "speaker": out.speaker,
         "language": out.language,
         "completed": out.completed,
-        "absolute_start_time": session.started_at + timedelta(seconds=out.start),
-        "absolute_end_time": session.started_at + timedelta(seconds=out.end),
+        "absolute_start_time": session.started_at + timedelta(seconds=out.start + drift),
+        "absolute_end_time": session.started_at + timedelta(seconds=out.end + drift),
         "words": out.words,
     }
 

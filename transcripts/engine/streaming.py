@@ -18,8 +18,8 @@ Time is the session's `t` (seconds since `MeetingSession.started_at`); audio gap
 
 `checkpoint()` is everything needed to continue after a crash: the stream position of the
 first audio not yet finalized, the cut time, the next segment number, the config in force, the
-speaker intervals and the prompt. Output before the cut was final and committed with that
-checkpoint, so a successor neither repeats nor misses it.
+speaker intervals, the capture clock's drift (`wallclock`) and the prompt. Output before the cut
+was final and committed with that checkpoint, so a successor neither repeats nor misses it.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from transcripts.engine.model import PassRequest, PassResult, Word
 from transcripts.engine.segments import SegmentOut, SegmentWriter
 from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.vad import SpeechProbabilities
+from transcripts.engine.wallclock import WallOffsets
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ class StreamingTranscriber:
         self.prompt_text: str = str(state.get("prompt_text", ""))
         self.detected_language: str | None = state.get("language")
         self.speakers = SpeakerTimeline.load(state.get("speakers", []))
+        self.wall = WallOffsets.load(state.get("wall", []))
         self.passes: int = int(state.get("passes", 0))
         self.finished: bool = bool(state.get("finished", False))
         # The buffer: samples from `cut_t` on (the timeline restarts at gaps too long to fill).
@@ -242,7 +244,10 @@ class StreamingTranscriber:
         self._hypothesis_heard_s = 0.0  # the buffer the pass that made it had
         self.recent_finals: list[Word] = list(self.committed[-5:])
         self.segments = SegmentWriter(
-            session_uid, self.speakers, last_start=float(state.get("last_start", -1.0))
+            session_uid,
+            self.speakers,
+            last_start=float(state.get("last_start", -1.0)),
+            wall=self.wall,
         )
         self.last_language: str | None = self.detected_language
         self.history: list[dict[str, Any]] = []  # per-pass record, for tests and benchmarks
@@ -275,6 +280,8 @@ class StreamingTranscriber:
                     state=entry.state or "stop",
                     t=float(entry.t or 0.0),
                 )
+            elif entry.type == "clock" and entry.wall_offset is not None:
+                self.wall.add(t=float(entry.t or 0.0), offset_s=entry.wall_offset)
             elif entry.type == "config":
                 # The new settings apply to audio after the change: finish what came before.
                 at = float(entry.t) if entry.t is not None else self.end_t
@@ -775,6 +782,7 @@ class StreamingTranscriber:
             "language": self.detected_language,
             "prompt_text": self.prompt_text,
             "speakers": self.speakers.dump(),
+            "wall": self.wall.dump(cut_t=self.cut_t),
             "committed": [
                 {"word": w.text, "start": w.start, "end": w.end, "probability": w.probability}
                 for w in self.committed
