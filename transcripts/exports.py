@@ -1,18 +1,20 @@
 """Transcript exports: plain text (the share-link layout), SubRip, WebVTT and JSON.
 
 Times in txt are offsets from the meeting's start (`[HH:MM:SS]`); srt/vtt cue times are the same
-offsets with milliseconds. Offsets come from absolute times, so several bot sessions of one
-meeting line up on one clock.
+offsets with milliseconds. An offset is the segment's session start (wall clock, so several bot
+sessions of one meeting line up) plus its `start` in the session (the capture's clock, the
+recording's): subtitles stay on the recording, which `absolute_start_time` leaves by the
+capture clock's drift (`bots.runtime.wallclock`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from meetings.models import Meeting, Platform
+from meetings.models import Meeting, MeetingSession, Platform
 from meetings.serializers import meeting_wire
 from transcripts.models import Segment
 from transcripts.serializers import segment_wire
@@ -96,20 +98,37 @@ def continues_sentence(
 
 @dataclass
 class Utterance:
+    """Joined segments: `start`/`end` on the wall clock (absolute times), `at`/`until` on the
+    recording's (the session's start plus the segments' `start`/`end`)."""
+
     start: datetime
     end: datetime
     speaker: str
     text: str
+    at: datetime
+    until: datetime
 
 
-def utterances(segments: Sequence[Segment]) -> list[Utterance]:
-    """Segments joined into readable utterances (the stored segments stay as they are)."""
+def utterances(
+    segments: Sequence[Segment], session_starts: dict[str, datetime] | None = None
+) -> list[Utterance]:
+    """Segments joined into readable utterances (the stored segments stay as they are);
+    `session_starts` by `session_uid` (else the absolute times stand in for the recording's)."""
     out: list[Utterance] = []
     for s in segments:
         text = _one_line(s.text)
         if not text:
             continue
         speaker = s.speaker or UNKNOWN_SPEAKER
+        session_start = (session_starts or {}).get(s.session_uid)
+        at, until = (
+            (s.absolute_start_time, s.absolute_end_time)
+            if session_start is None
+            else (
+                session_start + timedelta(seconds=s.start),
+                session_start + timedelta(seconds=s.end),
+            )
+        )
         last = out[-1] if out else None
         if last is not None and continues_sentence(
             text=last.text,
@@ -121,9 +140,16 @@ def utterances(segments: Sequence[Segment]) -> list[Utterance]:
         ):
             last.text = f"{last.text} {text}"
             last.end = max(last.end, s.absolute_end_time)
+            last.until = max(last.until, until)
             continue
-        out.append(Utterance(s.absolute_start_time, s.absolute_end_time, speaker, text))
+        out.append(Utterance(s.absolute_start_time, s.absolute_end_time, speaker, text, at, until))
     return out
+
+
+def _session_starts(meeting: Meeting) -> dict[str, datetime]:
+    return dict(
+        MeetingSession.objects.filter(meeting=meeting).values_list("session_uid", "started_at")
+    )
 
 
 def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
@@ -136,17 +162,17 @@ def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
         f"Date: {origin.strftime('%Y-%m-%d %H:%M:%S')}",
         "",
     ]
-    for u in utterances(segments):
-        lines.append(f"[{_hms(_offset(origin, u.start))}] {u.speaker}: {u.text}")
+    for u in utterances(segments, _session_starts(meeting)):
+        lines.append(f"[{_hms(_offset(origin, u.at))}] {u.speaker}: {u.text}")
     return "\n".join(lines) + "\n"
 
 
 def _cues(meeting: Meeting, segments: Sequence[Segment]) -> list[tuple[float, float, str, str]]:
     origin = _origin(meeting, segments)
     cues = []
-    for u in utterances(segments):
-        start = _offset(origin, u.start)
-        end = max(start, _offset(origin, u.end))
+    for u in utterances(segments, _session_starts(meeting)):
+        start = _offset(origin, u.at)
+        end = max(start, _offset(origin, u.until))
         cues.append((start, end, u.speaker, u.text))
     return cues
 
