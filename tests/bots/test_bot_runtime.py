@@ -640,7 +640,7 @@ def test_a_bot_carries_on_through_a_redis_restart(
     from bots.tasks import run_bot
 
     native = meet_id()
-    outage_s = 5.0  # longer than redis-py's own retries last (about a second)
+    outage_s = 2.5  # longer than redis-py's own retries last (about a second)
     call_s = two_turns_around(bot_stack, speech, native, pause_s=outage_s + 2.0)
     meeting = unqueued_meeting(carol, native)
     # The bot's own Redis (broker, stream, control channel), so that restarting it leaves the

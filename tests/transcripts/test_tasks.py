@@ -200,7 +200,7 @@ def test_a_worker_carries_on_through_a_redis_restart(
             t = feed_pcm(stream, clips["garden"].pcm, realtime=True)
             wait_first_final(session)
             # Longer than redis-py's own retries last (about a second).
-            server.restart(down_s=5)
+            server.restart(down_s=2.5)
             t = feed_pcm(stream, clips["budget"].pcm, start_t=t, realtime=True)
             stream.append_end(reason="stopped")
             wait_for(lambda: finished(session), timeout_s=30, what="the session to finish")
