@@ -2,7 +2,7 @@
 
 The capture counts samples (the page's audio clock, `../shared/BROWSER.md`), so `t` keeps the
 recording and the transcript's relative times exact. That clock drifts from the wall clock,
-though (-0.04 % to +0.12 % measured on this kind of host: up to 4.4 s an hour), and a segment's
+though (-0.04 % to +0.18 % measured on this kind of host: up to 6.4 s an hour), and a segment's
 `absolute_start_time` (the session's start plus `t`) drifted with it.
 
 The bot stamps each chunk's arrival on the wall clock. Delivery only ever adds delay, so the
@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 WINDOW_S = 30.0
-# Real clocks drift far less (0.12 % measured). A window whose chunks all came late (a browser
+# Real clocks drift far less (0.18 % at most, measured). A window whose chunks all came late (a browser
 # loop stalled throughout, the system clock stepped) moves the offset by no more than this rate.
 MAX_DRIFT_RATE = 0.005
 
