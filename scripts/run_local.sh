@@ -4,13 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .local var
-# Secrets live here (secret key, admin key, demo key, operator password): for this user only.
+# Secrets live here (secret key, admin and metrics tokens, demo key, operator password): for
+# this user only.
 chmod 700 .local
 [ -s .local/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > .local/secret_key
 [ -s .local/operator_password ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' > .local/operator_password
 [ -s .local/admin_token ] || .venv/bin/python -c 'import secrets; print("adm_" + secrets.token_urlsafe(32))' > .local/admin_token
+[ -s .local/metrics_token ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > .local/metrics_token
 export SECRET_KEY="${SECRET_KEY:-$(cat .local/secret_key)}"
 export ADMIN_API_TOKEN="${ADMIN_API_TOKEN:-$(cat .local/admin_token)}"
+export METRICS_TOKEN="${METRICS_TOKEN:-$(cat .local/metrics_token)}"
 export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-8000}"
 # honcho gives every process its own PORT; the web server reads WEB_PORT.
 export WEB_PORT="$PORT"

@@ -109,6 +109,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [PUBLIC_BASE_URL])
 ADMIN_API_TOKEN = env_str("ADMIN_API_TOKEN", "")
 if ADMIN_API_TOKEN and len(ADMIN_API_TOKEN) < 16:
     raise ImproperlyConfigured("ADMIN_API_TOKEN must be at least 16 characters long")
+# Prometheus' bearer token for GET /metrics; empty: no /metrics.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
 
 INSTALLED_APPS = [
     "daphne",

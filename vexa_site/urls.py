@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from vexa_site import health
+from vexa_site.metrics import metrics
 from vexa_site.status_page import status_page
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/"), name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("django-admin/status/", admin.site.admin_view(status_page), name="admin_status"),
     path("dashboard/", include("dashboard.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 WINDOW_S = 30.0
-# Real clocks drift far less (0.18 % at most, measured). A window whose chunks all came late (a browser
-# loop stalled throughout, the system clock stepped) moves the offset by no more than this rate.
+# Real clocks drift far less (0.18 % at most, measured). A window whose chunks all came late (a
+# browser loop stalled throughout, the system clock stepped) moves the offset no faster.
 MAX_DRIFT_RATE = 0.005
 
 

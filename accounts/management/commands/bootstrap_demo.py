@@ -49,6 +49,11 @@ class Command(BaseCommand):
             f"  API key     {issued.plain}",
             f"  Admin key   {settings.ADMIN_API_TOKEN}",
         ]
+        if settings.METRICS_TOKEN:
+            lines.append(
+                f"  Metrics     {settings.PUBLIC_BASE_URL}/metrics "
+                f"(Authorization: Bearer {settings.METRICS_TOKEN})"
+            )
         password_file: Path | None = options["operator_password_file"]
         if password_file is not None:
             password = password_file.read_text().strip()
