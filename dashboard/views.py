@@ -175,12 +175,20 @@ def _attendance(meeting: Meeting) -> list[dict[str, Any]]:
 def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
     segments = transcript_selectors.segment_list(meeting=meeting)
     is_live = meeting.status in LIVE_STATUSES
+    completed = list(
+        recordings.recordings_for(user=user)
+        .filter(meeting=meeting, status=RecordingStatus.COMPLETED)
+        .order_by("created_at", "id")
+    )
+    # An utterance plays from its own session's recording: its `start_s` is a position in it.
+    played_by = {r.session.session_uid: r.pk for r in completed if r.session is not None}
+    utterances = [] if is_live else exports.utterances([s for s in segments if s.completed])
     return {
         "meeting": meeting,
         # While live, one line per segment, which the page's event feed updates in place by
         # segment id; afterwards the same speaker's consecutive segments as one utterance.
         "segments": segments if is_live else [],
-        "utterances": [] if is_live else exports.utterances([s for s in segments if s.completed]),
+        "utterances": [(u, played_by.get(u.session_uid)) for u in utterances],
         "drafts": [] if is_live else [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
         "attendance": _attendance(meeting),
@@ -191,9 +199,7 @@ def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
                 "expires_at": recording_expires_at(r),
                 "suffix": Path(r.file_path).suffix,
             }
-            for r in recordings.recordings_for(user=user)
-            .filter(meeting=meeting, status=RecordingStatus.COMPLETED)
-            .order_by("created_at", "id")
+            for r in completed
         ],
     }
 

@@ -99,7 +99,8 @@ def continues_sentence(
 @dataclass
 class Utterance:
     """Joined segments: `start`/`end` on the wall clock (absolute times), `at`/`until` on the
-    recording's (the session's start plus the segments' `start`/`end`)."""
+    recording's (the session's start plus the segments' `start`/`end`); `start_s` is where
+    the first one starts in its session's recording (`session_uid`)."""
 
     start: datetime
     end: datetime
@@ -107,6 +108,8 @@ class Utterance:
     text: str
     at: datetime
     until: datetime
+    session_uid: str = ""
+    start_s: float = 0.0
 
 
 def utterances(
@@ -142,7 +145,18 @@ def utterances(
             last.end = max(last.end, s.absolute_end_time)
             last.until = max(last.until, until)
             continue
-        out.append(Utterance(s.absolute_start_time, s.absolute_end_time, speaker, text, at, until))
+        out.append(
+            Utterance(
+                s.absolute_start_time,
+                s.absolute_end_time,
+                speaker,
+                text,
+                at,
+                until,
+                session_uid=s.session_uid,
+                start_s=s.start,
+            )
+        )
     return out
 
 

@@ -8,11 +8,12 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 from playwright.async_api import Page
 
@@ -22,7 +23,7 @@ from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus
 from tests import processes
 from tests.bots.conftest import wait_for
-from tests.meetings.builders import add_segments, meeting_in
+from tests.meetings.builders import add_segments, meeting_in, recorded
 from tests.transcripts.realtime_support import DEADLINE_S, SseEvent, sse_events
 from transcripts import realtime
 from transcripts.models import Segment
@@ -32,8 +33,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="module")
-def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
-    with django_db_blocker.unblock(), processes.daphne_server() as base:
+def recordings_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("recordings")
+
+
+@pytest.fixture(scope="module")
+def daphne(django_db_setup: Any, django_db_blocker: Any, recordings_dir: Path) -> Iterator[str]:
+    env = {"RECORDINGS_DIR": str(recordings_dir)}
+    with django_db_blocker.unblock(), processes.daphne_server(env) as base:
         yield base
 
 
@@ -257,3 +264,36 @@ def test_the_meetings_list_follows_a_live_bots_status(
     assert shown() == "joining"
     lifecycle.transition(meeting_id=meeting.pk, to=MeetingStatus.ACTIVE, source="bot_callback")
     wait_for(lambda: shown() == "active", timeout_s=DEADLINE_S, what="the row to show active")
+
+
+def test_a_transcript_lines_time_plays_the_recording_from_where_the_line_starts(
+    daphne: str, host: BrowserHost, alice: User, alice_key: str, recordings_dir: Path
+) -> None:
+    with override_settings(RECORDINGS_DIR=recordings_dir):
+        recording = recorded(alice, seconds=6.0)
+    session = recording.session
+    assert session is not None
+    # Absolute times carry the capture clock's drift (1.5 s here, exaggerated); the recording
+    # keeps the capture's clock, so the player goes by `start`.
+    drift = timedelta(seconds=1.5)
+    for index, (start, speaker, text) in enumerate(
+        [(0.5, "Alice", "First line."), (4.0, "Bob", "Second line.")]
+    ):
+        at = session.started_at + timedelta(seconds=start) + drift
+        Segment.objects.create(
+            meeting_id=session.meeting_id, session_uid=session.session_uid,
+            segment_id=f"{session.session_uid}:{index}", start=start, end=start + 1.0, text=text,
+            speaker=speaker, completed=True, absolute_start_time=at,
+            absolute_end_time=at + timedelta(seconds=1),
+        )  # fmt: skip
+    page = host.run(sign_in(host, daphne, alice_key))
+    host.run(page.goto(f"{daphne}/dashboard/meetings/{recording.meeting_id}"))
+
+    host.run(page.locator("button.seek", has_text=":").nth(1).click())
+
+    def position() -> float:
+        return float(host.run(page.evaluate("document.querySelector('audio').currentTime")))
+
+    wait_for(lambda: position() >= 4.0, timeout_s=10, what="the player at the second line")
+    assert position() < 5.5
+    host.run(page.context.close())

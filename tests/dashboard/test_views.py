@@ -269,7 +269,8 @@ def test_a_finished_meetings_page_plays_and_downloads_its_recording(
         part = client.get(url, HTTP_RANGE="bytes=44-99")
         anonymous = Client().get(url)
 
-    assert f'<audio controls preload="none" src="{url}">'.encode() in page.content
+    player = f'<audio controls preload="none" data-recording="{recording.pk}" src="{url}">'
+    assert player.encode() in page.content
     assert whole.status_code == 200
     assert whole["Content-Type"] == "audio/ogg"
     assert f'filename="recording-{recording.pk}.opus"' in whole["Content-Disposition"]
