@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import login, logout
@@ -111,16 +112,29 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:login")
 
 
-def _list_context(user: User, *, status: str | None, error: str | None) -> dict[str, Any]:
+def _list_context(
+    user: User, *, status: str | None, error: str | None, text: str = ""
+) -> dict[str, Any]:
     if status not in {s.value for s in MeetingStatus}:
         status = None
-    filters = {"status": status} if status else {}
-    page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
+    text = text.strip()[: meeting_selectors.SEARCH_MAX_CHARS]
+    filters = {"status": status, "q": text}
+    page = meeting_selectors.meeting_list(
+        user=user, filters={k: v for k, v in filters.items() if v}, limit=50
+    )
+    said = (
+        transcript_selectors.segment_first_matches(meetings=page.meetings, text=text)
+        if text
+        else {}
+    )
     return {
-        "meetings": page.meetings,
+        "meetings": [(m, said.get(m.pk)) for m in page.meetings],
         # While a listed bot is on its way or in a call, the rows fetch themselves again.
         "refresh_s": LIST_REFRESH_S if any(m.is_live for m in page.meetings) else None,
         "status": status or "",
+        "q": text,
+        # The rows' own refresh keeps the filters.
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "statuses": [s.value for s in MeetingStatus],
         "error": error,
     }
@@ -129,7 +143,7 @@ def _list_context(user: User, *, status: str | None, error: str | None) -> dict[
 @dashboard_login_required
 def meetings_view(request: HttpRequest, user: User) -> HttpResponse:
     status = request.GET.get("status") or None
-    context = _list_context(user, status=status, error=None)
+    context = _list_context(user, status=status, error=None, text=request.GET.get("q", ""))
     template = "dashboard/_meeting_rows.html" if _is_htmx(request) else "dashboard/meetings.html"
     return render(request, template, context)
 

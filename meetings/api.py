@@ -80,6 +80,12 @@ class MeetingListApi(MeetingApi):
         )
         status = serializers.ChoiceField(choices=MeetingStatus.choices, required=False)
         platform = serializers.ChoiceField(choices=Platform.choices, required=False)
+        q = serializers.CharField(
+            required=False,
+            max_length=selectors.SEARCH_MAX_CHARS,
+            help_text="Text in the meeting's name, its platform id or its final transcript "
+            "(any case).",
+        )
 
         class Meta:
             ref_name = "MeetingListQuery"
@@ -98,7 +104,7 @@ class MeetingListApi(MeetingApi):
             "The caller's meetings, newest first, in every status; each has its status "
             "history in `data.status_transition`. Without `limit` all meetings are returned; "
             "with `limit`/`offset`, `has_more` tells whether another page follows. Filters: "
-            "`status`, `platform`."
+            "`status`, `platform`, and `q`, text to find (an extension: Vexa has no search)."
         ),
         parameters=[Input],
         responses={
@@ -112,7 +118,7 @@ class MeetingListApi(MeetingApi):
     )
     def get(self, request: Request) -> Response:
         args = dict(parse_query(self.Input, request))
-        filters = {k: args[k] for k in ("status", "platform") if k in args}
+        filters = {k: args[k] for k in ("status", "platform", "q") if k in args}
         page = selectors.meeting_list(
             user=request_user(request),
             filters=filters,

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from bots.platforms import normalize_native_id
 from meetings.models import Meeting, MeetingStatus, Platform
+from transcripts.models import Segment
 from vexa_site.errors import InvalidInput, NotFound
 
 MEETING_NOT_FOUND = "Meeting not found"
+SEARCH_MAX_CHARS = 200
 
 
 class MeetingFilter(django_filters.FilterSet):
@@ -22,10 +24,21 @@ class MeetingFilter(django_filters.FilterSet):
 
     status = django_filters.ChoiceFilter(choices=MeetingStatus.choices)
     platform = django_filters.ChoiceFilter(choices=Platform.choices)
+    q = django_filters.CharFilter(method="filter_text", max_length=SEARCH_MAX_CHARS)
 
     class Meta:
         model = Meeting
-        fields = ("status", "platform")
+        fields = ("status", "platform", "q")
+
+    def filter_text(self, queryset: QuerySet[Meeting], name: str, value: str) -> QuerySet[Meeting]:
+        """Meetings whose name, platform id or final transcript contains `value` (any case)."""
+        text = value.strip()
+        if not text:
+            return queryset
+        said = Segment.objects.filter(meeting=OuterRef("pk"), completed=True, text__icontains=text)
+        return queryset.filter(
+            Q(data__name__icontains=text) | Q(native_meeting_id__icontains=text) | Exists(said)
+        )
 
 
 @dataclass(frozen=True)

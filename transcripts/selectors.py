@@ -16,6 +16,20 @@ def segment_list(*, meeting: Meeting) -> list[Segment]:
     return list(Segment.objects.filter(meeting=meeting).order_by("absolute_start_time", "id"))
 
 
+def segment_first_matches(*, meetings: list[Meeting], text: str) -> dict[int, str]:
+    """For each meeting, the text of its earliest final segment containing `text` (any case),
+    in one query; meetings where it was not said are left out."""
+    rows = (
+        Segment.objects.filter(meeting__in=meetings, completed=True, text__icontains=text)
+        .order_by("meeting_id", "absolute_start_time", "id")
+        .values_list("meeting_id", "text")
+    )
+    first: dict[int, str] = {}
+    for meeting_id, said in rows:
+        first.setdefault(meeting_id, said)
+    return first
+
+
 def share_get_public(*, share_id: str) -> ShareLink:
     """A share link that still works (not revoked, not expired), with its meeting."""
     link = (

@@ -72,7 +72,46 @@ def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: s
     client = signed_in(alice_key)
     fragment = client.get("/dashboard/?status=completed", HTTP_HX_REQUEST="true")
     assert b"<html" not in fragment.content
-    assert b"No meetings yet" in fragment.content
+    assert b"No meetings match." in fragment.content
+
+
+def test_the_list_finds_meetings_by_words_said_and_shows_the_line_that_said_them(
+    alice: User, bob: User, alice_key: str, django_assert_num_queries: Any
+) -> None:
+    said = meeting_in(alice, "completed", native_meeting_id="sai-dbud-get")
+    add_segments(
+        said,
+        [
+            (0.0, 2.0, "Alice", "Good morning."),
+            (2.0, 4.0, "Bob", "The quarterly <b>BUDGET</b> review is on Monday."),
+            (5.0, 6.0, "Bob", "Budget again."),
+        ],
+    )
+    other = meeting_in(alice, "completed", native_meeting_id="oth-erme-eet")
+    add_segments(other, [(0.0, 1.0, "Alice", "Nothing to see.")])
+    theirs = meeting_in(bob, "completed", native_meeting_id="the-irsb-udg")
+    add_segments(theirs, [(0.0, 1.0, "Bob", "Our budget.")])
+    client = signed_in(alice_key)
+    client.get("/dashboard/")
+
+    # Session, user, key, the page of meetings, the lines: as many for any number found.
+    with django_assert_num_queries(5):
+        rows = client.get("/dashboard/?q=budget", HTTP_HX_REQUEST="true").content.decode()
+    page = client.get("/dashboard/?q=budget&status=completed").content.decode()
+
+    assert f"/dashboard/meetings/{said.pk}" in rows
+    assert f"/dashboard/meetings/{other.pk}" not in rows
+    assert f"/dashboard/meetings/{theirs.pk}" not in rows
+    # The first line that said it, escaped.
+    assert "The quarterly &lt;b&gt;BUDGET&lt;/b&gt; review is on Monday." in rows
+    assert "Budget again" not in rows
+    assert 'name="q" value="budget"' in page
+    assert (
+        client.get("/dashboard/?q=nowhere", HTTP_HX_REQUEST="true")
+        .content.decode()
+        .count("No meetings match.")
+        == 1
+    )
 
 
 def test_the_list_fetches_its_rows_again_only_while_a_meeting_is_live(

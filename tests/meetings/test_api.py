@@ -108,6 +108,32 @@ def test_listing_meetings_takes_the_same_few_queries_for_any_number(
         assert len(alice_api.get("/meetings?limit=5").json()["meetings"]) == 5
 
 
+def test_listing_meetings_finds_them_by_name_id_or_words_said(
+    alice: User, bob: User, alice_api: APIClient
+) -> None:
+    said = meeting_in(alice, S.COMPLETED, native_meeting_id="sai-dbud-get")
+    add_segments(said, [(0.0, 2.0, "Bob", "The quarterly BUDGET review is on Monday.")])
+    named = meeting_in(
+        alice, S.COMPLETED, native_meeting_id="nam-edbu-dge", data={"name": "Budget"}
+    )
+    other = meeting_in(alice, S.COMPLETED, native_meeting_id="oth-erme-eet")
+    add_segments(other, [(0.0, 1.0, "Alice", "Nothing to see.")])
+    drafted = meeting_in(alice, S.ACTIVE, native_meeting_id="dra-fted-mtg")
+    add_segments(drafted, [(0.0, 1.0, "Alice", "budget, maybe")], completed=False)
+    theirs = meeting_in(bob, S.COMPLETED, native_meeting_id="the-irsb-udg")
+    add_segments(theirs, [(0.0, 1.0, "Bob", "Our budget.")])
+
+    found = alice_api.get("/meetings?q=budget").json()["meetings"]
+    by_id = alice_api.get("/meetings?q=OTH-ERME").json()["meetings"]
+    too_long = alice_api.get("/meetings", {"q": "x" * 201})
+
+    # Final words only: a draft may still change.
+    assert [m["id"] for m in found] == [named.pk, said.pk]
+    assert [m["id"] for m in by_id] == [other.pk]
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["loc"] == ["query", "q"]
+
+
 # --- GET /meetings/{id} -------------------------------------------------------------------------
 
 
