@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from meetings.models import Meeting
@@ -18,16 +19,19 @@ def segment_list(*, meeting: Meeting) -> list[Segment]:
 
 def segment_first_matches(*, meetings: list[Meeting], text: str) -> dict[int, str]:
     """For each meeting, the text of its earliest final segment containing `text` (any case),
-    in one query; meetings where it was not said are left out."""
-    rows = (
-        Segment.objects.filter(meeting__in=meetings, completed=True, text__icontains=text)
-        .order_by("meeting_id", "absolute_start_time", "id")
-        .values_list("meeting_id", "text")
+    in one query of one row per meeting (a common word must not fetch every line that has it);
+    meetings where it was not said are left out."""
+    first = (
+        Segment.objects.filter(meeting=OuterRef("pk"), completed=True, text__icontains=text)
+        .order_by("absolute_start_time", "id")
+        .values("text")[:1]
     )
-    first: dict[int, str] = {}
-    for meeting_id, said in rows:
-        first.setdefault(meeting_id, said)
-    return first
+    rows = (
+        Meeting.objects.filter(pk__in=[m.pk for m in meetings])
+        .annotate(said=Subquery(first))
+        .values_list("pk", "said")
+    )
+    return {pk: said for pk, said in rows if said is not None}
 
 
 def share_get_public(*, share_id: str) -> ShareLink:
