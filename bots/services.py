@@ -294,6 +294,21 @@ def bot_rejoin_record(*, meeting_id: int, cause: str) -> None:
         meeting.save(update_fields=["data", "updated_at"])
 
 
+def bot_rejoin_resumed(*, meeting_id: int) -> None:
+    """Note when the bot was back in the call after its latest rejoin (`resumed_at` of the last
+    `data.bot_rejoins` entry; the gap in the transcript and the recording ends there). Row
+    locked, like `bot_rejoin_record`; a second call keeps the first time."""
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        data = dict(meeting.data or {})
+        rejoins = [dict(entry) for entry in data.get("bot_rejoins") or []]
+        if not rejoins or rejoins[-1].get("resumed_at"):
+            return
+        rejoins[-1]["resumed_at"] = timezone.now().isoformat().replace("+00:00", "Z")
+        meeting.data = {**data, "bot_rejoins": rejoins}
+        meeting.save(update_fields=["data", "updated_at"])
+
+
 def bot_can_take_over(meeting: Meeting) -> bool:
     """Whether a new bot may take over the meeting should its bot be lost: it was let into the
     call (`active`, or back in the waiting room after a rejoin) and has rejoins left

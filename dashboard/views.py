@@ -186,6 +186,20 @@ def _attendance(meeting: Meeting) -> list[dict[str, Any]]:
     return stays
 
 
+def _rejoins(meeting: Meeting) -> list[dict[str, Any]]:
+    """`data.bot_rejoins` with how long each gap lasted (None: not back in the call)."""
+    rejoins = []
+    for entry in (meeting.data or {}).get("bot_rejoins") or []:
+        try:
+            lost = datetime.fromisoformat(entry["timestamp"])
+            resumed = entry.get("resumed_at")
+            gap_s = (datetime.fromisoformat(resumed) - lost).total_seconds() if resumed else None
+            rejoins.append({"at": lost, "cause": str(entry["cause"]), "gap_s": gap_s})
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue  # not the bot's shape: leave it out rather than fail the page
+    return rejoins
+
+
 def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
     segments = transcript_selectors.segment_list(meeting=meeting)
     is_live = meeting.status in LIVE_STATUSES
@@ -206,6 +220,7 @@ def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
         "drafts": [] if is_live else [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
         "attendance": _attendance(meeting),
+        "rejoins": _rejoins(meeting),
         "is_live": is_live,
         "recordings": [
             {

@@ -21,7 +21,7 @@ class MeetingSerializer(serializers.ModelSerializer[Meeting]):
     `data` carries the user's metadata (`name`, `notes`, `participants`, `languages`), the
     status history (`status_transition`), completion or failure details, who the bot saw in
     the call (`attendance`: `name`, `joined_at`, `left_at`) and why it had to join again
-    (`bot_rejoins`: `timestamp`, `cause`).
+    (`bot_rejoins`: `timestamp`, `cause`, and `resumed_at` once it was back in the call).
     """
 
     metadata = serializers.SerializerMethodField()

@@ -609,6 +609,10 @@ class BotRun:
             self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
             if self.status == MeetingStatus.AWAITING_ADMISSION:
                 self._transition(MeetingStatus.ACTIVE, reason="admitted_again")
+            db_retry(
+                lambda: bot_services.bot_rejoin_resumed(meeting_id=self.meeting_id),
+                what=f"meeting {self.meeting_id}: back in the call",
+            )
             logger.info(
                 "meeting %s: back in the call after %.1f s",
                 self.meeting_id,
@@ -626,6 +630,8 @@ class BotRun:
                 if self.status != MeetingStatus.ACTIVE:  # a takeover's may be already
                     reason = "admitted_again" if self.takeover else "admitted"
                     self._transition(MeetingStatus.ACTIVE, reason=reason)
+                if self.takeover:
+                    bot_services.bot_rejoin_resumed(meeting_id=self.meeting_id)
                 session_uid = session.session_uid
                 if self.config.get("transcribe_enabled") is not False:
                     transaction.on_commit(lambda: _enqueue_transcription(session_uid))

@@ -381,6 +381,8 @@ def test_a_bot_that_rejoins_into_the_waiting_room_awaits_admission_again_and_sto
     ]
     # It had been in the call: its transcript and recording say so.
     assert last_entry(done)["completion_reason"] == "stopped"
+    [rejoin] = done.data["bot_rejoins"]
+    assert "resumed_at" not in rejoin  # it was stopped before it was back
     assert Recording.objects.get(meeting=done).status == "completed"
 
 
@@ -549,6 +551,7 @@ def test_a_lost_bots_meeting_is_taken_over_by_another_bot_and_goes_on(
     assert last_entry(done)["completion_reason"] == "meeting_ended"
     [rejoin] = done.data["bot_rejoins"]
     assert "stopped heartbeating" in rejoin["cause"]
+    assert rejoin["resumed_at"] > rejoin["timestamp"]  # the new bot was in the call
     # The new bot went on with the stays the lost one stored: one each, from the first join.
     stays = done.data["attendance"]
     assert sorted(stay["name"] for stay in stays) == ["Alice", "Bob"]
@@ -757,6 +760,10 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
     ] * len(faults)
     assert last_entry(done)["completion_reason"] == "meeting_ended"
     assert [rejoin["cause"] for rejoin in done.data["bot_rejoins"]] == [f[0] for f in faults]
+    # Back in the call each time, within the pause the fault fell in.
+    for rejoin, fault in zip(done.data["bot_rejoins"], faults, strict=True):
+        lost, back = (datetime.fromisoformat(rejoin[k]) for k in ("timestamp", "resumed_at"))
+        assert timedelta(0) < back - lost < timedelta(seconds=fault[3]), rejoin
     # Nobody left while the bot was away: one stay each.
     assert sorted(entry["name"] for entry in done.data["attendance"]) == ["Alice", "Bob"]
     entries = stream_of(done)  # one session

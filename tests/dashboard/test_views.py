@@ -252,13 +252,32 @@ def test_a_failed_meeting_says_why_the_bot_failed(alice: User, alice_key: str) -
 def test_a_meeting_whose_bot_rejoined_says_when_and_why(alice: User, alice_key: str) -> None:
     meeting = meeting_in(alice, "active")
     bot_services.bot_rejoin_record(meeting_id=meeting.pk, cause="the meeting page crashed")
+    bot_services.bot_rejoin_resumed(meeting_id=meeting.pk)
+    first = Meeting.objects.get(pk=meeting.pk).data["bot_rejoins"][0]
+    bot_services.bot_rejoin_resumed(meeting_id=meeting.pk)  # a second call keeps the first time
     bot_services.bot_rejoin_record(meeting_id=meeting.pk, cause="the page <hung>")
+    data = Meeting.objects.get(pk=meeting.pk).data
+    assert data["bot_rejoins"][0] == first
+    assert first["resumed_at"] >= first["timestamp"]
+    assert "resumed_at" not in data["bot_rejoins"][1]
+    # Known times, for the page's wording.
+    data["bot_rejoins"] = [
+        {
+            "timestamp": "2026-12-07T10:00:00Z",
+            "cause": "the meeting page crashed",
+            "resumed_at": "2026-12-07T10:00:01.800000Z",
+        },
+        {"timestamp": "2026-12-07T10:05:00Z", "cause": "the page <hung>"},
+    ]
+    Meeting.objects.filter(pk=meeting.pk).update(data=data)
 
     page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}").content.decode()
 
-    stamps = [r["timestamp"] for r in Meeting.objects.get(pk=meeting.pk).data["bot_rejoins"]]
     assert "joined the call again 2 times" in page
-    assert f"{stamps[0]} (the meeting page crashed); {stamps[1]} (the page &lt;hung&gt;)." in page
+    assert (
+        "10:00:00 (the meeting page crashed), back 1.8 s later; "
+        "10:05:00 (the page &lt;hung&gt;), not back in the call."
+    ) in page
 
 
 def test_a_meeting_page_lists_who_attended_and_when(alice: User, alice_key: str) -> None:
