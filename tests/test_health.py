@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -150,3 +152,32 @@ def test_the_status_says_when_transcription_cannot_keep_up_with_a_live_meeting(
     assert problem.startswith("transcription is behind on 1 live session(s)")
     for session in MeetingSession.objects.filter(meeting__user=alice):
         SessionStream(session.session_uid).delete()
+
+
+def test_the_status_shows_how_soon_each_transcription_worker_shows_words_and_flags_a_slow_one(
+    admin_api: APIClient, db: Any
+) -> None:
+    from transcripts.engine.scheduler import WORKERS_KEY
+
+    redis = get_redis()
+    redis.delete(WORKERS_KEY)
+    now = time.time()
+
+    def announced(name: str, draft_p50_s: float, seconds_ago: float) -> None:
+        window = {"sessions": 4, "passes": 180, "draft_p50_s": draft_p50_s, "at": now - seconds_ago}
+        redis.hset(WORKERS_KEY, name, json.dumps(window))
+
+    announced("tx-a:11", 0.4, seconds_ago=20)
+    announced("tx-b:12", 2.6, seconds_ago=30)
+    announced("tx-gone:13", 9.0, seconds_ago=600)  # idle or gone since: not shown
+    try:
+        status = admin_api.get("/admin/status").json()
+    finally:
+        redis.delete(WORKERS_KEY)
+
+    workers = {w["name"]: w for w in status["transcription"]["workers"]}
+    assert sorted(workers) == ["tx-a:11", "tx-b:12"]
+    assert (workers["tx-a:11"]["draft_p50_s"], workers["tx-a:11"]["sessions"]) == (0.4, 4)
+    late = [p for p in status["problems"] if p.startswith("transcription worker")]
+    assert len(late) == 1
+    assert "tx-b:12 shows new words as drafts 2.6 s after their audio" in late[0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +16,9 @@ from tests.meetings.builders import meeting_in
 from vexa_site.redis import get_redis
 
 TOKEN = "metrics-token-0123456789"
+# A sample line: a name, at most one label (its value escaped: \\, \" and \n), a value.
 SAMPLE = re.compile(
-    r"^(?P<name>[a-z_]+)(?P<labels>\{[a-z_]+=\"[a-z_]+\"\})? (?P<value>-?[0-9.e+]+)$"
+    r'^(?P<name>[a-z_]+)(?P<labels>\{[a-z_]+="(?:[^"\\\n]|\\.)*"\})? (?P<value>-?[0-9.e+]+)$'
 )
 
 
@@ -91,6 +94,25 @@ def test_a_scrape_gives_live_meetings_queues_and_services_as_gauges(
     # No bot host announced its slots: unknown, so left out rather than 0.
     assert "vexa_bot_slots" not in samples
     assert samples["vexa_recordings_disk_free_bytes"] > 0
+
+
+def test_a_scrape_gives_each_transcription_workers_draft_delay(
+    client: Client, db: Any, token_set: None
+) -> None:
+    from transcripts.engine.scheduler import WORKERS_KEY
+
+    redis = get_redis()
+    redis.delete(WORKERS_KEY)
+    window = {"sessions": 2, "passes": 120, "draft_p50_s": 0.45, "at": time.time()}
+    redis.hset(WORKERS_KEY, 'tx-"1":7', json.dumps(window))
+    try:
+        samples = scrape(client)
+    finally:
+        redis.delete(WORKERS_KEY)
+
+    # The label value escaped as the text format wants it.
+    assert samples['vexa_transcription_draft_delay_seconds{worker="tx-\\"1\\":7"}'] == 0.45
+    assert samples['vexa_transcription_worker_sessions{worker="tx-\\"1\\":7"}'] == 2
 
 
 def test_a_scrape_answers_while_redis_is_down(client: Client, db: Any, token_set: None) -> None:

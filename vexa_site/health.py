@@ -4,7 +4,8 @@ every part of it doing its job.
 `readiness` checks the two services every process needs. `system_status` reads the rest
 without changing anything: the Celery workers that answer and the queues they consume, how
 many tasks wait in each queue, live meetings, the bot slots taken of those the bot hosts
-announced, and the oldest bot nobody has started, when beat
+announced, and the oldest bot nobody has started, how soon each transcription worker shows new
+words, when beat
 last ran the supervision, webhook deliveries still waiting, and the recordings' disk. Its
 `problems` say in words what needs a person (a queue no worker consumes, beat not running, a
 disk filling up), which is what a fresh self-hosted install most often gets wrong.
@@ -12,6 +13,7 @@ disk filling up), which is what a fresh self-hosted install most often gets wron
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from datetime import timedelta
@@ -38,6 +40,11 @@ WEBHOOK_STALE_S = 3600.0
 # keep up (a few seconds when it does).
 TRANSCRIPTION_BEHIND_S = 60.0
 DISK_FREE_MIN_FRACTION = 0.05
+# A transcription process announces its passes once a minute while it has any; one silent for
+# longer has no session (or is gone).
+WORKER_STATS_STALE_S = 150.0
+# New words showing as drafts later than this after their audio: the worker is overloaded.
+DRAFTS_LATE_S = 2.0
 
 
 def readiness() -> dict[str, str]:
@@ -100,6 +107,33 @@ def _transcription_behind() -> list[float]:
         if (config or {}).get("transcribe_enabled") is not False
     ]
     return [age for age in ages if age is not None]
+
+
+def _transcription_workers(now_s: float) -> list[dict[str, Any]]:
+    """Each transcription process's latest minute of passes (`scheduler.worker_stats_announce`)
+    that is recent: its sessions, passes and how soon new words showed as drafts."""
+    from transcripts.engine.scheduler import WORKERS_KEY
+
+    workers = []
+    for raw_name, raw in sorted(get_redis().hgetall(WORKERS_KEY).items()):
+        try:
+            window = json.loads(raw)
+            age_s = now_s - float(window["at"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if age_s > WORKER_STATS_STALE_S:
+            continue
+        name = raw_name.decode() if isinstance(raw_name, bytes) else str(raw_name)
+        workers.append(
+            {
+                "name": name,
+                "sessions": window.get("sessions"),
+                "passes": window.get("passes"),
+                "draft_p50_s": window.get("draft_p50_s"),
+                "age_s": round(age_s, 1),
+            }
+        )
+    return workers
 
 
 def _waiting(queue: str) -> int:
@@ -176,6 +210,16 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
             "(`celery -A vexa_site worker -Q transcription`)"
         )
 
+    tx_workers = _transcription_workers(time.time())
+    for worker in tx_workers:
+        late_s = worker["draft_p50_s"]
+        if late_s is not None and late_s > DRAFTS_LATE_S:
+            problems.append(
+                f"transcription worker {worker['name']} shows new words as drafts {late_s:.1f} s "
+                f"after their audio (p50 over the last minute, {worker['sessions']} session(s)): "
+                "add transcription workers or give them more cores"
+            )
+
     beat_raw = get_redis().get(BEAT_KEY)
     beat_age_s = time.time() - float(beat_raw) if beat_raw is not None else None
     if beat_age_s is None or beat_age_s > BEAT_STALE_S:
@@ -222,6 +266,7 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
         "transcription": {
             "live_sessions": len(behind),
             "most_behind_s": round(max(behind), 1) if behind else None,
+            "workers": tx_workers,
         },
         "beat": {"supervision_ran_s_ago": round(beat_age_s, 1) if beat_age_s is not None else None},
         "webhooks": {

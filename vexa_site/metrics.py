@@ -34,6 +34,11 @@ def _gauge(name: str, help_text: str, samples: list[tuple[str, Any]]) -> Iterato
         yield f"{name}{labels} {float(value):g}"
 
 
+def _label(value: str) -> str:
+    """A label value as the text format escapes it."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def exposition(status: dict[str, Any]) -> str:
     """The Prometheus text format of a `system_status()` snapshot."""
     services = status.get("services", {})
@@ -89,6 +94,23 @@ def exposition(status: dict[str, Any]) -> str:
             "vexa_transcription_most_behind_seconds",
             "Age of the oldest audio a live session's transcription has not finished with.",
             [("", transcription.get("most_behind_s"))],
+        ),
+        (
+            "vexa_transcription_draft_delay_seconds",
+            "How soon new words showed as drafts after their audio, p50 over a worker's last "
+            "minute.",
+            [
+                (f'{{worker="{_label(w["name"])}"}}', w["draft_p50_s"])
+                for w in transcription.get("workers", [])
+            ],
+        ),
+        (
+            "vexa_transcription_worker_sessions",
+            "Live sessions a transcription worker serves (as of its last minute).",
+            [
+                (f'{{worker="{_label(w["name"])}"}}', w["sessions"])
+                for w in transcription.get("workers", [])
+            ],
         ),
         (
             "vexa_supervision_age_seconds",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +19,7 @@ from bots.simulator.speech import make_speech_wav
 from meetings.stream import read_wav_pcm16k
 from transcripts.engine import scheduler
 from transcripts.engine.model import PassRequest, PassResult
+from vexa_site.redis import get_redis
 
 
 @pytest.fixture(autouse=True)
@@ -229,7 +232,18 @@ def test_a_worker_sums_up_its_passes_once_a_minute(tmp_path: Path) -> None:
     assert ", 1 drafts (p50 " in line
     assert ", 1 passes (p50 " in line
     assert line.endswith("; new words showed as drafts 0.60 s (p50) after their audio")
+    last = {"window_s": 60.0, "sessions": 3, "passes": 3, "draft_p50_s": 0.6}
+    assert scheduler.stats.last == last
     assert scheduler.stats.summary(now=began + 120) is None  # a new window, and nothing in it
+    # The operator's status reads each worker's latest window from Redis.
+    get_redis().delete(scheduler.WORKERS_KEY)
+    scheduler.worker_stats_announce(scheduler.stats.last)
+    [(name, raw)] = get_redis().hgetall(scheduler.WORKERS_KEY).items()
+    assert (name.decode() if isinstance(name, bytes) else name).endswith(f":{os.getpid()}")
+    announced = json.loads(raw)
+    assert announced.pop("at") == pytest.approx(time.time(), abs=5)
+    assert announced == last
+    get_redis().delete(scheduler.WORKERS_KEY)
 
 
 def test_passes_whose_beam_the_engine_chose_are_not_the_budgets_to_trim(tmp_path: Path) -> None:

@@ -16,18 +16,24 @@ budget (`PassBudget`). Beyond, its sessions keep them for confirming passes only
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import queue
+import socket
 import statistics
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future
+from typing import Any
 
+import redis
 from django.conf import settings
 
 from transcripts.engine.model import PassRequest, PassResult, resolved_device, run_passes
+from vexa_site.redis import get_redis
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -238,6 +244,7 @@ class PassStats:
         self.since = time.monotonic()
         self.walls: dict[str, list[float]] = {}
         self.draft_latencies: list[float] = []
+        self.last: dict[str, Any] = {}
 
     def reset(self) -> None:
         with _lock:
@@ -253,7 +260,8 @@ class PassStats:
             self.draft_latencies.append(seconds)
 
     def summary(self, *, now: float | None = None) -> str | None:
-        """The line for a window that is over (a new one starts), or None."""
+        """The line for a window that is over (a new one starts), or None; `last` keeps the
+        window's figures for `worker_stats_announce`."""
         now = time.monotonic() if now is None else now
         with _lock:
             if now - self.since < self.STATS_EVERY_S:
@@ -267,13 +275,36 @@ class PassStats:
             for kind, seconds in sorted(walls.items())
         )
         line = f"passes in the last {now - began:.0f} s at {_active} session(s): {kinds}"
-        if latencies:
-            median = statistics.median(latencies)
+        median = statistics.median(latencies) if latencies else None
+        if median is not None:
             line += f"; new words showed as drafts {median:.2f} s (p50) after their audio"
+        self.last = {
+            "window_s": round(now - began, 1),
+            "sessions": _active,
+            "passes": sum(len(seconds) for seconds in walls.values()),
+            "draft_p50_s": None if median is None else round(median, 3),
+        }
         return line
 
 
 stats = PassStats()
+
+# Each transcription process's latest window (`PassStats.last` plus when), by host:pid: what
+# the operator's status and `GET /metrics` show of how soon words appear.
+WORKERS_KEY = "vexa:transcription:workers"
+WORKERS_KEY_TTL_S = 3600
+
+
+def worker_stats_announce(window: dict[str, Any]) -> None:
+    """Publish this process's latest window of passes for `vexa_site.health`; Redis away only
+    costs the announcement (the passes go on)."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        client = get_redis()
+        client.hset(WORKERS_KEY, name, json.dumps({**window, "at": time.time()}))
+        client.expire(WORKERS_KEY, WORKERS_KEY_TTL_S)
+    except redis.RedisError as exc:
+        log.warning("could not announce this worker's pass stats: %s", exc)
 
 
 def beam_for_load() -> int:
@@ -356,6 +387,7 @@ def submit(request: PassRequest) -> PassResult:
     line = stats.summary()
     if line:
         log.info(line)
+        worker_stats_announce(stats.last)
     return result
 
 
