@@ -13,12 +13,13 @@ from django.test import Client, override_settings
 
 from accounts.models import User
 from tests.meetings.builders import meeting_in
+from vexa_site.metrics import exposition
 from vexa_site.redis import get_redis
 
 TOKEN = "metrics-token-0123456789"
 # A sample line: a name, at most one label (its value escaped: \\, \" and \n), a value.
 SAMPLE = re.compile(
-    r'^(?P<name>[a-z_]+)(?P<labels>\{[a-z_]+="(?:[^"\\\n]|\\.)*"\})? (?P<value>-?[0-9.e+]+)$'
+    r'^(?P<name>[a-z_]+)(?P<labels>\{[a-z_]+="(?:[^"\\\n]|\\.)*"\})? (?P<value>-?[0-9][0-9.e+-]*)$'
 )
 
 
@@ -126,3 +127,19 @@ def test_a_scrape_answers_while_redis_is_down(client: Client, db: Any, token_set
     assert samples['vexa_service_up{service="redis"}'] == 0
     assert samples['vexa_service_up{service="database"}'] == 1
     assert samples["vexa_ok"] == 0
+
+
+def test_counts_and_bytes_are_exact_and_seconds_keep_their_fraction() -> None:
+    text = exposition(
+        {
+            "ok": True,
+            "problems": [],
+            "recordings": {"free_bytes": 53_687_091_200, "stored_bytes": 0},
+            "transcription": {"most_behind_s": 1.5, "live_sessions": 3},
+        }
+    )
+
+    assert "\nvexa_recordings_disk_free_bytes 53687091200\n" in text
+    assert "\nvexa_recordings_stored_bytes 0\n" in text
+    assert "\nvexa_transcription_most_behind_seconds 1.5\n" in text
+    assert "vexa_bot_slots" not in text  # unknown: left out

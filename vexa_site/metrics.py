@@ -1,6 +1,6 @@
 """`GET /metrics`: the operator's system status (`health.system_status`) as Prometheus gauges,
-for alerts and autoscaling (bot hosts on the slots taken, transcription workers on how far the
-most delayed live session is behind).
+for alerts and autoscaling (bot hosts on the slots taken, transcription workers on how soon
+words show as drafts and how far the most delayed live session is behind).
 
 Off unless `METRICS_TOKEN` is set (404, as for any unknown path); a scrape sends it as
 `Authorization: Bearer <token>` (Prometheus' `authorization` setting), else 401. A value the
@@ -31,7 +31,9 @@ def _gauge(name: str, help_text: str, samples: list[tuple[str, Any]]) -> Iterato
     yield f"# HELP {name} {help_text}"
     yield f"# TYPE {name} gauge"
     for labels, value in present:
-        yield f"{name}{labels} {float(value):g}"
+        # Counts and bytes exactly (`:g` would round 53687091200 to 5.36871e+10).
+        shown = str(int(value)) if isinstance(value, int) else repr(float(value))
+        yield f"{name}{labels} {shown}"
 
 
 def _label(value: str) -> str:
