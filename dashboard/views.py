@@ -118,10 +118,8 @@ def _list_context(
     if status not in {s.value for s in MeetingStatus}:
         status = None
     text = text.strip()[: meeting_selectors.SEARCH_MAX_CHARS]
-    filters = {"status": status, "q": text}
-    page = meeting_selectors.meeting_list(
-        user=user, filters={k: v for k, v in filters.items() if v}, limit=50
-    )
+    filters = {k: v for k, v in {"status": status, "q": text}.items() if v}
+    page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
     said = (
         transcript_selectors.segment_first_matches(meetings=page.meetings, text=text)
         if text
@@ -134,7 +132,7 @@ def _list_context(
         "status": status or "",
         "q": text,
         # The rows' own refresh keeps the filters.
-        "query": urlencode({k: v for k, v in filters.items() if v}),
+        "query": urlencode(filters),
         "statuses": [s.value for s in MeetingStatus],
         "error": error,
     }

@@ -597,10 +597,13 @@ class BotRun:
 
     # -- admission and capture ---------------------------------------------------------------
     def _admitted(self) -> None:
-        """Start capture, then create the session (t=0 = capture start) and go active."""
+        """Start capture, then create the session (t=0 = capture start) and go active; back
+        after a rejoin (or as a bot taking over), note where the gap ends."""
         self.admitted = True
         self.admitted_at = self.audio_wanted_since = time.monotonic()
-        if self.session is not None:
+        if self.session is None:
+            self._session_begin()
+        else:
             # Back in the call after a rejoin: the session's clock ran on while the bot was out,
             # from the last audio written (a hung page had sent nothing for a while before it
             # was taken as lost).
@@ -609,16 +612,18 @@ class BotRun:
             self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
             if self.status == MeetingStatus.AWAITING_ADMISSION:
                 self._transition(MeetingStatus.ACTIVE, reason="admitted_again")
-            db_retry(
-                lambda: bot_services.bot_rejoin_resumed(meeting_id=self.meeting_id),
-                what=f"meeting {self.meeting_id}: back in the call",
-            )
             logger.info(
                 "meeting %s: back in the call after %.1f s",
                 self.meeting_id,
                 time.monotonic() - self.lost_at,
             )
-            return
+        if self.rejoins:
+            db_retry(
+                lambda: bot_services.bot_rejoin_resumed(meeting_id=self.meeting_id),
+                what=f"meeting {self.meeting_id}: back in the call",
+            )
+
+    def _session_begin(self) -> None:
         self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
         started_at = timezone.now()
 
@@ -630,8 +635,6 @@ class BotRun:
                 if self.status != MeetingStatus.ACTIVE:  # a takeover's may be already
                     reason = "admitted_again" if self.takeover else "admitted"
                     self._transition(MeetingStatus.ACTIVE, reason=reason)
-                if self.takeover:
-                    bot_services.bot_rejoin_resumed(meeting_id=self.meeting_id)
                 session_uid = session.session_uid
                 if self.config.get("transcribe_enabled") is not False:
                     transaction.on_commit(lambda: _enqueue_transcription(session_uid))
