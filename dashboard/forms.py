@@ -41,3 +41,16 @@ class WebhookForm(DashboardForm):
     event_types = forms.MultipleChoiceField(
         choices=[(t, t) for t in SUBSCRIBABLE_EVENT_TYPES], required=False
     )
+
+
+class MeetingDetailsForm(DashboardForm):
+    """A meeting's name and notes, as `PATCH /meetings/...` sets them (empty: removed)."""
+
+    name = forms.CharField(max_length=500, required=False)
+    notes = forms.CharField(max_length=100_000, required=False, strip=False)
+
+
+class RetranscribeForm(DashboardForm):
+    """The post-meeting pass: a model the server offers (empty: the live model)."""
+
+    model = forms.CharField(max_length=500, required=False)

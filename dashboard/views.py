@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import (
     Http404,
@@ -28,22 +29,31 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.auth import token_for_key
 from accounts.models import VALID_SCOPES, ApiToken, User
 from bots import services as bot_services
-from dashboard.forms import BotForm, KeyForm, WebhookForm
+from dashboard.forms import (
+    BotForm,
+    DashboardForm,
+    KeyForm,
+    MeetingDetailsForm,
+    RetranscribeForm,
+    WebhookForm,
+)
 from meetings import recordings
 from meetings import selectors as meeting_selectors
+from meetings import services as meeting_services
 from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, RecordingStatus
 from meetings.recordings_api import recording_response
 from meetings.retention import recording_expires_at
 from transcripts import exports, realtime, sse
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
+from transcripts.engine.offline import retranscription_enqueue
 from vexa_site.errors import DomainError, NotFound
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
@@ -198,6 +208,33 @@ def _rejoins(meeting: Meeting) -> list[dict[str, Any]]:
     return rejoins
 
 
+def _talk_times(segments: list[Any]) -> list[dict[str, Any]]:
+    """Each speaker's talk time as the page shows it (m:ss, a whole percent)."""
+    return [
+        {
+            "speaker": t.speaker,
+            "talk": f"{int(t.seconds) // 60}:{int(t.seconds) % 60:02d}",
+            "percent": round(t.share * 100),
+            "words": t.words,
+        }
+        for t in exports.speaker_talk_times(segments)
+    ]
+
+
+def _retranscription(meeting: Meeting) -> dict[str, Any] | None:
+    """`data.retranscription` with its times as datetimes, for the template to format."""
+    note = (meeting.data or {}).get("retranscription")
+    if not isinstance(note, dict):
+        return None
+    shown = dict(note)
+    for key in ("requested_at", "finished_at"):
+        try:
+            shown[key] = datetime.fromisoformat(note[key]) if note.get(key) else None
+        except (TypeError, ValueError):
+            shown[key] = None
+    return shown
+
+
 def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
     segments = transcript_selectors.segment_list(meeting=meeting)
     is_live = meeting.status in LIVE_STATUSES
@@ -220,6 +257,9 @@ def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
         "attendance": _attendance(meeting),
         "rejoins": _rejoins(meeting),
         "is_live": is_live,
+        "speakers": [] if is_live else _talk_times(segments),
+        "retranscription": _retranscription(meeting),
+        "offline_models": settings.WHISPER_OFFLINE_MODELS,
         "recordings": [
             {
                 "recording": r,
@@ -236,6 +276,14 @@ def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpRespo
     meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
     if _is_htmx(request):
         return render(request, "dashboard/_live.html", _meeting_context(user, meeting))
+    return _meeting_page(request, user, meeting)
+
+
+def _meeting_page(
+    request: HttpRequest, user: User, meeting: Meeting, *, status: int = 200, **shown: Any
+) -> HttpResponse:
+    """The whole meeting page; `shown` carries an action's refusal (`action_error`)."""
+    meeting_id = meeting.pk
     events_after = None
     if meeting.status in LIVE_STATUSES:
         # The page's feed resumes after the log's newest event, read before the status and the
@@ -243,8 +291,13 @@ def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpRespo
         # misses comes in the feed.
         events_after = realtime.event_log_last_id(realtime.meeting_event_log_key(meeting))
         meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
-    context = {**_meeting_context(user, meeting), "events_after": events_after}
-    return render(request, "dashboard/meeting.html", context)
+    context = {
+        **_meeting_context(user, meeting),
+        "events_after": events_after,
+        "formats": list(exports.FORMATS),
+        **shown,
+    }
+    return render(request, "dashboard/meeting.html", context, status=status)
 
 
 def _meeting_for_feed(request: HttpRequest, meeting_id: int) -> Meeting | None:
@@ -297,16 +350,86 @@ def meeting_share_view(request: HttpRequest, user: User, meeting_id: int) -> Htt
 
 
 @dashboard_login_required
-def meeting_transcript_txt_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+@require_GET
+def meeting_transcript_view(
+    request: HttpRequest, user: User, meeting_id: int, fmt: str
+) -> HttpResponse:
+    """The transcript as a download, in the API's export formats (txt, srt, vtt, json)."""
+    if fmt not in exports.FORMATS:
+        raise Http404("No such transcript format")
     meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
     segments = transcript_selectors.segment_list(meeting=meeting)
-    response = HttpResponse(
-        exports.transcript_txt(meeting, segments), content_type="text/plain; charset=utf-8"
+    return exports.export_response(meeting, segments, fmt)
+
+
+def _meeting_action(
+    request: HttpRequest,
+    user: User,
+    meeting_id: int,
+    act: Callable[[Meeting, dict[str, Any]], Any],
+    form_class: type[DashboardForm] | None = None,
+) -> HttpResponse:
+    """One of the meeting page's forms: the user's own meeting (404 for another's), the form
+    checked (422), `act` with its values; a refusal is shown on the page in the API's words,
+    success goes back to the page."""
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    values: dict[str, Any] = {}
+    if form_class is not None:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            return _meeting_page(request, user, meeting, status=422, action_error=form.error_text())
+        values = form.cleaned_data
+    try:
+        act(meeting, values)
+    except DomainError as exc:
+        return _meeting_page(
+            request, user, meeting, status=exc.status_code, action_error=exc.message
+        )
+    return redirect("dashboard:meeting", meeting_id=meeting.pk)
+
+
+@dashboard_login_required
+@require_POST
+def meeting_details_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    """Name and notes, as `PATCH /meetings/...` sets them: an emptied field is removed."""
+    return _meeting_action(
+        request,
+        user,
+        meeting_id,
+        lambda meeting, values: meeting_services.meeting_update_data(
+            meeting_id=meeting.pk, changes=values
+        ),
+        MeetingDetailsForm,
     )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{exports.export_filename(meeting, "txt")}"'
+
+
+@dashboard_login_required
+@require_POST
+def meeting_retranscribe_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    """Queue the post-meeting pass (`POST /meetings/{id}/transcribe`); the page follows it
+    through `data.retranscription`."""
+    return _meeting_action(
+        request,
+        user,
+        meeting_id,
+        lambda meeting, values: retranscription_enqueue(
+            user=user, meeting_id=meeting.pk, model=values["model"] or None
+        ),
+        RetranscribeForm,
     )
-    return response
+
+
+@dashboard_login_required
+@require_POST
+def meeting_delete_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    """Delete this call's transcript and recordings, keeping an anonymized stub (the API's
+    `DELETE /meetings/...` for one `meeting_id`); a live meeting is refused."""
+    return _meeting_action(
+        request,
+        user,
+        meeting_id,
+        lambda meeting, _: meeting_services.meetings_delete(meeting_ids=[meeting.pk]),
+    )
 
 
 @dashboard_login_required

@@ -67,6 +67,42 @@ def meeting_update_data(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
     return meeting
 
 
+RETRANSCRIPTION_STATES = ("queued", "done", "failed")
+
+
+def retranscription_note(
+    *,
+    meeting_id: int,
+    state: str,
+    model: str | None = None,
+    segments: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Note the post-meeting pass's progress in `data.retranscription`, which `GET /meetings`
+    and the meeting page show: `queued` (with the model and when it was asked for), then
+    `done` (with how many segments replaced the live ones) or `failed` (with why). A deleted
+    meeting is left as it is: a pass that ends after the delete must not write back."""
+    if state not in RETRANSCRIPTION_STATES:
+        raise ValueError(f"unknown retranscription state {state!r}")
+    now = timezone.now().isoformat().replace("+00:00", "Z")
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        data = dict(meeting.data or {})
+        if data.get("redacted"):
+            return
+        if state == "queued":
+            note: dict[str, Any] = {"state": state, "model": model, "requested_at": now}
+        else:
+            note = {**(data.get("retranscription") or {}), "state": state, "finished_at": now}
+            if segments is not None:
+                note["segments"] = segments
+            if error is not None:
+                note["error"] = error
+        data["retranscription"] = note
+        meeting.data = data
+        meeting.save(update_fields=["data", "updated_at"])
+
+
 def _file_inside(directory: Path, file_path: str) -> Path | None:
     """`file_path` (absolute, or relative to `directory`) only if it lies inside `directory`."""
     root = Path(directory).resolve()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -115,18 +114,7 @@ class TranscriptApi(APIView):
         fmt = params.get("format")
         if fmt is None:
             return Response(exports.transcript_document(meeting, segments))
-        if fmt == "json":
-            content = json.dumps(exports.transcript_document(meeting, segments), indent=2)
-        elif fmt == "txt":
-            content = exports.transcript_txt(meeting, segments)
-        elif fmt == "srt":
-            content = exports.transcript_srt(meeting, segments)
-        else:
-            content = exports.transcript_vtt(meeting, segments)
-        response = HttpResponse(content, content_type=exports.FORMATS[fmt].content_type)
-        filename = exports.export_filename(meeting, fmt)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return exports.export_response(meeting, segments, fmt)
 
 
 class ShareApi(APIView):

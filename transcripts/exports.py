@@ -9,10 +9,13 @@ capture clock's drift (`bots.runtime.wallclock`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from django.http import HttpResponse
 
 from meetings.models import Meeting, MeetingSession, Platform
 from meetings.serializers import meeting_wire
@@ -160,6 +163,46 @@ def utterances(
     return out
 
 
+@dataclass(frozen=True)
+class SpeakerTime:
+    """One speaker's part of a transcript: seconds of speech, words, and their share of all the
+    speech (0-1)."""
+
+    speaker: str
+    seconds: float
+    words: int
+    share: float
+
+
+def speaker_talk_times(segments: Sequence[Segment]) -> list[SpeakerTime]:
+    """Who spoke how much in the final segments, most first. With word timestamps only the words
+    count (a segment spans its speaker's pauses), each for the speaker it was given (overlapping
+    speech splits at words); without, the segment's span and its words."""
+    seconds: dict[str, float] = {}
+    words: dict[str, int] = {}
+    for s in segments:
+        if not s.completed:
+            continue
+        timed = [w for w in s.words or [] if isinstance(w, dict) and "start" in w and "end" in w]
+        spans = (
+            [(w.get("speaker") or s.speaker, float(w["end"]) - float(w["start"]), 1) for w in timed]
+            if timed
+            else [(s.speaker, s.end - s.start, len(s.text.split()))]
+        )
+        for who, span_s, count in spans:
+            name = who or UNKNOWN_SPEAKER
+            seconds[name] = seconds.get(name, 0.0) + max(0.0, span_s)
+            words[name] = words.get(name, 0) + count
+    total = sum(seconds.values())
+    return sorted(
+        (
+            SpeakerTime(name, spoken, words[name], spoken / total if total else 0.0)
+            for name, spoken in seconds.items()
+        ),
+        key=lambda t: (-t.seconds, t.speaker),
+    )
+
+
 def _session_starts(meeting: Meeting) -> dict[str, datetime]:
     return dict(
         MeetingSession.objects.filter(meeting=meeting).values_list("session_uid", "started_at")
@@ -221,3 +264,18 @@ def transcript_document(meeting: Meeting, segments: Sequence[Segment]) -> dict[s
 def export_filename(meeting: Meeting, fmt: str) -> str:
     safe_native = "".join(c if c.isalnum() or c in "-_" else "_" for c in meeting.native_meeting_id)
     return f"transcript_{meeting.platform}_{safe_native}_{meeting.pk}.{FORMATS[fmt].extension}"
+
+
+def export_response(meeting: Meeting, segments: Sequence[Segment], fmt: str) -> HttpResponse:
+    """The transcript in `fmt` (a key of `FORMATS`) as a download."""
+    if fmt == "json":
+        content = json.dumps(transcript_document(meeting, segments), indent=2)
+    elif fmt == "txt":
+        content = transcript_txt(meeting, segments)
+    elif fmt == "srt":
+        content = transcript_srt(meeting, segments)
+    else:
+        content = transcript_vtt(meeting, segments)
+    response = HttpResponse(content, content_type=FORMATS[fmt].content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(meeting, fmt)}"'
+    return response

@@ -15,6 +15,7 @@ from accounts import services as account_services
 from accounts.models import ApiToken, User
 from bots import services as bot_services
 from meetings import lifecycle, retention
+from meetings import services as meeting_services
 from meetings.models import Meeting, MeetingStatus
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
@@ -137,6 +138,14 @@ def test_another_users_meeting_is_a_404(bob: User, alice_key: str, tmp_path: Pat
     assert client.post(f"/dashboard/meetings/{theirs.pk}/stop").status_code == 404
     assert client.post(f"/dashboard/meetings/{theirs.pk}/share").status_code == 404
     assert client.get(f"/dashboard/meetings/{theirs.pk}/transcript.txt").status_code == 404
+    assert client.get(f"/dashboard/meetings/{theirs.pk}/transcript.srt").status_code == 404
+    details = {"name": "Mine now", "notes": ""}
+    assert client.post(f"/dashboard/meetings/{theirs.pk}/details", details).status_code == 404
+    assert client.post(f"/dashboard/meetings/{theirs.pk}/transcribe").status_code == 404
+    assert client.post(f"/dashboard/meetings/{theirs.pk}/delete").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.data["name"] == "Standup"
+    assert not theirs.data.get("redacted")
     with override_settings(RECORDINGS_DIR=tmp_path):
         theirs_recording = recorded(bob, native="rec-ordi-ngs")
         assert client.get(f"/dashboard/recordings/{theirs_recording.pk}/audio").status_code == 404
@@ -503,3 +512,171 @@ def test_the_settings_forms_are_csrf_protected(alice_key: str) -> None:
     client.cookies = signed_in(alice_key).cookies
     assert client.post("/dashboard/settings/keys", {"name": "x"}).status_code == 403
     assert not ApiToken.objects.filter(name="x").exists()
+
+
+def test_the_meeting_forms_are_csrf_protected(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "completed", data={"name": "Standup"})
+    client = Client(enforce_csrf_checks=True)
+    client.cookies = signed_in(alice_key).cookies
+    for action in ("details", "transcribe", "delete"):
+        url = f"/dashboard/meetings/{meeting.pk}/{action}"
+        assert client.post(url, {"name": "x"}).status_code == 403
+    meeting.refresh_from_db()
+    assert meeting.data["name"] == "Standup"
+    assert not meeting.data.get("redacted")
+
+
+def test_the_transcript_downloads_in_each_export_format(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "completed", data={"name": "Standup"})
+    add_segments(meeting, [(0.0, 1.5, "Alice", "Good morning."), (2.0, 3.0, "Bob", "Hi.")])
+    client = signed_in(alice_key)
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    expected = {
+        "txt": ("text/plain; charset=utf-8", "[00:00:00] Alice: Good morning."),
+        "srt": ("application/x-subrip; charset=utf-8", "00:00:02,000 --> 00:00:03,000\nBob: Hi."),
+        "vtt": ("text/vtt; charset=utf-8", "WEBVTT"),
+        "json": ("application/json", '"text": "Good morning."'),
+    }
+    for fmt, (content_type, excerpt) in expected.items():
+        url = f"/dashboard/meetings/{meeting.pk}/transcript.{fmt}"
+        assert f'href="{url}"' in page
+        response = client.get(url)
+        assert response.status_code == 200, fmt
+        assert response["Content-Type"] == content_type
+        assert response["Content-Disposition"].endswith(f'_{meeting.pk}.{fmt}"')
+        assert excerpt in response.content.decode(), fmt
+    assert client.get(f"/dashboard/meetings/{meeting.pk}/transcript.pdf").status_code == 404
+    assert client.post(f"/dashboard/meetings/{meeting.pk}/transcript.txt").status_code == 405
+
+
+def test_name_and_notes_are_saved_shown_and_cleared(
+    alice: User, alice_key: str, alice_api: Any
+) -> None:
+    meeting = meeting_in(alice, "completed", native_meeting_id="abc-defg-hij")
+    client = signed_in(alice_key)
+    url = f"/dashboard/meetings/{meeting.pk}/details"
+
+    saved = client.post(url, {"name": "Budget review", "notes": "Ask <Bob>\nabout Q3"})
+    assert saved.status_code == 302
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert '<h1>Budget review <span class="muted">google_meet abc-defg-hij</span></h1>' in page
+    assert '<p class="notes">Ask &lt;Bob&gt;<br>about Q3</p>' in page
+    # What the API's PATCH sets, and what its clients read back.
+    body = alice_api.get(f"/meetings/{meeting.pk}").json()
+    assert body["data"]["name"] == "Budget review"
+    assert body["data"]["notes"] == "Ask <Bob>\nabout Q3"
+
+    refused = client.post(url, {"name": "x" * 501, "notes": ""})
+    assert refused.status_code == 422
+    assert "name: Ensure this value has at most 500 characters" in refused.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.data["name"] == "Budget review"  # a refused form changes nothing
+
+    assert client.post(url, {"name": "", "notes": ""}).status_code == 302
+    meeting.refresh_from_db()
+    assert "name" not in meeting.data
+    assert "notes" not in meeting.data
+    assert "<h1>abc-defg-hij" in client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+
+
+def test_a_finished_meeting_shows_each_speakers_talk_time(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "completed")
+    add_segments(
+        meeting,
+        [
+            (0.0, 90.0, "Alice", "A long update on the budget."),
+            (90.0, 120.0, "Bob <b>", "A question."),
+        ],
+    )
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td><meter .*?</meter> (.*?)</td>", page)
+    assert rows == [("Alice", "1:30", "75 %"), ("Bob &lt;b&gt;", "0:30", "25 %")]
+    live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
+    add_segments(live, [(0.0, 1.0, "Alice", "Hello.")])
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{live.pk}").content.decode()
+    assert "<h2>Speakers</h2>" not in page  # shown once the meeting is over
+
+
+def test_transcribe_again_queues_the_pass_and_the_page_follows_it(
+    alice: User,
+    alice_key: str,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    with override_settings(RECORDINGS_DIR=tmp_path):
+        recording = recorded(alice)
+    meeting_id = recording.meeting_id
+    client = signed_in(alice_key)
+    url = f"/dashboard/meetings/{meeting_id}/transcribe"
+
+    unknown = client.post(url, {"model": "/etc/passwd"})
+    assert unknown.status_code == 422
+    assert "Unknown model &#x27;/etc/passwd&#x27;" in unknown.content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        queued = client.post(url, {"model": ""})
+    assert queued.status_code == 302
+    assert len(callbacks) == 1  # the pass is enqueued after commit
+    note = Meeting.objects.get(pk=meeting_id).data["retranscription"]
+    assert note["state"] == "queued"
+    assert note["model"] is None
+    page = client.get(f"/dashboard/meetings/{meeting_id}").content.decode()
+    assert "Transcribing the recording again, asked for at" in page
+    # The finished page fetches itself until the pass is done.
+    assert 'hx-trigger="load delay:3s"' in page
+
+    meeting_services.retranscription_note(meeting_id=meeting_id, state="done", segments=3)
+    fragment = client.get(f"/dashboard/meetings/{meeting_id}", HTTP_HX_REQUEST="true")
+    assert "Transcribed again from the recording at" in fragment.content.decode()
+    assert "(3 segments)" in fragment.content.decode()
+    assert "hx-trigger" not in fragment.content.decode()
+
+    live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
+    refused = client.post(f"/dashboard/meetings/{live.pk}/transcribe")
+    assert refused.status_code == 409
+    assert "Meeting is still in progress" in refused.content.decode()
+    unrecorded = meeting_in(alice, "completed", native_meeting_id="unr-ecor-ded")
+    page = client.get(f"/dashboard/meetings/{unrecorded.pk}").content.decode()
+    assert "Transcribe again" not in page  # nothing to transcribe
+    refused = client.post(f"/dashboard/meetings/{unrecorded.pk}/transcribe")
+    assert refused.status_code == 409
+    assert "Meeting has no completed recording" in refused.content.decode()
+
+
+def test_delete_removes_the_calls_content_and_keeps_its_history(
+    alice: User,
+    alice_key: str,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    with override_settings(RECORDINGS_DIR=tmp_path):
+        recording = recorded(alice)
+        meeting = recording.meeting
+        add_segments(meeting, [(0.0, 1.0, "Alice", "Secret plans.")])
+        meeting_services.meeting_update_data(meeting_id=meeting.pk, changes={"name": "Secret"})
+        client = signed_in(alice_key)
+        # Another call under the same meeting id, which this page's delete leaves alone.
+        other_call = meeting_in(alice, "completed", native_meeting_id=meeting.native_meeting_id)
+        add_segments(other_call, [(0.0, 1.0, "Bob", "Kept.")])
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/dashboard/meetings/{meeting.pk}/delete")
+
+    assert response.status_code == 302
+    meeting.refresh_from_db()
+    assert meeting.data["redacted"] is True
+    assert "name" not in meeting.data
+    assert meeting.data["status_transition"]
+    assert not Segment.objects.filter(meeting=meeting).exists()
+    assert not Path(recording.file_path).exists()
+    assert Segment.objects.filter(meeting=other_call).count() == 1
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert "transcript and recordings were deleted" in page
+    assert "Secret" not in page
+    assert 'action="/dashboard/meetings/' + str(meeting.pk) + '/delete"' not in page
+
+    live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
+    add_segments(live, [(0.0, 1.0, "Alice", "Still talking.")])
+    refused = client.post(f"/dashboard/meetings/{live.pk}/delete")
+    assert refused.status_code == 409
+    assert "stop the bot and wait for it to finish first" in refused.content.decode()
+    assert Segment.objects.filter(meeting=live).count() == 1

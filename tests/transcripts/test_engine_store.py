@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from bots.runtime.recording import RecordingWriter
 from meetings import lifecycle
-from meetings.models import MeetingSession, RecordingStatus
+from meetings import services as meeting_services
+from meetings.models import Meeting, MeetingSession, RecordingStatus
 from meetings.services import meeting_delete
 from meetings.stream import read_wav_pcm16k
 from tests import processes
@@ -491,12 +492,43 @@ def test_the_post_meeting_pass_replaces_segments_and_keeps_speakers(
     assert {w["speaker"] for w in words if w["end"] <= 1.1} == {"Alice"}
     assert {w["speaker"] for w in words if w["start"] >= 1.3} == {"Bob"}
     assert all(r.segment_id.startswith(f"{session.session_uid}:offline:") for r in rows)
+    # `GET /meetings` and the meeting page say the pass is done, and what it wrote.
+    note = Meeting.objects.get(pk=session.meeting_id).data["retranscription"]
+    assert note["state"] == "done"
+    assert note["segments"] == count
+    assert note["finished_at"]
     # Absolute times keep the drift the live segments were stamped with.
     for row in rows:
         behind = 0.4 if row.start >= 1.2 else 0.3
         assert row.absolute_start_time == session.started_at + timedelta(
             seconds=row.start + behind
         ), (row.start, row.absolute_start_time)
+
+
+def test_a_post_meeting_pass_that_fails_says_why_and_keeps_the_live_transcript(
+    alice: User, tmp_path: Path
+) -> None:
+    session = recorded_meeting(alice, tmp_path, native_id="fai-ledp-ass")
+    missing = str(tmp_path / "no-such-model")
+    with pytest.raises(Exception, match="no-such-model"):
+        tasks.retranscribe_meeting(session.meeting_id, missing)
+    note = Meeting.objects.get(pk=session.meeting_id).data["retranscription"]
+    assert note["state"] == "failed"
+    assert "no-such-model" in note["error"]
+    texts = Segment.objects.filter(meeting=session.meeting).order_by("start")
+    assert [s.text for s in texts] == ["the quarter", "reviews on Monday"]
+
+
+def test_a_pass_that_ends_after_the_meeting_was_deleted_writes_nothing_back(
+    alice: User, tmp_path: Path
+) -> None:
+    session = recorded_meeting(alice, tmp_path, native_id="del-eted-pas")
+    meeting_services.retranscription_note(meeting_id=session.meeting_id, state="queued")
+    meeting_delete(meeting_id=session.meeting_id)
+    meeting_services.retranscription_note(meeting_id=session.meeting_id, state="done", segments=2)
+    data = Meeting.objects.get(pk=session.meeting_id).data
+    assert data["redacted"] is True
+    assert "retranscription" not in data
 
 
 def test_post_transcribe_queues_the_pass_for_the_owner_only(
@@ -513,6 +545,10 @@ def test_post_transcribe_queues_the_pass_for_the_owner_only(
         response = alice_api.post(url, {}, format="json")
     assert response.status_code == 202
     assert response.json() == {"meeting_id": session.meeting_id, "status": "queued", "model": None}
+    note = alice_api.get(f"/meetings/{session.meeting_id}").json()["data"]["retranscription"]
+    assert note["state"] == "queued"
+    assert note["model"] is None
+    assert note["requested_at"].endswith("Z")
     assert len(callbacks) == 1
     bad = alice_api.post(url, {"model": "/etc/passwd"}, format="json")
     assert bad.status_code == 422

@@ -62,3 +62,34 @@ def test_subtitles_stay_on_the_recording_when_absolute_times_carry_the_clocks_dr
     # What was said when, on the wall clock (the dashboard's times).
     [utterance] = exports.utterances(segments)
     assert utterance.start == session.started_at + timedelta(seconds=3604.4)
+
+
+def test_talk_times_count_each_speakers_words_and_leave_out_drafts(alice: User) -> None:
+    meeting = meeting_in(alice, "completed")
+    session = add_segments(
+        meeting,
+        [
+            (0.0, 4.0, "Alice", "Good morning everyone."),  # words below: 2.0 s of speech
+            (5.0, 6.0, "Bob", "Thanks."),  # no word timestamps: the segment's span
+            (7.0, 8.0, None, "Hm."),
+        ],
+    )
+    # Alice's segment spans a pause, and its last word overlapped Bob and went to him.
+    Segment.objects.filter(segment_id=f"{session.session_uid}:0").update(
+        words=[
+            {"word": " Good", "start": 0.0, "end": 0.5, "speaker": "Alice"},
+            {"word": " morning", "start": 0.5, "end": 1.5, "speaker": "Alice"},
+            {"word": " everyone.", "start": 3.5, "end": 4.0, "speaker": "Bob"},
+        ]
+    )
+    add_segments(meeting, [(9.0, 19.0, "Bob", "a long draft")], completed=False)
+
+    times = exports.speaker_talk_times(segment_list(meeting=meeting))
+
+    assert [(t.speaker, t.seconds, t.words) for t in times] == [
+        ("Alice", 1.5, 2),
+        ("Bob", 1.5, 2),
+        ("Unknown", 1.0, 1),
+    ]
+    assert [round(t.share, 3) for t in times] == [0.375, 0.375, 0.25]
+    assert exports.speaker_talk_times([]) == []

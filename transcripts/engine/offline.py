@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from meetings import services as meeting_services
 from meetings.models import Meeting, Recording, RecordingStatus
 from transcripts.engine.model import get_model, model_path, resolved_device
 from transcripts.engine.store import transcript_ready
@@ -61,8 +62,21 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
     """Replace each recorded session's segments with an offline transcription of its recording.
 
     Speakers come from the live segments' word-level attribution (the stream's speaker events
-    may have expired). Sessions without a completed recording keep their live segments.
+    may have expired). Sessions without a completed recording keep their live segments. The
+    outcome is noted in `data.retranscription` (`done` with the count, or `failed` with why).
     """
+    try:
+        total = _sessions_retranscribe(meeting_id=meeting_id, model=model)
+    except Exception as exc:
+        meeting_services.retranscription_note(
+            meeting_id=meeting_id, state="failed", error=f"{type(exc).__name__}: {exc}"[:500]
+        )
+        raise
+    meeting_services.retranscription_note(meeting_id=meeting_id, state="done", segments=total)
+    return total
+
+
+def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
     meeting = Meeting.objects.get(pk=meeting_id)
     whisper = offline_model(model)
     language = (meeting.bot_config or {}).get("language") or None
@@ -175,5 +189,6 @@ def retranscription_enqueue(*, user: Any, meeting_id: int, model: str | None) ->
     if not Recording.objects.filter(meeting=meeting, status=RecordingStatus.COMPLETED).exists():
         raise Conflict("Meeting has no completed recording")
     meeting_pk = meeting.pk
+    meeting_services.retranscription_note(meeting_id=meeting_pk, state="queued", model=model)
     transaction.on_commit(lambda: tasks.retranscribe_meeting.delay(meeting_pk, model or None))
     return meeting
