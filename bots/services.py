@@ -219,6 +219,18 @@ def _already_running(ref: platforms.MeetingRef) -> str:
     )
 
 
+def bot_reschedule(*, meeting_id: int, join_at: datetime) -> Meeting:
+    """Move a scheduled bot that has not started to `join_at` (a calendar event that moved).
+    One already on its way, or one that was never scheduled, is a 409."""
+    with transaction.atomic():
+        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        if meeting.status != S.REQUESTED or meeting.join_at is None:
+            raise Conflict(f"The bot is {meeting.status}; only a scheduled bot can be moved")
+        meeting.join_at = join_at
+        meeting.save(update_fields=["join_at", "updated_at"])
+    return meeting
+
+
 def bot_stop(*, meeting_id: int, source: str = "user_api") -> Meeting:
     """Stop a meeting's bot: `stopping`, then the bot leaves and completes it.
 

@@ -54,3 +54,10 @@ class RetranscribeForm(DashboardForm):
     """The post-meeting pass: a model the server offers (empty: the live model)."""
 
     model = forms.CharField(max_length=500, required=False)
+
+
+class CalendarForm(DashboardForm):
+    """A calendar feed: its iCalendar address and a name to recognise it by."""
+
+    url = forms.CharField(max_length=2048)
+    name = forms.CharField(max_length=255, required=False)

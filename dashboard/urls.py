@@ -31,6 +31,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("settings/keys/<int:token_id>/revoke", views.key_revoke_view, name="key_revoke"),
     path("settings/webhooks", views.webhook_create_view, name="webhook_create"),
     path("settings/webhooks/<int:endpoint_id>/test", views.webhook_test_view, name="webhook_test"),
+    path("settings/calendars", views.calendar_create_view, name="calendar_create"),
+    path("settings/calendars/<int:feed_id>/sync", views.calendar_sync_view, name="calendar_sync"),
+    path(
+        "settings/calendars/<int:feed_id>/delete",
+        views.calendar_delete_view,
+        name="calendar_delete",
+    ),
     path(
         "settings/webhooks/<int:endpoint_id>/delete",
         views.webhook_delete_view,

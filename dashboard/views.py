@@ -36,8 +36,11 @@ from accounts import services as account_services
 from accounts.auth import token_for_key
 from accounts.models import VALID_SCOPES, ApiToken, User
 from bots import services as bot_services
+from calendars import selectors as calendar_selectors
+from calendars import services as calendar_services
 from dashboard.forms import (
     BotForm,
+    CalendarForm,
     DashboardForm,
     KeyForm,
     MeetingDetailsForm,
@@ -468,6 +471,9 @@ def _settings_page(
         "deliveries": webhook_selectors.delivery_recent(user=user, limit=10),
         "scopes": VALID_SCOPES,
         "event_types": SUBSCRIBABLE_EVENT_TYPES,
+        "calendars": list(calendar_selectors.feed_list(user=user)),
+        "calendar_sync_minutes": settings.CALENDAR_SYNC_EVERY_S // 60,
+        "calendar_horizon_hours": settings.CALENDAR_HORIZON_S // 3600,
         **shown,
     }
     return render(request, "dashboard/settings.html", context, status=status)
@@ -478,23 +484,41 @@ def settings_view(request: HttpRequest, user: User) -> HttpResponse:
     return _settings_page(request, user)
 
 
+def _settings_create(
+    request: HttpRequest,
+    user: User,
+    form_class: type[DashboardForm],
+    create: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    error_key: str,
+) -> HttpResponse:
+    """A settings form that adds something: the form checked (422), `create` with its values
+    returns what the page shows once (201); a refusal is shown above the form, in the
+    service's words. Rendered, never redirected: a new key or secret exists only in this
+    response."""
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, user, status=422, **{error_key: form.error_text()})
+    try:
+        shown = create(form.cleaned_data)
+    except DomainError as exc:
+        return _settings_page(request, user, status=exc.status_code, **{error_key: exc.message})
+    return _settings_page(request, user, status=201, **shown)
+
+
 @dashboard_login_required
 @require_POST
 def key_create_view(request: HttpRequest, user: User) -> HttpResponse:
-    form = KeyForm(request.POST)
-    if not form.is_valid():
-        return _settings_page(request, user, status=422, key_error=form.error_text())
-    try:
+    def create(values: dict[str, Any]) -> dict[str, Any]:
         issued = account_services.token_issue_for_self(
             user=user,
             signed_in_with=_session_token(request, user),
-            scopes=form.cleaned_data["scopes"],
-            name=form.cleaned_data["name"],
+            scopes=values["scopes"],
+            name=values["name"],
         )
-    except DomainError as exc:
-        return _settings_page(request, user, status=exc.status_code, key_error=exc.message)
-    # Rendered, never redirected: the plain key exists only in this response.
-    return _settings_page(request, user, status=201, new_key=issued)
+        return {"new_key": issued}
+
+    return _settings_create(request, user, KeyForm, create, error_key="key_error")
 
 
 @dashboard_login_required
@@ -509,16 +533,13 @@ def key_revoke_view(request: HttpRequest, user: User, token_id: int) -> HttpResp
 @dashboard_login_required
 @require_POST
 def webhook_create_view(request: HttpRequest, user: User) -> HttpResponse:
-    form = WebhookForm(request.POST)
-    if not form.is_valid():
-        return _settings_page(request, user, status=422, webhook_error=form.error_text())
-    try:
+    def create(values: dict[str, Any]) -> dict[str, Any]:
         endpoint = webhook_services.endpoint_create(
-            user=user, url=form.cleaned_data["url"], event_types=form.cleaned_data["event_types"]
+            user=user, url=values["url"], event_types=values["event_types"]
         )
-    except DomainError as exc:
-        return _settings_page(request, user, status=exc.status_code, webhook_error=exc.message)
-    return _settings_page(request, user, status=201, new_endpoint=endpoint)
+        return {"new_endpoint": endpoint}
+
+    return _settings_create(request, user, WebhookForm, create, error_key="webhook_error")
 
 
 @dashboard_login_required
@@ -537,4 +558,34 @@ def webhook_delete_view(request: HttpRequest, user: User, endpoint_id: int) -> H
         webhook_services.endpoint_delete(endpoint=endpoint)
     except DomainError as exc:
         return _settings_page(request, user, status=exc.status_code, webhook_error=exc.message)
+    return redirect("dashboard:settings")
+
+
+@dashboard_login_required
+@require_POST
+def calendar_create_view(request: HttpRequest, user: User) -> HttpResponse:
+    """Add a calendar; it is read at once, so the page shows its events and their bots."""
+
+    def create(values: dict[str, Any]) -> dict[str, Any]:
+        feed, result = calendar_services.feed_create(
+            user=user, url=values["url"], name=values["name"]
+        )
+        return {"new_calendar": feed, "new_calendar_sync": result}
+
+    return _settings_create(request, user, CalendarForm, create, error_key="calendar_error")
+
+
+@dashboard_login_required
+@require_POST
+def calendar_sync_view(request: HttpRequest, user: User, feed_id: int) -> HttpResponse:
+    feed = calendar_selectors.feed_get(user=user, feed_id=feed_id)
+    calendar_services.calendar_sync(feed_id=feed.pk)
+    return redirect("dashboard:settings")
+
+
+@dashboard_login_required
+@require_POST
+def calendar_delete_view(request: HttpRequest, user: User, feed_id: int) -> HttpResponse:
+    feed = calendar_selectors.feed_get(user=user, feed_id=feed_id)
+    calendar_services.feed_delete(feed=feed)
     return redirect("dashboard:settings")

@@ -15,6 +15,7 @@ from accounts.models import User
 from tests import processes
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
+pytest_plugins = ["tests.calendars.calendar_support"]
 
 
 @pytest.fixture(autouse=True)

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "bots",
     "transcripts",
     "webhooks",
+    "calendars",
     "dashboard",
 ]
 
@@ -243,7 +244,23 @@ CELERY_TASK_ROUTES = {
     "transcripts.tasks.transcribe_session": {"queue": "transcription"},
     "transcripts.tasks.retranscribe_meeting": {"queue": "transcription"},
 }
+# --- calendar feeds -----------------------------------------------------------------------------
+# A user's iCalendar feed (a calendar's secret address) is read every CALENDAR_SYNC_EVERY_S; each
+# event with a meeting link that starts within CALENDAR_HORIZON_S gets a bot scheduled
+# CALENDAR_JOIN_EARLY_S before it starts. Private addresses only where the operator allows them
+# (a calendar server on the company network).
+CALENDAR_SYNC_EVERY_S = env_int("CALENDAR_SYNC_EVERY_S", 300, minimum=30)
+CALENDAR_HORIZON_S = env_int("CALENDAR_HORIZON_S", 24 * 3600, minimum=600)
+CALENDAR_JOIN_EARLY_S = env_int("CALENDAR_JOIN_EARLY_S", 60, minimum=0)
+CALENDAR_TIMEOUT_S = env_float("CALENDAR_TIMEOUT_S", 10.0, minimum=1.0)
+CALENDAR_MAX_BYTES = env_int("CALENDAR_MAX_BYTES", 5_000_000, minimum=10_000)
+CALENDAR_ALLOW_PRIVATE_URLS = env_bool("CALENDAR_ALLOW_PRIVATE_URLS", False)
+
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "sync-calendars": {
+        "task": "calendars.tasks.sync_calendars",
+        "schedule": float(CALENDAR_SYNC_EVERY_S),
+    },
     "supervise-bots": {"task": "bots.tasks.supervise_bots", "schedule": 15.0},
     # A scheduled bot starts within this of its `join_at` (at 15 s one came 7 s late): one
     # query for requested meetings whose time has come.

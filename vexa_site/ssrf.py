@@ -1,15 +1,17 @@
 """Refuse outgoing URLs that point into private networks (SSRF guard).
 
-Used when a webhook URL is saved and again at delivery time, because DNS can change between the
-two. Loopback, private, link-local (cloud metadata at 169.254.169.254), CGNAT, multicast and
-reserved ranges are refused unless the operator allows them for local development.
+Used when a webhook or calendar URL is saved and again at each request, because DNS can change
+between the two. Loopback, private, link-local (cloud metadata at 169.254.169.254), CGNAT,
+multicast and reserved ranges are refused unless the operator allows them (local development,
+a calendar server on the company network).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from vexa_site.errors import InvalidInput
 
@@ -63,3 +65,23 @@ def resolve_public_url(url: str, *, allow_private: bool) -> list[str]:
                     f"URL resolves to a private, loopback or link-local address ({raw})"
                 )
     return addresses
+
+
+def pinned_target(url: str, *, allow_private: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Resolve and check `url` now, and aim the request at the checked address, so a DNS
+    answer that changes between the check and the connect cannot point it somewhere private.
+    Returns the URL to request, its Host header and httpx's request extensions: the Host header
+    and TLS SNI (hence certificate checks) keep the original name."""
+    addresses = resolve_public_url(url, allow_private=allow_private)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    address = sorted(addresses, key=lambda a: ":" in a)[0].split("%")[0]
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port:
+        host_header += f":{parts.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return target, {"Host": host_header}, extensions

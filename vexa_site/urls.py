@@ -54,6 +54,7 @@ urlpatterns = [
     path("", include("bots.urls")),
     path("", include("transcripts.urls")),
     path("", include("webhooks.urls")),
+    path("", include("calendars.urls")),
     path("", include("meetings.recordings_urls")),
     path("", include("transcripts.realtime_urls")),
     path("simulator/", include("bots.simulator_urls")),

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -32,7 +31,7 @@ from accounts.models import User
 from meetings.events import MeetingOutputEvent, MeetingStatusEvent
 from meetings.models import MeetingStatus
 from vexa_site.errors import Conflict, InvalidInput
-from vexa_site.ssrf import UnsafeURL, resolve_public_url
+from vexa_site.ssrf import UnsafeURL, pinned_target, resolve_public_url
 from webhooks import selectors, signing
 from webhooks.models import (
     SUBSCRIBABLE_EVENT_TYPES,
@@ -389,25 +388,6 @@ class _Outcome:
     retry_after_s: float | None
 
 
-def _pinned(url: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """Resolve and check `url` now, and aim the request at the checked address, so a DNS
-    answer that changes between the check and the connect cannot point it somewhere private.
-    The Host header and TLS SNI (hence certificate checks) keep the original name."""
-    addresses = resolve_public_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS)
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    address = sorted(addresses, key=lambda a: ":" in a)[0].split("%")[0]
-    netloc = f"[{address}]" if ":" in address else address
-    if parts.port:
-        netloc += f":{parts.port}"
-    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    host_header = f"[{host}]" if ":" in host else host
-    if parts.port:
-        host_header += f":{parts.port}"
-    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
-    return target, {"Host": host_header}, extensions
-
-
 def _retry_after_s(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
@@ -437,7 +417,9 @@ def _client() -> httpx.Client:
 def _send(url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
     """One POST, never following redirects (a redirect could lead anywhere, private included)."""
     try:
-        target, host_header, extensions = _pinned(url)
+        target, host_header, extensions = pinned_target(
+            url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS
+        )
     except UnsafeURL as exc:
         return _Outcome(None, f"Refused: {exc.detail}", "", None, None)
     timeout = httpx.Timeout(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ from standardwebhooks import Webhook
 from accounts import services as account_services
 from accounts.models import ApiToken, User
 from bots import services as bot_services
+from calendars.models import CalendarEvent, CalendarFeed
 from meetings import lifecycle, retention
 from meetings import services as meeting_services
 from meetings.models import Meeting, MeetingStatus
+from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
 from tests.webhooks.receiver import Receiver
@@ -500,11 +502,22 @@ def test_the_settings_page_costs_the_same_queries_for_many_keys_and_webhooks(
                 user_id=alice.pk, event_type="meeting.completed", data={}, dedupe_key=f"e{n}"
             )
     assert WebhookDelivery.objects.filter(endpoint=endpoint).exists()
-    # Session, user, session key, then the page: keys, webhooks, recent deliveries.
-    with django_assert_num_queries(6):
+    for n in range(3):
+        feed = CalendarFeed.objects.create(user=alice, url=f"https://cal.example.com/{n}.ics")
+        for m in range(2):
+            meeting = meeting_in(alice, "requested", native_meeting_id=f"cal-endr-{n}{m}a")
+            CalendarEvent.objects.create(
+                feed=feed, key=f"e{m}", starts_at=timezone.now(), ends_at=timezone.now(),
+                meeting_url="https://meet.google.com/abc-defg-hij", meeting=meeting,
+            )  # fmt: skip
+    # Session, user, session key, then the page: keys, webhooks, recent deliveries, calendars
+    # and their events with their bots.
+    with django_assert_num_queries(8):
         page = client.get("/dashboard/settings")
     assert page.content.count(b"Revoke") == 6
     assert page.content.count(b"Send test") == 5
+    assert page.content.count(b"Read now") == 3
+    assert page.content.count(b"status-requested") == 6
 
 
 def test_the_settings_forms_are_csrf_protected(alice_key: str) -> None:
@@ -512,6 +525,9 @@ def test_the_settings_forms_are_csrf_protected(alice_key: str) -> None:
     client.cookies = signed_in(alice_key).cookies
     assert client.post("/dashboard/settings/keys", {"name": "x"}).status_code == 403
     assert not ApiToken.objects.filter(name="x").exists()
+    calendar = {"url": "https://cal.example.com/x.ics"}
+    assert client.post("/dashboard/settings/calendars", calendar).status_code == 403
+    assert not CalendarFeed.objects.exists()
 
 
 def test_the_meeting_forms_are_csrf_protected(alice: User, alice_key: str) -> None:
@@ -680,3 +696,59 @@ def test_delete_removes_the_calls_content_and_keeps_its_history(
     assert refused.status_code == 409
     assert "stop the bot and wait for it to finish first" in refused.content.decode()
     assert Segment.objects.filter(meeting=live).count() == 1
+
+
+def test_a_calendar_added_here_shows_its_events_and_their_bots(
+    alice: User, alice_key: str, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(
+        vevent("review@x", soon, title="Budget <review>"),
+        vevent("again@x", soon + timedelta(hours=2), title="Budget again"),  # the same room
+    )
+    client = signed_in(alice_key)
+
+    added = client.post(
+        "/dashboard/settings/calendars", {"url": calendar_server.url, "name": "Work"}
+    )
+
+    assert added.status_code == 201
+    page = added.content.decode()
+    assert "Calendar Work added: 1 bot scheduled, 1 event refused for now" in page
+    assert calendar_server.url not in page  # the address reads the calendar
+    assert "Budget &lt;review&gt;" in page
+    meeting = Meeting.objects.get(user=alice)
+    assert f'href="/dashboard/meetings/{meeting.pk}"' in page
+    assert f"joins at {(soon - timedelta(minutes=1)):%H:%M}" in page
+    assert "not scheduled:" in page
+
+    calendar_server.status = 500
+    feed = CalendarFeed.objects.get(user=alice)
+    assert client.post(f"/dashboard/settings/calendars/{feed.pk}/sync").status_code == 302
+    page = client.get("/dashboard/settings").content.decode()
+    assert "The calendar answered HTTP 500" in page
+
+    assert client.post(f"/dashboard/settings/calendars/{feed.pk}/delete").status_code == 302
+    assert not CalendarFeed.objects.exists()
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.COMPLETED
+
+
+def test_a_calendar_that_cannot_be_read_is_said_in_words_here(
+    alice_key: str, calendar_server: CalendarServer
+) -> None:
+    calendar_server.status = 404
+    refused = signed_in(alice_key).post(
+        "/dashboard/settings/calendars", {"url": calendar_server.url}
+    )
+    assert refused.status_code == 422
+    assert "Could not read the calendar: The calendar answered HTTP 404" in refused.content.decode()
+    assert not CalendarFeed.objects.exists()
+
+
+def test_another_users_calendar_is_a_404_here(bob: User, alice_key: str) -> None:
+    theirs = CalendarFeed.objects.create(user=bob, url="https://cal.example.com/bob.ics")
+    client = signed_in(alice_key)
+    assert client.post(f"/dashboard/settings/calendars/{theirs.pk}/sync").status_code == 404
+    assert client.post(f"/dashboard/settings/calendars/{theirs.pk}/delete").status_code == 404
+    assert CalendarFeed.objects.filter(pk=theirs.pk).exists()
+    assert b"bob.ics" not in client.get("/dashboard/settings").content

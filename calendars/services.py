@@ -1,0 +1,208 @@
+"""Writes for calendar feeds: add one (read at once), sync one, remove one.
+
+A sync reads the feed outside any transaction (network), then, holding the feed's row lock (two
+syncs of one feed never schedule an event twice), walks the occurrences within the horizon:
+a new one gets a bot scheduled `CALENDAR_JOIN_EARLY_S` before it starts (one already under way
+gets a bot now); a moved one moves its bot if it has not started; one that left the feed or the
+horizon, or was cancelled, stops its bot if it has not started. A bot the user stopped, or one
+that already ran, is left alone. Bots are created through `bots.services.bot_create`, so the
+user's limits, the bot slots and one live bot per meeting hold; an occurrence refused for now
+(another bot in the same meeting, no slot free) says why and is tried again at the next sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from bots import services as bot_services
+from calendars.ical import (
+    CalendarUnreadable,
+    Occurrence,
+    feed_fetch,
+    feed_url_normalise,
+    occurrences,
+)
+from calendars.models import CalendarEvent, CalendarFeed
+from meetings import services as meeting_services
+from meetings.models import MeetingStatus
+from vexa_site.errors import DomainError, InvalidInput
+from vexa_site.ssrf import resolve_public_url
+
+logger = logging.getLogger(__name__)
+
+MAX_FEEDS_PER_USER = 20
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync changed: bots scheduled, moved and cancelled, and occurrences refused."""
+
+    scheduled: int = 0
+    moved: int = 0
+    cancelled: int = 0
+    refused: int = 0
+
+
+def feed_create(
+    *, user: User, url: str, name: str = "", bot_name: str = "", language: str = ""
+) -> tuple[CalendarFeed, SyncResult]:
+    """Add a calendar feed and read it at once: a URL that is private (unless allowed), or that
+    does not give an iCalendar file, is a 422 and nothing is saved; a language the live model
+    cannot transcribe too (every bot of the feed would be refused). At most
+    `MAX_FEEDS_PER_USER` feeds."""
+    url = feed_url_normalise(url)
+    resolve_public_url(url, allow_private=settings.CALENDAR_ALLOW_PRIVATE_URLS)
+    language = bot_services.check_language(language or None, live=True) or ""
+    try:
+        body = feed_fetch(url)
+        with transaction.atomic():
+            User.objects.select_for_update().get(pk=user.pk)
+            if CalendarFeed.objects.filter(user=user).count() >= MAX_FEEDS_PER_USER:
+                raise InvalidInput(f"At most {MAX_FEEDS_PER_USER} calendars per user")
+            feed = CalendarFeed.objects.create(
+                user=user, url=url, name=name, bot_name=bot_name, language=language
+            )
+            result = _apply(feed, body)
+    except CalendarUnreadable as exc:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "url"],
+                    "msg": f"Could not read the calendar: {exc}",
+                    "type": "value_error.calendar",
+                }
+            ]
+        ) from None
+    feed.refresh_from_db()
+    return feed, result
+
+
+def calendar_sync(*, feed_id: int) -> SyncResult | None:
+    """Read the feed and bring its bots in line with it (see the module). A feed that cannot
+    be read keeps its bots and says why in `last_error`; None then, and for a feed removed
+    meanwhile."""
+    feed = CalendarFeed.objects.filter(pk=feed_id).first()
+    if feed is None:
+        return None
+    try:
+        body = feed_fetch(feed.url)
+        with transaction.atomic():
+            locked = (
+                CalendarFeed.objects.select_for_update()
+                .select_related("user")
+                .filter(pk=feed_id)
+                .first()
+            )
+            return None if locked is None else _apply(locked, body)
+    except CalendarUnreadable as exc:
+        logger.warning("calendar %s unreadable: %s", feed_id, exc)
+        CalendarFeed.objects.filter(pk=feed_id).update(last_error=str(exc)[:1000])
+        return None
+
+
+def _apply(feed: CalendarFeed, body: bytes) -> SyncResult:
+    """The sync's writes, in the caller's transaction holding the feed's row lock."""
+    now = timezone.now()
+    horizon = now + timedelta(seconds=settings.CALENDAR_HORIZON_S)
+    rows = {row.key: row for row in feed.events.select_related("meeting")}
+    done: Counter[str] = Counter()
+    for occurrence in occurrences(body, start=now, end=horizon):
+        done[_occurrence_apply(feed, rows.pop(occurrence.key, None), occurrence, now)] += 1
+    for row in rows.values():
+        done["cancelled"] += _bot_cancel(row)
+        row.delete()
+    feed.last_synced_at = now
+    feed.last_error = ""
+    feed.save(update_fields=["last_synced_at", "last_error"])
+    return SyncResult(
+        scheduled=done["scheduled"],
+        moved=done["moved"],
+        cancelled=done["cancelled"],
+        refused=done["refused"],
+    )
+
+
+def _occurrence_apply(
+    feed: CalendarFeed, row: CalendarEvent | None, occurrence: Occurrence, now: datetime
+) -> str:
+    """Bring one occurrence's row and bot in line; returns what it did (a `SyncResult` field,
+    or `kept`)."""
+    is_new = row is None
+    if row is None:
+        row = CalendarEvent(feed=feed, key=occurrence.key)
+    elif row.meeting_url != occurrence.meeting_url and _bot_cancel(row):
+        row.meeting = None  # the event's link changed: a bot for the new one
+        row.error = "moved to another meeting link"
+    row.title = occurrence.title
+    row.starts_at = occurrence.starts_at
+    row.ends_at = occurrence.ends_at
+    row.meeting_url = occurrence.meeting_url
+    join_at = occurrence.starts_at - timedelta(seconds=settings.CALENDAR_JOIN_EARLY_S)
+    outcome = "kept"
+    meeting = row.meeting
+    if meeting is not None:
+        if (
+            meeting.status == MeetingStatus.REQUESTED
+            and meeting.join_at is not None
+            and meeting.join_at > now
+            and join_at > now
+            and meeting.join_at != join_at
+        ):
+            bot_services.bot_reschedule(meeting_id=meeting.pk, join_at=join_at)
+            outcome = "moved"
+    elif is_new or row.error:
+        # A row without a meeting and without an error had its meeting purged: left alone.
+        outcome = _bot_schedule(feed, row, join_at if join_at > now else None)
+    row.save()
+    return outcome
+
+
+def _bot_schedule(feed: CalendarFeed, row: CalendarEvent, join_at: datetime | None) -> str:
+    try:
+        # A savepoint: a refused bot leaves the sync's transaction usable.
+        with transaction.atomic():
+            meeting = bot_services.bot_create(
+                user=feed.user,
+                meeting_url=row.meeting_url,
+                bot_name=feed.bot_name or None,
+                language=feed.language or None,
+                join_at=join_at,
+                metadata={"calendar_id": feed.pk, "calendar_event": row.key},
+            )
+            if row.title:
+                meeting_services.meeting_update_data(
+                    meeting_id=meeting.pk, changes={"name": row.title}
+                )
+    except DomainError as exc:
+        row.error = exc.message[:1000]
+        return "refused"
+    row.meeting = meeting
+    row.error = ""
+    return "scheduled"
+
+
+def _bot_cancel(row: CalendarEvent) -> bool:
+    """Stop the row's bot if it has not started (the event went away or moved elsewhere)."""
+    meeting = row.meeting
+    if meeting is None or meeting.status != MeetingStatus.REQUESTED:
+        return False
+    bot_services.bot_stop(meeting_id=meeting.pk, source="calendar")
+    return True
+
+
+def feed_delete(*, feed: CalendarFeed) -> int:
+    """Remove a feed; its bots that have not started are stopped (those in a call stay).
+    Returns how many were stopped."""
+    with transaction.atomic():
+        locked = CalendarFeed.objects.select_for_update().get(pk=feed.pk)
+        stopped = sum(_bot_cancel(row) for row in locked.events.select_related("meeting"))
+        locked.delete()
+    return stopped

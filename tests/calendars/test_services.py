@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from accounts.models import User
+from bots import services as bot_services
+from calendars import services, tasks
+from calendars.models import CalendarEvent, CalendarFeed
+from meetings import lifecycle
+from meetings.models import Meeting, MeetingStatus
+from tests import processes
+from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
+from vexa_site.errors import InvalidInput
+from vexa_site.redis import get_redis
+from vexa_site.ssrf import UnsafeURL
+
+pytestmark = pytest.mark.django_db
+
+MEET = "https://meet.google.com/abc-defg-hij"
+ZOOM = "https://zoom.us/j/85012345678"
+TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0"
+EARLY = timedelta(seconds=60)
+
+
+def queued_bots() -> list[int]:
+    """The meetings whose `run_bot` waits on the real broker's `bots` queue."""
+    return [
+        int(json.loads(raw)["headers"]["argsrepr"].strip("(,)"))
+        for raw in get_redis().lrange("bots", 0, -1)
+    ]
+
+
+def bot_of(feed: CalendarFeed, uid: str) -> Meeting:
+    row = CalendarEvent.objects.select_related("meeting").get(feed=feed, key=uid)
+    assert row.meeting is not None, row.error
+    return row.meeting
+
+
+def test_adding_a_calendar_schedules_a_bot_for_each_upcoming_event_with_a_link(
+    alice: User,
+    calendar_server: CalendarServer,
+    soon: datetime,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    now = datetime.now(UTC)
+    calendar_server.body = vcalendar(
+        vevent("review@x", soon, title="Budget review", link=MEET),
+        vevent("sales@x", soon + timedelta(hours=1), title="Sales call", link=ZOOM),
+        vevent("lunch@x", soon, title="Lunch", link=None),
+        vevent("ongoing@x", now - timedelta(minutes=10), minutes=40, title="Ongoing", link=TEAMS),
+        vevent("done@x", now - timedelta(hours=2), title="Done", link=TEAMS),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        feed, result = services.feed_create(
+            user=alice, url=calendar_server.url, name="Work", bot_name="Notetaker"
+        )
+
+    assert result == services.SyncResult(scheduled=3)
+    review = bot_of(feed, "review@x")
+    assert review.status == MeetingStatus.REQUESTED
+    assert review.join_at == soon - EARLY
+    assert review.native_meeting_id == "abc-defg-hij"
+    assert review.data["name"] == "Budget review"
+    assert review.bot_config["bot_name"] == "Notetaker"
+    assert review.bot_config["metadata"] == {"calendar_id": feed.pk, "calendar_event": "review@x"}
+    assert bot_of(feed, "sales@x").platform == "zoom"
+    # An event under way gets its bot now: on the bots queue after commit, like POST /bots;
+    # the others wait for their time.
+    ongoing = bot_of(feed, "ongoing@x")
+    assert ongoing.join_at is None
+    queued = queued_bots()
+    assert ongoing.pk in queued
+    assert review.pk not in queued
+    processes.drop_queued_bot(ongoing.pk)
+    assert set(CalendarEvent.objects.filter(feed=feed).values_list("key", flat=True)) == {
+        "review@x",
+        "sales@x",
+        "ongoing@x",
+    }
+    assert feed.last_synced_at is not None
+    assert feed.last_error == ""
+
+
+def test_a_sync_moves_cancels_and_keeps_bots_as_the_calendar_changes(
+    alice: User, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(
+        vevent("review@x", soon, link=MEET), vevent("sales@x", soon, link=ZOOM)
+    )
+    feed, _ = services.feed_create(user=alice, url=calendar_server.url)
+    sales = bot_of(feed, "sales@x")
+
+    later = soon + timedelta(minutes=30)
+    calendar_server.body = vcalendar(
+        vevent("review@x", later, link=MEET),  # moved
+        vevent("retro@x", later, link=TEAMS),  # new; sales@x removed
+    )
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult(
+        scheduled=1, moved=1, cancelled=1
+    )
+    assert bot_of(feed, "review@x").join_at == later - EARLY
+    sales.refresh_from_db()
+    assert sales.status == MeetingStatus.COMPLETED
+    assert sales.data["completion_reason"] == "stopped_before_admission"
+    retro = bot_of(feed, "retro@x")
+
+    # Read again unchanged: nothing is scheduled twice.
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult()
+    # A bot the user stopped is not sent again while its event is still in the calendar.
+    bot_services.bot_stop(meeting_id=retro.pk)
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult()
+    assert Meeting.objects.filter(user=alice).count() == 3
+
+    # Cancelled in the calendar: its bot that has not started is stopped.
+    calendar_server.body = vcalendar(
+        vevent("review@x", later, link=MEET, extra="STATUS:CANCELLED"),
+        vevent("retro@x", later, link=TEAMS),
+    )
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult(cancelled=1)
+    assert not CalendarEvent.objects.filter(feed=feed, key="review@x").exists()
+
+
+def test_occurrences_in_one_meeting_room_get_their_bots_one_after_the_other(
+    alice: User, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    # Twice today in the same room: one live bot per meeting, so the second waits its turn.
+    calendar_server.body = vcalendar(
+        vevent("standup@x", soon, link=MEET, extra="RRULE:FREQ=HOURLY;INTERVAL=6;COUNT=2")
+    )
+    feed, result = services.feed_create(user=alice, url=calendar_server.url)
+    assert result == services.SyncResult(scheduled=1, refused=1)
+    first, second = CalendarEvent.objects.filter(feed=feed).order_by("starts_at")
+    assert first.meeting is not None
+    assert second.meeting is None
+    assert "already running" in second.error
+
+    meeting = first.meeting
+    for step in (MeetingStatus.JOINING, MeetingStatus.ACTIVE, MeetingStatus.COMPLETED):
+        lifecycle.transition(meeting_id=meeting.pk, to=step, source="bot_callback")
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult(scheduled=1)
+    second.refresh_from_db()
+    assert second.meeting is not None
+    assert second.error == ""
+    assert second.meeting.join_at == soon + timedelta(hours=6) - EARLY
+
+
+def test_an_unreadable_calendar_keeps_its_bots_and_says_why(
+    alice: User, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(vevent("review@x", soon))
+    feed, _ = services.feed_create(user=alice, url=calendar_server.url)
+
+    calendar_server.status = 503
+    assert services.calendar_sync(feed_id=feed.pk) is None
+    feed.refresh_from_db()
+    assert feed.last_error == "The calendar answered HTTP 503"
+    assert bot_of(feed, "review@x").status == MeetingStatus.REQUESTED
+
+    calendar_server.status = 200
+    calendar_server.body = b"<html>Sign in to see this calendar</html>"
+    tasks.sync_calendar(feed.pk)
+    feed.refresh_from_db()
+    assert feed.last_error.startswith("Not an iCalendar file")
+    assert bot_of(feed, "review@x").status == MeetingStatus.REQUESTED
+
+    calendar_server.body = vcalendar(vevent("review@x", soon))
+    tasks.sync_calendar(feed.pk)
+    feed.refresh_from_db()
+    assert feed.last_error == ""
+
+
+def test_a_calendar_that_cannot_be_read_is_not_added(
+    alice: User, calendar_server: CalendarServer
+) -> None:
+    calendar_server.status = 404
+    with pytest.raises(InvalidInput) as refused:
+        services.feed_create(user=alice, url=calendar_server.url)
+    assert refused.value.detail == [
+        {
+            "loc": ["body", "url"],
+            "msg": "Could not read the calendar: The calendar answered HTTP 404",
+            "type": "value_error.calendar",
+        }
+    ]
+    assert not CalendarFeed.objects.exists()
+
+    # A calendar that moved answers with a redirect, which is followed (and checked again).
+    calendar_server.status = 200
+    moved = calendar_server.url.replace("/cal.ics", "/moved")
+    feed, _ = services.feed_create(user=alice, url=moved)
+    assert feed.url == moved
+    assert calendar_server.reads == 3
+
+
+def test_a_private_address_is_refused_unless_the_operator_allows_it(alice: User) -> None:
+    with override_settings(CALENDAR_ALLOW_PRIVATE_URLS=False), pytest.raises(UnsafeURL):
+        services.feed_create(user=alice, url="http://127.0.0.1:9/cal.ics")
+    with override_settings(CALENDAR_ALLOW_PRIVATE_URLS=False), pytest.raises(UnsafeURL):
+        services.feed_create(user=alice, url="http://169.254.169.254/latest/meta-data")
+    assert not CalendarFeed.objects.exists()
+
+
+def test_removing_a_calendar_stops_its_bots_that_have_not_started(
+    alice: User, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(
+        vevent("review@x", soon, link=MEET), vevent("s@x", soon, link=ZOOM)
+    )
+    feed, _ = services.feed_create(user=alice, url=calendar_server.url)
+    review, sales = bot_of(feed, "review@x"), bot_of(feed, "s@x")
+    for step in (MeetingStatus.JOINING, MeetingStatus.ACTIVE):
+        lifecycle.transition(meeting_id=review.pk, to=step, source="bot_callback")
+
+    assert services.feed_delete(feed=feed) == 1
+
+    assert not CalendarFeed.objects.exists()
+    assert Meeting.objects.get(pk=review.pk).status == MeetingStatus.ACTIVE  # in its call
+    assert Meeting.objects.get(pk=sales.pk).status == MeetingStatus.COMPLETED
