@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
-from meetings.models import LIVE_STATUSES, Meeting
+from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus
 from vexa_site.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,15 @@ def meetings_holding_slots(now: datetime) -> QuerySet[Meeting]:
 def slots_taken(now: datetime) -> int:
     """Bots holding a slot or waiting for one, of every user."""
     return meetings_holding_slots(now).count()
+
+
+def slots_reserved(now: datetime) -> int:
+    """Scheduled bots due within `BOT_SLOT_RESERVE_S`: their slots are held for them."""
+    return Meeting.objects.filter(
+        status=MeetingStatus.REQUESTED,
+        join_at__gt=now,
+        join_at__lte=now + timedelta(seconds=settings.BOT_SLOT_RESERVE_S),
+    ).count()
 
 
 class Announcer:

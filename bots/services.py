@@ -101,8 +101,9 @@ def _notify(meeting_id: int, reason: str) -> None:
 def _check_capacity(now: datetime) -> None:
     """507 when every announced bot slot holds (or is promised to) a bot: a queued bot would
     wait for a whole meeting to end somewhere. Scheduled bots are exempt (Recall's rule, seed
-    004: their slot is found when they are due), and so is every bot while no host announced
-    its slots. Call inside the transaction that creates the meeting."""
+    004), and the slots of those due within `BOT_SLOT_RESERVE_S` are held for them, so an
+    ad-hoc bot cannot take the slot a calendar's bot is about to need; every bot is exempt while
+    no host announced its slots. Call inside the transaction that creates the meeting."""
     slots = capacity.slots_total()
     if slots is None:
         return
@@ -112,10 +113,17 @@ def _check_capacity(now: datetime) -> None:
         # write transactions are serialized already (they begin IMMEDIATE).
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SLOTS_LOCK_ID])
-    if capacity.slots_taken(now) >= slots:
+    reserved = capacity.slots_reserved(now)
+    if capacity.slots_taken(now) + reserved >= slots:
+        held = (
+            f", {reserved} of them held for scheduled bots due within "
+            f"{settings.BOT_SLOT_RESERVE_S // 60} minutes"
+            if reserved
+            else ""
+        )
         raise NoCapacity(
-            f"No bot is free: all {slots} bot slots of the running bot hosts are taken. Retry "
-            f"in {CONCURRENCY_RETRY_AFTER_S} s, or schedule the bot with join_at",
+            f"No bot is free: all {slots} bot slots of the running bot hosts are taken{held}. "
+            f"Retry in {CONCURRENCY_RETRY_AFTER_S} s, or schedule the bot with join_at",
             headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_S)},
         )
 

@@ -149,14 +149,16 @@ def _occurrence_apply(
     outcome = "kept"
     meeting = row.meeting
     if meeting is not None:
+        # Only a bot not yet due moves (a due one is on its way); moved earlier than now, it
+        # goes at once.
+        target = max(join_at, now)
         if (
             meeting.status == MeetingStatus.REQUESTED
             and meeting.join_at is not None
             and meeting.join_at > now
-            and join_at > now
-            and meeting.join_at != join_at
+            and meeting.join_at != target
         ):
-            bot_services.bot_reschedule(meeting_id=meeting.pk, join_at=join_at)
+            bot_services.bot_reschedule(meeting_id=meeting.pk, join_at=target)
             outcome = "moved"
     elif is_new or row.error:
         # A row without a meeting and without an error had its meeting purged: left alone.

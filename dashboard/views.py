@@ -29,6 +29,7 @@ from django.http import (
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
@@ -65,6 +66,7 @@ from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
 # How often the meetings list fetches its rows again while a listed meeting is live.
 LIST_REFRESH_S = 3
+LIST_REFRESH_MAX_S = 300
 View = Callable[..., HttpResponseBase]
 
 
@@ -140,8 +142,7 @@ def _list_context(
     )
     return {
         "meetings": [(m, said.get(m.pk)) for m in page.meetings],
-        # While a listed bot is on its way or in a call, the rows fetch themselves again.
-        "refresh_s": LIST_REFRESH_S if any(m.is_live for m in page.meetings) else None,
+        "refresh_s": _list_refresh_s(page.meetings),
         "status": status or "",
         "q": text,
         # The rows' own refresh keeps the filters.
@@ -149,6 +150,21 @@ def _list_context(
         "statuses": [s.value for s in MeetingStatus],
         "error": error,
     }
+
+
+def _list_refresh_s(meetings: list[Meeting]) -> int | None:
+    """While a listed bot is on its way or in a call, the rows fetch themselves again every
+    `LIST_REFRESH_S`; a bot scheduled for later (a calendar's, days ahead) only when it is
+    due, at most `LIST_REFRESH_MAX_S` from now; a list with nothing live, never."""
+    now = timezone.now()
+    due_in = [
+        (m.join_at - now).total_seconds() if m.join_at and m.join_at > now else 0.0
+        for m in meetings
+        if m.is_live
+    ]
+    if not due_in:
+        return None
+    return int(min(LIST_REFRESH_MAX_S, max(LIST_REFRESH_S, min(due_in) + 1)))
 
 
 @dashboard_login_required

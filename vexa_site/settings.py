@@ -356,6 +356,9 @@ RECORDING_FORMAT = env_choice("RECORDING_FORMAT", "opus", {"opus", "wav"})
 BOT_HEARTBEAT_TIMEOUT_S = env_int("BOT_HEARTBEAT_TIMEOUT_S", 45, minimum=5)
 # A bot that never left `requested` (no worker took it) fails after this long past its start time.
 BOT_START_TIMEOUT_S = env_int("BOT_START_TIMEOUT_S", 600, minimum=30)
+# A scheduled bot's slot is held for it from this long before its `join_at`: an ad-hoc bot asked
+# for meanwhile is refused (507) instead of taking the slot and leaving the scheduled one queued.
+BOT_SLOT_RESERVE_S = env_int("BOT_SLOT_RESERVE_S", 300, minimum=0)
 # An admitted bot that cannot join the call's audio this long (Zoom) fails: it would hear nothing.
 BOT_AUDIO_JOIN_TIMEOUT_S = env_int("BOT_AUDIO_JOIN_TIMEOUT_S", 30, minimum=5)
 # A bot whose capture stays silent through this much speech the page shows fails: it hears nothing.

@@ -114,6 +114,12 @@ def voiced_span_s(pcm: bytes, *, threshold: float = 300.0) -> float:
     return 0.0 if not loud else (loud[-1] - loud[0] + frame) / (2 * SAMPLE_RATE)
 
 
+def turn_window(pcm: bytes, *, start: float, stop: float) -> bytes:
+    """The recording's PCM from 0.3 s before a turn to 0.3 s after it. Clamped at the start:
+    a turn heard in the first 0.3 s made a negative index, an empty window from the end."""
+    return pcm[max(0, int((start - 0.3) * SAMPLE_RATE)) * 2 : int((stop + 0.3) * SAMPLE_RATE) * 2]
+
+
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
@@ -194,7 +200,7 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
         ((alice_start, alice_stop), speech.alice),
         ((bob_start, bob_stop), speech.bob),
     ):
-        window = pcm[int((start - 0.3) * SAMPLE_RATE) * 2 : int((stop + 0.3) * SAMPLE_RATE) * 2]
+        window = turn_window(pcm, start=start, stop=stop)
         expected = voiced_span_s(read_wav_pcm16k(source))
         profile = [round(rms(pcm[i : i + 3200])) for i in range(0, len(pcm), 3200)]
         assert voiced_span_s(window) == pytest.approx(expected, rel=0.05), (speakers, profile)
@@ -800,7 +806,7 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
     audio_end = (audio[-1].t or 0) + audio[-1].duration_s
     assert len(pcm) / (2 * SAMPLE_RATE) == pytest.approx(audio_end, abs=0.2)
     for start, stop, (_, source, _) in zip(starts, stops, turns, strict=True):
-        window = pcm[int((start - 0.3) * SAMPLE_RATE) * 2 : int((stop + 0.3) * SAMPLE_RATE) * 2]
+        window = turn_window(pcm, start=start, stop=stop)
         assert voiced_span_s(window) == pytest.approx(
             voiced_span_s(read_wav_pcm16k(source)), rel=0.05
         ), speakers

@@ -74,6 +74,24 @@ def test_a_bot_with_no_free_slot_is_a_507_at_once_and_a_scheduled_one_is_taken(
     assert Meeting.objects.count() == 2
 
 
+def test_a_scheduled_bot_due_soon_holds_its_slot_against_ad_hoc_bots(
+    alice: User, bob: User, alice_api: APIClient, one_slot_host: None
+) -> None:
+    due_soon = bot_services.bot_create(
+        user=bob,
+        meeting_url="https://meet.google.com/bob-bobb-bob",
+        join_at=timezone.now() + timedelta(minutes=2),
+    )
+    refused = send(alice_api, "abc-defg-hij")
+    assert refused.status_code == 507
+    assert "1 of them held for scheduled bots due within 5 minutes" in refused.json()["detail"]
+
+    # Due later than the reserve: the slot is free until then.
+    later = timezone.now() + timedelta(minutes=30)
+    bot_services.bot_reschedule(meeting_id=due_soon.pk, join_at=later)
+    assert send(alice_api, "abc-defg-hij").status_code == 201
+
+
 def test_another_users_bots_take_slots_too_and_a_finished_one_frees_its_slot(
     alice: User, bob: User, alice_api: APIClient, one_slot_host: None
 ) -> None:

@@ -117,6 +117,16 @@ def test_a_sync_moves_cancels_and_keeps_bots_as_the_calendar_changes(
     assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult()
     assert Meeting.objects.filter(user=alice).count() == 3
 
+    # Moved to a start that has passed (the meeting began early): its bot goes at once.
+    calendar_server.body = vcalendar(
+        vevent("review@x", datetime.now(UTC) - timedelta(minutes=5), link=MEET),
+        vevent("retro@x", later, link=TEAMS),
+    )
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult(moved=1)
+    review = bot_of(feed, "review@x")
+    assert review.join_at is not None
+    assert review.join_at <= datetime.now(UTC)
+
     # Cancelled in the calendar: its bot that has not started is stopped.
     calendar_server.body = vcalendar(
         vevent("review@x", later, link=MEET, extra="STATUS:CANCELLED"),

@@ -132,6 +132,26 @@ def test_the_list_fetches_its_rows_again_only_while_a_meeting_is_live(
     assert "status-failed" in rows
     assert "hx-trigger" not in rows
 
+    # Bots scheduled for later (a calendar's): the rows fetch themselves when one is due (at
+    # most 5 minutes ahead), not every 3 s until then.
+    far = bot_services.bot_create(
+        user=alice, meeting_url="https://zoom.us/j/85012345679",
+        join_at=timezone.now() + timedelta(days=2),
+    )  # fmt: skip
+    rows = client.get("/dashboard/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="load delay:300s"' in rows
+    join_at = timezone.now() + timedelta(seconds=100)
+    bot_services.bot_create(
+        user=alice, meeting_url="https://zoom.us/j/85012345678", join_at=join_at
+    )
+    rows = client.get("/dashboard/", HTTP_HX_REQUEST="true").content.decode()
+    delay = re.search(r'hx-trigger="load delay:(\d+)s"', rows)
+    assert delay is not None
+    assert delay.group(1) in ("100", "101")
+    assert f"joins {join_at:%b} {join_at.day}, {join_at:%H:%M}" in rows
+    page = client.get(f"/dashboard/meetings/{far.pk}").content.decode()
+    assert f"The bot is scheduled to join at {far.join_at:%Y-%m-%d %H:%M} UTC." in page
+
 
 def test_another_users_meeting_is_a_404(bob: User, alice_key: str, tmp_path: Path) -> None:
     theirs = make_meeting(bob)
