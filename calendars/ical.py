@@ -122,10 +122,27 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def occurrences(body: bytes, *, start: datetime, end: datetime) -> list[Occurrence]:
+def _declined(event: Any, email: str) -> bool:
+    """Whether `email` is an attendee who declined (a calendar's own address lists the owner
+    among the attendees, with their answer)."""
+    attendees = event.get("ATTENDEE")
+    if not email or attendees is None:
+        return False
+    target = f"mailto:{email}".lower()
+    return any(
+        str(attendee).lower() == target
+        and str(getattr(attendee, "params", {}).get("PARTSTAT", "")).upper() == "DECLINED"
+        for attendee in (attendees if isinstance(attendees, list) else [attendees])
+    )
+
+
+def occurrences(
+    body: bytes, *, start: datetime, end: datetime, declined_by: str = ""
+) -> list[Occurrence]:
     """The timed, not cancelled occurrences overlapping [start, end) that have a meeting link,
-    by start. Recurrences are expanded with their exceptions (EXDATE, moved occurrences);
-    all-day events are left out (no one meets all day)."""
+    by start, less those `declined_by` (an email address) declined. Recurrences are expanded
+    with their exceptions (EXDATE, moved occurrences); all-day events are left out (no one
+    meets all day)."""
     try:
         calendar = icalendar.Calendar.from_ical(body)
     except ValueError as exc:
@@ -141,7 +158,7 @@ def occurrences(body: bytes, *, start: datetime, end: datetime) -> list[Occurren
         raise CalendarUnreadable(f"Unreadable event: {type(exc).__name__}: {exc}"[:500]) from None
     found: list[Occurrence] = []
     for event in events:
-        if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        if str(event.get("STATUS", "")).upper() == "CANCELLED" or _declined(event, declined_by):
             continue
         began = event.decoded("DTSTART")
         if not isinstance(began, datetime):

@@ -3,10 +3,11 @@
 A sync reads the feed outside any transaction (network), then, holding the feed's row lock (two
 syncs of one feed never schedule an event twice), walks the occurrences within the horizon:
 a new one gets a bot scheduled `CALENDAR_JOIN_EARLY_S` before it starts (one already under way
-gets a bot now); a moved one moves its bot if it has not started; one that left the feed or the
-horizon, or was cancelled, stops its bot if it has not started. A bot the user stopped, or one
-that already ran, is left alone. Bots are created through `bots.services.bot_create`, so the
-user's limits, the bot slots and one live bot per meeting hold; an occurrence refused for now
+gets a bot now), unless the user (by their account's email) declined it; a moved one moves
+its bot if it has not started; one that left the feed or the horizon, or was cancelled or
+declined, stops its bot if it has not started. A bot the user stopped, or one that already
+ran, is left alone. Bots are created through `bots.services.bot_create`, so the user's
+limits, the bot slots and one live bot per meeting hold; an occurrence refused for now
 (another bot in the same meeting, no slot free) says why and is tried again at the next sync.
 """
 
@@ -114,7 +115,7 @@ def _apply(feed: CalendarFeed, body: bytes) -> SyncResult:
     horizon = now + timedelta(seconds=settings.CALENDAR_HORIZON_S)
     rows = {row.key: row for row in feed.events.select_related("meeting")}
     done: Counter[str] = Counter()
-    for occurrence in occurrences(body, start=now, end=horizon):
+    for occurrence in occurrences(body, start=now, end=horizon, declined_by=feed.user.email):
         done[_occurrence_apply(feed, rows.pop(occurrence.key, None), occurrence, now)] += 1
     for row in rows.values():
         done["cancelled"] += _bot_cancel(row)

@@ -20,11 +20,14 @@ class DashboardForm(forms.Form):
 
 
 class BotForm(DashboardForm):
-    """ "Send a bot": a pasted meeting link, and optionally the bot's name and language."""
+    """ "Send a bot": a pasted meeting link, and optionally the bot's name, its language and
+    when it joins."""
 
     meeting_url = forms.CharField(max_length=2048)
     bot_name = forms.CharField(max_length=100, required=False)
     language = forms.CharField(max_length=16, required=False)
+    # A browser's datetime-local value, read in the server's time zone (UTC), as the page says.
+    join_at = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M"])
 
 
 class KeyForm(DashboardForm):

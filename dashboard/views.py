@@ -188,6 +188,7 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
             meeting_url=form.cleaned_data["meeting_url"],
             bot_name=form.cleaned_data["bot_name"] or None,
             language=form.cleaned_data["language"] or None,
+            join_at=form.cleaned_data["join_at"],
         )
     except DomainError as exc:
         context = _list_context(user, status=None, error=exc.message)

@@ -77,6 +77,14 @@ def product_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def queued_bots() -> list[int]:
+    """The meetings whose `run_bot` waits on the real broker's `bots` queue."""
+    return [
+        int(json.loads(raw)["headers"]["argsrepr"].strip("(,)"))
+        for raw in get_redis().lrange("bots", 0, -1)
+    ]
+
+
 def drop_queued_bot(meeting_id: int) -> None:
     """No bot worker runs in the calling test: take the meeting's `run_bot` off the queue."""
     redis = get_redis()

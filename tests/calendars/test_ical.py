@@ -122,3 +122,19 @@ def test_a_body_that_is_not_a_calendar_is_unreadable_in_words(body: bytes, reaso
 def test_webcal_addresses_are_https() -> None:
     assert feed_url_normalise(" webcal://p.example.com/x.ics ") == "https://p.example.com/x.ics"
     assert feed_url_normalise("https://p.example.com/x.ics") == "https://p.example.com/x.ics"
+
+
+def test_an_event_the_owner_declined_is_left_out_for_them_only() -> None:
+    at = START + timedelta(hours=10)
+    attendees = (
+        "ATTENDEE;CN=Alice;PARTSTAT=DECLINED:mailto:Alice@Example.com\n"
+        "ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@example.com"
+    )
+    body = vcalendar(vevent("offsite@x", at, extra=attendees), vevent("other@x", at))
+
+    def keys(email: str) -> list[str]:
+        return [o.key for o in occurrences(body, start=START, end=END, declined_by=email)]
+
+    assert keys("alice@example.com") == ["other@x"]
+    assert keys("bob@example.com") == ["offsite@x", "other@x"]
+    assert keys("") == ["offsite@x", "other@x"]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +16,6 @@ from meetings.models import Meeting, MeetingStatus
 from tests import processes
 from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
 from vexa_site.errors import InvalidInput
-from vexa_site.redis import get_redis
 from vexa_site.ssrf import UnsafeURL
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +24,6 @@ MEET = "https://meet.google.com/abc-defg-hij"
 ZOOM = "https://zoom.us/j/85012345678"
 TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0"
 EARLY = timedelta(seconds=60)
-
-
-def queued_bots() -> list[int]:
-    """The meetings whose `run_bot` waits on the real broker's `bots` queue."""
-    return [
-        int(json.loads(raw)["headers"]["argsrepr"].strip("(,)"))
-        for raw in get_redis().lrange("bots", 0, -1)
-    ]
 
 
 def bot_of(feed: CalendarFeed, uid: str) -> Meeting:
@@ -74,7 +64,7 @@ def test_adding_a_calendar_schedules_a_bot_for_each_upcoming_event_with_a_link(
     # the others wait for their time.
     ongoing = bot_of(feed, "ongoing@x")
     assert ongoing.join_at is None
-    queued = queued_bots()
+    queued = processes.queued_bots()
     assert ongoing.pk in queued
     assert review.pk not in queued
     processes.drop_queued_bot(ongoing.pk)

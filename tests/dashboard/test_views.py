@@ -18,6 +18,7 @@ from calendars.models import CalendarEvent, CalendarFeed
 from meetings import lifecycle, retention
 from meetings import services as meeting_services
 from meetings.models import Meeting, MeetingStatus
+from tests import processes
 from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
@@ -187,6 +188,33 @@ def test_sending_a_bot_from_the_form_creates_the_meeting(
     assert response["Location"] == f"/dashboard/meetings/{meeting.pk}"
     assert meeting.native_meeting_id == "abc-defg-hij"
     assert callbacks  # the bot is enqueued after commit
+
+
+def test_a_bot_sent_for_later_is_scheduled_and_not_queued(
+    alice: User, alice_key: str, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    client = signed_in(alice_key)
+    later = (timezone.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/dashboard/bots",
+            {
+                "meeting_url": "https://meet.google.com/abc-defg-hij",
+                "join_at": f"{later:%Y-%m-%dT%H:%M}",
+            },
+        )
+    assert response.status_code == 302
+    meeting = Meeting.objects.get(user=alice)
+    assert meeting.join_at == later  # read as UTC, as the form says
+    assert meeting.pk not in processes.queued_bots()  # beat starts it when it is due
+    page = client.get(response["Location"]).content.decode()
+    assert f"The bot is scheduled to join at {later:%Y-%m-%d %H:%M} UTC." in page
+    refused = client.post(
+        "/dashboard/bots",
+        {"meeting_url": "https://meet.google.com/xyz-abcd-efg", "join_at": "soon"},
+    )
+    assert refused.status_code == 422
+    assert "join at: Enter a valid date/time." in refused.content.decode()
 
 
 def test_a_bad_meeting_link_is_shown_as_an_error(alice_key: str) -> None:
