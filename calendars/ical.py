@@ -153,7 +153,9 @@ def occurrences(
         str(e.get("UID", "")) for e in calendar.walk("VEVENT") if e.get("RRULE") or e.get("RDATE")
     }
     try:
-        events = list(recurring_ical_events.of(calendar).between(start, end))
+        # One event a calendar wrote wrong (a broken date, an unknown rule) is left out rather
+        # than costing the bots of every other event.
+        events = list(recurring_ical_events.of(calendar, skip_bad_series=True).between(start, end))
     except Exception as exc:  # the library raises many kinds for a malformed rule or date
         raise CalendarUnreadable(f"Unreadable event: {type(exc).__name__}: {exc}"[:500]) from None
     found: list[Occurrence] = []

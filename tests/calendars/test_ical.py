@@ -108,10 +108,6 @@ def test_all_day_events_and_events_outside_the_window_are_left_out() -> None:
     [
         (b"<html>Sign in</html>", "Not an iCalendar file"),
         (b"BEGIN:VCARD\r\nVERSION:3.0\r\nEND:VCARD\r\n", "Not an iCalendar file"),
-        (
-            vcalendar("BEGIN:VEVENT\r\nUID:x\r\nDTSTART:2026120\r\nEND:VEVENT"),
-            "Unreadable event: BrokenCalendarProperty",
-        ),
     ],
 )
 def test_a_body_that_is_not_a_calendar_is_unreadable_in_words(body: bytes, reason: str) -> None:
@@ -138,3 +134,13 @@ def test_an_event_the_owner_declined_is_left_out_for_them_only() -> None:
     assert keys("alice@example.com") == ["other@x"]
     assert keys("bob@example.com") == ["offsite@x", "other@x"]
     assert keys("") == ["offsite@x", "other@x"]
+
+
+def test_an_event_written_wrong_is_left_out_and_the_others_are_read() -> None:
+    at = START + timedelta(hours=10)
+    body = vcalendar(
+        "BEGIN:VEVENT\r\nUID:broken@x\r\nDTSTART:2026120\r\nEND:VEVENT",
+        vevent("odd-rule@x", at, extra="RRULE:FREQ=SOMETIMES"),
+        vevent("fine@x", at),
+    )
+    assert [o.key for o in occurrences(body, start=START, end=END)] == ["fine@x"]
