@@ -6,12 +6,16 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from accounts.models import User
+from bots import services as bot_services
+from calendars.models import CalendarFeed
 from tests.meetings.builders import meeting_in
 from vexa_site.metrics import exposition
 from vexa_site.redis import get_redis
@@ -79,11 +83,20 @@ def test_a_scrape_gives_live_meetings_queues_and_services_as_gauges(
 ) -> None:
     meeting_in(alice, "active", native_meeting_id="act-ivem-eet")
     meeting_in(alice, native_meeting_id="req-uest-edm")  # requested: a bot not yet started
+    bot_services.bot_create(
+        user=alice,
+        meeting_url="https://zoom.us/j/85012345678",
+        join_at=timezone.now() + timedelta(minutes=2),
+    )
+    CalendarFeed.objects.create(user=alice, url="https://cal.example.com/a.ics")
+    CalendarFeed.objects.create(
+        user=alice, url="https://cal.example.com/b.ics", last_error="The calendar answered HTTP 404"
+    )
 
     samples = scrape(client)
 
     assert samples['vexa_meetings_live{status="active"}'] == 1
-    assert samples['vexa_meetings_live{status="requested"}'] == 1
+    assert samples['vexa_meetings_live{status="requested"}'] == 2  # one due, one scheduled
     assert samples['vexa_meetings_live{status="joining"}'] == 0
     assert samples['vexa_service_up{service="database"}'] == 1
     assert samples['vexa_service_up{service="redis"}'] == 1
@@ -92,6 +105,9 @@ def test_a_scrape_gives_live_meetings_queues_and_services_as_gauges(
     assert samples["vexa_ok"] == 0
     assert samples["vexa_problems"] >= 3
     assert samples["vexa_bot_slots_taken"] == 2  # the active bot, and the one promised a slot
+    assert samples["vexa_bot_slots_reserved"] == 1  # a calendar's bot due in two minutes
+    assert samples["vexa_calendars"] == 2
+    assert samples["vexa_calendars_unreadable"] == 1
     # No bot host announced its slots: unknown, so left out rather than 0.
     assert "vexa_bot_slots" not in samples
     assert samples["vexa_recordings_disk_free_bytes"] > 0

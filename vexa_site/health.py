@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from vexa_site.redis import get_redis
@@ -144,6 +144,7 @@ def _waiting(queue: str) -> int:
 def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
     """A snapshot of the deployment for the operator; see the module docstring."""
     from bots import capacity
+    from calendars.models import CalendarFeed
     from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, Recording
     from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
@@ -184,6 +185,7 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
     }
     slots = capacity.slots_total()
     taken = capacity.slots_taken(now)
+    reserved = capacity.slots_reserved(now)
     if slots is not None and taken >= slots:
         problems.append(
             f"every bot slot is taken ({taken} bots for {slots} slots): POST /bots answers 507; "
@@ -262,6 +264,7 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
             "oldest_waiting_bot_s": round(waited_s, 1) if waited_s is not None else None,
             "bot_slots": slots,
             "bot_slots_taken": taken,
+            "bot_slots_reserved": reserved,
         },
         "transcription": {
             "live_sessions": len(behind),
@@ -273,6 +276,9 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
             "pending": pending["n"],
             "disabled_endpoints": WebhookEndpoint.objects.filter(enabled=False).count(),
         },
+        "calendars": CalendarFeed.objects.aggregate(
+            feeds=Count("id"), unreadable=Count("id", filter=~Q(last_error=""))
+        ),
         "recordings": {
             **disk,
             "stored_bytes": Recording.objects.aggregate(total=Sum("size_bytes"))["total"] or 0,

@@ -60,6 +60,21 @@ def exposition(status: dict[str, Any]) -> str:
             meetings.get("bot_slots_taken"),
         ),
         (
+            "vexa_bot_slots_reserved",
+            "Bot slots held for scheduled bots due soon (BOT_SLOT_RESERVE_S).",
+            meetings.get("bot_slots_reserved"),
+        ),
+        (
+            "vexa_calendars",
+            "Calendar feeds users added.",
+            status.get("calendars", {}).get("feeds"),
+        ),
+        (
+            "vexa_calendars_unreadable",
+            "Calendar feeds whose last read failed.",
+            status.get("calendars", {}).get("unreadable"),
+        ),
+        (
             "vexa_oldest_waiting_bot_seconds",
             "How long the oldest due bot has waited for a bot worker.",
             meetings.get("oldest_waiting_bot_s"),
