@@ -67,7 +67,8 @@ class SyncResultSerializer(serializers.Serializer[Any]):
 
 
 class CalendarWithSyncSerializer(CalendarFeedSerializer):
-    sync = SyncResultSerializer()
+    # Null when the calendar could not be read (`last_error` says why).
+    sync = SyncResultSerializer(allow_null=True)
 
     class Meta(CalendarFeedSerializer.Meta):
         fields = (*CalendarFeedSerializer.Meta.fields, "sync")
