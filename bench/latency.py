@@ -386,7 +386,16 @@ def run_meetings(
             "the session's started_at",
             flush=True,
         )
-        per_session.append(word_latencies(session, t0, published(session.meeting)))
+        latencies = word_latencies(session, t0, published(session.meeting))
+        per_session.append(latencies)
+        # Each meeting's own medians: whether a slow run is every meeting or one starved one.
+        drafts, finals = latencies[0], latencies[1]
+        if drafts and finals:
+            print(
+                f"  meeting {i}: draft p50 {np.median(drafts):.2f} s, final p50 "
+                f"{np.median(finals):.2f} s over {len(finals)} words",
+                flush=True,
+            )
     audio_s = max(len(c[0]) for c in clips) / (SAMPLE_RATE * BYTES_PER_SAMPLE)
     # Scored against an offline pass over the bot's recording: the same (Opus-coded) audio.
     return {**summary(n, per_session, audio_s), **transcript_wer(sessions, clips, recordings)}
