@@ -82,7 +82,6 @@ def feed_create(
                 }
             ]
         ) from None
-    feed.refresh_from_db()
     return feed, result
 
 
@@ -136,12 +135,15 @@ def _occurrence_apply(
 ) -> str:
     """Bring one occurrence's row and bot in line; returns what it did (a `SyncResult` field,
     or `kept`)."""
-    is_new = row is None
+    # A bot is asked for a new occurrence, one refused before (it says why), and one whose
+    # link changed while its bot had not started; a row without a meeting and without an error
+    # had its meeting purged, and is left alone.
+    schedule = row is None or bool(row.error)
     if row is None:
         row = CalendarEvent(feed=feed, key=occurrence.key)
     elif row.meeting_url != occurrence.meeting_url and _bot_cancel(row):
-        row.meeting = None  # the event's link changed: a bot for the new one
-        row.error = "moved to another meeting link"
+        row.meeting = None
+        schedule = True
     row.title = occurrence.title
     row.starts_at = occurrence.starts_at
     row.ends_at = occurrence.ends_at
@@ -161,8 +163,7 @@ def _occurrence_apply(
         ):
             bot_services.bot_reschedule(meeting_id=meeting.pk, join_at=target)
             outcome = "moved"
-    elif is_new or row.error:
-        # A row without a meeting and without an error had its meeting purged: left alone.
+    elif schedule:
         outcome = _bot_schedule(feed, row, join_at if join_at > now else None)
     row.save()
     return outcome

@@ -117,6 +117,18 @@ def test_a_sync_moves_cancels_and_keeps_bots_as_the_calendar_changes(
     assert review.join_at is not None
     assert review.join_at <= datetime.now(UTC)
 
+    # The event's link changed (the organiser moved it to Zoom): its bot that had not started is
+    # stopped, and one goes to the new meeting.
+    old_review = bot_of(feed, "review@x")
+    calendar_server.body = vcalendar(
+        vevent("review@x", later, link="https://zoom.us/j/85012345670"),
+        vevent("retro@x", later, link=TEAMS),
+    )
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult(scheduled=1)
+    old_review.refresh_from_db()
+    assert old_review.status == MeetingStatus.COMPLETED
+    assert bot_of(feed, "review@x").native_meeting_id == "85012345670"
+
     # Cancelled in the calendar: its bot that has not started is stopped.
     calendar_server.body = vcalendar(
         vevent("review@x", later, link=MEET, extra="STATUS:CANCELLED"),
