@@ -46,9 +46,10 @@ CHROMIUM_ARGS = (
 # The audio service keeps its own process (`../shared/BROWSER.md` lists running it in the browser
 # process as -18 MB): there, beside every bot's page calls, the pages' audio clocks lost time
 # under load. Four meetings on 2 cores (bench/latency.py, 2026-12-07): the capture clock fell
-# behind the wall clock by 0.6-4 % in process (four runs) and 0.1-0.7 % out of it (two), for +9-11 MB PSS
-# per browser (bench/bot_join.py, 1 and 4 bots). A clock losing time delays every word by as much
-# on a real call (the platform's audio waits in the page's WebRTC buffers, or is time-squeezed).
+# behind the wall clock by 0.6-4 % in process (four runs) and 0.1-0.7 % out of it (two), for
+# +9-11 MB PSS per browser (bench/bot_join.py, 1 and 4 bots). A clock losing time delays every
+# word by as much on a real call (the platform's audio waits in the page's WebRTC buffers, or is
+# time-squeezed).
 OUR_DISABLED_FEATURES = (
     # A bot has no local IP to hide; mDNS-named ICE candidates need multicast name resolution,
     # which containers often lack (WebRTC then never connects and the capture hears silence).

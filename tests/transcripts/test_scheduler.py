@@ -68,15 +68,19 @@ BUDGETED = {
 }
 
 
-def test_left_context_is_dropped_where_its_passes_run_over_the_budget(tmp_path: Path) -> None:
+def test_left_context_is_dropped_where_its_passes_run_over_the_budget(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     audio = speech(tmp_path, "The morning train was late again because of the snow.")
-    # No CPU passes a real pass in a millisecond: these passes are over budget on any machine.
+    # No CPU passes a real pass in a millisecond: these passes are far over budget on any
+    # machine, so a few of them drop every feature (the overload rule).
     with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(2):
-        for _ in range(scheduler.PassBudget.SAMPLE):
+        for _ in range(scheduler.PassBudget.OVERLOAD_SAMPLE):
             assert scheduler.context_for_load() == 5.0
             scheduler.submit(PassRequest(audio=audio, language="en", prefix="The morning"))
         assert scheduler.context_for_load() == 0.0
-        assert scheduler.beam_for_load() == 3  # blamed on the context, not on beam search
+        assert scheduler.beam_for_load() == 1
+    assert "passes with left context took" in caplog.text  # blamed on the context, not the beam
     with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(1):
         assert scheduler.context_for_load() == 5.0  # fewer sessions than when it was too slow
 
@@ -215,6 +219,43 @@ def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_bu
             for _ in range(2 * scheduler.PassBudget.DRAFT_SAMPLE):
                 scheduler.drafts_shown(latencies_s=[30.0])
             assert scheduler.confirming_passes_for_load()
+
+
+@pytest.mark.parametrize(("latency_s", "overloaded"), [(3.5, True), (2.5, False)])
+def test_drafts_far_behind_drop_every_feature_after_a_few_passes(
+    latency_s: float, overloaded: bool
+) -> None:
+    confirming = {
+        "WHISPER_BEAM_SIZE": 5,
+        "WHISPER_BEAM_MAX_SESSIONS": 4,
+        "WHISPER_CONTEXT_S": 5.0,
+        "WHISPER_CONTEXT_MAX_SESSIONS": 2,
+        "TRANSCRIPTION_CONFIRMING_PASSES": True,
+        "TRANSCRIPTION_PASS_BUDGET_S": 0.5,
+        "TRANSCRIPTION_DRAFT_BUDGET_S": 1.0,
+    }
+    with override_settings(**confirming):
+        with sessions(4):
+            for _ in range(scheduler.PassBudget.OVERLOAD_DRAFT_SAMPLE):
+                assert scheduler.confirming_passes_for_load()
+                scheduler.drafts_shown(latencies_s=[latency_s])
+            # Over the budget but not 3x over: the full sample decides, as before.
+            assert scheduler.confirming_passes_for_load() is not overloaded
+            assert scheduler.beam_for_load() == (1 if overloaded else 5)
+        with sessions(3):  # fewer sessions than when it was overloaded
+            assert scheduler.confirming_passes_for_load()
+            assert scheduler.beam_for_load() == 5
+
+
+@pytest.mark.parametrize(("seconds", "overloaded"), [(1.6, True), (1.4, False)])
+def test_passes_far_over_the_budget_drop_every_feature_after_a_few(
+    seconds: float, overloaded: bool
+) -> None:
+    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.5), sessions(1):
+        for _ in range(scheduler.PassBudget.OVERLOAD_SAMPLE):
+            scheduler.budget.record(feature="beam", seconds=seconds, sessions=1)
+        assert scheduler.beam_for_load() == (1 if overloaded else 3)
+        assert scheduler.context_for_load() == (0.0 if overloaded else 5.0)
 
 
 def test_a_worker_sums_up_its_passes_once_a_minute(tmp_path: Path) -> None:

@@ -161,11 +161,22 @@ class PassBudget:
     words shown (about 15 s of 4 sessions): a median per pass ran well below the words' (1.1 s
     against 2 s at 8 sessions), and over 8 or 32 passes tripped at 1.02-1.04 s for 4 sessions
     whose drafts came 0.7 s after the words (p50).
+
+    A host far too slow for its load does not wait for a full sample: once the first
+    `OVERLOAD_SAMPLE` of a feature's figures have a median over `OVERLOAD_FACTOR` times its
+    budget, every feature is dropped at once for this many sessions. On a host 2.8x slower than
+    `shared/WHISPER.md`'s (the encoder on 1000 frames 128 ms) beside four bots' browsers, four
+    meetings' drafts were 15-20 s behind before 200 words were counted: confirming passes over a
+    buffer that grew as they fell behind took 10-17 s each, and after them beam search would
+    have needed its own sample of slow passes (bench/latency.py, 2026-12-07).
     `TRANSCRIPTION_PASS_BUDGET_S=0` turns all of it off.
     """
 
     SAMPLE = 8
     DRAFT_SAMPLE = 200
+    OVERLOAD_FACTOR = 3.0
+    OVERLOAD_SAMPLE = 3  # passes; words for "confirming": OVERLOAD_DRAFT_SAMPLE
+    OVERLOAD_DRAFT_SAMPLE = 24  # a few passes' new words
     FEATURES = ("context", "beam", "confirming")
     MEASURES = {
         "context": "passes with left context took",
@@ -184,6 +195,10 @@ class PassBudget:
         """How many recent samples a feature's median is taken over (passes; words for
         "confirming")."""
         return self.DRAFT_SAMPLE if feature == "confirming" else self.SAMPLE
+
+    def overload_samples(self, feature: str) -> int:
+        """How many of a feature's first samples tell an overloaded host."""
+        return self.OVERLOAD_DRAFT_SAMPLE if feature == "confirming" else self.OVERLOAD_SAMPLE
 
     def cap(self, feature: str, configured: int) -> int:
         """The most sessions `feature` may be used for now."""
@@ -204,22 +219,26 @@ class PassBudget:
         with _lock:
             recent = self.recent[feature]
             recent.append(seconds)
-            if len(recent) < self.samples(feature):
+            if len(recent) < self.overload_samples(feature):
                 return
             median = statistics.median(recent)
-            if median <= budget_s:
+            overloaded = median > self.OVERLOAD_FACTOR * budget_s
+            if not overloaded and (len(recent) < self.samples(feature) or median <= budget_s):
                 return
-            cap = self.caps[feature] = max(0, sessions - 1)
+            cap = max(0, sessions - 1)
+            for dropped in self.FEATURES if overloaded else (feature,):
+                self.caps[dropped] = min(cap, self.caps.get(dropped, cap))
             self.learned_at = time.monotonic()
             for samples in self.recent.values():
                 samples.clear()
         log.warning(
             "%s %.2f s (median) at %d session(s), over the %.2f s budget: "
-            "keeping it for at most %d session(s)",
+            "keeping %s for at most %d session(s)",
             self.MEASURES[feature],
             median,
             sessions,
             budget_s,
+            "no feature" if overloaded else "it",
             cap,
         )
 
