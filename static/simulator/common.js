@@ -63,7 +63,7 @@
       inCall: false,
       pollTimer: null,
       loopback: null,
-      scenarioZero: null, // AudioContext time of scenario t=0 (the admission)
+      wallZero: null, // performance.now() seconds at scenario t=0 (the admission)
       scheduledTurns: [], // {participantId, at, end}
       buffers: new Map(), // url → Promise<AudioBuffer>, for the turns due soon
       audioRun: null, // the current media connection's scheduler
@@ -73,6 +73,17 @@
     // scripted speech decoded up front held about 400 MB of AudioBuffers in the renderer the
     // bot runs in, which then counted as the bot's memory (bench/soak.py).
     const AHEAD_S = 10;
+    // People speak on the wall clock. This page's AudioContext clock loses time where the host is
+    // busy (by 0.1-4 % at four meetings on 2 cores, and whole seconds in a stall), so a turn is
+    // placed on it only this shortly before it is due, from the wall clock's scenario time.
+    const SCHEDULE_AHEAD_S = 1;
+    const SCHEDULE_EVERY_MS = 250;
+
+    // Scenario seconds on the wall clock (null before the scenario clock starts).
+    function scenarioClock() {
+      if (!sim.inCall || sim.wallZero === null) return null;
+      return performance.now() / 1000 - sim.wallZero;
+    }
 
     function load(url) {
       if (!sim.buffers.has(url)) {
@@ -157,7 +168,7 @@
         state = await fetchState(true);
       }
       if (!sim.inCall) return;
-      sim.scenarioZero = ctx.currentTime - Math.max(0, state.now - state.started_at);
+      sim.wallZero = performance.now() / 1000 - Math.max(0, state.now - state.started_at);
       const turns = [];
       for (const participant of state.participants) {
         for (const turn of participant.turns) {
@@ -170,19 +181,20 @@
       const run = { next: 0, busy: false, timer: null };
       if (sim.audioRun) clearInterval(sim.audioRun.timer);
       sim.audioRun = run;
-      // Schedules every turn due within AHEAD_S (and fetches the ones after them); runs again
-      // every second until every turn is scheduled or this media connection is gone.
+      // Schedules every turn due within SCHEDULE_AHEAD_S (and fetches the ones due within
+      // AHEAD_S); runs again every SCHEDULE_EVERY_MS until every turn is scheduled or this media
+      // connection is gone.
       async function scheduleDue() {
         if (run.busy) return;
         run.busy = true;
         try {
           while (run.next < turns.length && sim.audioRun === run) {
-            const now = ctx.currentTime - sim.scenarioZero;
-            for (let i = run.next; i < turns.length && turns[i].at < now + 2 * AHEAD_S; i++) {
+            const now = scenarioClock();
+            for (let i = run.next; i < turns.length && turns[i].at < now + AHEAD_S; i++) {
               load(turns[i].url);
             }
             const turn = turns[run.next];
-            if (turn.at > now + AHEAD_S) break;
+            if (turn.at > now + SCHEDULE_AHEAD_S) break;
             const buffer = await load(turn.url);
             if (sim.audioRun !== run) return;
             if (lastUse.get(turn.url) === run.next) sim.buffers.delete(turn.url);
@@ -193,11 +205,10 @@
             const source = ctx.createBufferSource();
             source.buffer = buffer;
             source.connect(destinations[track]);
-            const when = sim.scenarioZero + turn.at;
-            const late = ctx.currentTime - when;
+            const late = scenarioClock() - turn.at;
             if (late >= buffer.duration) continue;
             if (late > 0) source.start(ctx.currentTime, late);
-            else source.start(when);
+            else source.start(ctx.currentTime - late);
             sim.scheduledTurns.push({
               participantId: turn.participantId,
               at: turn.at,
@@ -211,20 +222,17 @@
       }
       await scheduleDue();
       if (run.next < turns.length && sim.audioRun === run) {
-        run.timer = setInterval(scheduleDue, 1000);
+        run.timer = setInterval(scheduleDue, SCHEDULE_EVERY_MS);
       }
     };
 
     // Scenario seconds now (null before the scenario clock starts).
-    sim.scenarioNow = function () {
-      if (!sim.inCall || sim.scenarioZero === null || sim.audioCtx === null) return null;
-      return sim.audioCtx.currentTime - sim.scenarioZero;
-    };
+    sim.scenarioNow = scenarioClock;
 
     // Whether the participant's audio is audible now (false before the scenario clock starts).
     sim.speaking = function (participantId) {
-      if (!sim.inCall || sim.scenarioZero === null || sim.audioCtx === null) return false;
-      const now = sim.audioCtx.currentTime - sim.scenarioZero;
+      const now = scenarioClock();
+      if (now === null) return false;
       return sim.scheduledTurns.some(
         (turn) => turn.participantId === participantId && now >= turn.at && now < turn.end,
       );
@@ -257,7 +265,7 @@
       }
       if (sim.audioCtx) sim.audioCtx.close().catch(() => {});
       sim.audioCtx = null;
-      sim.scenarioZero = null;
+      sim.wallZero = null;
     };
 
     sim.leave = function () {

@@ -96,9 +96,10 @@ def alice_then_bob(
     native: str,
     *,
     bob_at_s: float,
+    before: str | None = None,
 ) -> BotPage:
     """A "Join now" Meet where Alice speaks at 1 s and Bob at `bob_at_s`, opened the way the
-    bot opens it (not joined yet)."""
+    bot opens it (not joined yet), with init script `before` ahead of the capture's."""
     load_scenario(
         sim_server,
         native_meeting_id=native,
@@ -108,7 +109,7 @@ def alice_then_bob(
             {"name": "Bob", "audio": str(speech.bob), "at_s": bob_at_s},
         ],
     )
-    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}", before=before)
     pages.append(page)
     return page
 
@@ -312,6 +313,56 @@ def test_a_stalled_audio_clock_shows_as_a_jump_in_t_not_as_shifted_audio(
     assert jumps[0] / 16000 == pytest.approx(1.5, abs=0.3)
     stats = page.evaluate("window.__vexaCapture.stats()")
     assert stats["gap_s"] == pytest.approx(jumps[0] / 16000)
+
+
+STALL_SIMULATOR = """async () => {
+  const ctx = window.__contexts.find((c) => c.sampleRate !== 16000);
+  await ctx.suspend();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await ctx.resume();
+}"""
+
+
+def onsets(chunks: list[tuple[int, bytes]], *, quiet_s: float = 1.0) -> list[float]:
+    """Capture times (s) where speech starts after at least `quiet_s` of silence."""
+    found: list[float] = []
+    quiet = math.inf
+    for first, pcm in chunks:
+        if rms(pcm) > 300:
+            if quiet >= quiet_s:
+                found.append(first / 16000)
+            quiet = 0.0
+        else:
+            quiet += len(pcm) / 32000
+    return found
+
+
+def test_participants_speak_on_the_wall_clock_when_the_pages_audio_clock_stalls(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    """A busy host's page audio clock loses time; the people in a real call do not wait for it
+    (a turn scheduled on that clock came as late as the clock was behind)."""
+    native = meet_id()
+    with wave.open(str(speech.alice)) as wav:
+        alice_len = wav.getnframes() / wav.getframerate()
+    bob_at_s = 1.0 + alice_len + 3.0
+    page = alice_then_bob(
+        sim_server, host, pages, speech, native, bob_at_s=bob_at_s, before=KEEP_CONTEXTS
+    )
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    page.evaluate("window.__vexaCapture.start()")
+    wait_for(
+        lambda: len(onsets(page.chunks)) == 1 and all(rms(c) < 300 for _, c in page.chunks[-10:]),
+        timeout_s=15,
+        what="Alice to finish speaking",
+    )
+
+    page.evaluate(STALL_SIMULATOR)  # in the pause between the turns
+    wait_for(lambda: len(onsets(page.chunks)) == 2, timeout_s=15, what="Bob to speak")
+
+    alice, bob = onsets(page.chunks)
+    assert bob - alice == pytest.approx(bob_at_s - 1.0, abs=0.4)
 
 
 def test_capture_works_when_the_meeting_page_is_a_public_origin(
