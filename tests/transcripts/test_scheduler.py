@@ -68,19 +68,15 @@ BUDGETED = {
 }
 
 
-def test_left_context_is_dropped_where_its_passes_run_over_the_budget(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_left_context_is_dropped_where_its_passes_run_over_the_budget(tmp_path: Path) -> None:
     audio = speech(tmp_path, "The morning train was late again because of the snow.")
-    # No CPU passes a real pass in a millisecond: these passes are far over budget on any
-    # machine, so a few of them drop every feature (the overload rule).
+    # No CPU passes a real pass in a millisecond: these passes are over budget on any machine.
     with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(2):
-        for _ in range(scheduler.PassBudget.OVERLOAD_SAMPLE):
+        for _ in range(scheduler.PassBudget.SAMPLE):
             assert scheduler.context_for_load() == 5.0
             scheduler.submit(PassRequest(audio=audio, language="en", prefix="The morning"))
         assert scheduler.context_for_load() == 0.0
-        assert scheduler.beam_for_load() == 1
-    assert "passes with left context took" in caplog.text  # blamed on the context, not the beam
+        assert scheduler.beam_for_load() == 3  # blamed on the context, not on beam search
     with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.001), sessions(1):
         assert scheduler.context_for_load() == 5.0  # fewer sessions than when it was too slow
 
@@ -97,6 +93,12 @@ def test_passes_within_the_budget_keep_context_and_beam(tmp_path: Path) -> None:
 
 def test_slow_beam_search_is_dropped_for_as_many_sessions(tmp_path: Path) -> None:
     with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.5):
+        # However slow, a few passes do not decide it (a browser starting beside the first).
+        for _ in range(scheduler.PassBudget.SAMPLE - 1):
+            scheduler.budget.record(feature="beam", seconds=30.0, sessions=1)
+        with sessions(1):
+            assert scheduler.beam_for_load() == 3
+        scheduler.budget.reset()
         for _ in range(scheduler.PassBudget.SAMPLE):
             scheduler.budget.record(feature="beam", seconds=0.8, sessions=1)
         with sessions(1):
@@ -222,7 +224,7 @@ def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_bu
 
 
 @pytest.mark.parametrize(("latency_s", "overloaded"), [(3.5, True), (2.5, False)])
-def test_drafts_far_behind_drop_every_feature_after_a_few_passes(
+def test_drafts_far_behind_drop_confirming_passes_and_beam_search_after_a_few_passes(
     latency_s: float, overloaded: bool
 ) -> None:
     confirming = {
@@ -245,17 +247,6 @@ def test_drafts_far_behind_drop_every_feature_after_a_few_passes(
         with sessions(3):  # fewer sessions than when it was overloaded
             assert scheduler.confirming_passes_for_load()
             assert scheduler.beam_for_load() == 5
-
-
-@pytest.mark.parametrize(("seconds", "overloaded"), [(1.6, True), (1.4, False)])
-def test_passes_far_over_the_budget_drop_every_feature_after_a_few(
-    seconds: float, overloaded: bool
-) -> None:
-    with override_settings(**BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.5), sessions(1):
-        for _ in range(scheduler.PassBudget.OVERLOAD_SAMPLE):
-            scheduler.budget.record(feature="beam", seconds=seconds, sessions=1)
-        assert scheduler.beam_for_load() == (1 if overloaded else 3)
-        assert scheduler.context_for_load() == (0.0 if overloaded else 5.0)
 
 
 def test_a_worker_sums_up_its_passes_once_a_minute(tmp_path: Path) -> None:

@@ -162,20 +162,20 @@ class PassBudget:
     against 2 s at 8 sessions), and over 8 or 32 passes tripped at 1.02-1.04 s for 4 sessions
     whose drafts came 0.7 s after the words (p50).
 
-    A host far too slow for its load does not wait for a full sample: once the first
-    `OVERLOAD_SAMPLE` of a feature's figures have a median over `OVERLOAD_FACTOR` times its
-    budget, every feature is dropped at once for this many sessions. On a host 2.8x slower than
+    Confirming passes on a host far too slow for them do not wait for the full sample: once the
+    first `OVERLOAD_DRAFT_SAMPLE` words have a median over `OVERLOAD_FACTOR` times the draft
+    budget, beam search goes with them (left context already has). On a host 2.8x slower than
     `shared/WHISPER.md`'s (the encoder on 1000 frames 128 ms) beside four bots' browsers, four
     meetings' drafts were 15-20 s behind before 200 words were counted: confirming passes over a
     buffer that grew as they fell behind took 10-17 s each, and after them beam search would
-    have needed its own sample of slow passes (bench/latency.py, 2026-12-07).
+    have needed its own sample of slow passes (bench/latency.py, 2026-12-07). Passes' own times
+    have no such shortcut: a lone session's first passes, beside a browser starting, took 1.5 s.
     `TRANSCRIPTION_PASS_BUDGET_S=0` turns all of it off.
     """
 
     SAMPLE = 8
     DRAFT_SAMPLE = 200
     OVERLOAD_FACTOR = 3.0
-    OVERLOAD_SAMPLE = 3  # passes; words for "confirming": OVERLOAD_DRAFT_SAMPLE
     OVERLOAD_DRAFT_SAMPLE = 24  # a few passes' new words
     FEATURES = ("context", "beam", "confirming")
     MEASURES = {
@@ -196,10 +196,6 @@ class PassBudget:
         "confirming")."""
         return self.DRAFT_SAMPLE if feature == "confirming" else self.SAMPLE
 
-    def overload_samples(self, feature: str) -> int:
-        """How many of a feature's first samples tell an overloaded host."""
-        return self.OVERLOAD_DRAFT_SAMPLE if feature == "confirming" else self.OVERLOAD_SAMPLE
-
     def cap(self, feature: str, configured: int) -> int:
         """The most sessions `feature` may be used for now."""
         with _lock:
@@ -219,14 +215,15 @@ class PassBudget:
         with _lock:
             recent = self.recent[feature]
             recent.append(seconds)
-            if len(recent) < self.overload_samples(feature):
+            full = len(recent) >= self.samples(feature)
+            if not full and (feature != "confirming" or len(recent) < self.OVERLOAD_DRAFT_SAMPLE):
                 return
             median = statistics.median(recent)
-            overloaded = median > self.OVERLOAD_FACTOR * budget_s
-            if not overloaded and (len(recent) < self.samples(feature) or median <= budget_s):
+            overloaded = feature == "confirming" and median > self.OVERLOAD_FACTOR * budget_s
+            if not overloaded and (not full or median <= budget_s):
                 return
             cap = max(0, sessions - 1)
-            for dropped in self.FEATURES if overloaded else (feature,):
+            for dropped in ("confirming", "beam") if overloaded else (feature,):
                 self.caps[dropped] = min(cap, self.caps.get(dropped, cap))
             self.learned_at = time.monotonic()
             for samples in self.recent.values():
@@ -238,7 +235,7 @@ class PassBudget:
             median,
             sessions,
             budget_s,
-            "no feature" if overloaded else "it",
+            "it and beam search" if overloaded else "it",
             cap,
         )
 
