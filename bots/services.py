@@ -24,6 +24,7 @@ from meetings import lifecycle
 from meetings.models import LIVE_STATUSES, TERMINAL_STATUSES, Meeting, MeetingStatus
 from transcripts.engine import model
 from vexa_site.errors import Conflict, InvalidInput, NoCapacity, NotFound, TooManyRequests
+from vexa_site.timestamps import now_iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
 
 def _rejoin_noted(meeting: Meeting, cause: str) -> None:
     data = dict(meeting.data or {})
-    timestamp = timezone.now().isoformat().replace("+00:00", "Z")
+    timestamp = now_iso_z()
     rejoins = [*data.get("bot_rejoins", []), {"timestamp": timestamp, "cause": cause[:500]}]
     meeting.data = {**data, "bot_rejoins": rejoins}
 
@@ -324,7 +325,7 @@ def bot_rejoin_resumed(*, meeting_id: int) -> None:
         rejoins = [dict(entry) for entry in data.get("bot_rejoins") or []]
         if not rejoins or rejoins[-1].get("resumed_at"):
             return
-        rejoins[-1]["resumed_at"] = timezone.now().isoformat().replace("+00:00", "Z")
+        rejoins[-1]["resumed_at"] = now_iso_z()
         meeting.data = {**data, "bot_rejoins": rejoins}
         meeting.save(update_fields=["data", "updated_at"])
 

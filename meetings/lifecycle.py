@@ -20,6 +20,7 @@ from django.utils import timezone
 from meetings import events
 from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus
 from vexa_site.errors import Conflict
+from vexa_site.timestamps import iso_z, now_iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,6 @@ class InvalidTransition(Conflict):
         super().__init__(f"Meeting {meeting_id} cannot go from {from_status} to {to_status}")
 
 
-def _now_iso() -> str:
-    return timezone.now().isoformat().replace("+00:00", "Z")
-
-
 def _event(
     meeting: Meeting, entry: dict[str, Any], sequence: int, *, again: bool = False
 ) -> events.MeetingStatusEvent:
@@ -98,7 +95,7 @@ def record_created(meeting: Meeting, *, source: str = "user_api") -> None:
     entry = {
         "from": None,
         "to": meeting.status,
-        "timestamp": _now_iso(),
+        "timestamp": now_iso_z(),
         "source": source,
         "reason": None,
     }
@@ -145,7 +142,7 @@ def transition(
         entry: dict[str, Any] = {
             "from": current,
             "to": to,
-            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "timestamp": iso_z(now),
             "source": source,
             "reason": reason,
         }

@@ -31,6 +31,7 @@ from meetings.models import (
 )
 from meetings.stream import SessionStream
 from vexa_site.errors import Conflict, InvalidInput
+from vexa_site.timestamps import now_iso_z
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def retranscription_note(
     meeting is left as it is: a pass that ends after the delete must not write back."""
     if state not in RETRANSCRIPTION_STATES:
         raise ValueError(f"unknown retranscription state {state!r}")
-    now = timezone.now().isoformat().replace("+00:00", "Z")
+    now = now_iso_z()
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
         data = dict(meeting.data or {})
@@ -204,7 +205,7 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
         meeting.data = {
             **{key: old[key] for key in KEPT_ON_DELETE if key in old},
             "redacted": True,
-            "deleted_at": timezone.now().isoformat().replace("+00:00", "Z"),
+            "deleted_at": now_iso_z(),
         }
         if deleted_by:
             meeting.data["deleted_by"] = deleted_by

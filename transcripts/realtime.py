@@ -27,17 +27,13 @@ from typing import Any, Literal
 
 import redis
 from django.conf import settings
-from django.utils import timezone
 
 from bots.platforms import normalize_native_id
 from meetings.events import MeetingStatusEvent
 from meetings.models import TERMINAL_STATUSES, Meeting
+from vexa_site.timestamps import now_iso_z
 
 SegmentKind = Literal["mutable", "finalized"]
-
-
-def _iso_now() -> str:
-    return timezone.now().isoformat().replace("+00:00", "Z")
 
 
 def native_key(user_id: int, platform: str, native_id: str) -> str:
@@ -219,7 +215,7 @@ def publish_segments(
             "type": f"transcript.{kind}",
             "meeting": {"id": meeting_id},
             "payload": {"segments": segments[first : first + MAX_SEGMENTS_PER_MESSAGE]},
-            "ts": ts or _iso_now(),
+            "ts": ts or now_iso_z(),
         }
         last = publish(key=native_key(user_id, platform, native_id), message=message, client=client)
     return last

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from transcripts.models import Segment
+from vexa_site.timestamps import iso_z
 
 
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.isoformat().replace("+00:00", "Z")
+    return iso_z(value)
 
 
 def segment_wire(segment: Segment) -> dict[str, Any]:

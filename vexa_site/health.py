@@ -26,6 +26,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from vexa_site.redis import get_redis
+from vexa_site.timestamps import iso_z
 
 QUEUES = ("bots", "transcription", "default")
 # kombu's Redis transport keeps a queue's prioritised messages in sibling lists.
@@ -156,7 +157,7 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
         # Everything below reads the database and Redis (Celery's broker too): the operator
         # gets this much instead of an error page when one of them is down.
         return {
-            "checked_at": now.isoformat().replace("+00:00", "Z"),
+            "checked_at": iso_z(now),
             "ok": False,
             "problems": problems,
             "services": ready,
@@ -253,7 +254,7 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
         problems.append(f"the recordings' disk cannot be read: {exc}")
 
     return {
-        "checked_at": now.isoformat().replace("+00:00", "Z"),
+        "checked_at": iso_z(now),
         "ok": not problems,
         "problems": problems,
         "services": ready,

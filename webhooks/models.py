@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from vexa_site.input_guard import storable_json
+from vexa_site.timestamps import iso_z
 
 
 class EventType(models.TextChoices):
@@ -98,7 +99,7 @@ class WebhookEvent(models.Model):
         return {
             "event_id": self.event_id,
             "event_type": self.event_type,
-            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            "created_at": iso_z(self.created_at),
             "data": self.data,
         }
 

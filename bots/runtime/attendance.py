@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from vexa_site.timestamps import iso_z
+
 LEAVE_GRACE_S = 5.0
 # Observations further apart than this are a gap in the watching (a rejoin), not absence.
 WATCH_GAP_S = 1.0
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -102,8 +100,8 @@ class Attendance:
         return [
             {
                 "name": stay.name,
-                "joined_at": _iso(stay.joined_at),
-                "left_at": None if stay.left_at is None else _iso(stay.left_at),
+                "joined_at": iso_z(stay.joined_at),
+                "left_at": None if stay.left_at is None else iso_z(stay.left_at),
             }
             for stay in self.stays
         ]

@@ -37,6 +37,7 @@ from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission
 from transcripts.models import Segment
 from vexa_site.redis import get_job_redis
+from vexa_site.timestamps import iso_z
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -186,9 +187,9 @@ def test_a_draft_whose_start_moved_is_stored_at_the_new_one_and_withdrawn_at_the
     assert [(r.segment_id, r.start, r.text) for r in rows] == [("uid:1", 4.0, "right then")]
     published = event_log(session)[-1]["payload"]["segments"]
     assert {(s["absolute_start_time"], s["text"]) for s in published} == {
-        (rows[0].absolute_start_time.isoformat().replace("+00:00", "Z"), "right then"),
+        (iso_z(rows[0].absolute_start_time), "right then"),
         (
-            (rows[0].absolute_start_time - timedelta(seconds=3)).isoformat().replace("+00:00", "Z"),
+            iso_z(rows[0].absolute_start_time - timedelta(seconds=3)),
             "",
         ),
     }
@@ -355,7 +356,7 @@ def test_absolute_times_add_the_capture_clocks_drift_the_same_for_a_draft_and_it
     published = [
         s["absolute_start_time"] for m in event_log(session) for s in m["payload"]["segments"]
     ]
-    assert published == [row.absolute_start_time.isoformat().replace("+00:00", "Z")] * 2
+    assert published == [iso_z(row.absolute_start_time)] * 2
 
 
 def test_a_worker_that_lost_the_session_cannot_write(session: MeetingSession) -> None:
