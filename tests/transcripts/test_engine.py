@@ -29,6 +29,7 @@ from transcripts.engine.model import PassRequest, PassResult, Word, run_passes
 from transcripts.engine.segments import SegmentOut, SegmentWriter
 from transcripts.engine.speakers import SpeakerTimeline
 from transcripts.engine.streaming import (
+    BEHIND_S,
     CONFIRM_GUARD_S,
     CONFIRMING_EVERY_S,
     MAX_BUFFER_S,
@@ -375,6 +376,46 @@ def test_a_pass_reports_how_long_after_their_audio_arrived_its_new_words_showed(
     # Shown by the first pass after their audio came: within one pass interval of it.
     assert all(pass_s <= latency <= pass_s + 1.0 + 0.1 for latency in latencies), latencies
     assert all(not e.draft_latencies_s for e in live.feed([make.end()]))
+
+
+def test_a_session_that_fell_behind_reads_less_audio_a_pass_and_loses_no_word(
+    clips: dict[str, Clip],
+) -> None:
+    """On a host too slow for its sessions each pass came seconds after its audio; passes that
+    kept reading left context cost as much as the audio they fell behind by, so the session
+    stayed behind (four meetings: drafts 14-19 s late, where sessions that started with cheap
+    passes settled at 4 s). Behind, the buffer keeps no left context."""
+    pcm = clips["budget"].pcm + clips["garden"].pcm + clips["train"].pcm
+
+    def run(pass_s: float) -> tuple[Recorder, list[float]]:
+        now = [0.0]
+        read_s: list[float] = []
+
+        def timed_pass(request: PassRequest) -> PassResult:
+            read_s.append(len(request.audio) / SAMPLE_RATE)
+            now[0] += pass_s
+            return run_one(request)
+
+        live = StreamingTranscriber(
+            "s1", run_pass=timed_pass, pass_interval_s=1.0, left_context_s=5.0,
+            clock=lambda: now[0],
+        )  # fmt: skip
+        rec = Recorder(live)
+        make = EntryMaker()
+        for entry in make.audio(pcm):
+            now[0] += 0.1
+            rec.feed([entry])
+        rec.feed([make.end()])
+        return rec, read_s
+
+    on_time, on_time_read = run(0.5)
+    behind, behind_read = run(BEHIND_S + 1.0)
+
+    assert not on_time.engine.behind
+    assert behind.engine.behind
+    assert sum(behind_read) < 0.8 * sum(on_time_read), (behind_read, on_time_read)
+    assert missing(behind.text(), "budget", "garden", "train") == []
+    assert_each_word_once(behind, "budget", "garden", "train")
 
 
 def test_a_later_pass_finishing_first_waits_for_the_earlier_one(clips: dict[str, Clip]) -> None:

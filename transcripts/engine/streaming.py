@@ -60,6 +60,14 @@ SILENCE_RESET_S = 4.0
 MAX_BUFFER_S = 14.0
 # With no agreement for this long, the oldest part of the hypothesis is confirmed anyway.
 FORCE_CONFIRM_S = 20.0
+# A pass applied this long after its newest audio reached the stream finds its session behind.
+# Until it catches up, the buffer keeps no left context (it is cut at the last sentence end or
+# pause), and a hypothesis unconfirmed for BEHIND_FORCE_CONFIRM_S is confirmed in part: a pass
+# costs more the more audio it reads, so a session that fell behind with a full buffer stayed
+# behind. Four meetings on a host whose transcription worker got a third of a core: drafts
+# 14-19 s late (p50) before, 4.0-5.3 s now, live WER unchanged (bench/latency.py, 2026-12-07).
+BEHIND_S = 4.0
+BEHIND_FORCE_CONFIRM_S = 6.0
 # A gap in `t` longer than this restarts the timeline instead of filling it with silence.
 MAX_GAP_FILL_S = 10.0
 PROMPT_CHARS = 200
@@ -251,6 +259,8 @@ class StreamingTranscriber:
         )
         self.last_language: str | None = self.detected_language
         self.history: list[dict[str, Any]] = []  # per-pass record, for tests and benchmarks
+        # The last pass came more than BEHIND_S after its newest audio (see there).
+        self.behind = False
         self._cut_changed = False
 
     # -- input -------------------------------------------------------------------------------
@@ -472,6 +482,8 @@ class StreamingTranscriber:
         upto = planned.upto
         emission = Emission()
         committed_end = self.committed[-1].end if self.committed else self.cut_t
+        arrived = self._arrived(upto)
+        self.behind = arrived is not None and self.clock() - arrived > BEHIND_S
         words, language = self._words(planned, result)
         if planned.cut_t < self.cut_t:
             # Cut since the pass started: what ends before the cut is final already.
@@ -515,7 +527,7 @@ class StreamingTranscriber:
             confirmed, rest = new[:agreed], new[agreed:]
             if rest and self._pause_after(rest[-1], upto):
                 confirmed, rest = new, []
-            elif not confirmed and rest and upto - committed_end > FORCE_CONFIRM_S:
+            elif not confirmed and rest and upto - committed_end > self._force_confirm_s():
                 half = max(1, len(rest) // 2)
                 confirmed, rest = rest[:half], rest[half:]
         if not final:
@@ -533,17 +545,19 @@ class StreamingTranscriber:
         self._attach_checkpoint(emission)
         return emission
 
+    def _arrived(self, t: float) -> float | None:
+        """When the audio at `t` reached the stream (None: not in the buffer)."""
+        index = bisect.bisect_left(self.refs, t - 1e-6, key=lambda ref: ref.end)
+        return self.refs[index].arrived if index < len(self.refs) else None
+
     def _first_shown_latencies(self, words: list[Word]) -> list[float]:
         """Now minus when the audio of each word shown for the first time arrived."""
         now = self.clock()
-        latencies = []
-        for word in words:
-            if word.end <= self._shown_upto:
-                continue
-            index = bisect.bisect_left(self.refs, word.end - 1e-6, key=lambda ref: ref.end)
-            if index < len(self.refs):
-                latencies.append(now - self.refs[index].arrived)
-        return latencies
+        arrivals = (self._arrived(word.end) for word in words if word.end > self._shown_upto)
+        return [now - arrived for arrived in arrivals if arrived is not None]
+
+    def _force_confirm_s(self) -> float:
+        return BEHIND_FORCE_CONFIRM_S if self.behind else FORCE_CONFIRM_S
 
     def _beyond(self, new: list[Word], committed_end: float) -> list[Word]:
         """Words of the previous hypothesis that come after everything in `new`."""
@@ -733,7 +747,8 @@ class StreamingTranscriber:
         )
         if boundary and (not self.boundaries or here > self.boundaries[-1]):
             self.boundaries.append(here)
-        keep_from = [b for b in self.boundaries if b <= here - self.left_context_s]
+        context_s = 0.0 if self.behind else self.left_context_s
+        keep_from = [b for b in self.boundaries if b <= here - context_s]
         if keep_from:
             self._cut(max(keep_from), emission)
         if self.end_t - self.cut_t > MAX_BUFFER_S:
