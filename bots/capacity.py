@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -100,9 +101,11 @@ class Announcer:
         while not self.stopped.is_set():
             try:
                 host_announce(name=self.name, slots=self.slots)
-            except Exception:
+            except redis.RedisError as exc:
                 # Redis away for a moment: the key expires and POST /bots stops refusing.
-                logger.warning("could not announce this bot host's slots", exc_info=True)
+                logger.warning("could not announce this bot host's slots: %s", exc)
+            except Exception:
+                logger.exception("could not announce this bot host's slots")
             self.stopped.wait(ANNOUNCE_EVERY_S)
 
     def stop(self) -> None:
@@ -110,8 +113,12 @@ class Announcer:
         self.thread.join(timeout=ANNOUNCE_EVERY_S)
         try:
             host_withdraw(name=self.name)
+        except redis.RedisError as exc:
+            # `make run` stops every process at once, Redis too: one line, not a traceback;
+            # the announcement expires on its own.
+            logger.warning("could not withdraw this bot host's slots: %s", exc)
         except Exception:
-            logger.warning("could not withdraw this bot host's slots", exc_info=True)
+            logger.exception("could not withdraw this bot host's slots")
 
 
 _announcer: Announcer | None = None

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -38,6 +39,33 @@ def one_slot_host() -> Iterator[None]:
     capacity.host_announce(name="test-host@example", slots=1)
     yield
     capacity.host_withdraw(name="test-host@example")
+
+
+def test_a_bot_host_whose_redis_is_gone_says_so_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`make run` stops every process at once, Redis among them: the bot worker's slots could
+    not be withdrawn, and it printed a traceback at every shutdown."""
+    get_redis.cache_clear()
+    try:
+        with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+            announcer = capacity.Announcer(name="gone@host", slots=1).start()
+            wait_for(
+                lambda: any(r.name == "bots.capacity" for r in caplog.records),
+                timeout_s=10,
+                what="the announcement to fail",
+            )
+            announcer.stop()
+    finally:
+        get_redis.cache_clear()
+
+    warnings = [r for r in caplog.records if r.name == "bots.capacity"]
+    assert [r.getMessage().split(":")[0] for r in warnings] == [
+        "could not announce this bot host's slots",
+        "could not withdraw this bot host's slots",
+    ]
+    assert all(r.levelname == "WARNING" and r.exc_info is None for r in warnings)
+    assert all("127.0.0.1:1" in r.getMessage() for r in warnings)
 
 
 def test_a_bot_worker_announces_its_slots_while_it_runs_and_withdraws_them_when_it_stops(
