@@ -195,18 +195,23 @@ def test_sessions_beyond_the_context_cap_keep_their_context_for_confirming_passe
         assert scheduler.left_context_for_load() == kept_s
 
 
+# Four sessions beyond the context cap: greedy drafts, confirming passes weighed by draft latency.
+CONFIRMING = {
+    "WHISPER_BEAM_SIZE": 5,
+    "WHISPER_BEAM_MAX_SESSIONS": 4,
+    "WHISPER_CONTEXT_S": 5.0,
+    "WHISPER_CONTEXT_MAX_SESSIONS": 2,
+    "TRANSCRIPTION_CONFIRMING_PASSES": True,
+    "TRANSCRIPTION_PASS_BUDGET_S": 0.5,
+    "TRANSCRIPTION_DRAFT_BUDGET_S": 1.0,
+}
+
+
 @pytest.mark.parametrize(("latency_s", "kept"), [(1.4, False), (0.6, True)])
 def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_budget(
     latency_s: float, kept: bool
 ) -> None:
-    confirming = {
-        "WHISPER_CONTEXT_S": 5.0,
-        "WHISPER_CONTEXT_MAX_SESSIONS": 2,
-        "TRANSCRIPTION_CONFIRMING_PASSES": True,
-        "TRANSCRIPTION_PASS_BUDGET_S": 0.5,
-        "TRANSCRIPTION_DRAFT_BUDGET_S": 1.0,
-    }
-    with override_settings(**confirming):
+    with override_settings(**CONFIRMING):
         with sessions(4):
             for _ in range(scheduler.PassBudget.DRAFT_SAMPLE):
                 assert scheduler.confirming_passes_for_load()
@@ -227,16 +232,7 @@ def test_confirming_passes_are_dropped_where_drafts_come_later_than_the_draft_bu
 def test_drafts_far_behind_drop_confirming_passes_and_beam_search_after_a_few_passes(
     latency_s: float, overloaded: bool
 ) -> None:
-    confirming = {
-        "WHISPER_BEAM_SIZE": 5,
-        "WHISPER_BEAM_MAX_SESSIONS": 4,
-        "WHISPER_CONTEXT_S": 5.0,
-        "WHISPER_CONTEXT_MAX_SESSIONS": 2,
-        "TRANSCRIPTION_CONFIRMING_PASSES": True,
-        "TRANSCRIPTION_PASS_BUDGET_S": 0.5,
-        "TRANSCRIPTION_DRAFT_BUDGET_S": 1.0,
-    }
-    with override_settings(**confirming):
+    with override_settings(**CONFIRMING):
         with sessions(4):
             for _ in range(scheduler.PassBudget.OVERLOAD_DRAFT_SAMPLE):
                 assert scheduler.confirming_passes_for_load()
