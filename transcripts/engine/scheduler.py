@@ -164,9 +164,9 @@ class PassBudget:
 
     Confirming passes on a host far too slow for them do not wait for the full sample: once the
     first `OVERLOAD_DRAFT_SAMPLE` words have a median over `OVERLOAD_FACTOR` times the draft
-    budget, beam search goes with them (left context already has). On a host 2.8x slower than
-    `shared/WHISPER.md`'s (the encoder on 1000 frames 128 ms) beside four bots' browsers, four
-    meetings' drafts were 15-20 s behind before 200 words were counted: confirming passes over a
+    budget, beam search goes with them (left context already has). On a host whose four bots'
+    browsers, driver and worker took 1.6 of its 2 cores (AVX2 only), four meetings' drafts were
+    15-20 s behind before 200 words were counted: confirming passes over a
     buffer that grew as they fell behind took 10-17 s each, and after them beam search would
     have needed its own sample of slow passes (bench/latency.py, 2026-12-07). Passes' own times
     have no such shortcut: a lone session's first passes, beside a browser starting, took 1.5 s.
