@@ -5,17 +5,22 @@ and p95 in milliseconds with the number of SQL queries per request. Usage:
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/vexa \\
         REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/api_latency.py \\
-        [--segments 2000] [--meetings 500] [--repeat 30]
+        [--segments 2000] [--meetings 500] [--repeat 30] [--search-meetings 300]
+
+The search rows run over `--search-meetings` more meetings of 600 final segments each (about 40
+minutes of talk), written from a 2000-word vocabulary, so a rare word is said in one meeting and
+a common one in most.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,18 +58,100 @@ def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, int]:
     return statistics.median(samples), p95, len(queries)
 
 
+def signed_in(email: str) -> tuple[Any, APIClient, Client]:
+    """A new user, an API client with their key, and the dashboard signed in with it."""
+    from accounts import services as account_services
+    from accounts.models import User
+
+    user = User.objects.create_user(email, max_concurrent_bots=0)
+    client = APIClient()
+    key = account_services.token_issue(user=user, scopes=["bot", "tx"]).plain
+    client.credentials(HTTP_X_API_KEY=key)
+    page = Client()
+    assert page.post("/dashboard/login", {"api_key": key}).status_code == 302
+    return user, client, page
+
+
+def meeting_with_lines(
+    *, user: Any, platform: str, native_meeting_id: str, lines: Iterable[str]
+) -> Any:
+    """A meeting whose one session has `lines` as final segments, one every 2 s, four
+    speakers taking turns."""
+    from meetings import lifecycle
+    from meetings.models import Meeting, MeetingSession
+    from transcripts.models import Segment
+
+    meeting = Meeting.objects.create(
+        user=user, platform=platform, native_meeting_id=native_meeting_id
+    )
+    lifecycle.record_created(meeting)
+    session = MeetingSession.objects.create(meeting=meeting)
+    Segment.objects.bulk_create(
+        Segment(
+            meeting=meeting,
+            session_uid=session.session_uid,
+            segment_id=f"s{n}",
+            start=n * 2.0,
+            end=n * 2.0 + 1.8,
+            text=text,
+            speaker=f"Speaker {n % 4}",
+            language="en",
+            completed=True,
+            absolute_start_time=session.started_at + timedelta(seconds=n * 2.0),
+            absolute_end_time=session.started_at + timedelta(seconds=n * 2.0 + 1.8),
+        )
+        for n, text in enumerate(lines)
+    )
+    return meeting
+
+
+def search_corpus(*, user: Any, meetings: int) -> tuple[str, str, str]:
+    """`meetings` completed meetings of 600 final segments of 12 words each, the words drawn
+    from a Zipf-like vocabulary; returns a word said once (in one meeting), one said a few times
+    in most meetings, and the commonest (in most lines)."""
+    from meetings import lifecycle
+
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    # As in speech, the commoner a word the shorter: PostgreSQL's planner guesses how many
+    # lines contain a pattern from its length alone.
+    vocabulary = sorted(
+        {"".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(2000)},
+        key=lambda word: (len(word), word),
+    )
+    weights = [1 / (rank + 1) for rank in range(len(vocabulary))]
+    rare = "quokkaburger"
+    for n in range(meetings):
+        lines = (
+            " ".join(
+                [rare]
+                if n == meetings // 2 and index == 300
+                else rng.choices(vocabulary, weights, k=12)
+            ).capitalize()
+            + "."
+            for index in range(600)
+        )
+        meeting = meeting_with_lines(
+            user=user, platform="teams", native_meeting_id=f"{9000000000 + n}", lines=lines
+        )
+        lifecycle.transition(meeting_id=meeting.pk, to="failed", source="bench")
+    if connection.vendor == "postgresql":
+        # What autovacuum does soon after such writes on a server: the planner's statistics.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return rare, vocabulary[200], vocabulary[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--segments", type=int, default=2000)
     parser.add_argument("--meetings", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--search-meetings", type=int, default=300)
     args = parser.parse_args()
 
-    from accounts import services as account_services
-    from accounts.models import User
     from meetings import lifecycle
-    from meetings.models import Meeting, MeetingSession
-    from transcripts.models import Segment
+    from meetings.models import Meeting
 
     setup_test_environment()  # the test client's host, in-memory email
     old_name = connection.settings_dict["NAME"]
@@ -73,39 +160,24 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         with override_settings(API_RATE_LIMIT_PER_MINUTE=0):
-            user = User.objects.create_user("bench@example.com", max_concurrent_bots=0)
-            client = APIClient()
-            key = account_services.token_issue(user=user, scopes=["bot", "tx"]).plain
-            client.credentials(HTTP_X_API_KEY=key)
-            page = Client()  # the dashboard, signed in with the same key
-            assert page.post("/dashboard/login", {"api_key": key}).status_code == 302
+            user, client, page = signed_in("bench@example.com")
+            # Search runs over another user's meetings: the rows above keep their counts.
+            searcher, search_client, search_page = signed_in("search@example.com")
             for n in range(args.meetings):
                 meeting = Meeting.objects.create(
                     user=user, platform="zoom", native_meeting_id=f"{100000000 + n}"
                 )
                 lifecycle.record_created(meeting)
                 lifecycle.transition(meeting_id=meeting.pk, to="failed", source="bench")
-            meeting = Meeting.objects.create(
-                user=user, platform="google_meet", native_meeting_id="abc-defg-hij"
+            fox = "The quick brown fox jumps over the lazy dog near the river bank."
+            meeting = meeting_with_lines(
+                user=user,
+                platform="google_meet",
+                native_meeting_id="abc-defg-hij",
+                lines=[fox] * args.segments,
             )
-            lifecycle.record_created(meeting)
-            session = MeetingSession.objects.create(meeting=meeting)
-            Segment.objects.bulk_create(
-                Segment(
-                    meeting=meeting,
-                    session_uid=session.session_uid,
-                    segment_id=f"s{n}",
-                    start=n * 2.0,
-                    end=n * 2.0 + 1.8,
-                    text="The quick brown fox jumps over the lazy dog near the river bank.",
-                    speaker=f"Speaker {n % 4}",
-                    language="en",
-                    completed=True,
-                    absolute_start_time=session.started_at + timedelta(seconds=n * 2.0),
-                    absolute_end_time=session.started_at + timedelta(seconds=n * 2.0 + 1.8),
-                )
-                for n in range(args.segments)
-            )
+            rare, some, common = search_corpus(user=searcher, meetings=args.search_meetings)
+            searched = f"{args.search_meetings} meetings of 600 segments"
             rows = [
                 (f"GET /meetings ({args.meetings + 1} meetings)", lambda: client.get("/meetings")),
                 ("GET /meetings?limit=50", lambda: client.get("/meetings?limit=50")),
@@ -122,6 +194,26 @@ def main() -> None:
                     f"dashboard live fragment ({args.segments} segments), what every open tab "
                     "of a live meeting fetched every 2 s until 2026-12-06",
                     lambda: page.get(f"/dashboard/meetings/{meeting.pk}", HTTP_HX_REQUEST="true"),
+                ),
+                (
+                    f"GET /meetings?q=(said once)&limit=50 ({searched})",
+                    lambda: search_client.get(f"/meetings?q={rare}&limit=50"),
+                ),
+                (
+                    f"GET /meetings?q=(a few times a meeting)&limit=50 ({searched})",
+                    lambda: search_client.get(f"/meetings?q={some}&limit=50"),
+                ),
+                (
+                    f"GET /meetings?q=(in most lines)&limit=50 ({searched})",
+                    lambda: search_client.get(f"/meetings?q={common}&limit=50"),
+                ),
+                (
+                    f"dashboard Find, said once ({searched})",
+                    lambda: search_page.get(f"/dashboard/?q={rare}"),
+                ),
+                (
+                    f"dashboard Find, in most lines ({searched})",
+                    lambda: search_page.get(f"/dashboard/?q={common}"),
                 ),
             ]
             print(f"| request | median ms | p95 ms | SQL queries |  (repeat={args.repeat})")

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -132,6 +133,19 @@ def test_listing_meetings_finds_them_by_name_id_or_words_said(
     assert [m["id"] for m in by_id] == [other.pk]
     assert too_long.status_code == 422
     assert too_long.json()["detail"][0]["loc"] == ["query", "q"]
+
+
+def test_searching_the_words_said_can_use_the_transcript_index(alice: User) -> None:
+    # The index must match the SQL the search produces (UPPER(text) LIKE UPPER(...) on final
+    # segments), or a word said once reads every segment of the user's meetings again.
+    meeting = meeting_in(alice, S.COMPLETED)
+    add_segments(meeting, [(0.0, 2.0, "Bob", "The quarterly budget review is on Monday.")])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    searched = Segment.objects.filter(completed=True, text__icontains="Budget")
+
+    assert "segment_text_trgm" in searched.explain()
+    assert searched.count() == 1
 
 
 # --- GET /meetings/{id} -------------------------------------------------------------------------
