@@ -30,6 +30,7 @@ class CalendarEventSerializer(serializers.ModelSerializer[CalendarEvent]):
     class Meta:
         model = CalendarEvent
         fields: tuple[str, ...] = (
+            "id",
             "title",
             "starts_at",
             "ends_at",
@@ -38,6 +39,7 @@ class CalendarEventSerializer(serializers.ModelSerializer[CalendarEvent]):
             "meeting_status",
             "join_at",
             "error",
+            "skipped",
         )
 
 
@@ -158,3 +160,43 @@ class CalendarSyncApi(APIView):
         feed = selectors.feed_get(user=user, feed_id=calendar_id)
         result = services.calendar_sync(feed_id=feed.pk)
         return Response(_with_sync(selectors.feed_get(user=user, feed_id=feed.pk), result))
+
+
+class CalendarEventBotApi(APIView):
+    permission_classes = [HasBotScope]
+
+    @extend_schema(
+        operation_id="calendars_event_bot_add",
+        summary="Send a Bot to a Calendar Event",
+        description=(
+            "Send a bot to one event of the calendar again: one skipped, or one whose bot was "
+            "stopped or has left. It joins a minute before the event starts, or at once when "
+            "that has passed; an event whose bot is on its way or in the call keeps it. 422 "
+            "when the event has ended; a bot refused (another bot in that meeting, no free "
+            "slot, the user's limit) answers as `POST /bots` would, and nothing changes."
+        ),
+        request=None,
+        responses=CalendarEventSerializer,
+    )
+    def post(self, request: Request, calendar_id: int, event_id: int) -> Response:
+        event = selectors.event_get(
+            user=request_user(request), feed_id=calendar_id, event_id=event_id
+        )
+        return Response(CalendarEventSerializer(services.event_bot_add(event=event)).data)
+
+    @extend_schema(
+        operation_id="calendars_event_bot_remove",
+        summary="Skip a Calendar Event",
+        description=(
+            "No bot for this event: its bot is stopped wherever it is (scheduled, in the lobby, "
+            "in the call) and later reads of the calendar send none (`skipped`), even when the "
+            "event moves, until `POST` on the same address."
+        ),
+        request=None,
+        responses=CalendarEventSerializer,
+    )
+    def delete(self, request: Request, calendar_id: int, event_id: int) -> Response:
+        event = selectors.event_get(
+            user=request_user(request), feed_id=calendar_id, event_id=event_id
+        )
+        return Response(CalendarEventSerializer(services.event_bot_remove(event=event)).data)

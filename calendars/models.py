@@ -43,7 +43,8 @@ class CalendarEvent(models.Model):
     """One occurrence of a feed's event with a meeting link, within the horizon. `key` names
     it across syncs: the event's UID, and for a recurring event the occurrence's original
     start. `meeting` is its bot's meeting; `error` why none is scheduled (yet): a sync tries
-    again while the event has not ended."""
+    again while the event has not ended. `skipped`: the user wants no bot for this occurrence
+    (syncs leave it without one until the user asks for one again)."""
 
     feed = models.ForeignKey(CalendarFeed, on_delete=models.CASCADE, related_name="events")
     key = models.CharField(max_length=1024)
@@ -55,6 +56,7 @@ class CalendarEvent(models.Model):
         "meetings.Meeting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     error = models.CharField(max_length=1000, blank=True, default="")
+    skipped = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("starts_at", "id")

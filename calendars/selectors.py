@@ -8,6 +8,8 @@ from accounts.models import User
 from calendars.models import CalendarEvent, CalendarFeed
 from vexa_site.errors import NotFound
 
+EVENT_NOT_FOUND = "Calendar event not found"
+
 
 def feed_list(*, user: User) -> QuerySet[CalendarFeed]:
     """The user's feeds with their upcoming occurrences and those bots' meetings: three
@@ -26,6 +28,18 @@ def feed_get(*, user: User, feed_id: int) -> CalendarFeed:
     if feed is None:
         raise NotFound("Calendar not found")
     return feed
+
+
+def event_get(*, user: User, feed_id: int, event_id: int) -> CalendarEvent:
+    """One occurrence of one of the user's feeds, with its bot's meeting."""
+    event = (
+        CalendarEvent.objects.select_related("meeting")
+        .filter(pk=event_id, feed_id=feed_id, feed__user=user)
+        .first()
+    )
+    if event is None:
+        raise NotFound(EVENT_NOT_FOUND)
+    return event
 
 
 def feed_ids() -> list[int]:

@@ -6,9 +6,11 @@ a new one gets a bot scheduled `CALENDAR_JOIN_EARLY_S` before it starts (one alr
 gets a bot now), unless the user (by their account's email) declined it; a moved one moves
 its bot if it has not started; one that left the feed or the horizon, or was cancelled or
 declined, stops its bot if it has not started. A bot the user stopped, or one that already
-ran, is left alone. Bots are created through `bots.services.bot_create`, so the user's
-limits, the bot slots and one live bot per meeting hold; an occurrence refused for now
-(another bot in the same meeting, no slot free) says why and is tried again at the next sync.
+ran, is left alone, and an occurrence the user skipped (`event_bot_remove`) gets none until the
+user asks for one again (`event_bot_add`). Bots are created through `bots.services.bot_create`,
+so the user's limits, the bot slots and one live bot per meeting hold; an occurrence refused
+for now (another bot in the same meeting, no slot free) says why and is tried again at the next
+sync.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from calendars.ical import (
     occurrences,
 )
 from calendars.models import CalendarEvent, CalendarFeed
+from calendars.selectors import EVENT_NOT_FOUND
 from meetings import services as meeting_services
 from meetings.models import MeetingStatus
-from vexa_site.errors import DomainError, InvalidInput
+from vexa_site.errors import DomainError, InvalidInput, NotFound
 from vexa_site.ssrf import resolve_public_url
 
 logger = logging.getLogger(__name__)
@@ -137,13 +140,14 @@ def _occurrence_apply(
     or `kept`)."""
     # A bot is asked for a new occurrence, one refused before (it says why), and one whose
     # link changed while its bot had not started; a row without a meeting and without an error
-    # had its meeting purged, and is left alone.
+    # had its meeting purged, and is left alone, like one the user skipped.
     schedule = row is None or bool(row.error)
     if row is None:
         row = CalendarEvent(feed=feed, key=occurrence.key)
     elif row.meeting_url != occurrence.meeting_url and _bot_cancel(row):
         row.meeting = None
         schedule = True
+    schedule = schedule and not row.skipped
     row.title = occurrence.title
     row.starts_at = occurrence.starts_at
     row.ends_at = occurrence.ends_at
@@ -164,33 +168,78 @@ def _occurrence_apply(
             bot_services.bot_reschedule(meeting_id=meeting.pk, join_at=target)
             outcome = "moved"
     elif schedule:
-        outcome = _bot_schedule(feed, row, join_at if join_at > now else None)
+        try:
+            _bot_schedule(feed, row, join_at if join_at > now else None)
+            outcome = "scheduled"
+        except DomainError as exc:
+            row.error = exc.message[:1000]
+            outcome = "refused"
     row.save()
     return outcome
 
 
-def _bot_schedule(feed: CalendarFeed, row: CalendarEvent, join_at: datetime | None) -> str:
-    try:
-        # A savepoint: a refused bot leaves the sync's transaction usable.
-        with transaction.atomic():
-            meeting = bot_services.bot_create(
-                user=feed.user,
-                meeting_url=row.meeting_url,
-                bot_name=feed.bot_name or None,
-                language=feed.language or None,
-                join_at=join_at,
-                metadata={"calendar_id": feed.pk, "calendar_event": row.key},
-            )
-            if row.title:
-                meeting_services.meeting_update_data(
-                    meeting_id=meeting.pk, changes={"name": row.title}
-                )
-    except DomainError as exc:
-        row.error = exc.message[:1000]
-        return "refused"
+def _bot_schedule(feed: CalendarFeed, row: CalendarEvent, join_at: datetime | None) -> None:
+    """Create the row's bot (at `join_at`, None: now); a refusal (`DomainError`) leaves the
+    caller's transaction usable."""
+    with transaction.atomic():
+        meeting = bot_services.bot_create(
+            user=feed.user,
+            meeting_url=row.meeting_url,
+            bot_name=feed.bot_name or None,
+            language=feed.language or None,
+            join_at=join_at,
+            metadata={"calendar_id": feed.pk, "calendar_event": row.key},
+        )
+        if row.title:
+            meeting_services.meeting_update_data(meeting_id=meeting.pk, changes={"name": row.title})
     row.meeting = meeting
     row.error = ""
-    return "scheduled"
+
+
+def _event_lock(event: CalendarEvent) -> tuple[CalendarFeed, CalendarEvent]:
+    """The event's feed, locked as a sync locks it (a sync meanwhile would undo the change),
+    and the event as it is now: a 404 when a sync (or the feed's removal) took it meanwhile."""
+    feed = (
+        CalendarFeed.objects.select_for_update()
+        .select_related("user")
+        .filter(pk=event.feed_id)
+        .first()
+    )
+    row = CalendarEvent.objects.select_related("meeting").filter(pk=event.pk).first()
+    if feed is None or row is None:
+        raise NotFound(EVENT_NOT_FOUND)
+    return feed, row
+
+
+def event_bot_remove(*, event: CalendarEvent) -> CalendarEvent:
+    """Skip one occurrence: its bot is stopped wherever it is (scheduled, waiting in the lobby,
+    in the call), and syncs send none until `event_bot_add`. Idempotent."""
+    with transaction.atomic():
+        _feed, row = _event_lock(event)
+        if row.meeting is not None and row.meeting.is_live:
+            row.meeting = bot_services.bot_stop(meeting_id=row.meeting.pk, source="calendar")
+        row.skipped = True
+        row.error = ""
+        row.save(update_fields=["skipped", "error"])
+    return row
+
+
+def event_bot_add(*, event: CalendarEvent) -> CalendarEvent:
+    """Send a bot to one occurrence again (one skipped, one whose bot was stopped or has left):
+    at its join time, or now once that has passed. An occurrence whose bot is live keeps it;
+    one that has ended is a 422; a bot refused (another in the same meeting, no slot, the
+    user's limit) is the refusal's error, and nothing changes."""
+    with transaction.atomic():
+        feed, row = _event_lock(event)
+        now = timezone.now()
+        if row.ends_at <= now:
+            raise InvalidInput("The event has ended")
+        if row.meeting is None or not row.meeting.is_live:
+            join_at = row.starts_at - timedelta(seconds=settings.CALENDAR_JOIN_EARLY_S)
+            _bot_schedule(feed, row, join_at if join_at > now else None)
+        row.skipped = False
+        row.save(update_fields=["meeting", "error", "skipped"])
+    return row
 
 
 def _bot_cancel(row: CalendarEvent) -> bool:

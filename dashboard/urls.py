@@ -39,6 +39,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="calendar_delete",
     ),
     path(
+        "settings/calendars/<int:feed_id>/events/<int:event_id>/bot",
+        views.calendar_event_bot_view,
+        name="calendar_event_bot",
+    ),
+    path(
         "settings/webhooks/<int:endpoint_id>/delete",
         views.webhook_delete_view,
         name="webhook_delete",

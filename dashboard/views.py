@@ -606,3 +606,20 @@ def calendar_delete_view(request: HttpRequest, user: User, feed_id: int) -> Http
     feed = calendar_selectors.feed_get(user=user, feed_id=feed_id)
     calendar_services.feed_delete(feed=feed)
     return redirect("dashboard:settings")
+
+
+@dashboard_login_required
+@require_POST
+def calendar_event_bot_view(
+    request: HttpRequest, user: User, feed_id: int, event_id: int
+) -> HttpResponse:
+    """Skip one calendar event (`send=0`: its bot is stopped) or send it a bot again."""
+    event = calendar_selectors.event_get(user=user, feed_id=feed_id, event_id=event_id)
+    try:
+        if request.POST.get("send") == "1":
+            calendar_services.event_bot_add(event=event)
+        else:
+            calendar_services.event_bot_remove(event=event)
+    except DomainError as exc:
+        return _settings_page(request, user, status=exc.status_code, calendar_error=exc.message)
+    return redirect("dashboard:settings")

@@ -118,3 +118,47 @@ def test_the_list_takes_the_same_queries_for_any_number_of_calendars(
     with django_assert_num_queries(3):
         response = alice_api.get("/calendars")
     assert [len(c["events"]) for c in response.json()["calendars"]] == [1, 2]
+
+
+def test_one_event_can_be_skipped_and_sent_a_bot_again(
+    alice: User, alice_api: APIClient, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(vevent("review@x", soon), vevent("retro@x", soon, link=None))
+    feed = add(alice_api, calendar_server).json()
+    [event] = feed["events"]
+    address = f"/calendars/{feed['id']}/events/{event['id']}/bot"
+    first = Meeting.objects.get(user=alice)
+
+    skipped = alice_api.delete(address)
+    assert skipped.status_code == 200
+    assert skipped.json()["skipped"] is True
+    assert skipped.json()["meeting_status"] == MeetingStatus.COMPLETED
+    assert alice_api.get(f"/calendars/{feed['id']}").json()["events"][0]["skipped"] is True
+
+    sent = alice_api.post(address)
+    assert sent.status_code == 200
+    assert sent.json()["skipped"] is False
+    assert sent.json()["meeting_status"] == MeetingStatus.REQUESTED
+    assert sent.json()["meeting_id"] != first.pk
+    assert alice_api.post(f"/calendars/{feed['id']}/events/{event['id'] + 1000}/bot").json() == {
+        "detail": "Calendar event not found"
+    }
+
+
+def test_another_users_calendar_event_is_a_404_and_a_tx_key_cannot_skip_one(
+    bob: User, bob_api: APIClient, alice: User, alice_api: APIClient,
+    calendar_server: CalendarServer, soon: datetime,
+) -> None:  # fmt: skip
+    calendar_server.body = vcalendar(vevent("review@x", soon))
+    theirs = add(bob_api, calendar_server).json()
+    address = f"/calendars/{theirs['id']}/events/{theirs['events'][0]['id']}/bot"
+    assert alice_api.delete(address).status_code == 404
+    assert alice_api.post(address).status_code == 404
+    mine = add(alice_api, calendar_server).json()
+    # Alice's calendar id with Bob's event: still not hers.
+    crossed = f"/calendars/{mine['id']}/events/{theirs['events'][0]['id']}/bot"
+    assert alice_api.delete(crossed).status_code == 404
+    assert Meeting.objects.get(user=bob).status == MeetingStatus.REQUESTED
+    reader = api_client(account_services.token_issue(user=bob, scopes=["tx"]).plain)
+    assert reader.delete(address).status_code == 403
+    assert Meeting.objects.get(user=bob).status == MeetingStatus.REQUESTED

@@ -15,7 +15,7 @@ from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
 from tests import processes
 from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
-from vexa_site.errors import InvalidInput
+from vexa_site.errors import DomainError, InvalidInput
 from vexa_site.ssrf import UnsafeURL
 
 pytestmark = pytest.mark.django_db
@@ -234,3 +234,102 @@ def test_removing_a_calendar_stops_its_bots_that_have_not_started(
     assert not CalendarFeed.objects.exists()
     assert Meeting.objects.get(pk=review.pk).status == MeetingStatus.ACTIVE  # in its call
     assert Meeting.objects.get(pk=sales.pk).status == MeetingStatus.COMPLETED
+
+
+def test_a_skipped_event_gets_no_bot_until_the_user_asks_for_one_again(
+    alice: User, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(vevent("review@x", soon, link=MEET))
+    feed, _ = services.feed_create(user=alice, url=calendar_server.url)
+    scheduled = bot_of(feed, "review@x")
+    row = CalendarEvent.objects.get(feed=feed, key="review@x")
+
+    skipped = services.event_bot_remove(event=row)
+    assert skipped.skipped
+    scheduled.refresh_from_db()
+    assert scheduled.status == MeetingStatus.COMPLETED
+    assert scheduled.data["completion_reason"] == "stopped_before_admission"
+    # Read again, and moved: still no bot, and the skip holds.
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult()
+    later = soon + timedelta(minutes=30)
+    calendar_server.body = vcalendar(vevent("review@x", later, link=MEET))
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult()
+    assert Meeting.objects.filter(user=alice).count() == 1
+    assert services.event_bot_remove(event=row).skipped  # twice: the same
+
+    again = services.event_bot_add(event=row)
+    assert not again.skipped
+    assert again.meeting is not None
+    assert again.meeting.pk != scheduled.pk
+    assert again.meeting.status == MeetingStatus.REQUESTED
+    assert again.meeting.join_at == later - EARLY
+    # Asked twice: the bot on its way stays the one.
+    assert services.event_bot_add(event=row).meeting == again.meeting
+    assert services.calendar_sync(feed_id=feed.pk) == services.SyncResult()
+    assert Meeting.objects.filter(user=alice).count() == 2
+
+
+def test_a_bot_in_the_call_is_stopped_by_a_skip_and_one_stopped_can_be_sent_again(
+    alice: User,
+    calendar_server: CalendarServer,
+    soon: datetime,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    now = datetime.now(UTC)
+    calendar_server.body = vcalendar(
+        vevent("ongoing@x", now - timedelta(minutes=10), minutes=40, link=MEET),
+        vevent("review@x", soon, link=ZOOM),
+    )
+    feed, _ = services.feed_create(user=alice, url=calendar_server.url)
+    ongoing = bot_of(feed, "ongoing@x")
+    for step in (MeetingStatus.JOINING, MeetingStatus.ACTIVE):
+        lifecycle.transition(meeting_id=ongoing.pk, to=step, source="bot_callback")
+
+    services.event_bot_remove(event=CalendarEvent.objects.get(feed=feed, key="ongoing@x"))
+    ongoing.refresh_from_db()
+    assert ongoing.status == MeetingStatus.STOPPING
+    lifecycle.transition(meeting_id=ongoing.pk, to=MeetingStatus.COMPLETED, source="bot_callback")
+
+    # The user changed their mind: the event is under way, so the new bot goes at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = services.event_bot_add(event=CalendarEvent.objects.get(feed=feed, key="ongoing@x"))
+    assert sent.meeting is not None
+    assert sent.meeting.join_at is None
+    assert sent.meeting.pk in processes.queued_bots()
+    processes.drop_queued_bot(sent.meeting.pk)
+
+    # A bot the user stopped through the bots API is sent again the same way.
+    review = bot_of(feed, "review@x")
+    bot_services.bot_stop(meeting_id=review.pk)
+    resent = services.event_bot_add(event=CalendarEvent.objects.get(feed=feed, key="review@x"))
+    assert resent.meeting is not None
+    assert resent.meeting.pk != review.pk
+    assert resent.meeting.join_at == soon - EARLY
+
+
+def test_a_bot_refused_or_an_event_ended_changes_nothing(
+    alice: User, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(vevent("review@x", soon, link=MEET))
+    feed, _ = services.feed_create(user=alice, url=calendar_server.url)
+    row = services.event_bot_remove(event=CalendarEvent.objects.get(feed=feed, key="review@x"))
+    # Meanwhile the user sent a bot to the same meeting by hand: one live bot per meeting.
+    by_hand = bot_services.bot_create(user=alice, meeting_url=MEET, join_at=soon)
+
+    with pytest.raises(DomainError) as refused:
+        services.event_bot_add(event=row)
+    assert "already running" in refused.value.message
+    row.refresh_from_db()
+    assert row.skipped
+    assert row.meeting is not None
+    assert row.meeting.pk != by_hand.pk
+
+    CalendarEvent.objects.filter(pk=row.pk).update(
+        starts_at=datetime.now(UTC) - timedelta(hours=1),
+        ends_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    bot_services.bot_stop(meeting_id=by_hand.pk)
+    with pytest.raises(InvalidInput, match="The event has ended"):
+        services.event_bot_add(event=row)
+    row.refresh_from_db()
+    assert row.skipped

@@ -781,6 +781,37 @@ def test_a_calendar_added_here_shows_its_events_and_their_bots(
     assert meeting.status == MeetingStatus.COMPLETED
 
 
+def test_one_calendar_event_is_skipped_and_sent_a_bot_again_here(
+    alice: User, alice_key: str, calendar_server: CalendarServer, soon: datetime
+) -> None:
+    calendar_server.body = vcalendar(vevent("review@x", soon, title="Budget review"))
+    client = signed_in(alice_key)
+    client.post("/dashboard/settings/calendars", {"url": calendar_server.url})
+    event = CalendarEvent.objects.get(feed__user=alice)
+    address = f"/dashboard/settings/calendars/{event.feed_id}/events/{event.pk}/bot"
+    assert ">Skip</button>" in client.get("/dashboard/settings").content.decode()
+
+    assert client.post(address).status_code == 302
+    page = client.get("/dashboard/settings").content.decode()
+    assert "status-completed" in page
+    assert "skipped" in page
+    assert ">Send a bot</button>" in page
+
+    # Meanwhile a bot went to the same meeting by hand: the refusal is said in words.
+    by_hand = bot_services.bot_create(user=alice, meeting_url=event.meeting_url, join_at=soon)
+    refused = client.post(address, {"send": "1"})
+    assert refused.status_code == 409
+    assert "already running" in refused.content.decode()
+
+    bot_services.bot_stop(meeting_id=by_hand.pk)
+    assert client.post(address, {"send": "1"}).status_code == 302
+    event.refresh_from_db()
+    assert not event.skipped
+    assert event.meeting is not None
+    assert event.meeting.status == MeetingStatus.REQUESTED
+    assert ">Skip</button>" in client.get("/dashboard/settings").content.decode()
+
+
 def test_a_calendar_that_cannot_be_read_is_said_in_words_here(
     alice_key: str, calendar_server: CalendarServer
 ) -> None:
@@ -798,5 +829,13 @@ def test_another_users_calendar_is_a_404_here(bob: User, alice_key: str) -> None
     client = signed_in(alice_key)
     assert client.post(f"/dashboard/settings/calendars/{theirs.pk}/sync").status_code == 404
     assert client.post(f"/dashboard/settings/calendars/{theirs.pk}/delete").status_code == 404
+    event = CalendarEvent.objects.create(
+        feed=theirs, key="e", starts_at=timezone.now(), ends_at=timezone.now(),
+        meeting_url="https://meet.google.com/abc-defg-hij",
+    )  # fmt: skip
+    address = f"/dashboard/settings/calendars/{theirs.pk}/events/{event.pk}/bot"
+    assert client.post(address).status_code == 404
+    event.refresh_from_db()
+    assert not event.skipped
     assert CalendarFeed.objects.filter(pk=theirs.pk).exists()
     assert b"bob.ics" not in client.get("/dashboard/settings").content
