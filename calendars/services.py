@@ -36,7 +36,7 @@ from calendars.ical import (
 from calendars.models import CalendarEvent, CalendarFeed
 from calendars.selectors import EVENT_NOT_FOUND
 from meetings import services as meeting_services
-from meetings.models import MeetingStatus
+from meetings.models import LIVE_STATUSES, MeetingStatus
 from vexa_site.errors import DomainError, InvalidInput, NotFound
 from vexa_site.ssrf import resolve_public_url
 
@@ -196,6 +196,9 @@ def _bot_schedule(feed: CalendarFeed, row: CalendarEvent, join_at: datetime | No
     row.error = ""
 
 
+_ON_ITS_WAY = tuple(status for status in LIVE_STATUSES if status != MeetingStatus.STOPPING)
+
+
 def _event_lock(event: CalendarEvent) -> tuple[CalendarFeed, CalendarEvent]:
     """The event's feed, locked as a sync locks it (a sync meanwhile would undo the change),
     and the event as it is now: a 404 when a sync (or the feed's removal) took it meanwhile."""
@@ -226,15 +229,17 @@ def event_bot_remove(*, event: CalendarEvent) -> CalendarEvent:
 
 def event_bot_add(*, event: CalendarEvent) -> CalendarEvent:
     """Send a bot to one occurrence again (one skipped, one whose bot was stopped or has left):
-    at its join time, or now once that has passed. An occurrence whose bot is live keeps it;
-    one that has ended is a 422; a bot refused (another in the same meeting, no slot, the
-    user's limit) is the refusal's error, and nothing changes."""
+    at its join time, or now once that has passed. An occurrence whose bot is on its way or in
+    the call keeps it; one that has ended is a 422; a bot refused (another in the same meeting,
+    one still leaving, no slot, the user's limit) is the refusal's error, and nothing changes."""
     with transaction.atomic():
         feed, row = _event_lock(event)
         now = timezone.now()
         if row.ends_at <= now:
             raise InvalidInput("The event has ended")
-        if row.meeting is None or not row.meeting.is_live:
+        # A bot still leaving (`stopping`, a skip a moment ago) is not one on its way: asking
+        # for a new one then is refused as another bot in the same meeting, not a silent no-op.
+        if row.meeting is None or row.meeting.status not in _ON_ITS_WAY:
             join_at = row.starts_at - timedelta(seconds=settings.CALENDAR_JOIN_EARLY_S)
             _bot_schedule(feed, row, join_at if join_at > now else None)
         row.skipped = False

@@ -288,6 +288,10 @@ def test_a_bot_in_the_call_is_stopped_by_a_skip_and_one_stopped_can_be_sent_agai
     services.event_bot_remove(event=CalendarEvent.objects.get(feed=feed, key="ongoing@x"))
     ongoing.refresh_from_db()
     assert ongoing.status == MeetingStatus.STOPPING
+    # Asked again while that bot is still leaving: refused in words, not a silent no-op.
+    with pytest.raises(DomainError, match="already running"):
+        services.event_bot_add(event=CalendarEvent.objects.get(feed=feed, key="ongoing@x"))
+    assert CalendarEvent.objects.get(feed=feed, key="ongoing@x").skipped
     lifecycle.transition(meeting_id=ongoing.pk, to=MeetingStatus.COMPLETED, source="bot_callback")
 
     # The user changed their mind: the event is under way, so the new bot goes at once.
