@@ -161,6 +161,15 @@
       await ctx.resume();
       const destinations = [];
       for (let i = 0; i < trackCount; i++) destinations.push(ctx.createMediaStreamDestination());
+      // A participant's microphone sends frames all the time, silence included. A destination
+      // whose graph has nothing playing sends none, and the bot's WebRTC receiver takes each
+      // gap for loss: it conceals, then slows playback to grow its jitter buffer, so after a
+      // few turns with pauses the speech reached the bot 0.7-0.9 s after it was spoken (and
+      // after the speaking indicator). A silent constant source keeps every track flowing.
+      const floor = ctx.createConstantSource();
+      floor.offset.value = 0;
+      for (const destination of destinations) floor.connect(destination);
+      floor.start();
       sim.loopback = await connectLoopback(destinations.map((d) => d.stream));
       let state = await (await post("/ready", { guest_id: sim.guestId })).json();
       while (state.started_at === null) {

@@ -365,6 +365,54 @@ def test_participants_speak_on_the_wall_clock_when_the_pages_audio_clock_stalls(
     assert bob - alice == pytest.approx(bob_at_s - 1.0, abs=0.4)
 
 
+PEER_CONNECTIONS = """
+const NativePeerConnection = window.RTCPeerConnection;
+window.__peerConnections = [];
+window.RTCPeerConnection = class extends NativePeerConnection {
+  constructor(...args) { super(...args); window.__peerConnections.push(this); }
+};
+"""
+
+RECEIVED_AUDIO = """async () => {
+  const tracks = [];
+  for (const pc of window.__peerConnections) {
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === "inbound-rtp" && report.kind === "audio") {
+        tracks.push({ received: report.totalSamplesReceived, concealed: report.concealedSamples });
+      }
+    });
+  }
+  return tracks;
+}"""
+
+
+def test_the_participants_tracks_carry_their_silences_like_a_microphone(
+    sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    """Meet's three tracks flow while nobody speaks. Tracks that went quiet between turns made
+    the bot's WebRTC receiver conceal the gaps and grow its jitter buffer: after a few turns
+    with pauses, speech reached the bot 0.7-0.9 s after it was spoken."""
+    native = meet_id()
+    page = alice_then_bob(
+        sim_server, host, pages, speech, native, bob_at_s=30.0, before=PEER_CONNECTIONS
+    )
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    page.evaluate("window.__vexaCapture.start()")
+    wait_for(
+        lambda: len(onsets(page.chunks)) == 1 and all(rms(c) < 300 for _, c in page.chunks[-15:]),
+        timeout_s=15,
+        what="Alice to speak, then 1.5 s of silence",
+    )
+
+    tracks = page.evaluate(RECEIVED_AUDIO)
+
+    assert len(tracks) == 3, tracks
+    for track in tracks:
+        assert track["received"] >= 3 * 48000, tracks  # 48 kHz, since the call began
+        assert track["concealed"] < 4800, tracks  # under 0.1 s made up by the receiver
+
+
 def test_capture_works_when_the_meeting_page_is_a_public_origin(
     sim_server: str, speech: Speech
 ) -> None:
