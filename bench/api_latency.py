@@ -7,9 +7,9 @@ and p95 in milliseconds with the number of SQL queries per request. Usage:
         REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/api_latency.py \\
         [--segments 2000] [--meetings 500] [--repeat 30] [--search-meetings 300]
 
-The search rows run over `--search-meetings` more meetings of 600 final segments each (about 40
-minutes of talk), written from a 2000-word vocabulary, so a rare word is said in one meeting and
-a common one in most.
+The search rows run over another user's `--search-meetings` meetings of 600 final segments each
+(20 minutes of talk at a line every 2 s), written from a 2000-word vocabulary, so a rare word is
+said in one meeting and a common one in most.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def _occurrence_apply(
     row.starts_at = occurrence.starts_at
     row.ends_at = occurrence.ends_at
     row.meeting_url = occurrence.meeting_url
-    join_at = occurrence.starts_at - timedelta(seconds=settings.CALENDAR_JOIN_EARLY_S)
+    join_at = _join_time(occurrence.starts_at)
     outcome = "kept"
     meeting = row.meeting
     if meeting is not None:
@@ -176,6 +176,10 @@ def _occurrence_apply(
             outcome = "refused"
     row.save()
     return outcome
+
+
+def _join_time(starts_at: datetime) -> datetime:
+    return starts_at - timedelta(seconds=settings.CALENDAR_JOIN_EARLY_S)
 
 
 def _bot_schedule(feed: CalendarFeed, row: CalendarEvent, join_at: datetime | None) -> None:
@@ -240,7 +244,7 @@ def event_bot_add(*, event: CalendarEvent) -> CalendarEvent:
         # A bot still leaving (`stopping`, a skip a moment ago) is not one on its way: asking
         # for a new one then is refused as another bot in the same meeting, not a silent no-op.
         if row.meeting is None or row.meeting.status not in _ON_ITS_WAY:
-            join_at = row.starts_at - timedelta(seconds=settings.CALENDAR_JOIN_EARLY_S)
+            join_at = _join_time(row.starts_at)
             _bot_schedule(feed, row, join_at if join_at > now else None)
         row.skipped = False
         row.save(update_fields=["meeting", "error", "skipped"])
