@@ -275,14 +275,19 @@ def test_the_page_scan_reads_denial_and_the_lobby_timeout(
     assert time.monotonic() - started < 10
 
 
-# Keeps every AudioContext the page creates, so the test can stall the capture's own clock.
-KEEP_CONTEXTS = """
-const NativeContext = window.AudioContext;
-window.__contexts = [];
-window.AudioContext = class extends NativeContext {
-  constructor(...args) { super(...args); window.__contexts.push(this); }
-};
+def keep_instances(constructor: str, into: str) -> str:
+    """An init script keeping every `window[constructor]` the page creates in `window[into]`."""
+    return f"""
+const Native{constructor} = window.{constructor};
+window.{into} = [];
+window.{constructor} = class extends Native{constructor} {{
+  constructor(...args) {{ super(...args); window.{into}.push(this); }}
+}};
 """
+
+
+# Keeps every AudioContext the page creates, so the test can stall the capture's own clock.
+KEEP_CONTEXTS = keep_instances("AudioContext", "__contexts")
 STALL_CAPTURE = """async () => {
   const ctx = window.__contexts.find((c) => c.sampleRate === 16000);
   await ctx.suspend();
@@ -365,13 +370,7 @@ def test_participants_speak_on_the_wall_clock_when_the_pages_audio_clock_stalls(
     assert bob - alice == pytest.approx(bob_at_s - 1.0, abs=0.4)
 
 
-PEER_CONNECTIONS = """
-const NativePeerConnection = window.RTCPeerConnection;
-window.__peerConnections = [];
-window.RTCPeerConnection = class extends NativePeerConnection {
-  constructor(...args) { super(...args); window.__peerConnections.push(this); }
-};
-"""
+PEER_CONNECTIONS = keep_instances("RTCPeerConnection", "__peerConnections")
 
 RECEIVED_AUDIO = """async () => {
   const tracks = [];
