@@ -105,9 +105,9 @@ def meeting_with_lines(
     return meeting
 
 
-def search_corpus(*, user: Any, meetings: int) -> tuple[str, str, str]:
+def search_corpus(*, user: Any, meetings: int) -> tuple[str, str, str, str]:
     """`meetings` completed meetings of 600 final segments of 12 words each, the words drawn
-    from a Zipf-like vocabulary; returns a word said once (in one meeting), one said a few times
+    from a Zipf-like vocabulary; returns a word said once (in one meeting), two said a few times
     in most meetings, and the commonest (in most lines)."""
     from meetings import lifecycle
 
@@ -139,7 +139,7 @@ def search_corpus(*, user: Any, meetings: int) -> tuple[str, str, str]:
         # What autovacuum does soon after such writes on a server: the planner's statistics.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    return rare, vocabulary[200], vocabulary[0]
+    return rare, vocabulary[200], vocabulary[201], vocabulary[0]
 
 
 def main() -> None:
@@ -176,7 +176,7 @@ def main() -> None:
                 native_meeting_id="abc-defg-hij",
                 lines=[fox] * args.segments,
             )
-            rare, some, common = search_corpus(user=searcher, meetings=args.search_meetings)
+            rare, some, some2, common = search_corpus(user=searcher, meetings=args.search_meetings)
             searched = f"{args.search_meetings} meetings of 600 segments"
             rows = [
                 (f"GET /meetings ({args.meetings + 1} meetings)", lambda: client.get("/meetings")),
@@ -206,6 +206,16 @@ def main() -> None:
                 (
                     f"GET /meetings?q=(in most lines)&limit=50 ({searched})",
                     lambda: search_client.get(f"/meetings?q={common}&limit=50"),
+                ),
+                (
+                    f"GET /meetings?q=(a word in most lines and one said once)&limit=50 "
+                    f"({searched})",
+                    lambda: search_client.get(f"/meetings?q={common}+{rare}&limit=50"),
+                ),
+                (
+                    f"GET /meetings?q=(two words, each a few times a meeting)&limit=50 "
+                    f"({searched})",
+                    lambda: search_client.get(f"/meetings?q={some}+{some2}&limit=50"),
                 ),
                 (
                     f"dashboard Find, said once ({searched})",

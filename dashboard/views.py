@@ -8,6 +8,7 @@ have no password); the session remembers which key, so revoking the key signs th
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.core.exceptions import ValidationError
 from django.http import (
     Http404,
     HttpRequest,
@@ -67,6 +69,10 @@ SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
 # How often the meetings list fetches its rows again while a listed meeting is live.
 LIST_REFRESH_S = 3
 LIST_REFRESH_MAX_S = 300
+# A search's line in the meetings list: this long at most, its first hit within the first
+# EXCERPT_LEAD_CHARS (a long line is cut in front).
+EXCERPT_CHARS = 160
+EXCERPT_LEAD_CHARS = 60
 View = Callable[..., HttpResponseBase]
 
 
@@ -133,15 +139,19 @@ def _list_context(
     if status not in {s.value for s in MeetingStatus}:
         status = None
     text = text.strip()[: meeting_selectors.SEARCH_MAX_CHARS]
-    filters = {k: v for k, v in {"status": status, "q": text}.items() if v}
+    searched = text
+    try:
+        transcript_selectors.search_terms_check(text)
+    except ValidationError as exc:  # said above the list, which is then not searched
+        error, searched = error or exc.messages[0], ""
+    filters = {k: v for k, v in {"status": status, "q": searched}.items() if v}
     page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
-    said = (
-        transcript_selectors.segment_first_matches(meetings=page.meetings, text=text)
-        if text
-        else {}
-    )
+    said = transcript_selectors.segment_first_matches(meetings=page.meetings, text=searched)
+    terms = transcript_selectors.search_terms(searched)
     return {
-        "meetings": [(m, said.get(m.pk)) for m in page.meetings],
+        "meetings": [
+            (m, _excerpt(said[m.pk], terms) if m.pk in said else None) for m in page.meetings
+        ],
         "refresh_s": _list_refresh_s(page.meetings),
         "status": status or "",
         "q": text,
@@ -150,6 +160,33 @@ def _list_context(
         "statuses": [s.value for s in MeetingStatus],
         "error": error,
     }
+
+
+def _excerpt(line: str, terms: list[str]) -> list[tuple[str, bool]]:
+    """About `EXCERPT_CHARS` of a line around its first hit of the search, cut at spaces, as
+    (text, is a hit) parts for the template to mark (and escape)."""
+    hits = re.compile(
+        "|".join(
+            transcript_selectors.word_start_pattern(term)
+            for term in sorted(terms, key=len, reverse=True)  # "budget review" before "budget"
+        ),
+        re.IGNORECASE,
+    )
+    first = hits.search(line)
+    start = 0
+    if first is not None and first.start() > EXCERPT_LEAD_CHARS:
+        start = line.rfind(" ", 0, first.start() - EXCERPT_LEAD_CHARS // 2) + 1
+    end = len(line)
+    if end - start > EXCERPT_CHARS:
+        cut = line.rfind(" ", start, start + EXCERPT_CHARS)
+        end = cut if cut > start else start + EXCERPT_CHARS
+    shown = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+    parts: list[tuple[str, bool]] = []
+    at = 0
+    for hit in hits.finditer(shown):
+        parts += [(shown[at : hit.start()], False), (hit.group(), True)]
+        at = hit.end()
+    return [part for part in [*parts, (shown[at:], False)] if part[0]]
 
 
 def _list_refresh_s(meetings: list[Meeting]) -> int | None:

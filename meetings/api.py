@@ -15,6 +15,7 @@ from accounts.permissions import HasTxScope
 from meetings import selectors, services
 from meetings.models import Meeting, MeetingStatus, Platform
 from meetings.serializers import MeetingSerializer, error_responses, meeting_wire
+from transcripts.selectors import SEARCH_MAX_TERMS, search_terms_check
 from vexa_site.errors import InvalidInput
 from vexa_site.input_guard import PG_BIGINT_MAX
 
@@ -83,8 +84,11 @@ class MeetingListApi(MeetingApi):
         q = serializers.CharField(
             required=False,
             max_length=selectors.SEARCH_MAX_CHARS,
-            help_text="Text in the meeting's name, its platform id or its final transcript "
-            "(any case).",
+            validators=[search_terms_check],
+            help_text="Words to find, each where a word starts in the meeting's name or its "
+            'final transcript, or anywhere in its platform id, in any case; "quoted words" '
+            f"are found as one phrase; every word or phrase must be found (at most "
+            f"{SEARCH_MAX_TERMS}).",
         )
 
         class Meta:

@@ -7,12 +7,14 @@ from typing import Any
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from bots.platforms import normalize_native_id
 from meetings.models import Meeting, MeetingStatus, Platform
 from transcripts.models import Segment
+from transcripts.selectors import WordStart, search_terms, search_terms_check, segments_saying
 from vexa_site.errors import InvalidInput, NotFound
 
 MEETING_NOT_FOUND = "Meeting not found"
@@ -24,21 +26,26 @@ class MeetingFilter(django_filters.FilterSet):
 
     status = django_filters.ChoiceFilter(choices=MeetingStatus.choices)
     platform = django_filters.ChoiceFilter(choices=Platform.choices)
-    q = django_filters.CharFilter(method="filter_text", max_length=SEARCH_MAX_CHARS)
+    q = django_filters.CharFilter(
+        method="filter_text", max_length=SEARCH_MAX_CHARS, validators=[search_terms_check]
+    )
 
     class Meta:
         model = Meeting
         fields = ("status", "platform", "q")
 
     def filter_text(self, queryset: QuerySet[Meeting], name: str, value: str) -> QuerySet[Meeting]:
-        """Meetings whose name, platform id or final transcript contains `value` (any case)."""
-        text = value.strip()
-        if not text:
-            return queryset
-        said = Segment.objects.filter(meeting=OuterRef("pk"), completed=True, text__icontains=text)
-        return queryset.filter(
-            Q(data__name__icontains=text) | Q(native_meeting_id__icontains=text) | Exists(said)
-        )
+        """Meetings with every word (or "quoted phrase") of `value`, each one where a word
+        starts in the meeting's name or its final transcript, or anywhere in its platform id,
+        in any case: "art" finds "Art" and "artists", not "start"."""
+        for term in search_terms(value):
+            said = Segment.objects.filter(segments_saying(term), meeting=OuterRef("pk"))
+            queryset = queryset.filter(
+                Q(WordStart(KeyTextTransform("name", "data"), term))
+                | Q(native_meeting_id__icontains=term)
+                | Exists(said)
+            )
+        return queryset
 
 
 @dataclass(frozen=True)

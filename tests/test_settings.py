@@ -61,6 +61,23 @@ def test_defaults_give_a_working_configuration() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def run_on_sqlite(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`script` run by Python with the product's settings on `make run`'s default database
+    (SQLite, a new file under `tmp_path`); it must succeed."""
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 # Two threads of one process, each with its own connection as two processes would have: one
 # holds a write transaction (a worker storing a pass's output) while the other, inside its own
 # transaction, reads and then writes (as `emission_store` and the lifecycle services do).
@@ -111,15 +128,29 @@ def test_the_default_sqlite_database_lets_a_second_writer_wait_for_the_first(
     """`make run`'s SQLite file is shared by the web server and the workers. A transaction that
     read before it wrote failed at once with "database is locked" while another one was writing
     (a transcription worker crashed at a meeting's end); it must wait for the lock instead."""
-    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    result = subprocess.run(
-        [sys.executable, "-c", SQLITE_WRITERS],
-        cwd=ROOT,
-        env={**base, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_on_sqlite(SQLITE_WRITERS, tmp_path)
     assert result.stdout.split() == ["[]", "2"], result.stdout
+
+
+SQLITE_SEARCH = """
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from accounts.models import User
+from meetings import selectors
+from tests.meetings.builders import add_segments, meeting_in
+from transcripts.selectors import segment_first_matches
+alice = User.objects.create(email="alice@example.com")
+for native, line in [("aaa-aaaa-aaa", "The Art budget."), ("bbb-bbbb-bbb", "Start the party.")]:
+    add_segments(meeting_in(alice, native_meeting_id=native), [(0.0, 1.0, "Bob", line)])
+found = selectors.meeting_list(user=alice, filters={"q": "art BUDGET"}).meetings
+print([m.native_meeting_id for m in found], segment_first_matches(meetings=found, text="art"))
+"""
+
+
+def test_the_default_sqlite_database_searches_words_where_they_start(tmp_path: Path) -> None:
+    """`make run` keeps its meetings in SQLite, where the search's word starts are Python
+    regexes (PostgreSQL's are its own): the same search must find the same meetings."""
+    result = run_on_sqlite(SQLITE_SEARCH, tmp_path)
+    assert result.stdout.strip().splitlines()[-1] == "['aaa-aaaa-aaa'] {1: 'The Art budget.'}"

@@ -79,6 +79,39 @@ def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: s
     assert b"No meetings match." in fragment.content
 
 
+def test_a_search_shows_the_line_with_every_word_around_its_first_hit(
+    alice: User, alice_key: str
+) -> None:
+    meeting = meeting_in(alice, "completed")
+    opening = "We went through the numbers for the third quarter of the year, slowly, " * 2
+    add_segments(
+        meeting,
+        [
+            (0.0, 2.0, "Alice", "The budget first."),
+            (2.0, 9.0, "Bob", opening + "and the Budget review came last. " + "More. " * 40),
+        ],
+    )
+    client = signed_in(alice_key)
+
+    one = client.get("/dashboard/?q=budget", HTTP_HX_REQUEST="true").content.decode()
+    both = client.get("/dashboard/?q=review+budget", HTTP_HX_REQUEST="true").content.decode()
+    too_many = client.get("/dashboard/?q=a+b+c+d+e+f+g+h+i").content.decode()
+
+    assert "The <mark>budget</mark> first." in one
+    # The line with both words, cut in front and behind at spaces, its hits within reach.
+    line = re.search(r'class="muted said">&ldquo;(.*?)&rdquo;', both)
+    assert line is not None
+    assert line.group(1).startswith(
+        "…quarter of the year, slowly, and the <mark>Budget</mark> <mark>review</mark> came"
+    )
+    assert line.group(1).endswith("More.…")
+    assert len(re.sub("<[^>]+>", "", line.group(1))) <= 162
+    # Too many words: said in words, the list unsearched, the box keeps them.
+    assert "Search for at most 8 words or quoted phrases." in too_many
+    assert 'value="a b c d e f g h i"' in too_many
+    assert f"/dashboard/meetings/{meeting.pk}" in too_many
+
+
 def test_the_list_finds_meetings_by_words_said_and_shows_the_line_that_said_them(
     alice: User, bob: User, alice_key: str, django_assert_num_queries: Any
 ) -> None:
@@ -106,8 +139,8 @@ def test_the_list_finds_meetings_by_words_said_and_shows_the_line_that_said_them
     assert f"/dashboard/meetings/{said.pk}" in rows
     assert f"/dashboard/meetings/{other.pk}" not in rows
     assert f"/dashboard/meetings/{theirs.pk}" not in rows
-    # The first line that said it, escaped.
-    assert "The quarterly &lt;b&gt;BUDGET&lt;/b&gt; review is on Monday." in rows
+    # The first line that said it, escaped, the word marked.
+    assert "The quarterly &lt;b&gt;<mark>BUDGET</mark>&lt;/b&gt; review is on Monday." in rows
     assert "Budget again" not in rows
     assert 'name="q" value="budget"' in page
     assert (

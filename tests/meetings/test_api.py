@@ -17,6 +17,7 @@ from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in
 from transcripts import realtime
 from transcripts.models import Segment, ShareLink
+from transcripts.selectors import segments_saying
 
 pytestmark = pytest.mark.django_db
 S = MeetingStatus
@@ -135,6 +136,51 @@ def test_listing_meetings_finds_them_by_name_id_or_words_said(
     assert too_long.json()["detail"][0]["loc"] == ["query", "q"]
 
 
+def test_a_search_finds_words_where_they_start_every_word_and_quoted_phrases_whole(
+    alice: User, alice_api: APIClient
+) -> None:
+    lines = {
+        "art-talk-one": "Art week starts Monday. The budget is due.",
+        "art-ists-two": "Our artists' budget review: done.",
+        "sta-rtpa-rty": "Start the party; review the budgets later.",
+        "new-name-mtg": "The budget, again.",
+    }
+    meetings = {}
+    for native, line in lines.items():
+        meetings[native] = meeting_in(alice, S.COMPLETED, native_meeting_id=native)
+        add_segments(meetings[native], [(0.0, 2.0, "Bob", line)])
+    Meeting.objects.filter(pk=meetings["new-name-mtg"].pk).update(data={"name": "Art review"})
+
+    def found(q: str) -> list[str]:
+        response = alice_api.get("/meetings", {"q": q})
+        assert response.status_code == 200, response.json()
+        return sorted(m["native_meeting_id"] for m in response.json()["meetings"])
+
+    # A word's start, in any case: "art" is not in "start" or "party".
+    assert found("ART") == ["art-ists-two", "art-talk-one", "new-name-mtg"]
+    assert found("budget") == ["art-ists-two", "art-talk-one", "new-name-mtg", "sta-rtpa-rty"]
+    # Every word, in the transcript or the name: "review" and "art" in two places counts.
+    assert found("art review") == ["art-ists-two", "new-name-mtg"]
+    assert found("art nobody") == []
+    # A quoted phrase is found whole, punctuation and all; an unclosed quote is one more word.
+    assert found('"budget review"') == ["art-ists-two"]
+    assert found('"review the budgets" start') == ["sta-rtpa-rty"]
+    assert found("artists'") == ["art-ists-two"]
+    assert found('"art') == ["art-ists-two", "art-talk-one", "new-name-mtg"]
+    # Part of a platform id is still enough.
+    assert found("RTPA") == ["sta-rtpa-rty"]
+
+
+def test_a_search_of_too_many_words_is_refused_naming_the_limit(alice_api: APIClient) -> None:
+    response = alice_api.get("/meetings", {"q": "one two three four five six seven eight nine"})
+
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["query", "q"]
+    assert "at most 8 words" in detail["msg"]
+    assert alice_api.get("/meetings", {"q": "a b c d e f g h h H"}).status_code == 200
+
+
 def test_searching_the_words_said_can_use_the_transcript_index(alice: User) -> None:
     # The index must match the SQL the search produces (UPPER(text) LIKE UPPER(...) on final
     # segments), or a word said once reads every segment of the user's meetings again.
@@ -142,7 +188,7 @@ def test_searching_the_words_said_can_use_the_transcript_index(alice: User) -> N
     add_segments(meeting, [(0.0, 2.0, "Bob", "The quarterly budget review is on Monday.")])
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-    searched = Segment.objects.filter(completed=True, text__icontains="Budget")
+    searched = Segment.objects.filter(segments_saying("Budget"))
 
     assert "segment_text_trgm" in searched.explain()
     assert searched.count() == 1
