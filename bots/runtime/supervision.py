@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from bots import capacity
 from bots import services as bot_services
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording, RecordingStatus
@@ -121,24 +122,37 @@ def meetings_supervise() -> SupervisionReport:
     never = Meeting.objects.filter(status=MeetingStatus.REQUESTED).filter(
         Q(join_at__isnull=True, created_at__lt=start_deadline) | Q(join_at__lt=start_deadline)
     )
-    for meeting in never.only("id"):
+    never_ids = list(never.values_list("id", flat=True))
+    message = _not_started_message(now) if never_ids else ""
+    for meeting_id in never_ids:
         try:
             lifecycle.transition(
-                meeting_id=meeting.pk,
+                meeting_id=meeting_id,
                 to=MeetingStatus.FAILED,
                 source="supervisor",
                 reason="bot_not_started",
                 failure_stage=MeetingStatus.REQUESTED,
-                error_details={
-                    "message": "no bot worker started this bot within "
-                    f"{settings.BOT_START_TIMEOUT_S} s"
-                },
+                error_details={"message": message},
                 allowed_from=(MeetingStatus.REQUESTED,),
             )
         except lifecycle.InvalidTransition:
             continue
-        report.never_started.append(meeting.pk)
+        report.never_started.append(meeting_id)
     return report
+
+
+def _not_started_message(now: datetime) -> str:
+    """Why bots waited out `BOT_START_TIMEOUT_S`, as far as the bot hosts' slots tell: a
+    scheduled bot waits in the queue for a slot (POST /bots answers 507 instead), so "no
+    worker" would send an operator looking for a worker that runs, busy."""
+    waited = f"within {settings.BOT_START_TIMEOUT_S} s"
+    total = capacity.slots_total()
+    if total is None:
+        return f"no bot worker started this bot {waited} (no bot host announced its slots)"
+    # The waiting bots count themselves: more bots than slots means every slot was taken.
+    if capacity.slots_taken(now) > total:
+        return f"no bot slot came free {waited}: all {total} were taken by other bots"
+    return f"no bot worker started this bot {waited}"
 
 
 def scheduled_bots_due() -> list[int]:

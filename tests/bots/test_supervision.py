@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
+from bots import capacity
 from bots import services as bot_services
 from bots.runtime import supervision
 from meetings import lifecycle
@@ -188,6 +189,36 @@ def test_a_bot_nobody_started_fails_after_the_start_timeout(alice: User, setting
     assert Meeting.objects.get(pk=old.pk).data["failure_stage"] == "requested"
     assert Meeting.objects.get(pk=fresh.pk).status == "requested"
     assert Meeting.objects.get(pk=later.pk).status == "requested"
+
+
+@pytest.mark.parametrize(
+    ("slots", "others_in_calls", "message"),
+    [
+        (None, 0, "no bot worker started this bot within 600 s (no bot host announced its slots)"),
+        (1, 1, "no bot slot came free within 600 s: all 1 were taken by other bots"),
+        (2, 1, "no bot worker started this bot within 600 s"),
+    ],
+)
+def test_a_bot_that_never_started_says_whether_every_slot_was_taken(
+    alice: User, bob: User, settings: Any, slots: int | None, others_in_calls: int, message: str
+) -> None:
+    """A scheduled bot due while every slot is taken waits in the queue for one: when none
+    comes free, "no worker" would send the operator looking for a worker that runs, busy."""
+    settings.BOT_START_TIMEOUT_S = 600
+    waiting = meeting_in(alice, "requested")
+    Meeting.objects.filter(pk=waiting.pk).update(join_at=timezone.now() - timedelta(seconds=700))
+    for index in range(others_in_calls):
+        meeting_in(bob, "active", native_meeting_id=f"bus-ybot-{index:03d}")
+    if slots is not None:
+        capacity.host_announce(name="test-host@example", slots=slots)
+    try:
+        supervision.meetings_supervise()
+    finally:
+        capacity.host_withdraw(name="test-host@example")
+
+    waiting.refresh_from_db()
+    assert waiting.status == "failed"
+    assert waiting.data["error_details"]["message"] == message
 
 
 def test_scheduled_bots_are_claimed_once_when_their_time_comes(alice: User) -> None:
