@@ -147,10 +147,11 @@ def _list_context(
     filters = {k: v for k, v in {"status": status, "q": searched}.items() if v}
     page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
     said = transcript_selectors.segment_first_matches(meetings=page.meetings, text=searched)
-    terms = transcript_selectors.search_terms(searched)
+    hits = _hits(searched)
     return {
         "meetings": [
-            (m, _excerpt(said[m.pk], terms) if m.pk in said else None) for m in page.meetings
+            (m, _excerpt(said[m.pk], hits) if hits and m.pk in said else None)
+            for m in page.meetings
         ],
         "refresh_s": _list_refresh_s(page.meetings),
         "status": status or "",
@@ -162,16 +163,37 @@ def _list_context(
     }
 
 
-def _excerpt(line: str, terms: list[str]) -> list[tuple[str, bool]]:
-    """About `EXCERPT_CHARS` of a line around its first hit of the search, cut at spaces, as
-    (text, is a hit) parts for the template to mark (and escape)."""
-    hits = re.compile(
+def _hits(text: str) -> re.Pattern[str] | None:
+    """The words of a search where they start (as the search finds them), for marking; None
+    without a search, or with more words than a search takes."""
+    try:
+        transcript_selectors.search_terms_check(text)
+    except ValidationError:
+        return None
+    terms = transcript_selectors.search_terms(text)
+    if not terms:
+        return None
+    return re.compile(
         "|".join(
             transcript_selectors.word_start_pattern(term)
             for term in sorted(terms, key=len, reverse=True)  # "budget review" before "budget"
         ),
         re.IGNORECASE,
     )
+
+
+def _marked(text: str, hits: re.Pattern[str]) -> list[tuple[str, bool]]:
+    """`text` as (text, is a hit) parts, for the template to mark (and escape)."""
+    parts: list[tuple[str, bool]] = []
+    at = 0
+    for hit in hits.finditer(text):
+        parts += [(text[at : hit.start()], False), (hit.group(), True)]
+        at = hit.end()
+    return [part for part in [*parts, (text[at:], False)] if part[0]]
+
+
+def _excerpt(line: str, hits: re.Pattern[str]) -> list[tuple[str, bool]]:
+    """About `EXCERPT_CHARS` of a line around its first hit of the search, cut at spaces."""
     first = hits.search(line)
     start = 0
     if first is not None and first.start() > EXCERPT_LEAD_CHARS:
@@ -181,12 +203,7 @@ def _excerpt(line: str, terms: list[str]) -> list[tuple[str, bool]]:
         cut = line.rfind(" ", start, start + EXCERPT_CHARS)
         end = cut if cut > start else start + EXCERPT_CHARS
     shown = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
-    parts: list[tuple[str, bool]] = []
-    at = 0
-    for hit in hits.finditer(shown):
-        parts += [(shown[at : hit.start()], False), (hit.group(), True)]
-        at = hit.end()
-    return [part for part in [*parts, (shown[at:], False)] if part[0]]
+    return _marked(shown, hits)
 
 
 def _list_refresh_s(meetings: list[Meeting]) -> int | None:
@@ -292,7 +309,9 @@ def _retranscription(meeting: Meeting) -> dict[str, Any] | None:
     return shown
 
 
-def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
+def _meeting_context(user: User, meeting: Meeting, *, found: str = "") -> dict[str, Any]:
+    """`found`: the search the page was opened from (the meetings list's Find), whose words
+    are marked in a finished meeting's lines, the first such line the page's `#found`."""
     segments = transcript_selectors.segment_list(meeting=meeting)
     is_live = meeting.status in LIVE_STATUSES
     completed = list(
@@ -303,12 +322,22 @@ def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
     # An utterance plays from its own session's recording: its `start_s` is a position in it.
     played_by = {r.session.session_uid: r.pk for r in completed if r.session is not None}
     utterances = [] if is_live else exports.utterances([s for s in segments if s.completed])
+    hits = _hits(found)
+    marked = [_marked(u.text, hits) if hits else [] for u in utterances]
     return {
         "meeting": meeting,
         # While live, one line per segment, which the page's event feed updates in place by
         # segment id; afterwards the same speaker's consecutive segments as one utterance.
         "segments": segments if is_live else [],
-        "utterances": [(u, played_by.get(u.session_uid)) for u in utterances],
+        "utterances": [
+            (u, played_by.get(u.session_uid), parts)
+            for u, parts in zip(utterances, marked, strict=True)
+        ],
+        "found": found if hits else "",
+        "found_lines": sum(any(hit for _part, hit in parts) for parts in marked),
+        "found_at": next(
+            (n for n, parts in enumerate(marked) if any(hit for _part, hit in parts)), None
+        ),
         "drafts": [] if is_live else [s for s in segments if not s.completed],
         "history": (meeting.data or {}).get("status_transition", []),
         "attendance": _attendance(meeting),
@@ -331,13 +360,20 @@ def _meeting_context(user: User, meeting: Meeting) -> dict[str, Any]:
 @dashboard_login_required
 def meeting_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
     meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    found = request.GET.get("q", "").strip()[: meeting_selectors.SEARCH_MAX_CHARS]
     if _is_htmx(request):
-        return render(request, "dashboard/_live.html", _meeting_context(user, meeting))
-    return _meeting_page(request, user, meeting)
+        return render(request, "dashboard/_live.html", _meeting_context(user, meeting, found=found))
+    return _meeting_page(request, user, meeting, found=found)
 
 
 def _meeting_page(
-    request: HttpRequest, user: User, meeting: Meeting, *, status: int = 200, **shown: Any
+    request: HttpRequest,
+    user: User,
+    meeting: Meeting,
+    *,
+    status: int = 200,
+    found: str = "",
+    **shown: Any,
 ) -> HttpResponse:
     """The whole meeting page; `shown` carries an action's refusal (`action_error`)."""
     meeting_id = meeting.pk
@@ -349,7 +385,7 @@ def _meeting_page(
         events_after = realtime.event_log_last_id(realtime.meeting_event_log_key(meeting))
         meeting = meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
     context = {
-        **_meeting_context(user, meeting),
+        **_meeting_context(user, meeting, found=found),
         "events_after": events_after,
         "formats": list(exports.FORMATS),
         **shown,

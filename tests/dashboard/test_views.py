@@ -302,6 +302,39 @@ def test_a_finished_meetings_page_shows_the_transcript_as_sentences(
     assert b"live.js" not in page.content  # nothing left to follow
 
 
+def test_a_meeting_opened_from_a_search_marks_its_words_and_leads_to_the_first_line(
+    alice: User, alice_key: str
+) -> None:
+    meeting = meeting_in(alice, "completed")
+    add_segments(
+        meeting,
+        [
+            (0.0, 1.0, "Alice", "Good morning, everyone."),
+            (1.5, 3.0, "Bob", "The <b>budget</b> first."),
+            (3.5, 5.0, "Alice", "Start with the budgets' review."),
+        ],
+    )
+    client = signed_in(alice_key)
+
+    rows = client.get("/dashboard/?q=budget+review", HTTP_HX_REQUEST="true").content.decode()
+    page = client.get(f"/dashboard/meetings/{meeting.pk}?q=budget+review").content.decode()
+    plain = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    nowhere = client.get(f"/dashboard/meetings/{meeting.pk}?q=nobody").content.decode()
+
+    # The list's row leads to the meeting's first line with the search's words.
+    assert f'href="/dashboard/meetings/{meeting.pk}?q=budget%20review#found"' in rows
+    lines = re.findall(r"<li( id=\"found\")?>.*?</strong>: (.*?)</li>", page)
+    assert lines == [
+        ("", "Good morning, everyone."),
+        (' id="found"', "The &lt;b&gt;<mark>budget</mark>&lt;/b&gt; first."),
+        ("", "Start with the <mark>budget</mark>s&#x27; <mark>review</mark>."),
+    ]
+    assert "2 lines with &ldquo;budget review&rdquo;" in page
+    assert "<mark>" not in plain
+    assert 'id="found"' not in plain
+    assert "No line has &ldquo;nobody&rdquo;" in nowhere
+
+
 def test_a_live_meetings_page_shows_each_segment_by_id_and_follows_the_meeting(
     alice: User, alice_key: str
 ) -> None:
