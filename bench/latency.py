@@ -303,6 +303,9 @@ def summary(
     utterances = [lat for _d, _f, _t, u, _dt in per_session for lat in u]
     early = [lat for t, lat in trend if t < audio_s / 4]
     late = [lat for t, lat in trend if t > audio_s * 3 / 4]
+    draft_trend = [point for _d, _f, _t, _u, dt in per_session for point in dt]
+    draft_early = [max(0.0, lat) for t, lat in draft_trend if t < audio_s / 4]
+    draft_late = [max(0.0, lat) for t, lat in draft_trend if t > audio_s * 3 / 4]
     return {
         "n": n,
         "words": len(finals),
@@ -314,6 +317,8 @@ def summary(
         "utterance_final_p95": float(np.percentile(utterances, 95)),
         "final_first_quarter_p50": float(np.median(early)) if early else float("nan"),
         "final_last_quarter_p50": float(np.median(late)) if late else float("nan"),
+        "draft_first_quarter_p50": float(np.median(draft_early)) if draft_early else float("nan"),
+        "draft_last_quarter_p50": float(np.median(draft_late)) if draft_late else float("nan"),
     }
 
 
@@ -492,7 +497,8 @@ def print_row(row: dict[str, Any], what: str) -> None:
         f"p95 {row['draft_p95']:.2f}s; final p50 {row['final_p50']:.2f}s "
         f"p95 {row['final_p95']:.2f}s; after the sentence p50 {row['utterance_final_p50']:.2f}s "
         f"p95 {row['utterance_final_p95']:.2f}s; final p50 first/last quarter "
-        f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s; "
+        f"{row['final_first_quarter_p50']:.2f}/{row['final_last_quarter_p50']:.2f}s, draft "
+        f"{row['draft_first_quarter_p50']:.2f}/{row['draft_last_quarter_p50']:.2f}s; "
         f"WER live {row['wer_live']:.3f}, offline {row['wer_offline']:.3f}, "
         f"ratio {row['wer_ratio']:.2f}",
         flush=True,
