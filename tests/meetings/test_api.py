@@ -171,6 +171,28 @@ def test_a_search_finds_words_where_they_start_every_word_and_quoted_phrases_who
     assert found("RTPA") == ["sta-rtpa-rty"]
 
 
+def test_a_search_takes_any_character_literally(alice: User, alice_api: APIClient) -> None:
+    line = "Cost: $5.00 (approx.) [draft] 100% of a_b, c\\d? x*y+z {2} ^up| école 🙂 it's."
+    meeting = meeting_in(alice, S.COMPLETED, native_meeting_id="odd-char-mtg")
+    add_segments(meeting, [(0.0, 2.0, "Bob", line)])
+    other = meeting_in(alice, S.COMPLETED, native_meeting_id="pla-inwo-rds")
+    add_segments(other, [(0.0, 2.0, "Bob", "Costs 500 approximately, 1000 of ab cd xy.")])
+
+    for term in [
+        "$5.00", "(approx.)", "[draft]", "100%", "a_b", "c\\d?", "x*y+z", "{2}", "^up|",
+        "ÉCOLE", "🙂", "it's", '"of a_b, c"',
+    ]:  # fmt: skip
+        response = alice_api.get("/meetings", {"q": term})
+        assert response.status_code == 200, (term, response.json())
+        assert [m["id"] for m in response.json()["meetings"]] == [meeting.pk], term
+    # Regex and LIKE syntax match nothing of their own: "." is not any character, "%" and "_"
+    # are not wildcards.
+    for term in ["$5.0.", "1000%", "ab_", "c_d", ".*", "%", "[[:alpha:]]"]:
+        response = alice_api.get("/meetings", {"q": term})
+        assert response.status_code == 200, (term, response.json())
+        assert response.json()["meetings"] == [], term
+
+
 def test_a_search_of_too_many_words_is_refused_naming_the_limit(alice_api: APIClient) -> None:
     response = alice_api.get("/meetings", {"q": "one two three four five six seven eight nine"})
 
