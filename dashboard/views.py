@@ -61,6 +61,7 @@ from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from transcripts.engine.offline import retranscription_enqueue
 from vexa_site.errors import DomainError, NotFound
+from vexa_site.input_guard import MAX_PAGE
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
@@ -69,6 +70,7 @@ SESSION_TOKEN_KEY = "dashboard_api_token_id"  # noqa: S105 (a session key name)
 # How often the meetings list fetches its rows again while a listed meeting is live.
 LIST_REFRESH_S = 3
 LIST_REFRESH_MAX_S = 300
+LIST_PAGE_SIZE = 50
 # A search's line in the meetings list: this long at most, its first hit within the first
 # EXCERPT_LEAD_CHARS (a long line is cut in front).
 EXCERPT_CHARS = 160
@@ -133,8 +135,17 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:login")
 
 
+def _page_number(raw: str | None) -> int:
+    """The list's `?page=` (1 for anything but a page number; a link is all that makes one)."""
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(1, number), MAX_PAGE)
+
+
 def _list_context(
-    user: User, *, status: str | None, error: str | None, text: str = ""
+    user: User, *, status: str | None, error: str | None, text: str = "", page_number: int = 1
 ) -> dict[str, Any]:
     if status not in {s.value for s in MeetingStatus}:
         status = None
@@ -145,7 +156,12 @@ def _list_context(
     except ValidationError as exc:  # said above the list, which is then not searched
         error, searched = error or exc.messages[0], ""
     filters = {k: v for k, v in {"status": status, "q": searched}.items() if v}
-    page = meeting_selectors.meeting_list(user=user, filters=filters, limit=50)
+    page = meeting_selectors.meeting_list(
+        user=user,
+        filters=filters,
+        limit=LIST_PAGE_SIZE,
+        offset=(page_number - 1) * LIST_PAGE_SIZE,
+    )
     said = transcript_selectors.segment_first_matches(meetings=page.meetings, text=searched)
     hits = _hits(searched)
     return {
@@ -156,8 +172,11 @@ def _list_context(
         "refresh_s": _list_refresh_s(page.meetings),
         "status": status or "",
         "q": text,
-        # The rows' own refresh keeps the filters.
-        "query": urlencode(filters),
+        # The rows' own refresh keeps the filters and the page.
+        "query": urlencode({**filters, **({"page": page_number} if page_number > 1 else {})}),
+        "page_number": page_number,
+        "newer_query": urlencode({**filters, "page": page_number - 1}),
+        "older_query": urlencode({**filters, "page": page_number + 1}) if page.has_more else "",
         "statuses": [s.value for s in MeetingStatus],
         "error": error,
     }
@@ -224,7 +243,13 @@ def _list_refresh_s(meetings: list[Meeting]) -> int | None:
 @dashboard_login_required
 def meetings_view(request: HttpRequest, user: User) -> HttpResponse:
     status = request.GET.get("status") or None
-    context = _list_context(user, status=status, error=None, text=request.GET.get("q", ""))
+    context = _list_context(
+        user,
+        status=status,
+        error=None,
+        text=request.GET.get("q", ""),
+        page_number=_page_number(request.GET.get("page")),
+    )
     template = "dashboard/_meeting_rows.html" if _is_htmx(request) else "dashboard/meetings.html"
     return render(request, template, context)
 

@@ -71,6 +71,38 @@ def test_it_lists_only_the_users_own_meetings(alice: User, bob: User, alice_key:
     assert page.content.count(b"status-requested") == 1
 
 
+def test_the_list_pages_back_through_older_meetings_keeping_its_filters(
+    alice: User, bob: User, alice_key: str, django_assert_num_queries: Any
+) -> None:
+    meetings = [make_meeting(alice, f"pag-{n:04d}-mtg") for n in range(52)]
+    make_meeting(bob, "bob-bbbb-bbb")
+    client = signed_in(alice_key)
+    client.get("/dashboard/")
+
+    first = client.get("/dashboard/?status=requested").content.decode()
+    with django_assert_num_queries(4):  # session, user, key, the page of meetings
+        older = client.get("/dashboard/?status=requested&page=2", HTTP_HX_REQUEST="true")
+    rows = older.content.decode()
+    garbled = client.get("/dashboard/?page=abc").content.decode()
+    beyond = client.get("/dashboard/?page=99999999999999999999999", HTTP_HX_REQUEST="true")
+
+    def listed(html: str) -> list[int]:
+        return [int(pk) for pk in re.findall(r'<a href="/dashboard/meetings/(\d+)"', html)]
+
+    newest_first = [m.pk for m in reversed(meetings)]
+    assert listed(first) == newest_first[:50]
+    assert 'href="/dashboard/?status=requested&amp;page=2"' in first
+    assert "Newer" not in first
+    assert listed(rows) == newest_first[50:]
+    assert 'href="/dashboard/?status=requested&amp;page=1"' in rows
+    assert "Older" not in rows
+    # The rows fetch themselves again (a bot is on its way) on the same page.
+    assert 'hx-get="/dashboard/?status=requested&amp;page=2"' in rows
+    assert listed(garbled) == newest_first[:50]
+    assert beyond.status_code == 200
+    assert "No older meetings." in beyond.content.decode()
+
+
 def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: str) -> None:
     make_meeting(alice)
     client = signed_in(alice_key)
