@@ -149,6 +149,54 @@ def test_the_lesson_is_forgotten_after_the_retry_time() -> None:
         assert scheduler.context_for_load() == 5.0
 
 
+def test_a_retry_that_trips_again_waits_twice_as_long_and_one_that_holds_resets_it() -> None:
+    """While the load stays, every retry costs a sample of slow passes: back off."""
+
+    def trip(feature: str = "context") -> None:
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            scheduler.budget.record(feature=feature, seconds=0.9, sessions=1)
+
+    def minutes_later(minutes: float) -> float:
+        scheduler.budget.learned_at = time.monotonic() - 60 * minutes - 1
+        return scheduler.context_for_load()
+
+    with (
+        override_settings(
+            **BUDGETED, TRANSCRIPTION_PASS_BUDGET_S=0.5, TRANSCRIPTION_PASS_BUDGET_RETRY_S=60
+        ),
+        sessions(1),
+    ):
+        trip()
+        assert minutes_later(1) == 5.0  # tried again after the retry time
+        trip()  # and still too slow
+        assert minutes_later(1) == 0.0
+        assert minutes_later(2) == 5.0
+        trip()
+        assert minutes_later(2) == 0.0
+        assert minutes_later(4) == 5.0
+        for _ in range(3):
+            trip()
+            assert minutes_later(8) == 5.0
+        trip()
+        assert minutes_later(7) == 0.0  # at most 8 retry times
+        assert minutes_later(8) == 5.0
+        # The host got less busy: this probe holds, and the next lesson waits the retry time.
+        for _ in range(scheduler.PassBudget.SAMPLE):
+            scheduler.budget.record(feature="context", seconds=0.2, sessions=1)
+        assert scheduler.context_for_load() == 5.0
+        trip()
+        assert minutes_later(1) == 5.0
+        # A try that two features fail doubles the wait once.
+        scheduler.budget.reset()
+        trip("context")
+        trip("beam")
+        assert minutes_later(1) == 5.0
+        assert scheduler.beam_for_load() == 3
+        trip("context")
+        trip("beam")
+        assert scheduler.budget.retry_s() == 120
+
+
 @pytest.mark.parametrize(
     ("workers", "depth_setting", "count", "depth"),
     [

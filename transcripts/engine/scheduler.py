@@ -171,12 +171,18 @@ class PassBudget:
     have needed its own sample of slow passes (bench/latency.py, 2026-12-07). Passes' own times
     have no such shortcut: a lone session's first passes, beside a browser starting, took 1.5 s.
     `TRANSCRIPTION_PASS_BUDGET_S=0` turns all of it off.
+
+    A retry is a probe that costs a sample of slow passes or late drafts (about 20 s of drafts
+    1.7 s late at four meetings on 2 cores): while the load stays, every retry trips again. So a
+    probe that trips again doubles the time to the next one (up to `MAX_RETRY_BACKOFF` times
+    the retry time), and one that holds (a full sample within the budget) resets it.
     """
 
     SAMPLE = 8
     DRAFT_SAMPLE = 200
     OVERLOAD_FACTOR = 3.0
     OVERLOAD_DRAFT_SAMPLE = 24  # a few passes' new words
+    MAX_RETRY_BACKOFF = 8
     FEATURES = ("context", "beam", "confirming")
     MEASURES = {
         "context": "passes with left context took",
@@ -190,6 +196,8 @@ class PassBudget:
         }
         self.caps: dict[str, int] = {}
         self.learned_at = 0.0
+        self.retry_backoff = 1  # the retry time's multiple (doubled by each probe that failed)
+        self.probing: set[str] = set()  # features a retry gave back, not yet judged again
 
     def samples(self, feature: str) -> int:
         """How many recent samples a feature's median is taken over (passes; words for
@@ -199,10 +207,14 @@ class PassBudget:
     def cap(self, feature: str, configured: int) -> int:
         """The most sessions `feature` may be used for now."""
         with _lock:
-            retry_s = settings.TRANSCRIPTION_PASS_BUDGET_RETRY_S
-            if self.caps and time.monotonic() - self.learned_at > retry_s:
+            if self.caps and time.monotonic() - self.learned_at > self.retry_s():
+                self.probing = set(self.caps)
                 self.caps.clear()
             return min(configured, self.caps.get(feature, configured))
+
+    def retry_s(self) -> float:
+        """How long a lesson holds before the features are tried again."""
+        return float(settings.TRANSCRIPTION_PASS_BUDGET_RETRY_S * self.retry_backoff)
 
     def record(self, *, feature: str | None, seconds: float, sessions: int) -> None:
         """Account a pass made with `feature` (its costliest one) while `sessions` ran: its
@@ -221,27 +233,38 @@ class PassBudget:
             median = statistics.median(recent)
             overloaded = feature == "confirming" and median > self.OVERLOAD_FACTOR * budget_s
             if not overloaded and (not full or median <= budget_s):
+                if full and feature in self.probing:  # the retry held
+                    self.probing.discard(feature)
+                    self.retry_backoff = 1
                 return
             cap = max(0, sessions - 1)
-            for dropped in ("confirming", "beam") if overloaded else (feature,):
-                self.caps[dropped] = min(cap, self.caps.get(dropped, cap))
+            dropped = ("confirming", "beam") if overloaded else (feature,)
+            for name in dropped:
+                self.caps[name] = min(cap, self.caps.get(name, cap))
+            if self.probing.intersection(dropped):
+                # Once a try: the other features it gave back go on being judged, not doubled.
+                self.retry_backoff = min(self.MAX_RETRY_BACKOFF, 2 * self.retry_backoff)
+                self.probing.clear()
             self.learned_at = time.monotonic()
+            retry_s = self.retry_s()
             for samples in self.recent.values():
                 samples.clear()
         log.warning(
             "%s %.2f s (median) at %d session(s), over the %.2f s budget: "
-            "keeping %s for at most %d session(s)",
+            "keeping %s for at most %d session(s), trying again in %.0f s",
             self.MEASURES[feature],
             median,
             sessions,
             budget_s,
             "it and beam search" if overloaded else "it",
             cap,
+            retry_s,
         )
 
     def reset(self) -> None:
         with _lock:
             self.caps.clear()
+            self.retry_backoff, self.probing = 1, set()
             for samples in self.recent.values():
                 samples.clear()
 
