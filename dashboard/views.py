@@ -53,7 +53,7 @@ from dashboard.forms import (
 from meetings import recordings
 from meetings import selectors as meeting_selectors
 from meetings import services as meeting_services
-from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, RecordingStatus
+from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, Platform, RecordingStatus
 from meetings.recordings_api import recording_response
 from meetings.retention import recording_expires_at
 from transcripts import exports, realtime, sse
@@ -145,17 +145,27 @@ def _page_number(raw: str | None) -> int:
 
 
 def _list_context(
-    user: User, *, status: str | None, error: str | None, text: str = "", page_number: int = 1
+    user: User,
+    *,
+    status: str | None,
+    error: str | None,
+    text: str = "",
+    page_number: int = 1,
+    platform: str | None = None,
 ) -> dict[str, Any]:
-    if status not in {s.value for s in MeetingStatus}:
+    if status not in MeetingStatus.values:
         status = None
+    if platform not in Platform.values:
+        platform = None
     text = text.strip()[: meeting_selectors.SEARCH_MAX_CHARS]
     searched = text
     try:
         transcript_selectors.search_terms_check(text)
     except ValidationError as exc:  # said above the list, which is then not searched
         error, searched = error or exc.messages[0], ""
-    filters = {k: v for k, v in {"status": status, "q": searched}.items() if v}
+    filters = {
+        k: v for k, v in {"status": status, "platform": platform, "q": searched}.items() if v
+    }
     page = meeting_selectors.meeting_list(
         user=user,
         filters=filters,
@@ -171,6 +181,8 @@ def _list_context(
         ],
         "refresh_s": _list_refresh_s(page.meetings),
         "status": status or "",
+        "platform": platform or "",
+        "platforms": Platform.values,
         "q": text,
         # The rows' own refresh keeps the filters and the page.
         "query": urlencode({**filters, **({"page": page_number} if page_number > 1 else {})}),
@@ -249,6 +261,7 @@ def meetings_view(request: HttpRequest, user: User) -> HttpResponse:
         error=None,
         text=request.GET.get("q", ""),
         page_number=_page_number(request.GET.get("page")),
+        platform=request.GET.get("platform") or None,
     )
     template = "dashboard/_meeting_rows.html" if _is_htmx(request) else "dashboard/meetings.html"
     return render(request, template, context)

@@ -103,6 +103,22 @@ def test_the_list_pages_back_through_older_meetings_keeping_its_filters(
     assert "No older meetings." in beyond.content.decode()
 
 
+def test_the_list_filters_by_platform(alice: User, alice_key: str) -> None:
+    meet = make_meeting(alice, "abc-defg-hij")
+    zoom = meeting_in(alice, "completed", platform="zoom", native_meeting_id="85173157171")
+    client = signed_in(alice_key)
+
+    zooms = client.get("/dashboard/?platform=zoom").content.decode()
+    unknown = client.get("/dashboard/?platform=skype", HTTP_HX_REQUEST="true").content.decode()
+
+    assert f"/dashboard/meetings/{zoom.pk}" in zooms
+    assert f"/dashboard/meetings/{meet.pk}" not in zooms
+    assert '<option value="zoom" selected>' in zooms
+    # Not a platform: no filter, rather than an empty list.
+    assert f"/dashboard/meetings/{meet.pk}" in unknown
+    assert f"/dashboard/meetings/{zoom.pk}" in unknown
+
+
 def test_the_status_filter_returns_a_fragment_for_htmx(alice: User, alice_key: str) -> None:
     make_meeting(alice)
     client = signed_in(alice_key)
