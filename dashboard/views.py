@@ -60,6 +60,7 @@ from transcripts import exports, realtime, sse
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from transcripts.engine.offline import retranscription_enqueue
+from transcripts.models import Segment
 from vexa_site.errors import DomainError, NotFound
 from vexa_site.input_guard import MAX_PAGE
 from webhooks import selectors as webhook_selectors
@@ -361,13 +362,17 @@ def _meeting_context(user: User, meeting: Meeting, *, found: str = "") -> dict[s
     played_by = {r.session.session_uid: r.pk for r in completed if r.session is not None}
     utterances = [] if is_live else exports.utterances([s for s in segments if s.completed])
     hits = _hits(found)
-    marked = [_marked(u.text, hits) if hits else [] for u in utterances]
+    # The lines shown: while live, one per segment, which the page's event feed updates in
+    # place by segment id (a mark goes with a draft's update); afterwards the same speaker's
+    # consecutive segments as one utterance.
+    lines: list[Segment] | list[exports.Utterance] = segments if is_live else utterances
+    marked = [_marked(line.text, hits) if hits else [] for line in lines]
     return {
         "meeting": meeting,
-        # While live, one line per segment, which the page's event feed updates in place by
-        # segment id; afterwards the same speaker's consecutive segments as one utterance.
-        "segments": segments if is_live else [],
-        "utterances": [
+        "segments": list(zip(segments, marked, strict=True)) if is_live else [],
+        "utterances": []
+        if is_live
+        else [
             (u, played_by.get(u.session_uid), parts)
             for u, parts in zip(utterances, marked, strict=True)
         ],

@@ -383,6 +383,20 @@ def test_a_meeting_opened_from_a_search_marks_its_words_and_leads_to_the_first_l
     assert "No line has &ldquo;nobody&rdquo;" in nowhere
 
 
+def test_a_live_meeting_opened_from_a_search_marks_its_words_in_its_segments(
+    alice: User, alice_key: str
+) -> None:
+    meeting = meeting_in(alice, "active")
+    add_segments(meeting, [(0.0, 1.0, "Alice", "Hello."), (1.5, 3.0, "Bob", "The budget.")])
+
+    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}?q=budget").content.decode()
+
+    # The segment's text, updated in place by the page's feed, carries the marks and the anchor.
+    assert '<span class="text" id="found">The <mark>budget</mark>.</span>' in page
+    assert page.count('id="found"') == 1
+    assert "1 line with &ldquo;budget&rdquo;" in page
+
+
 def test_a_live_meetings_page_shows_each_segment_by_id_and_follows_the_meeting(
     alice: User, alice_key: str
 ) -> None:
