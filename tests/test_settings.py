@@ -144,7 +144,7 @@ from transcripts.selectors import segment_first_matches
 alice = User.objects.create(email="alice@example.com")
 for native, line in [("aaa-aaaa-aaa", "The Art budget."), ("bbb-bbbb-bbb", "Start the party.")]:
     add_segments(meeting_in(alice, native_meeting_id=native), [(0.0, 1.0, "Bob", line)])
-found = selectors.meeting_list(user=alice, filters={"q": "art BUDGET"}).meetings
+found = selectors.meeting_list(user=alice, filters={"q": 'art "ART budget"'}).meetings
 print([m.native_meeting_id for m in found], segment_first_matches(meetings=found, text="art"))
 """
 

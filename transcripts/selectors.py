@@ -37,10 +37,16 @@ def search_terms_check(text: str) -> None:
         raise ValidationError(f"Search for at most {SEARCH_MAX_TERMS} words or quoted phrases.")
 
 
+def _phrase_regex(term: str) -> str:
+    """`term`'s words escaped, joined by any run of non-word characters: a phrase is found as
+    said whatever stood between its words ("budget review" in "budget, review")."""
+    return r"\W+".join(re.escape(word) for word in term.split())
+
+
 def word_start_pattern(term: str) -> str:
     """A Python regex finding `term` where a word starts (with `re.IGNORECASE`: in any case):
     "art" in "Art" or "artist", not in "start"."""
-    return r"(?<!\w)" + re.escape(term)
+    return r"(?<!\w)" + _phrase_regex(term)
 
 
 class WordStart(Lookup):
@@ -65,14 +71,15 @@ class WordStart(Lookup):
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
     ) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        like = f"%{connection.ops.prep_for_like_query(self.rhs)}%"
+        words = [connection.ops.prep_for_like_query(word) for word in self.rhs.split()]
+        like = f"%{'%'.join(words)}%"
         # The term is upper-cased by the database, as the text is (Python's upper() differs:
-        # "ß" becomes "SS"); re.escape only escapes punctuation, which UPPER leaves alone.
+        # "ß" becomes "SS"); re.escape only escapes punctuation, and `\W` is upper case already.
         sql = (
             f"(UPPER({lhs}) LIKE UPPER(%s) AND "
             f"regexp_match(UPPER({lhs}), '(?<![[:alnum:]_])' || UPPER(%s)) IS NOT NULL)"
         )
-        return sql, [*lhs_params, like, *lhs_params, re.escape(self.rhs)]
+        return sql, [*lhs_params, like, *lhs_params, _phrase_regex(self.rhs)]
 
 
 def segments_saying(term: str) -> Q:

@@ -165,6 +165,7 @@ def test_a_search_finds_words_where_they_start_every_word_and_quoted_phrases_who
     # A quoted phrase is found whole, punctuation and all; an unclosed quote is one more word.
     assert found('"budget review"') == ["art-ists-two"]
     assert found('"review the budgets" start') == ["sta-rtpa-rty"]
+    assert found('"party review"') == ["sta-rtpa-rty"]  # whatever stood between the words
     assert found("artists'") == ["art-ists-two"]
     assert found('"art') == ["art-ists-two", "art-talk-one", "new-name-mtg"]
     # Part of a platform id is still enough.
