@@ -242,7 +242,7 @@ class PassBudget:
             for name in dropped:
                 self.caps[name] = min(cap, self.caps.get(name, cap))
             if self.probing.intersection(dropped):
-                # Once a try: the other features it gave back go on being judged, not doubled.
+                # Once a try: another feature it gave back that trips later doubles nothing.
                 self.retry_backoff = min(self.MAX_RETRY_BACKOFF, 2 * self.retry_backoff)
                 self.probing.clear()
             self.learned_at = time.monotonic()
