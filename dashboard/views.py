@@ -190,7 +190,7 @@ def _list_context(
         "page_number": page_number,
         "newer_query": urlencode({**filters, "page": page_number - 1}),
         "older_query": urlencode({**filters, "page": page_number + 1}) if page.has_more else "",
-        "statuses": [s.value for s in MeetingStatus],
+        "statuses": MeetingStatus.values,
         "error": error,
     }
 

@@ -342,6 +342,22 @@ def onsets(chunks: list[tuple[int, bytes]], *, quiet_s: float = 1.0) -> list[flo
     return found
 
 
+def capture_until_alice_spoke(page: BotPage, *, quiet_chunks: int) -> None:
+    """Join, capture, and wait until Alice's turn is over and `quiet_chunks` silent 0.1 s
+    chunks followed it."""
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    page.evaluate("window.__vexaCapture.start()")
+    wait_for(
+        lambda: (
+            len(onsets(page.chunks)) == 1
+            and all(rms(c) < 300 for _, c in page.chunks[-quiet_chunks:])
+        ),
+        timeout_s=15,
+        what=f"Alice to speak, then {quiet_chunks / 10:.1f} s of silence",
+    )
+
+
 def test_participants_speak_on_the_wall_clock_when_the_pages_audio_clock_stalls(
     sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
 ) -> None:
@@ -354,14 +370,7 @@ def test_participants_speak_on_the_wall_clock_when_the_pages_audio_clock_stalls(
     page = alice_then_bob(
         sim_server, host, pages, speech, native, bob_at_s=bob_at_s, before=KEEP_CONTEXTS
     )
-    page.join()
-    page.wait_phase(Phase.IN_CALL)
-    page.evaluate("window.__vexaCapture.start()")
-    wait_for(
-        lambda: len(onsets(page.chunks)) == 1 and all(rms(c) < 300 for _, c in page.chunks[-10:]),
-        timeout_s=15,
-        what="Alice to finish speaking",
-    )
+    capture_until_alice_spoke(page, quiet_chunks=10)
 
     page.evaluate(STALL_SIMULATOR)  # in the pause between the turns
     wait_for(lambda: len(onsets(page.chunks)) == 2, timeout_s=15, what="Bob to speak")
@@ -395,14 +404,7 @@ def test_the_participants_tracks_carry_their_silences_like_a_microphone(
     page = alice_then_bob(
         sim_server, host, pages, speech, native, bob_at_s=30.0, before=PEER_CONNECTIONS
     )
-    page.join()
-    page.wait_phase(Phase.IN_CALL)
-    page.evaluate("window.__vexaCapture.start()")
-    wait_for(
-        lambda: len(onsets(page.chunks)) == 1 and all(rms(c) < 300 for _, c in page.chunks[-15:]),
-        timeout_s=15,
-        what="Alice to speak, then 1.5 s of silence",
-    )
+    capture_until_alice_spoke(page, quiet_chunks=15)
 
     tracks = page.evaluate(RECEIVED_AUDIO)
 
