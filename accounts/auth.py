@@ -52,6 +52,23 @@ class ApiKeyAuthentication(BaseAuthentication):
         return "ApiKey"
 
 
+class ApiKeyOrBearerAuthentication(ApiKeyAuthentication):
+    """`X-API-Key`, or the same key as `Authorization: Bearer <key>`: the header that MCP
+    clients (Claude, Cursor, the MCP SDKs) let a user configure for a remote server."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        scheme, _, plain = request.headers.get("Authorization", "").partition(" ")
+        if request.headers.get("X-API-Key") or scheme.lower() != "bearer" or not plain.strip():
+            return super().authenticate(request)
+        token = token_for_key(plain.strip())
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid API key")
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="mcp"'
+
+
 def request_user(request: Request) -> User:
     """The authenticated user of an `X-API-Key` request (views with IsApiUser-based checks)."""
     user = request.user

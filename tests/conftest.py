@@ -68,6 +68,14 @@ def admin_api() -> APIClient:
     return client
 
 
+@pytest.fixture(scope="module")
+def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """A real Daphne serving the product for a module's tests (which need a transactional
+    database to show it their rows); yields its base URL."""
+    with django_db_blocker.unblock(), processes.daphne_server() as base:
+        yield base
+
+
 @pytest.fixture
 def multilingual_model(tmp_path: Path) -> Iterator[Path]:
     """`WHISPER_MODEL` pointing at a multilingual model as the web process sees it: only its

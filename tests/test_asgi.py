@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
-from tests import processes
 from tests.conftest import ADMIN_KEY
-
-
-@pytest.fixture(scope="module")
-def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
-    with django_db_blocker.unblock(), processes.daphne_server() as base:
-        yield base
 
 
 def test_a_422_carries_its_reason_phrase(daphne: str) -> None:

@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "transcripts",
     "webhooks",
     "calendars",
+    "mcp_server",
     "dashboard",
 ]
 

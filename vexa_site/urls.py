@@ -57,6 +57,7 @@ urlpatterns = [
     path("", include("calendars.urls")),
     path("", include("meetings.recordings_urls")),
     path("", include("transcripts.realtime_urls")),
+    path("", include("mcp_server.urls")),
     path("simulator/", include("bots.simulator_urls")),
 ]
 

@@ -1,0 +1,123 @@
+"""The MCP methods this server answers, for one authenticated API key: the handshake
+(`initialize`, `ping`), discovery (`server/discover`) and the tools (`tools/list`,
+`tools/call`). Tools the key's scopes do not allow are neither listed nor callable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import ApiToken, User
+from mcp_server import protocol
+from mcp_server.protocol import Call, Handler, RpcError
+from mcp_server.tools import TOOLS, TOOLS_BY_NAME, Tool
+from vexa_site.errors import DomainError
+
+SERVER_INFO = {
+    "name": "vexa-django",
+    "title": "Meeting bots and live transcripts",
+    "version": "1.0.0",
+}
+INSTRUCTIONS = (
+    "Sends bots to Google Meet, Microsoft Teams and Zoom meetings and reads, searches and "
+    "shares their transcripts, live while the meeting runs. A meeting is named by its platform "
+    "and its id on that platform (native_meeting_id, e.g. google_meet abc-defg-hij); the same "
+    "id met twice is told apart by meeting_id (the #number list_meetings shows), the newest by "
+    "default. Times are UTC."
+)
+CAPABILITIES = {"tools": {"listChanged": False}}
+
+
+def _field_errors(detail: Any, prefix: str = "") -> list[str]:
+    """A serializer's errors as `field: message` lines (nested fields dotted)."""
+    if isinstance(detail, Mapping):
+        return [
+            line
+            for name, inner in detail.items()
+            for line in _field_errors(
+                inner, prefix if name == "non_field_errors" else f"{prefix}{name}."
+            )
+        ]
+    if isinstance(detail, list):
+        return [line for inner in detail for line in _field_errors(inner, prefix)]
+    return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
+
+
+def _tool_error(message: str) -> dict[str, Any]:
+    # An error inside a tool is a result the model reads (and can correct), not a protocol
+    # error, which clients show to the person or drop.
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+class McpServer:
+    """The method handlers for one request's user and token."""
+
+    def __init__(self, *, user: User, token: ApiToken) -> None:
+        self.user = user
+        self.scopes = frozenset(token.scopes or [])
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "initialize": self.initialize,
+            "ping": self.ping,
+            "server/discover": self.discover,
+            "tools/list": self.tools_list,
+            "tools/call": self.tools_call,
+        }
+
+    def _allowed(self) -> list[Tool]:
+        return [tool for tool in TOOLS if tool.scope in self.scopes]
+
+    def initialize(self, call: Call) -> dict[str, Any]:
+        return {
+            "protocolVersion": protocol.handshake_version(call.params.get("protocolVersion")),
+            "capabilities": CAPABILITIES,
+            "serverInfo": SERVER_INFO,
+            "instructions": INSTRUCTIONS,
+        }
+
+    def ping(self, call: Call) -> dict[str, Any]:
+        return {}
+
+    def discover(self, call: Call) -> dict[str, Any]:
+        return {
+            "supportedVersions": list(protocol.SUPPORTED_VERSIONS),
+            "capabilities": CAPABILITIES,
+            "serverInfo": SERVER_INFO,
+            "instructions": INSTRUCTIONS,
+            "ttlMs": protocol.TOOL_LIST_TTL_MS,
+            "cacheScope": "private",
+        }
+
+    def tools_list(self, call: Call) -> dict[str, Any]:
+        result: dict[str, Any] = {"tools": [tool.listing() for tool in self._allowed()]}
+        if call.stateless:
+            # The list depends on the key's scopes: cached per authorization, never shared.
+            result |= {"ttlMs": protocol.TOOL_LIST_TTL_MS, "cacheScope": "private"}
+        return result
+
+    def tools_call(self, call: Call) -> dict[str, Any]:
+        name = call.params.get("name")
+        tool = TOOLS_BY_NAME.get(name) if isinstance(name, str) else None
+        if tool is None:
+            raise RpcError(protocol.INVALID_PARAMS, f"Unknown tool: {name}")
+        if tool.scope not in self.scopes:
+            raise RpcError(
+                protocol.INVALID_PARAMS,
+                f"The API key lacks the {tool.scope!r} scope that {name} needs",
+            )
+        arguments = call.params.get("arguments") or {}
+        if not isinstance(arguments, Mapping):
+            raise RpcError(protocol.INVALID_PARAMS, "arguments must be an object")
+        try:
+            output = tool.run(self.user, arguments)
+        except DomainError as error:
+            return _tool_error(error.message)
+        except serializers.ValidationError as error:
+            return _tool_error("; ".join(_field_errors(error.detail)))
+        result: dict[str, Any] = {"content": [{"type": "text", "text": output.text}]}
+        if output.data is not None:
+            result["structuredContent"] = output.data
+        return result

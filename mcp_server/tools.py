@@ -1,0 +1,431 @@
+"""The MCP tools: the REST API's operations as an AI assistant calls them.
+
+Each tool validates its arguments with the REST endpoint's own input serializer (the same rules,
+the same messages), fetches through the user-scoped selectors (another user's meeting is "not
+found") and calls the same service, so the API, the dashboard and the tools cannot drift apart.
+A tool answers text written for a model to read, and the data as `structuredContent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import User
+from bots import selectors as bot_selectors
+from bots import services as bot_services
+from bots.api import BotConfigApi, BotCreateApi
+from meetings import selectors as meeting_selectors
+from meetings import services as meeting_services
+from meetings.api import MeetingDataInput, MeetingListApi, MeetingSelectInput
+from meetings.models import LIVE_STATUSES, Meeting, MeetingStatus, Platform
+from meetings.serializers import meeting_wire
+from transcripts import exports
+from transcripts import selectors as transcript_selectors
+from transcripts import services as transcript_services
+from transcripts.api import ShareApi
+
+LIST_DEFAULT = 20
+LIST_MAX = 100
+SEARCH_DEFAULT = 10
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """A tool's answer: `text` for the model, `data` (a JSON object) for programs."""
+
+    text: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool as `tools/list` shows it, the token scope it needs, and what runs it."""
+
+    name: str
+    title: str
+    description: str
+    scope: str
+    properties: dict[str, Any]
+    run: Callable[[User, Mapping[str, Any]], ToolOutput]
+    required: tuple[str, ...] = ()
+    read_only: bool = True
+    destructive: bool = False
+    # Whether it reaches beyond this server (a bot joins a meeting on the platform).
+    open_world: bool = False
+
+    def listing(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "inputSchema": {
+                "type": "object",
+                "properties": self.properties,
+                "required": list(self.required),
+                "additionalProperties": False,
+            },
+            "annotations": {
+                "title": self.title,
+                "readOnlyHint": self.read_only,
+                "destructiveHint": self.destructive,
+                "idempotentHint": self.read_only,
+                "openWorldHint": self.open_world,
+            },
+        }
+
+
+def _valid(serializer_class: type[serializers.Serializer[Any]], data: Mapping[str, Any]) -> Any:
+    """The arguments as the REST endpoint's serializer accepts them (ValidationError if not)."""
+    body = serializer_class(data=dict(data))
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+def _string(description: str, **more: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **more}
+
+
+PLATFORM = _string("google_meet, teams or zoom", enum=list(Platform.values))
+NATIVE_ID = _string(
+    "The meeting's id on its platform: abc-defg-hij (Meet), the number in a Teams or Zoom link"
+)
+MEETING_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "Which call, when the same platform id was met several times (default: the "
+    "newest); the #number list_meetings shows",
+}
+MEETING_ARGS = {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, "meeting_id": MEETING_ID}
+MEETING_REQUIRED = ("platform", "native_meeting_id")
+
+
+def _meeting(user: User, args: Mapping[str, Any]) -> Meeting:
+    """The user's meeting the arguments name (NotFound for anyone else's)."""
+    picked = _valid(MeetingSelectInput, {k: args[k] for k in ("meeting_id",) if k in args})
+    return meeting_selectors.meeting_get_by_native(
+        user=user,
+        platform=str(args.get("platform", "")),
+        native_meeting_id=str(args.get("native_meeting_id", "")),
+        meeting_id=picked.get("meeting_id"),
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def _summary(meeting: Meeting) -> dict[str, Any]:
+    name = (meeting.data or {}).get("name")
+    return {
+        "meeting_id": meeting.pk,
+        "platform": meeting.platform,
+        "native_meeting_id": meeting.native_meeting_id,
+        "name": name if isinstance(name, str) and name else None,
+        "status": meeting.status,
+        "start_time": meeting.start_time.isoformat() if meeting.start_time else None,
+        "end_time": meeting.end_time.isoformat() if meeting.end_time else None,
+        "created_at": meeting.created_at.isoformat(),
+    }
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+
+
+def _line(meeting: Meeting) -> str:
+    minutes = ""
+    if meeting.start_time and meeting.end_time:
+        minutes = f", {_duration((meeting.end_time - meeting.start_time).total_seconds())}"
+    return (
+        f"#{meeting.pk} {meeting.platform} {meeting.native_meeting_id} "
+        f'"{exports.meeting_title(meeting)}": {meeting.status}, '
+        f"{_when(meeting.start_time or meeting.created_at)}{minutes}"
+    )
+
+
+def list_meetings(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    given = {k: args[k] for k in ("status", "platform", "limit") if k in args}
+    query = _valid(MeetingListApi.Input, {"limit": LIST_DEFAULT, **given})
+    page = meeting_selectors.meeting_list(
+        user=user,
+        filters={k: query[k] for k in ("status", "platform") if k in query},
+        limit=min(query["limit"], LIST_MAX),
+    )
+    lines = [_line(m) for m in page.meetings] or ["No meetings."]
+    if page.has_more:
+        lines.append(f"(older meetings follow; ask for a larger limit, at most {LIST_MAX})")
+    return ToolOutput(
+        "\n".join(lines),
+        {"meetings": [_summary(m) for m in page.meetings], "has_more": page.has_more},
+    )
+
+
+class SearchInput(serializers.Serializer[Any]):
+    query = serializers.CharField(
+        max_length=meeting_selectors.SEARCH_MAX_CHARS,
+        validators=[transcript_selectors.search_terms_check],
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=LIST_MAX, default=SEARCH_DEFAULT)
+
+
+def search_transcripts(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    query = _valid(SearchInput, args)
+    text = query["query"]
+    if not transcript_selectors.search_terms(text):
+        raise serializers.ValidationError({"query": ["There is no word in it to find."]})
+    page = meeting_selectors.meeting_list(user=user, filters={"q": text}, limit=query["limit"])
+    said = transcript_selectors.segment_first_matches(meetings=page.meetings, text=text)
+    lines = []
+    for meeting in page.meetings:
+        lines.append(_line(meeting))
+        if meeting.pk in said:
+            lines.append(f"  said: {said[meeting.pk]}")
+    if not lines:
+        lines = [f"No meeting has every word of {text!r} (words are found where they start)."]
+    return ToolOutput(
+        "\n".join(lines),
+        {
+            "meetings": [{**_summary(m), "first_line": said.get(m.pk)} for m in page.meetings],
+            "has_more": page.has_more,
+        },
+    )
+
+
+def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    meeting = _meeting(user, args)
+    segments = transcript_selectors.segment_list(meeting=meeting)
+    text = exports.transcript_txt(meeting, segments)
+    if meeting.status in LIVE_STATUSES:
+        text = (
+            f"(The meeting is {meeting.status}: the transcript grows, and its last lines may "
+            "still change.)\n" + text
+        )
+    elif not segments:
+        text += "(Nothing was transcribed.)\n"
+    return ToolOutput(text, {**_summary(meeting), "segments": len(segments)})
+
+
+def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    meeting = _meeting(user, args)
+    data = meeting.data or {}
+    lines = [_line(meeting)]
+    for key in ("notes", "participants", "languages"):
+        if data.get(key):
+            value = data[key]
+            lines.append(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    attendance = data.get("attendance") or []
+    if attendance:
+        lines.append("attended: " + ", ".join(str(a.get("name")) for a in attendance))
+    segments = transcript_selectors.segment_list(meeting=meeting)
+    talk = exports.speaker_talk_times(segments)
+    if talk:
+        lines.append(
+            "spoke: "
+            + ", ".join(f"{t.speaker} {_duration(t.seconds)} ({t.share:.0%})" for t in talk)
+        )
+    for reason in ("completion_reason", "error_details"):
+        if data.get(reason):
+            lines.append(f"{reason}: {data[reason]}")
+    history = data.get("status_transition") or []
+    if history:
+        lines.append("status history: " + " -> ".join(str(h.get("to")) for h in history))
+    return ToolOutput("\n".join(lines), meeting_wire(meeting))
+
+
+def update_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    meeting = _meeting(user, args)
+    fields = ("name", "notes", "participants", "languages")
+    changes = _valid(MeetingDataInput, {k: args[k] for k in fields if k in args})
+    meeting = meeting_services.meeting_update_data(meeting_id=meeting.pk, changes=dict(changes))
+    return ToolOutput(f"Updated: {_line(meeting)}", meeting_wire(meeting))
+
+
+def create_share_link(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    params = _valid(ShareApi.CreateInput, {k: args[k] for k in ("ttl_seconds",) if k in args})
+    meeting = _meeting(user, args)
+    link = transcript_services.share_create(meeting=meeting, ttl_seconds=params["ttl_seconds"])
+    url = transcript_services.share_url(link.share_id)
+    return ToolOutput(
+        f"{url}\n(public, no key needed; the transcript as text until {_when(link.expires_at)})",
+        {"share_id": link.share_id, "url": url, "expires_at": link.expires_at.isoformat()},
+    )
+
+
+def send_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    params = _valid(BotCreateApi.Input, args)
+    meeting = bot_services.bot_create(user=user, **params)
+    when = f" at {_when(meeting.join_at)}" if meeting.join_at else ""
+    return ToolOutput(
+        f"Bot requested for {meeting.platform} {meeting.native_meeting_id}{when} "
+        f"(#{meeting.pk}, {meeting.status}); follow it with list_bots, read it with "
+        "get_transcript.",
+        meeting_wire(meeting),
+    )
+
+
+def list_bots(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    bots = bot_selectors.bot_running_list(user=user)
+    return ToolOutput(
+        "\n".join(_line(m) for m in bots) or "No bot is running or scheduled.",
+        {"running_bots": [_summary(m) for m in bots]},
+    )
+
+
+def stop_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    meeting = bot_selectors.bot_get_live(
+        user=user,
+        platform=str(args.get("platform", "")),
+        native_meeting_id=str(args.get("native_meeting_id", "")),
+    )
+    meeting = bot_services.bot_stop(meeting_id=meeting.pk, source="mcp")
+    return ToolOutput(f"Stopping: {_line(meeting)}", _summary(meeting))
+
+
+def update_bot_config(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    meeting = bot_selectors.bot_get_live(
+        user=user,
+        platform=str(args.get("platform", "")),
+        native_meeting_id=str(args.get("native_meeting_id", "")),
+    )
+    changes = _valid(BotConfigApi.Input, {k: v for k, v in args.items() if k in BOT_CONFIG})
+    meeting = bot_services.bot_update_config(meeting_id=meeting.pk, changes=dict(changes))
+    return ToolOutput(
+        f"Sent to the bot, for the audio from now on: {dict(changes)}", _summary(meeting)
+    )
+
+
+LANGUAGE = _string("A Whisper language code such as en or de; empty or null to detect it")
+BOT_CONFIG = {
+    "language": {**LANGUAGE, "type": ["string", "null"]},
+    "task": _string("transcribe, or translate (into English)", enum=["transcribe", "translate"]),
+    "bot_name": _string("The name the bot shows in the meeting", maxLength=100),
+}
+STATUS = _string("Only meetings in this status", enum=list(MeetingStatus.values))
+LIMIT = {"type": "integer", "minimum": 1, "maximum": LIST_MAX}
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "list_meetings",
+        "List meetings",
+        "The user's meetings, newest first: id, platform, name, status and when.",
+        "tx",
+        {"status": STATUS, "platform": PLATFORM, "limit": {**LIMIT, "default": LIST_DEFAULT}},
+        list_meetings,
+    ),
+    Tool(
+        "search_transcripts",
+        "Search transcripts",
+        "Meetings whose name or final transcript has every word of the query (each where a "
+        'word starts, any case; "quoted words" as one phrase), newest first, each with the '
+        "first line that says them.",
+        "tx",
+        {"query": _string("Words to find"), "limit": {**LIMIT, "default": SEARCH_DEFAULT}},
+        search_transcripts,
+        required=("query",),
+    ),
+    Tool(
+        "get_transcript",
+        "Get a transcript",
+        "A meeting's transcript as `[HH:MM:SS] Speaker: text` lines, from its start; during "
+        "the meeting, what was said so far.",
+        "tx",
+        MEETING_ARGS,
+        get_transcript,
+        required=MEETING_REQUIRED,
+    ),
+    Tool(
+        "get_meeting",
+        "Get a meeting",
+        "A meeting's details: status and times, name, notes and participants, who attended, "
+        "how long each speaker spoke, and why it ended.",
+        "tx",
+        MEETING_ARGS,
+        get_meeting,
+        required=MEETING_REQUIRED,
+    ),
+    Tool(
+        "update_meeting",
+        "Rename or annotate a meeting",
+        "Set a meeting's name, notes, participants or languages; only the fields given change "
+        "(null or an empty string clears one).",
+        "tx",
+        {
+            **MEETING_ARGS,
+            "name": {"type": ["string", "null"], "maxLength": 500},
+            "notes": {"type": ["string", "null"]},
+            "participants": {"type": ["array", "null"], "items": {"type": "string"}},
+            "languages": {"type": ["array", "null"], "items": {"type": "string"}},
+        },
+        update_meeting,
+        required=MEETING_REQUIRED,
+        read_only=False,
+    ),
+    Tool(
+        "create_share_link",
+        "Share a transcript",
+        "A public link to a meeting's transcript as text, for people or other AI tools; it "
+        "expires (after an hour by default).",
+        "tx",
+        {
+            **MEETING_ARGS,
+            "ttl_seconds": {"type": "integer", "minimum": 60, "description": "Lifetime"},
+        },
+        create_share_link,
+        required=MEETING_REQUIRED,
+        read_only=False,
+    ),
+    Tool(
+        "send_bot",
+        "Send a bot to a meeting",
+        "A bot joins the meeting (a pasted meeting_url, or platform + native_meeting_id, with "
+        "the passcode Teams needs), transcribes it live and records it; join_at schedules it.",
+        "bot",
+        {
+            "meeting_url": _string("The meeting's link, as pasted"),
+            "platform": PLATFORM,
+            "native_meeting_id": NATIVE_ID,
+            "passcode": _string("Teams' passcode (the p= of its link), or Zoom's"),
+            "join_at": _string("When to join, ISO 8601 (default: now)", format="date-time"),
+            **BOT_CONFIG,
+        },
+        send_bot,
+        read_only=False,
+        open_world=True,
+    ),
+    Tool(
+        "list_bots",
+        "List running bots",
+        "The user's bots that have not finished (scheduled ones included), with their status.",
+        "bot",
+        {},
+        list_bots,
+    ),
+    Tool(
+        "stop_bot",
+        "Stop a bot",
+        "The meeting's bot leaves the call; its transcript so far is kept.",
+        "bot",
+        {"platform": PLATFORM, "native_meeting_id": NATIVE_ID},
+        stop_bot,
+        required=MEETING_REQUIRED,
+        read_only=False,
+        destructive=True,
+        open_world=True,
+    ),
+    Tool(
+        "update_bot_config",
+        "Change a bot's language",
+        "Change a running bot's language, task or name; it applies to the audio that follows.",
+        "bot",
+        {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, **BOT_CONFIG},
+        update_bot_config,
+        required=MEETING_REQUIRED,
+        read_only=False,
+    ),
+)
+TOOLS_BY_NAME = {tool.name: tool for tool in TOOLS}

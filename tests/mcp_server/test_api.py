@@ -1,0 +1,495 @@
+"""`POST /mcp`: the MCP endpoint, both protocol eras, its tools, keys and scopes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services as account_services
+from accounts.models import User
+from bots import services as bot_services
+from mcp_server.tools import TOOLS
+from meetings.models import Meeting, MeetingStatus
+from tests.bots.test_api import enqueued_ids
+from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
+
+pytestmark = pytest.mark.django_db
+S = MeetingStatus
+STATELESS = "2026-07-28"
+_ids = itertools.count(1)
+
+
+def key_for(user: User, scopes: list[str]) -> str:
+    return account_services.token_issue(user=user, scopes=scopes).plain
+
+
+def post(key: str | None, body: Any, **headers: str) -> Any:
+    if key is not None:
+        headers.setdefault("X-API-Key", key)
+    return Client().post(
+        "/mcp", data=json.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def rpc(key: str, method: str, params: dict[str, Any] | None = None, **headers: str) -> Any:
+    """The JSON-RPC answer of a handshake-era request (asserted 200)."""
+    body = {"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": params or {}}
+    response = post(key, body, **headers)
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["id"] == body["id"]
+    return answer
+
+
+MEET = {"platform": "google_meet", "native_meeting_id": "abc-defg-hij"}
+
+
+def call(key: str, tool: str, **arguments: Any) -> dict[str, Any]:
+    """A tool's result: `text` (its content joined) and `isError`, `data` (structuredContent)."""
+    result = rpc(key, "tools/call", {"name": tool, "arguments": arguments})["result"]
+    return {
+        "text": "\n".join(c["text"] for c in result["content"]),
+        "isError": result.get("isError", False),
+        "data": result.get("structuredContent"),
+    }
+
+
+def stateless(
+    key: str,
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """A 2026-07-28 request: the version and capabilities in `_meta`, the routing headers."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": STATELESS,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": next(_ids),
+        "method": method,
+        "params": {**(params or {}), "_meta": meta},
+    }
+    routing = {"MCP-Protocol-Version": STATELESS, "Mcp-Method": method}
+    if method == "tools/call":
+        routing["Mcp-Name"] = (params or {})["name"]
+    return post(key, body, **{**routing, **(headers or {})})
+
+
+@pytest.fixture
+def alice_tx(alice: User) -> str:
+    return key_for(alice, ["tx"])
+
+
+@pytest.fixture
+def alice_all(alice: User) -> str:
+    return key_for(alice, ["bot", "tx"])
+
+
+@pytest.fixture
+def bob_all(bob: User) -> str:
+    return key_for(bob, ["bot", "tx"])
+
+
+# --- the handshake era --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offered", "agreed"),
+    [("2025-06-18", "2025-06-18"), ("2024-11-05", "2024-11-05"), ("2031-01-01", "2025-11-25")],
+)
+def test_initialize_agrees_on_the_clients_version_or_offers_its_newest(
+    alice_tx: str, offered: str, agreed: str
+) -> None:
+    response = post(
+        alice_tx,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": offered,
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+    )
+    assert response.status_code == 200
+    # Stateless: nothing ties a later request to this one.
+    assert "Mcp-Session-Id" not in response.headers
+    result = response.json()["result"]
+    assert result["protocolVersion"] == agreed
+    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["serverInfo"]["name"]
+    assert "native_meeting_id" in result["instructions"]
+
+
+def test_a_notification_is_accepted_with_no_answer(alice_tx: str) -> None:
+    response = post(alice_tx, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert response.status_code == 202
+    assert response.content == b""
+
+
+def test_a_key_is_needed_in_either_header(alice: User, alice_tx: str) -> None:
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    missing = post(None, ping)
+    assert missing.status_code == 401
+    assert missing.json() == {"detail": "Missing API key"}
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert post(None, ping, Authorization="Bearer nope").status_code == 401
+    assert post(None, ping, Authorization=f"Bearer {alice_tx}").json()["result"] == {}
+    assert post(alice_tx, ping).json()["result"] == {}
+    account_services.token_revoke(token_id=alice.api_tokens.get().pk)
+    assert post(None, ping, Authorization=f"Bearer {alice_tx}").status_code == 401
+
+
+def test_the_tools_listed_are_those_the_keys_scopes_allow(alice: User) -> None:
+    def listed(scopes: list[str]) -> set[str]:
+        tools = rpc(key_for(alice, scopes), "tools/list")["result"]["tools"]
+        return {tool["name"] for tool in tools}
+
+    reading = {"list_meetings", "search_transcripts", "get_transcript", "get_meeting"}
+    assert reading | {"update_meeting", "create_share_link"} == listed(["tx"])
+    assert {"send_bot", "list_bots", "stop_bot", "update_bot_config"} == listed(["bot"])
+    assert listed(["bot", "tx"]) == {tool.name for tool in TOOLS}
+    assert listed(["browser"]) == set()
+
+
+def test_every_tool_describes_its_arguments_and_effects(alice_all: str) -> None:
+    tools = rpc(alice_all, "tools/list")["result"]["tools"]
+    for tool in tools:
+        schema = tool["inputSchema"]
+        assert schema["type"] == "object"
+        assert set(schema["required"]) <= set(schema["properties"])
+        assert tool["description"]
+    by_name = {tool["name"]: tool["annotations"] for tool in tools}
+    assert by_name["get_transcript"]["readOnlyHint"] is True
+    assert by_name["stop_bot"]["destructiveHint"] is True
+    assert by_name["send_bot"]["readOnlyHint"] is False
+
+
+def test_a_tool_outside_the_keys_scopes_cannot_be_called(alice_tx: str) -> None:
+    answer = rpc(alice_tx, "tools/call", {"name": "list_bots", "arguments": {}})
+    assert answer["error"]["code"] == -32602
+    assert "'bot' scope" in answer["error"]["message"]
+    unknown = rpc(alice_tx, "tools/call", {"name": "drop_tables", "arguments": {}})
+    assert unknown["error"] == {"code": -32602, "message": "Unknown tool: drop_tables"}
+
+
+def test_list_meetings_shows_the_callers_meetings_only_in_one_query(
+    alice: User, bob: User, alice_tx: str, django_assert_num_queries: Any
+) -> None:
+    standup = cookbook_standup(alice)
+    live = meeting_in(alice, S.ACTIVE, native_meeting_id="xyz-abcd-efg")
+    meeting_in(bob, S.COMPLETED, native_meeting_id="bob-bobb-bob")
+    call(alice_tx, "list_meetings")  # the key's last use is written once a minute
+    with django_assert_num_queries(2):  # the key, the meetings
+        got = call(alice_tx, "list_meetings")
+    assert [m["meeting_id"] for m in got["data"]["meetings"]] == [live.pk, standup.pk]
+    assert got["data"]["has_more"] is False
+    assert f'#{standup.pk} google_meet abc-defg-hij "Team Standup": completed' in got["text"]
+    assert "bob-bobb-bob" not in got["text"]
+    completed = call(alice_tx, "list_meetings", status="completed", limit=1)
+    assert [m["meeting_id"] for m in completed["data"]["meetings"]] == [standup.pk]
+
+
+def test_get_transcript_reads_the_lines_and_another_users_meeting_is_not_found(
+    alice: User, alice_tx: str, bob_all: str
+) -> None:
+    standup = cookbook_standup(alice)
+    got = call(alice_tx, "get_transcript", **MEET)
+    assert got["isError"] is False
+    assert "Title: Team Standup" in got["text"]
+    assert "[00:00:00] Alice: Hello everyone, welcome to today's meeting." in got["text"]
+    assert "[00:00:15] Bob: Great! What about the testing?" in got["text"]
+    assert got["data"]["meeting_id"] == standup.pk
+    assert got["data"]["segments"] == 4
+    theirs = call(bob_all, "get_transcript", **MEET)
+    assert theirs == {"text": "Meeting not found", "isError": True, "data": None}
+
+
+def test_a_live_transcript_says_it_is_still_growing(alice: User, alice_tx: str) -> None:
+    meeting = meeting_in(alice, S.ACTIVE)
+    add_segments(meeting, [(0, 2, "Alice", "So far so good")], completed=False)
+    got = call(alice_tx, "get_transcript", **MEET)
+    assert got["text"].startswith("(The meeting is active: the transcript grows")
+    assert "Alice: So far so good" in got["text"]
+
+
+def test_search_finds_the_meetings_and_the_line_that_says_the_words(
+    alice: User, bob: User, alice_tx: str
+) -> None:
+    standup = cookbook_standup(alice)
+    other = meeting_in(alice, S.COMPLETED, native_meeting_id="xyz-abcd-efg")
+    add_segments(other, [(0, 3, "Carol", "The budget is fine.")])
+    bobs = meeting_in(bob, S.COMPLETED, native_meeting_id="bob-bobb-bob")
+    add_segments(bobs, [(0, 3, "Bob", "Testing the budget.")])
+    got = call(alice_tx, "search_transcripts", query="testing")
+    assert [m["meeting_id"] for m in got["data"]["meetings"]] == [standup.pk]
+    assert got["data"]["meetings"][0]["first_line"] == "Great! What about the testing?"
+    assert "  said: Great! What about the testing?" in got["text"]
+    budget = call(alice_tx, "search_transcripts", query="budget")
+    assert [m["meeting_id"] for m in budget["data"]["meetings"]] == [other.pk]
+    nothing = call(alice_tx, "search_transcripts", query="quarterly")
+    assert nothing["text"].startswith("No meeting has every word of 'quarterly'")
+    assert call(alice_tx, "search_transcripts", query='""')["text"] == (
+        "query: There is no word in it to find."
+    )
+    too_many = call(alice_tx, "search_transcripts", query="a b c d e f g h i")
+    assert too_many["isError"] is True
+    assert too_many["text"].startswith("query: Search for at most 8 words")
+
+
+def test_get_meeting_tells_who_attended_and_spoke(alice: User, alice_tx: str) -> None:
+    standup = cookbook_standup(alice)
+    got = call(alice_tx, "get_meeting", **MEET)
+    assert got["data"]["id"] == standup.pk
+    assert got["data"]["data"]["name"] == "Team Standup"
+    assert "spoke: Alice 10 s (56%), Bob 8 s (44%)" in got["text"]
+    assert "status history: requested -> joining -> awaiting_admission -> active" in got["text"]
+
+
+def test_update_meeting_changes_only_the_fields_given(alice: User, alice_tx: str) -> None:
+    standup = cookbook_standup(alice)
+    got = call(
+        alice_tx,
+        "update_meeting",
+        **MEET,
+        notes="Ship on Friday",
+    )
+    assert got["isError"] is False
+    standup.refresh_from_db()
+    assert standup.data["name"] == "Team Standup"
+    assert standup.data["notes"] == "Ship on Friday"
+    wrong = call(
+        alice_tx,
+        "update_meeting",
+        **MEET,
+        participants="Alice",
+    )
+    assert wrong["isError"] is True
+    assert wrong["text"].startswith("participants: ")
+
+
+def test_a_share_link_serves_the_transcript_without_a_key(alice: User, alice_tx: str) -> None:
+    cookbook_standup(alice)
+    got = call(
+        alice_tx,
+        "create_share_link",
+        **MEET,
+        ttl_seconds=600,
+    )
+    public = Client().get(urlsplit(got["data"]["url"]).path)
+    assert public.status_code == 200
+    assert "Bob: Great! What about the testing?" in public.content.decode()
+    too_short = call(
+        alice_tx,
+        "create_share_link",
+        **MEET,
+        ttl_seconds=5,
+    )
+    assert too_short["text"] == "ttl_seconds: Ensure this value is greater than or equal to 60."
+
+
+def test_send_bot_requests_a_bot_that_is_enqueued_after_commit(
+    alice_all: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        got = call(
+            alice_all,
+            "send_bot",
+            meeting_url="https://meet.google.com/abc-defg-hij",
+            bot_name="Notes",
+            language="en",
+        )
+    assert got["isError"] is False, got["text"]
+    meeting = Meeting.objects.get(pk=got["data"]["id"])
+    assert enqueued_ids(callbacks) == [meeting.pk]
+    assert (meeting.platform, meeting.native_meeting_id, meeting.status) == (
+        "google_meet",
+        "abc-defg-hij",
+        S.REQUESTED,
+    )
+    assert meeting.bot_config["bot_name"] == "Notes"
+    assert meeting.bot_config["language"] == "en"
+    listed = call(alice_all, "list_bots")
+    assert [m["meeting_id"] for m in listed["data"]["running_bots"]] == [meeting.pk]
+    again = call(alice_all, "send_bot", **MEET)
+    assert again["isError"] is True
+    assert "already" in again["text"]
+
+
+def test_send_bot_says_what_is_wrong_with_a_meeting(alice_all: str) -> None:
+    got = call(alice_all, "send_bot", platform="google_meet", native_meeting_id="not a meet id")
+    assert got["isError"] is True
+    assert "abc-defg-hij" in got["text"]  # the format it expected
+    assert not Meeting.objects.exists()
+
+
+def test_stop_bot_stops_only_the_callers_bot(alice: User, alice_all: str, bob_all: str) -> None:
+    meeting = bot_services.bot_create(
+        user=alice, platform="google_meet", native_meeting_id="abc-defg-hij"
+    )
+    assert call(bob_all, "stop_bot", **MEET) == {
+        "text": "Bot not found",
+        "isError": True,
+        "data": None,
+    }
+    got = call(alice_all, "stop_bot", **MEET)
+    assert got["isError"] is False
+    meeting.refresh_from_db()
+    # Not started yet, so never started: completed at once.
+    assert meeting.status == S.COMPLETED
+    assert meeting.data["status_transition"][-1]["source"] == "mcp"
+
+
+def test_update_bot_config_reaches_only_an_active_bot(alice: User, alice_all: str) -> None:
+    meeting_in(alice, S.AWAITING_ADMISSION)
+    waiting = call(alice_all, "update_bot_config", **MEET, task="translate")
+    assert waiting["isError"] is True
+    assert "active" in waiting["text"]
+    assert call(alice_all, "update_bot_config", **MEET, task="sing")["text"] == (
+        'task: "sing" is not a valid choice.'
+    )
+
+
+# --- the transport ------------------------------------------------------------------------------
+
+
+def test_a_body_that_is_not_json_rpc_is_a_400_with_a_json_rpc_error(alice_tx: str) -> None:
+    broken = Client().post(
+        "/mcp", data="{", content_type="application/json", headers={"X-API-Key": alice_tx}
+    )
+    assert broken.status_code == 400
+    assert broken.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": "Parse error: the body is not JSON"},
+    }
+    assert post(alice_tx, {"id": 1, "method": "ping"}).json()["error"]["code"] == -32600
+    assert post(alice_tx, []).json()["error"] == {"code": -32600, "message": "Empty batch"}
+    deep: Any = "x"
+    for _ in range(40):
+        deep = [deep]
+    nested = post(alice_tx, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"a": deep}})
+    assert nested.status_code == 400
+    assert rpc(alice_tx, "resources/list")["error"] == {
+        "code": -32601,
+        "message": "Method not found: resources/list",
+    }
+
+
+def test_a_batch_is_answered_message_by_message(alice_tx: str) -> None:
+    response = post(
+        alice_tx,
+        [
+            {"jsonrpc": "2.0", "id": "a", "method": "ping"},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": "b", "method": "nope"},
+        ],
+    )
+    assert response.status_code == 200
+    assert [(a["id"], "error" in a) for a in response.json()] == [("a", False), ("b", True)]
+
+
+def test_an_unsupported_protocol_version_header_is_a_400(alice_tx: str) -> None:
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    assert post(alice_tx, ping, **{"MCP-Protocol-Version": "2025-06-18"}).status_code == 200
+    refused = post(alice_tx, ping, **{"MCP-Protocol-Version": "1.0"})
+    assert refused.status_code == 400
+    assert "Unsupported MCP-Protocol-Version '1.0'" in refused.json()["error"]["message"]
+
+
+def test_a_browser_page_of_another_origin_is_refused(alice_tx: str) -> None:
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    assert post(alice_tx, ping, Origin="https://evil.example").status_code == 403
+    assert post(alice_tx, ping, Origin="http://testserver").status_code == 200
+
+
+def test_there_is_no_event_stream_or_session_to_end(alice_tx: str) -> None:
+    assert Client().get("/mcp", headers={"X-API-Key": alice_tx}).status_code == 405
+    assert Client().delete("/mcp", headers={"X-API-Key": alice_tx}).status_code == 405
+    assert reverse("mcp") == "/mcp"
+
+
+# --- the stateless era (2026-07-28) -------------------------------------------------------------
+
+
+def test_discover_names_every_version_served(alice_tx: str) -> None:
+    response = stateless(alice_tx, "server/discover")
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert result["resultType"] == "complete"
+    assert result["supportedVersions"] == [
+        "2024-11-05",
+        "2025-03-26",
+        "2025-06-18",
+        "2025-11-25",
+        STATELESS,
+    ]
+    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["cacheScope"] == "private"
+
+
+def test_stateless_requests_are_answered_with_result_types_and_cache_hints(
+    alice: User, alice_tx: str
+) -> None:
+    cookbook_standup(alice)
+    listed = stateless(alice_tx, "tools/list").json()["result"]
+    assert listed["resultType"] == "complete"
+    assert (listed["cacheScope"], listed["ttlMs"] > 0) == ("private", True)
+    called = stateless(
+        alice_tx,
+        "tools/call",
+        {"name": "list_meetings", "arguments": {}},
+    ).json()["result"]
+    assert called["resultType"] == "complete"
+    assert "Team Standup" in called["content"][0]["text"]
+
+
+def test_stateless_headers_must_agree_with_the_body(alice_tx: str) -> None:
+    wrong_method = stateless(alice_tx, "tools/list", headers={"Mcp-Method": "tools/call"})
+    assert wrong_method.status_code == 400
+    assert wrong_method.json()["error"]["code"] == -32020
+    listing = {"name": "list_meetings", "arguments": {}}
+    wrong_name = stateless(alice_tx, "tools/call", listing, headers={"Mcp-Name": "x"})
+    assert wrong_name.json()["error"]["code"] == -32020
+    no_meta = post(
+        alice_tx,
+        {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}},
+        **{"MCP-Protocol-Version": STATELESS, "Mcp-Method": "server/discover"},
+    )
+    assert no_meta.status_code == 400
+    assert no_meta.json()["error"]["code"] == -32602
+
+
+def test_an_unknown_stateless_version_is_refused_naming_those_served(alice_tx: str) -> None:
+    later = "2027-03-01"
+    response = post(
+        alice_tx,
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/list",
+            "params": {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": later,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+            },
+        },
+        **{"MCP-Protocol-Version": later, "Mcp-Method": "tools/list"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == -32022
+    assert error["data"]["requested"] == later
+    assert STATELESS in error["data"]["supported"]
