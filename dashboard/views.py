@@ -607,6 +607,7 @@ def _settings_page(
         "calendars": list(calendar_selectors.feed_list(user=user)),
         "calendar_sync_minutes": settings.CALENDAR_SYNC_EVERY_S // 60,
         "calendar_horizon_hours": settings.CALENDAR_HORIZON_S // 3600,
+        "mcp_url": settings.PUBLIC_BASE_URL + reverse("mcp"),
         **shown,
     }
     return render(request, "dashboard/settings.html", context, status=status)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -570,6 +572,28 @@ def test_a_new_key_is_shown_once_and_works_with_the_api(alice: User, alice_key: 
     assert plain not in later
     assert f"{plain[:8]}…" in later
     assert "CI" in later
+
+
+def test_the_settings_page_says_how_to_connect_an_ai_assistant_with_a_new_key(
+    alice: User, alice_key: str
+) -> None:
+    client = signed_in(alice_key)
+    assert "Bearer YOUR_API_KEY" in client.get("/dashboard/settings").content.decode()
+    page = client.post("/dashboard/settings/keys", {"name": "Claude", "scopes": ["tx"]}).content
+    plain = new_key_on(page)
+    found = re.search(rb'<pre id="mcp-json">([^<]+)</pre>', page)
+    assert found is not None
+    server = json.loads(found.group(1))["mcpServers"]["meetings"]
+    assert server["url"] == f"{settings.PUBLIC_BASE_URL}/mcp"
+    assert f'--header "Authorization: Bearer {plain}"' in page.decode()
+    # What the page says works: the MCP endpoint takes the key as it shows it.
+    listed = Client().post(
+        "/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        content_type="application/json",
+        headers=server["headers"],
+    )
+    assert "get_transcript" in {tool["name"] for tool in listed.json()["result"]["tools"]}
 
 
 def test_a_key_made_here_cannot_have_scopes_the_session_key_lacks(alice: User) -> None:
