@@ -72,6 +72,19 @@ def signed_in(email: str) -> tuple[Any, APIClient, Client]:
     return user, client, page
 
 
+MEET = {"platform": "google_meet", "native_meeting_id": "abc-defg-hij"}
+
+
+def mcp_call(client: APIClient, tool: str, arguments: dict[str, Any]) -> Any:
+    """A `tools/call` at `/mcp`, as an assistant makes it (asserted to be no tool error)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    response = client.post(
+        "/mcp", {**body, "params": {"name": tool, "arguments": arguments}}, format="json"
+    )
+    assert not response.json()["result"].get("isError"), response.content
+    return response
+
+
 def meeting_with_lines(
     *, user: Any, platform: str, native_meeting_id: str, lines: Iterable[str]
 ) -> Any:
@@ -170,12 +183,7 @@ def main() -> None:
                 lifecycle.record_created(meeting)
                 lifecycle.transition(meeting_id=meeting.pk, to="failed", source="bench")
             fox = "The quick brown fox jumps over the lazy dog near the river bank."
-            meeting = meeting_with_lines(
-                user=user,
-                platform="google_meet",
-                native_meeting_id="abc-defg-hij",
-                lines=[fox] * args.segments,
-            )
+            meeting = meeting_with_lines(user=user, **MEET, lines=[fox] * args.segments)
             rare, some, some2, common = search_corpus(user=searcher, meetings=args.search_meetings)
             searched = f"{args.search_meetings} meetings of 600 segments"
             rows = [
@@ -224,6 +232,14 @@ def main() -> None:
                 (
                     f"dashboard Find, in most lines ({searched})",
                     lambda: search_page.get(f"/dashboard/?q={common}"),
+                ),
+                (
+                    f"MCP get_transcript ({args.segments} segments)",
+                    lambda: mcp_call(client, "get_transcript", MEET),
+                ),
+                (
+                    f"MCP search_transcripts, said once ({searched})",
+                    lambda: mcp_call(search_client, "search_transcripts", {"query": rare}),
                 ),
             ]
             print(f"| request | median ms | p95 ms | SQL queries |  (repeat={args.repeat})")
