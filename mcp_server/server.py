@@ -1,6 +1,7 @@
 """The MCP methods this server answers, for one authenticated API key: the handshake
-(`initialize`, `ping`), discovery (`server/discover`) and the tools (`tools/list`,
-`tools/call`). Tools the key's scopes do not allow are neither listed nor callable."""
+(`initialize`, `ping`), discovery (`server/discover`), the tools (`tools/list`, `tools/call`)
+and the prompts (`prompts/list`, `prompts/get`). What the key's scopes do not allow is neither
+listed nor callable."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rest_framework import serializers
 
 from accounts.models import ApiToken, User
 from mcp_server import protocol
+from mcp_server.prompts import PROMPTS, PROMPTS_BY_NAME
 from mcp_server.protocol import Call, Handler, RpcError
 from mcp_server.tools import TOOLS, TOOLS_BY_NAME, Tool
 from vexa_site.errors import DomainError
@@ -27,7 +29,7 @@ INSTRUCTIONS = (
     "id met twice is told apart by meeting_id (the #number list_meetings shows), the newest by "
     "default. Times are UTC."
 )
-CAPABILITIES = {"tools": {"listChanged": False}}
+CAPABILITIES = {"tools": {"listChanged": False}, "prompts": {"listChanged": False}}
 
 
 def _field_errors(detail: Any, prefix: str = "") -> list[str]:
@@ -43,6 +45,17 @@ def _field_errors(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, list):
         return [line for inner in detail for line in _field_errors(inner, prefix)]
     return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
+
+
+# What a caller's mistake or a refused operation raises, inside a tool or a prompt.
+REFUSALS = (DomainError, serializers.ValidationError)
+
+
+def _refusal(error: DomainError | serializers.ValidationError) -> str:
+    """A refusal in words: the domain error's message, or the fields and what is wrong."""
+    if isinstance(error, serializers.ValidationError):
+        return "; ".join(_field_errors(error.detail))
+    return error.message
 
 
 def _tool_error(message: str) -> dict[str, Any]:
@@ -65,10 +78,18 @@ class McpServer:
             "server/discover": self.discover,
             "tools/list": self.tools_list,
             "tools/call": self.tools_call,
+            "prompts/list": self.prompts_list,
+            "prompts/get": self.prompts_get,
         }
 
     def _allowed(self) -> list[Tool]:
         return [tool for tool in TOOLS if tool.scope in self.scopes]
+
+    def _cacheable(self, call: Call, result: dict[str, Any]) -> dict[str, Any]:
+        if call.stateless:
+            # A list depends on the key's scopes: cached per authorization, never shared.
+            result |= {"ttlMs": protocol.TOOL_LIST_TTL_MS, "cacheScope": "private"}
+        return result
 
     def initialize(self, call: Call) -> dict[str, Any]:
         return {
@@ -92,11 +113,7 @@ class McpServer:
         }
 
     def tools_list(self, call: Call) -> dict[str, Any]:
-        result: dict[str, Any] = {"tools": [tool.listing() for tool in self._allowed()]}
-        if call.stateless:
-            # The list depends on the key's scopes: cached per authorization, never shared.
-            result |= {"ttlMs": protocol.TOOL_LIST_TTL_MS, "cacheScope": "private"}
-        return result
+        return self._cacheable(call, {"tools": [tool.listing() for tool in self._allowed()]})
 
     def tools_call(self, call: Call) -> dict[str, Any]:
         name = call.params.get("name")
@@ -113,11 +130,31 @@ class McpServer:
             raise RpcError(protocol.INVALID_PARAMS, "arguments must be an object")
         try:
             output = tool.run(self.user, arguments)
-        except DomainError as error:
-            return _tool_error(error.message)
-        except serializers.ValidationError as error:
-            return _tool_error("; ".join(_field_errors(error.detail)))
+        except REFUSALS as error:
+            return _tool_error(_refusal(error))
         result: dict[str, Any] = {"content": [{"type": "text", "text": output.text}]}
         if output.data is not None:
             result["structuredContent"] = output.data
         return result
+
+    def prompts_list(self, call: Call) -> dict[str, Any]:
+        prompts = [prompt.listing() for prompt in PROMPTS if prompt.scope in self.scopes]
+        return self._cacheable(call, {"prompts": prompts})
+
+    def prompts_get(self, call: Call) -> dict[str, Any]:
+        name = call.params.get("name")
+        prompt = PROMPTS_BY_NAME.get(name) if isinstance(name, str) else None
+        if prompt is None or prompt.scope not in self.scopes:
+            raise RpcError(protocol.INVALID_PARAMS, f"Unknown prompt: {name}")
+        arguments = call.params.get("arguments") or {}
+        if not isinstance(arguments, Mapping):
+            raise RpcError(protocol.INVALID_PARAMS, "arguments must be an object")
+        try:
+            text = prompt.fill(self.user, arguments)
+        except REFUSALS as error:
+            # A prompt has no error result: the person who picked it reads this message.
+            raise RpcError(protocol.INVALID_PARAMS, _refusal(error)) from error
+        return {
+            "description": prompt.description,
+            "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+        }

@@ -127,7 +127,10 @@ def test_initialize_agrees_on_the_clients_version_or_offers_its_newest(
     assert "Mcp-Session-Id" not in response.headers
     result = response.json()["result"]
     assert result["protocolVersion"] == agreed
-    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["capabilities"] == {
+        "tools": {"listChanged": False},
+        "prompts": {"listChanged": False},
+    }
     assert result["serverInfo"]["name"]
     assert "native_meeting_id" in result["instructions"]
 
@@ -361,6 +364,37 @@ def test_update_bot_config_reaches_only_an_active_bot(alice: User, alice_all: st
     )
 
 
+def test_the_summary_prompt_carries_the_transcript_of_the_callers_meeting_only(
+    alice: User, alice_tx: str, bob_all: str, bob: User
+) -> None:
+    cookbook_standup(alice)
+    [listed] = rpc(alice_tx, "prompts/list")["result"]["prompts"]
+    assert listed["name"] == "summarize_meeting"
+    assert [(a["name"], a["required"]) for a in listed["arguments"]] == [
+        ("platform", True),
+        ("native_meeting_id", True),
+        ("meeting_id", False),
+    ]
+    got = rpc(alice_tx, "prompts/get", {"name": "summarize_meeting", "arguments": MEET})
+    [message] = got["result"]["messages"]
+    assert message["role"] == "user"
+    assert message["content"]["text"].startswith("Summarize this meeting")
+    assert (
+        "[00:00:10] Alice: I've completed the feature implementation."
+        in (message["content"]["text"])
+    )
+    theirs = rpc(bob_all, "prompts/get", {"name": "summarize_meeting", "arguments": MEET})
+    assert theirs["error"] == {"code": -32602, "message": "Meeting not found"}
+    bad_pick = {**MEET, "meeting_id": "first"}
+    wrong = rpc(alice_tx, "prompts/get", {"name": "summarize_meeting", "arguments": bad_pick})
+    assert wrong["error"]["message"] == "meeting_id: A valid integer is required."
+    # A key without the `tx` scope reads no transcript, through a prompt either.
+    bot_only = key_for(alice, ["bot"])
+    assert rpc(bot_only, "prompts/list")["result"]["prompts"] == []
+    refused = rpc(bot_only, "prompts/get", {"name": "summarize_meeting", "arguments": MEET})
+    assert refused["error"]["code"] == -32602
+
+
 # --- the transport ------------------------------------------------------------------------------
 
 
@@ -435,7 +469,7 @@ def test_discover_names_every_version_served(alice_tx: str) -> None:
         "2025-11-25",
         STATELESS,
     ]
-    assert result["capabilities"] == {"tools": {"listChanged": False}}
+    assert result["capabilities"]["tools"] == {"listChanged": False}
     assert result["cacheScope"] == "private"
 
 

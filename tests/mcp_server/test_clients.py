@@ -41,6 +41,10 @@ async def test_an_sdk_client_lists_the_tools_and_reads_a_transcript(
         assert session.protocol_version == version
         tools = await session.list_tools()
         assert "get_transcript" in {tool.name for tool in tools.tools}
+        prompt = await session.get_prompt(
+            "summarize_meeting", {"platform": "google_meet", "native_meeting_id": "abc-defg-hij"}
+        )
+        assert "Bob: Great! What about the testing?" in prompt.messages[0].content.text  # type: ignore[union-attr]
         result = await session.call_tool(
             "get_transcript", {"platform": "google_meet", "native_meeting_id": "abc-defg-hij"}
         )
