@@ -6,16 +6,18 @@ listed nor callable."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
 from mcp_server import protocol
-from mcp_server.prompts import PROMPTS, PROMPTS_BY_NAME
+from mcp_server.prompts import PROMPTS, PROMPTS_BY_NAME, Prompt
 from mcp_server.protocol import Call, Handler, RpcError
 from mcp_server.tools import TOOLS, TOOLS_BY_NAME, Tool
 from vexa_site.errors import DomainError
+
+Named = TypeVar("Named", Tool, Prompt)
 
 SERVER_INFO = {
     "name": "vexa-django",
@@ -115,19 +117,24 @@ class McpServer:
     def tools_list(self, call: Call) -> dict[str, Any]:
         return self._cacheable(call, {"tools": [tool.listing() for tool in self._allowed()]})
 
-    def tools_call(self, call: Call) -> dict[str, Any]:
+    def _named(self, call: Call, registry: Mapping[str, Named], kind: str) -> Named:
+        """The tool or prompt `params.name` names, if the key's scopes allow it."""
         name = call.params.get("name")
-        tool = TOOLS_BY_NAME.get(name) if isinstance(name, str) else None
-        if tool is None:
-            raise RpcError(protocol.INVALID_PARAMS, f"Unknown tool: {name}")
-        if tool.scope not in self.scopes:
+        named = registry.get(name) if isinstance(name, str) else None
+        if named is None:
+            raise RpcError(protocol.INVALID_PARAMS, f"Unknown {kind}: {name}")
+        if named.scope not in self.scopes:
             raise RpcError(
                 protocol.INVALID_PARAMS,
-                f"The API key lacks the {tool.scope!r} scope that {name} needs",
+                f"The API key lacks the {named.scope!r} scope that {name} needs",
             )
-        arguments = call.params.get("arguments") or {}
-        if not isinstance(arguments, Mapping):
+        if not isinstance(call.params.get("arguments") or {}, Mapping):
             raise RpcError(protocol.INVALID_PARAMS, "arguments must be an object")
+        return named
+
+    def tools_call(self, call: Call) -> dict[str, Any]:
+        tool = self._named(call, TOOLS_BY_NAME, "tool")
+        arguments = call.params.get("arguments") or {}
         try:
             output = tool.run(self.user, arguments)
         except REFUSALS as error:
@@ -142,13 +149,8 @@ class McpServer:
         return self._cacheable(call, {"prompts": prompts})
 
     def prompts_get(self, call: Call) -> dict[str, Any]:
-        name = call.params.get("name")
-        prompt = PROMPTS_BY_NAME.get(name) if isinstance(name, str) else None
-        if prompt is None or prompt.scope not in self.scopes:
-            raise RpcError(protocol.INVALID_PARAMS, f"Unknown prompt: {name}")
+        prompt = self._named(call, PROMPTS_BY_NAME, "prompt")
         arguments = call.params.get("arguments") or {}
-        if not isinstance(arguments, Mapping):
-            raise RpcError(protocol.INVALID_PARAMS, "arguments must be an object")
         try:
             text = prompt.fill(self.user, arguments)
         except REFUSALS as error:
