@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
@@ -51,6 +52,10 @@ def test_the_printed_api_key_works_and_the_printed_operator_signs_in_to_the_admi
     printed = bootstrap(password_file)
 
     assert api_client(printed_key(printed)).get("/meetings").status_code == 200
+    assert (
+        f"claude mcp add --transport http meetings {settings.PUBLIC_BASE_URL}/mcp "
+        f'--header "Authorization: Bearer {printed_key(printed)}"'
+    ) in printed
     assert "operator@example.com / first-start-password" in printed
     admin = admin_login("operator@example.com", "first-start-password")
     assert admin.get("/django-admin/meetings/meeting/").status_code == 200

@@ -48,6 +48,8 @@ class Command(BaseCommand):
             f"  Demo user   {user.email} (id {user.pk})",
             f"  API key     {issued.plain}",
             f"  Admin key   {settings.ADMIN_API_TOKEN}",
+            f"  MCP         claude mcp add --transport http meetings {settings.PUBLIC_BASE_URL}/mcp"
+            f' --header "Authorization: Bearer {issued.plain}"',
         ]
         if settings.METRICS_TOKEN:
             lines.append(
