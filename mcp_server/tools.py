@@ -228,9 +228,12 @@ def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
             "spoke: "
             + ", ".join(f"{t.speaker} {_duration(t.seconds)} ({t.share:.0%})" for t in talk)
         )
-    for reason in ("completion_reason", "error_details"):
-        if data.get(reason):
-            lines.append(f"{reason}: {data[reason]}")
+    error = data.get("error_details")
+    if meeting.status == MeetingStatus.FAILED:
+        why = (error.get("message") if isinstance(error, dict) else None) or "no reason given"
+        lines.append(f"failed while {data.get('failure_stage', 'running')}: {why}")
+    elif data.get("completion_reason"):
+        lines.append(f"ended: {data['completion_reason']}")
     history = data.get("status_transition") or []
     if history:
         lines.append("status history: " + " -> ".join(str(h.get("to")) for h in history))

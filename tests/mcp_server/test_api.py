@@ -15,6 +15,7 @@ from accounts import services as account_services
 from accounts.models import User
 from bots import services as bot_services
 from mcp_server.tools import TOOLS
+from meetings import lifecycle
 from meetings.models import Meeting, MeetingStatus
 from tests.bots.test_api import enqueued_ids
 from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
@@ -257,7 +258,20 @@ def test_get_meeting_tells_who_attended_and_spoke(alice: User, alice_tx: str) ->
     assert got["data"]["id"] == standup.pk
     assert got["data"]["data"]["name"] == "Team Standup"
     assert "spoke: Alice 10 s (56%), Bob 8 s (44%)" in got["text"]
+    assert "ended: meeting_ended" in got["text"]
     assert "status history: requested -> joining -> awaiting_admission -> active" in got["text"]
+
+
+def test_get_meeting_says_why_a_bot_failed(alice: User, alice_tx: str) -> None:
+    meeting = meeting_in(alice, S.JOINING)
+    lifecycle.transition(
+        meeting_id=meeting.pk,
+        to=S.FAILED,
+        source="bot_callback",
+        error_details={"message": "the meeting page says: Meeting not found"},
+    )
+    got = call(alice_tx, "get_meeting", **MEET)
+    assert "failed while joining: the meeting page says: Meeting not found" in got["text"]
 
 
 def test_update_meeting_changes_only_the_fields_given(alice: User, alice_tx: str) -> None:
