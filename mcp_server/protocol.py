@@ -49,17 +49,20 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 HEADER_MISMATCH = -32020
 UNSUPPORTED_VERSION = -32022
+# The HTTP status of a 2026-07-28 error response, by JSON-RPC code (others: 200).
+STATELESS_STATUS = {INVALID_PARAMS: 400, INVALID_REQUEST: 400, METHOD_NOT_FOUND: 404}
 
 RequestId = str | int
 
 
 class RpcError(Exception):
-    """A request answered with a JSON-RPC error. `http_status` is 400 where the transport asks
-    for it (a body that is not JSON-RPC, an unsupported version, headers that disagree with the
-    body), else 200: the HTTP exchange worked, the method refused."""
+    """A request answered with a JSON-RPC error. `http_status` is set where the transport asks
+    for one whatever the era (a body that is not JSON-RPC, an unsupported version, headers that
+    disagree with the body); otherwise the stateless era maps the code (`STATELESS_STATUS`) and
+    the handshake era answers 200: the HTTP exchange worked, the method refused."""
 
     def __init__(
-        self, code: int, message: str, *, data: Any = None, http_status: int = 200
+        self, code: int, message: str, *, data: Any = None, http_status: int | None = None
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -72,6 +75,11 @@ class RpcError(Exception):
         if self.data is not None:
             error["data"] = self.data
         return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+    def status(self, *, stateless: bool) -> int:
+        if self.http_status is not None:
+            return self.http_status
+        return STATELESS_STATUS.get(self.code, 200) if stateless else 200
 
 
 @dataclass(frozen=True)
@@ -165,26 +173,26 @@ def _answer(
 ) -> tuple[dict[str, Any] | None, int]:
     """One message's response body (None for a notification) and its HTTP status."""
     if not isinstance(message, Mapping) or message.get("jsonrpc") != "2.0":
-        return RpcError(INVALID_REQUEST, "Not a JSON-RPC 2.0 message", http_status=400).body(
-            None
-        ), 400
+        return RpcError(INVALID_REQUEST, "Not a JSON-RPC 2.0 message").body(None), 400
     request_id = message.get("id")
     is_request = "id" in message
     if is_request and (not isinstance(request_id, str | int) or isinstance(request_id, bool)):
         return RpcError(INVALID_REQUEST, "id must be a string or an integer").body(None), 400
     method = message.get("method")
+    version = ""
     try:
         if not isinstance(method, str):
             # A response from the client (we send no requests, so nothing awaits one) or junk.
             if is_request and ("result" in message or "error" in message):
                 return None, 202
             raise RpcError(INVALID_REQUEST, "method must be a string", http_status=400)
+        if not is_request:
+            return None, 202  # notifications/initialized, cancelled: nothing to keep
+        version = _version_of(message, headers)
         params = message.get("params", {})
         if not isinstance(params, Mapping):
             raise RpcError(INVALID_PARAMS, "params must be an object")
-        if not is_request:
-            return None, 202  # notifications/initialized, cancelled: nothing to keep
-        call = Call(method, params, _version_of(message, headers), request_id)
+        call = Call(method, params, version, request_id)
         handler = handlers.get(method)
         if handler is None:
             raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
@@ -193,7 +201,8 @@ def _answer(
             result = {"resultType": "complete", **result}
         return {"jsonrpc": "2.0", "id": request_id, "result": result}, 200
     except RpcError as error:
-        return error.body(request_id if is_request else None), error.http_status
+        body = error.body(request_id if is_request else None)
+        return body, error.status(stateless=version in STATELESS_VERSIONS)
     except Exception:
         # Never a 500 with an HTML page: the client gets a JSON-RPC error, the log the trace.
         logger.exception("MCP %s failed", method)

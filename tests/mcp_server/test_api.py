@@ -503,6 +503,19 @@ def test_stateless_requests_are_answered_with_result_types_and_cache_hints(
     assert "Team Standup" in called["content"][0]["text"]
 
 
+def test_stateless_errors_carry_the_http_status_of_their_code(alice_tx: str) -> None:
+    unknown_method = stateless(alice_tx, "resources/list")
+    assert unknown_method.status_code == 404
+    assert unknown_method.json()["error"]["code"] == -32601
+    unknown_tool = stateless(alice_tx, "tools/call", {"name": "nope", "arguments": {}})
+    assert unknown_tool.status_code == 400
+    assert unknown_tool.json()["error"] == {"code": -32602, "message": "Unknown tool: nope"}
+    # A refused call is still a result the model reads, not an HTTP error.
+    refused = stateless(alice_tx, "tools/call", {"name": "get_transcript", "arguments": {**MEET}})
+    assert refused.status_code == 200
+    assert refused.json()["result"]["isError"] is True
+
+
 def test_stateless_headers_must_agree_with_the_body(alice_tx: str) -> None:
     wrong_method = stateless(alice_tx, "tools/list", headers={"Mcp-Method": "tools/call"})
     assert wrong_method.status_code == 400
