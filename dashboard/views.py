@@ -79,7 +79,7 @@ EXCERPT_LEAD_CHARS = 60
 View = Callable[..., HttpResponseBase]
 
 
-def _signed_in_user(request: HttpRequest) -> User | None:
+def signed_in_user(request: HttpRequest) -> User | None:
     user = request.user
     if not isinstance(user, User) or not user.is_authenticated:
         return None
@@ -101,7 +101,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 def dashboard_login_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = _signed_in_user(request)
+        user = signed_in_user(request)
         if user is None:
             return redirect(f"{reverse('dashboard:login')}?next={request.path}")
         try:
@@ -126,7 +126,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             login(request, token.user, backend="django.contrib.auth.backends.ModelBackend")
             request.session[SESSION_TOKEN_KEY] = token.pk
             target = request.GET.get("next", "")
-            return redirect(target if target.startswith("/dashboard/") else "dashboard:meetings")
+            # Only our own pages: an assistant's consent page comes back here after sign-in.
+            ours = target.startswith(("/dashboard/", "/oauth/authorize?"))
+            return redirect(target if ours else "dashboard:meetings")
     return render(request, "dashboard/login.html", {"error": error}, status=401 if error else 200)
 
 
@@ -437,7 +439,7 @@ def _meeting_page(
 
 
 def _meeting_for_feed(request: HttpRequest, meeting_id: int) -> Meeting | None:
-    user = _signed_in_user(request)
+    user = signed_in_user(request)
     if user is None:
         return None
     try:
@@ -660,7 +662,7 @@ def key_create_view(request: HttpRequest, user: User) -> HttpResponse:
 def key_revoke_view(request: HttpRequest, user: User, token_id: int) -> HttpResponse:
     token = account_selectors.token_get_for_user(user=user, token_id=token_id)
     account_services.token_revoke(token_id=token.pk)
-    # Revoking the session's own key signs it out on the next page (`_signed_in_user`).
+    # Revoking the session's own key signs it out on the next page (`signed_in_user`).
     return redirect("dashboard:settings")
 
 

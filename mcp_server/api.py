@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -38,6 +39,11 @@ def _origin_allowed(request: Request) -> bool:
 class McpApi(APIView):
     authentication_classes = [ApiKeyOrBearerAuthentication]
     permission_classes = [IsApiUser]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Where an OAuth client learns how to get a token (RFC 9728, the MCP spec's discovery).
+        metadata = settings.PUBLIC_BASE_URL + reverse("oauth_protected_resource") + "/mcp"
+        return f'Bearer realm="mcp", resource_metadata="{metadata}"'
 
     @extend_schema(
         operation_id="mcp",

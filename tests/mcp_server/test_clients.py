@@ -1,13 +1,26 @@
 """The official MCP Python SDK's client, talking to a real Daphne: what Claude, Cursor and
-other assistants use, in both protocol eras (the initialize handshake, and 2026-07-28)."""
+other assistants use, in both protocol eras (the initialize handshake, and 2026-07-28), with a
+key or through OAuth."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 from mcp.shared.exceptions import MCPError
+from pydantic import AnyUrl
 
 from accounts import services as account_services
 from accounts.models import User
@@ -65,3 +78,70 @@ async def test_an_sdk_client_sees_a_tool_error_and_a_tool_out_of_its_keys_scope(
         assert theirs.content[0].text == "Meeting not found"  # type: ignore[union-attr]
         with pytest.raises(MCPError, match="lacks the 'bot' scope"):
             await session.call_tool("list_bots", {})
+
+
+class MemoryStorage:
+    """Where the SDK keeps its registration and tokens (an assistant keeps them on disk)."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+
+
+async def test_an_sdk_client_connects_through_oauth_with_the_users_consent(
+    daphne: str, alice_key: str, standup: Meeting
+) -> None:
+    """No key is configured: the SDK finds the authorization server from `/mcp`'s 401,
+    registers, sends the user to the consent page (here a scripted browser, signed in to the
+    dashboard, that clicks Allow), and exchanges the code for a key."""
+    async with httpx.AsyncClient(base_url=daphne, timeout=20) as browser:
+        login = await browser.get("/dashboard/login")
+        token = _form_fields(login.text)["csrfmiddlewaretoken"]
+        signed = await browser.post(
+            "/dashboard/login", data={"api_key": alice_key, "csrfmiddlewaretoken": token}
+        )
+        assert signed.status_code == 302
+        redirected: dict[str, str] = {}
+
+        async def open_consent_page(url: str) -> None:
+            page = await browser.get(url)
+            assert page.status_code == 200, page.text
+            allow = {**_form_fields(page.text), "decision": "allow"}
+            answer = await browser.post("/oauth/authorize", data=allow)
+            query = parse_qs(urlsplit(answer.headers["location"]).query)
+            redirected.update({key: values[0] for key, values in query.items()})
+
+        async def read_callback() -> AuthorizationCodeResult:
+            return AuthorizationCodeResult(**redirected)
+
+        auth = OAuthClientProvider(
+            server_url=f"{daphne}/mcp",
+            client_metadata=OAuthClientMetadata(
+                client_name="SDK test", redirect_uris=[AnyUrl("http://localhost:8976/callback")]
+            ),
+            storage=MemoryStorage(),
+            redirect_handler=open_consent_page,
+            callback_handler=read_callback,
+        )
+        http = httpx2.AsyncClient(auth=auth, timeout=20)
+        transport = streamable_http_client(f"{daphne}/mcp", http_client=http)
+        async with Client(transport, mode="auto") as session:
+            result = await session.call_tool("list_meetings", {})
+    assert "Team Standup" in result.content[0].text  # type: ignore[union-attr]
+    assert redirected["iss"] == daphne
