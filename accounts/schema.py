@@ -21,3 +21,14 @@ class AdminKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "X-Admin-API-Key"}
+
+
+
+class ApiKeyOrBearerScheme(OpenApiAuthenticationExtension):
+    """`/mcp`: the key as a bearer token (the header MCP clients set), or as `X-API-Key`."""
+
+    target_class = "accounts.auth.ApiKeyOrBearerAuthentication"
+    name = "BearerApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "An API key"}

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
@@ -64,6 +66,12 @@ def test_the_openapi_schema_and_docs_are_served() -> None:
     docs = APIClient().get("/docs")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_the_openapi_document_builds_without_warnings(tmp_path: Path) -> None:
+    # A warning is a part of the API the document describes wrongly (an unknown
+    # authentication, two schemes of one name): clients generated from it would be wrong.
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "openapi.yaml"))
 
 
 def test_a_nul_in_a_path_or_query_is_a_422_naming_where(alice_api: APIClient) -> None:

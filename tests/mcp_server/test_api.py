@@ -554,3 +554,11 @@ def test_an_unknown_stateless_version_is_refused_naming_those_served(alice_tx: s
     assert error["code"] == -32022
     assert error["data"]["requested"] == later
     assert STATELESS in error["data"]["supported"]
+
+
+def test_the_openapi_document_describes_mcp_with_its_bearer_key(client: Client) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["paths"]["/mcp"]["post"]["security"] == [{"BearerApiKeyAuth": []}]
+    assert document["components"]["securitySchemes"]["BearerApiKeyAuth"]["scheme"] == "bearer"
+    # OAuth's endpoints are described by its own metadata, not here.
+    assert not any(path.startswith("/oauth/") for path in document["paths"])
