@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +21,10 @@ from accounts.models import ApiToken, User, hash_token
 from mcp_server.models import OAuthClient, OAuthGrant
 
 CODE_TTL = timedelta(minutes=10)
+# A consent's record is kept this long after its code expired (who let which assistant in).
+GRANT_RETENTION = timedelta(days=90)
+# Registration is open to anyone: a client no user ever consented to goes after this.
+UNUSED_CLIENT_RETENTION = timedelta(days=1)
 MAX_REDIRECT_URIS = 10
 MAX_URI_LENGTH = 2000
 MAX_CLIENT_NAME = 200
@@ -142,3 +146,25 @@ def grant_exchange(
         return account_services.token_issue(
             user=grant.user, scopes=grant.scopes, name=f"MCP: {grant.client.client_name}"
         )
+
+
+def oauth_purge(*, now: datetime, limit: int = 1000) -> tuple[int, int]:
+    """Delete up to `limit` grants whose record outlived `GRANT_RETENTION`, then up to `limit`
+    clients older than `UNUSED_CLIENT_RETENTION` with no grant left (registered and never
+    used, or unused since). Returns how many grants and clients went. The keys already issued
+    stay: they are the user's, revoked in Settings."""
+    grant_ids = list(
+        OAuthGrant.objects.filter(expires_at__lt=now - GRANT_RETENTION)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    OAuthGrant.objects.filter(pk__in=grant_ids).delete()
+    client_ids = list(
+        OAuthClient.objects.filter(
+            created_at__lt=now - UNUSED_CLIENT_RETENTION, grants__isnull=True
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    OAuthClient.objects.filter(pk__in=client_ids).delete()
+    return len(grant_ids), len(client_ids)

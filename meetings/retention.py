@@ -4,7 +4,8 @@
 `RECORDING_RETENTION_DAYS` (recordings' audio, the transcript kept) and
 `WEBHOOK_DELIVERY_RETENTION_DAYS` (finished deliveries and their events); 0 keeps forever.
 Expired share links, idempotency keys and sign-in sessions, which nothing can use any more,
-always go.
+always go; so do assistants' OAuth clients nobody consented to (after a day) and the records of
+consents (90 days after their code expired).
 `retention_apply` runs hourly (`meetings.tasks.apply_retention`) in batches, each its own
 transaction, so a first run over years of data neither holds long locks nor loses its work
 when it is stopped.
@@ -22,6 +23,7 @@ from importlib import import_module
 from django.conf import settings
 from django.utils import timezone
 
+from mcp_server import services as oauth_services
 from meetings import services
 from meetings.models import Recording
 from transcripts import services as transcript_services
@@ -45,6 +47,8 @@ class RetentionReport:
     webhook_deliveries: int = 0
     webhook_events: int = 0
     share_links: int = 0
+    oauth_grants: int = 0
+    oauth_clients: int = 0
     idempotency_keys: int = 0
     finished: bool = True  # False: the time budget ran out; the next run goes on
 
@@ -105,6 +109,12 @@ def retention_apply(
         report.share_links += gone
         return gone == ROW_BATCH
 
+    def oauth() -> bool:
+        grants, clients = oauth_services.oauth_purge(now=now, limit=ROW_BATCH)
+        report.oauth_grants += grants
+        report.oauth_clients += clients
+        return ROW_BATCH in (grants, clients)
+
     steps: list[Callable[[], bool]] = []
     if meeting_cutoff is not None:
         steps.append(meetings)
@@ -112,7 +122,7 @@ def retention_apply(
         steps.append(recordings)
     if delivery_cutoff is not None:
         steps.append(deliveries)
-    steps.append(share_links)
+    steps += [share_links, oauth]
     for step in steps:
         while step():
             if time.monotonic() > deadline:

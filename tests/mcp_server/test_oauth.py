@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import ApiToken, User
-from mcp_server.models import OAuthGrant
+from mcp_server import services
+from mcp_server.models import OAuthClient, OAuthGrant
+from meetings import retention
 
 pytestmark = pytest.mark.django_db
 CALLBACK = "http://localhost:8976/callback"
@@ -271,3 +273,27 @@ def test_an_operator_sees_the_assistants_and_their_grants(
     assert "Cursor" in clients
     grants = admin_client.get("/django-admin/mcp_server/oauthgrant/").content.decode()
     assert "alice@example.com" in grants
+
+
+def test_retention_drops_unused_registrations_and_old_consents_but_not_keys(
+    alice: User,
+) -> None:
+    now = timezone.now()
+    fresh = services.client_register(client_name="Fresh", redirect_uris=[CALLBACK])
+    idle = services.client_register(client_name="Idle", redirect_uris=[CALLBACK])
+    used = services.client_register(client_name="Used", redirect_uris=[CALLBACK])
+    stale = services.client_register(client_name="Stale", redirect_uris=[CALLBACK])
+    OAuthClient.objects.exclude(pk=fresh.pk).update(created_at=now - timedelta(days=2))
+    for client in (used, stale):
+        services.grant_create(
+            client=client, user=alice, redirect_uri=CALLBACK, code_challenge="c" * 43, scopes=["tx"]
+        )
+    OAuthGrant.objects.filter(client=stale).update(expires_at=now - timedelta(days=91))
+    key = account_services.token_issue(user=alice, scopes=["tx"], name="MCP: Stale")
+
+    report = retention.retention_apply()
+
+    assert (report.oauth_grants, report.oauth_clients) == (1, 2)
+    assert sorted(OAuthClient.objects.values_list("client_name", flat=True)) == ["Fresh", "Used"]
+    assert idle.pk not in OAuthClient.objects.values_list("pk", flat=True)
+    assert ApiToken.objects.get(pk=key.token.pk).is_usable()
