@@ -23,7 +23,6 @@ class AdminKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "X-Admin-API-Key"}
 
 
-
 class ApiKeyOrBearerScheme(OpenApiAuthenticationExtension):
     """`/mcp`: the key as a bearer token (the header MCP clients set), or as `X-API-Key`."""
 

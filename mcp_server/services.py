@@ -135,7 +135,9 @@ def grant_exchange(
         )
         if grant is None or grant.used_at is not None or grant.expires_at <= timezone.now():
             raise invalid
-        if grant.client.client_id != client_id or grant.redirect_uri != redirect_uri:
+        # OAuth 2.1 clients send no redirect_uri here (PKCE binds the code); 2.0 clients
+        # send the one they authorized with, and it must be that one.
+        if grant.client.client_id != client_id or redirect_uri not in ("", grant.redirect_uri):
             raise invalid
         if not grant.scopes:  # token_issue would read "none" as the default scopes
             raise invalid

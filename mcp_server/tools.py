@@ -205,6 +205,8 @@ def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
             f"(The meeting is {meeting.status}: the transcript grows, and its last lines may "
             "still change.)\n" + text
         )
+    elif (meeting.data or {}).get("redacted"):
+        text += "(Its transcript was deleted.)\n"
     elif not segments:
         text += "(Nothing was transcribed.)\n"
     return ToolOutput(text, {**_summary(meeting), "segments": len(segments)})

@@ -172,7 +172,9 @@ def authorize_view(request: HttpRequest) -> HttpResponse:
         login = reverse("dashboard:login")
         return redirect(f"{login}?{urlencode({'next': request.get_full_path()})}")
     token_id = request.session.get(SESSION_TOKEN_KEY)
-    session_key = None if token_id is None else ApiToken.objects.filter(pk=token_id).first()
+    session_key = (
+        None if token_id is None else ApiToken.objects.filter(pk=token_id, user=user).first()
+    )
     scopes = services.grantable_scopes(requested=params.get("scope"), signed_in_with=session_key)
     if not scopes:
         description = "The signed-in key holds none of the scopes asked for"

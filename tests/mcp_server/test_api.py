@@ -16,6 +16,7 @@ from accounts.models import User
 from bots import services as bot_services
 from mcp_server.tools import TOOLS
 from meetings import lifecycle
+from meetings import services as meeting_services
 from meetings.models import Meeting, MeetingStatus
 from tests.bots.test_api import enqueued_ids
 from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
@@ -226,6 +227,14 @@ def test_a_live_transcript_says_it_is_still_growing(alice: User, alice_tx: str) 
     got = call(alice_tx, "get_transcript", **MEET)
     assert got["text"].startswith("(The meeting is active: the transcript grows")
     assert "Alice: So far so good" in got["text"]
+
+
+def test_a_deleted_transcript_says_it_was_deleted(alice: User, alice_tx: str) -> None:
+    standup = cookbook_standup(alice)
+    meeting_services.meeting_delete(meeting_id=standup.pk)
+    got = call(alice_tx, "get_transcript", **MEET)
+    assert got["text"].endswith("(Its transcript was deleted.)\n")
+    assert "Alice:" not in got["text"]
 
 
 def test_search_finds_the_meetings_and_the_line_that_says_the_words(

@@ -182,6 +182,16 @@ def test_the_exchange_needs_the_verifier_redirect_client_and_code_of_the_consent
     assert exchange(client_id, code, verifier).status_code == 200
 
 
+def test_an_oauth_2_1_client_may_leave_the_redirect_uri_out_of_the_exchange(
+    alice_key: str,
+) -> None:
+    client_id = register().json()["client_id"]
+    verifier, challenge = pkce()
+    code = back_at_client(consent(signed_in(alice_key), client_id, challenge))["code"]
+    form = {"grant_type": "authorization_code", "client_id": client_id, "code": code}
+    assert token_post({**form, "code_verifier": verifier}).status_code == 200
+
+
 def test_an_expired_code_is_refused(alice_key: str) -> None:
     client_id = register().json()["client_id"]
     verifier, challenge = pkce()
