@@ -46,9 +46,9 @@ def summarize_meeting(user: User, args: Mapping[str, Any]) -> str:
 
 
 MEETING_ARGUMENTS = (
-    ("platform", "google_meet, teams or zoom", True),
-    ("native_meeting_id", "The meeting's id on its platform", True),
-    ("meeting_id", "Which call, when the id was met several times (default: the newest)", False),
+    ("platform", "google_meet, teams or zoom", False),
+    ("native_meeting_id", "The meeting's id on its platform", False),
+    ("meeting_id", "The meeting's #number, instead of (or to pick among) the above", False),
 )
 PROMPTS: tuple[Prompt, ...] = (
     Prompt(

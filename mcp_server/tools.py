@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rest_framework import serializers
@@ -28,6 +28,7 @@ from transcripts import exports
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from transcripts.api import ShareApi
+from vexa_site.errors import InvalidInput
 
 LIST_DEFAULT = 20
 LIST_MAX = 100
@@ -97,21 +98,31 @@ NATIVE_ID = _string(
 MEETING_ID = {
     "type": "integer",
     "minimum": 1,
-    "description": "Which call, when the same platform id was met several times (default: the "
-    "newest); the #number list_meetings shows",
+    "description": "The #number list_meetings shows: names the meeting alone, or picks one "
+    "call when the same platform id was met several times (default: the newest)",
 }
+# A meeting is named by its platform id, by its #number, or both.
 MEETING_ARGS = {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, "meeting_id": MEETING_ID}
-MEETING_REQUIRED = ("platform", "native_meeting_id")
+BOT_REQUIRED = ("platform", "native_meeting_id")
 
 
 def _meeting(user: User, args: Mapping[str, Any]) -> Meeting:
     """The user's meeting the arguments name (NotFound for anyone else's)."""
     picked = _valid(MeetingSelectInput, {k: args[k] for k in ("meeting_id",) if k in args})
+    meeting_id = picked.get("meeting_id")
+    named = "platform" in args or "native_meeting_id" in args
+    if meeting_id is not None and not named:
+        return meeting_selectors.meeting_get(user=user, meeting_id=meeting_id)
+    if not named:
+        raise InvalidInput(
+            "Name the meeting: platform and native_meeting_id, or meeting_id (the #number "
+            "list_meetings shows)"
+        )
     return meeting_selectors.meeting_get_by_native(
         user=user,
         platform=str(args.get("platform", "")),
         native_meeting_id=str(args.get("native_meeting_id", "")),
-        meeting_id=picked.get("meeting_id"),
+        meeting_id=meeting_id,
     )
 
 
@@ -196,9 +207,18 @@ def search_transcripts(user: User, args: Mapping[str, Any]) -> ToolOutput:
     )
 
 
+class TranscriptWindow(serializers.Serializer[Any]):
+    last_minutes = serializers.FloatField(min_value=0.1, max_value=24 * 60, required=False)
+
+
 def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    window = _valid(TranscriptWindow, {k: args[k] for k in ("last_minutes",) if k in args})
     meeting = _meeting(user, args)
     segments = transcript_selectors.segment_list(meeting=meeting)
+    if "last_minutes" in window and segments:
+        # The last minutes of what was said (of a live meeting: up to now), not of the clock.
+        cut = max(s.absolute_end_time for s in segments) - timedelta(minutes=window["last_minutes"])
+        segments = [s for s in segments if s.absolute_end_time >= cut]
     text = exports.transcript_txt(meeting, segments)
     if meeting.status in LIVE_STATUSES:
         text = (
@@ -336,12 +356,18 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "get_transcript",
         "Get a transcript",
-        "A meeting's transcript as `[HH:MM:SS] Speaker: text` lines, from its start; during "
-        "the meeting, what was said so far.",
+        "A meeting's transcript as `[HH:MM:SS] Speaker: text` lines (times from its start); "
+        "during the meeting, what was said so far; last_minutes keeps only the end of it.",
         "tx",
-        MEETING_ARGS,
+        {
+            **MEETING_ARGS,
+            "last_minutes": {
+                "type": "number",
+                "minimum": 0.1,
+                "description": "Only the last N minutes of what was said",
+            },
+        },
         get_transcript,
-        required=MEETING_REQUIRED,
     ),
     Tool(
         "get_meeting",
@@ -351,7 +377,6 @@ TOOLS: tuple[Tool, ...] = (
         "tx",
         MEETING_ARGS,
         get_meeting,
-        required=MEETING_REQUIRED,
     ),
     Tool(
         "update_meeting",
@@ -367,7 +392,6 @@ TOOLS: tuple[Tool, ...] = (
             "languages": {"type": ["array", "null"], "items": {"type": "string"}},
         },
         update_meeting,
-        required=MEETING_REQUIRED,
         read_only=False,
     ),
     Tool(
@@ -381,7 +405,6 @@ TOOLS: tuple[Tool, ...] = (
             "ttl_seconds": {"type": "integer", "minimum": 60, "description": "Lifetime"},
         },
         create_share_link,
-        required=MEETING_REQUIRED,
         read_only=False,
     ),
     Tool(
@@ -417,7 +440,7 @@ TOOLS: tuple[Tool, ...] = (
         "bot",
         {"platform": PLATFORM, "native_meeting_id": NATIVE_ID},
         stop_bot,
-        required=MEETING_REQUIRED,
+        required=BOT_REQUIRED,
         read_only=False,
         destructive=True,
         open_world=True,
@@ -429,7 +452,7 @@ TOOLS: tuple[Tool, ...] = (
         "bot",
         {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, **BOT_CONFIG},
         update_bot_config,
-        required=MEETING_REQUIRED,
+        required=BOT_REQUIRED,
         read_only=False,
     ),
 )

@@ -221,6 +221,27 @@ def test_get_transcript_reads_the_lines_and_another_users_meeting_is_not_found(
     assert theirs == {"text": "Meeting not found", "isError": True, "data": None}
 
 
+def test_a_meeting_is_named_by_its_number_alone_too(alice: User, alice_tx: str) -> None:
+    standup = cookbook_standup(alice)
+    got = call(alice_tx, "get_transcript", meeting_id=standup.pk)
+    assert "Title: Team Standup" in got["text"]
+    unnamed = call(alice_tx, "get_transcript")
+    assert unnamed["isError"] is True
+    assert unnamed["text"].startswith("Name the meeting: platform and native_meeting_id")
+
+
+def test_the_last_minutes_of_a_transcript_are_its_end(alice: User, alice_tx: str) -> None:
+    cookbook_standup(alice)  # lines end at 5.2, 9.75, 14.5 and 18 s
+    got = call(alice_tx, "get_transcript", **MEET, last_minutes=0.1)
+    assert "[00:00:10] Alice: I've completed the feature implementation." in got["text"]
+    assert "[00:00:15] Bob: Great! What about the testing?" in got["text"]
+    assert "welcome to today's meeting" not in got["text"]
+    assert "Let's start with updates" not in got["text"]
+    assert call(alice_tx, "get_transcript", **MEET, last_minutes=0)["text"] == (
+        "last_minutes: Ensure this value is greater than or equal to 0.1."
+    )
+
+
 def test_a_live_transcript_says_it_is_still_growing(alice: User, alice_tx: str) -> None:
     meeting = meeting_in(alice, S.ACTIVE)
     add_segments(meeting, [(0, 2, "Alice", "So far so good")], completed=False)
@@ -393,10 +414,10 @@ def test_the_summary_prompt_carries_the_transcript_of_the_callers_meeting_only(
     cookbook_standup(alice)
     [listed] = rpc(alice_tx, "prompts/list")["result"]["prompts"]
     assert listed["name"] == "summarize_meeting"
-    assert [(a["name"], a["required"]) for a in listed["arguments"]] == [
-        ("platform", True),
-        ("native_meeting_id", True),
-        ("meeting_id", False),
+    assert [a["name"] for a in listed["arguments"]] == [
+        "platform",
+        "native_meeting_id",
+        "meeting_id",
     ]
     got = rpc(alice_tx, "prompts/get", {"name": "summarize_meeting", "arguments": MEET})
     [message] = got["result"]["messages"]
