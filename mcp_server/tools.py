@@ -28,7 +28,7 @@ from transcripts import exports
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
 from transcripts.api import ShareApi
-from vexa_site.errors import InvalidInput
+from vexa_site.errors import InvalidInput, NotFound
 
 LIST_DEFAULT = 20
 LIST_MAX = 100
@@ -103,7 +103,6 @@ MEETING_ID = {
 }
 # A meeting is named by its platform id, by its #number, or both.
 MEETING_ARGS = {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, "meeting_id": MEETING_ID}
-BOT_REQUIRED = ("platform", "native_meeting_id")
 
 
 def _meeting(user: User, args: Mapping[str, Any]) -> Meeting:
@@ -301,22 +300,29 @@ def list_bots(user: User, args: Mapping[str, Any]) -> ToolOutput:
     )
 
 
+def _live_bot(user: User, args: Mapping[str, Any]) -> Meeting:
+    """The user's live bot: of the meeting `meeting_id` names (that call, not a later one
+    with the same platform id), else of the platform id, as `DELETE /bots/...` finds it."""
+    if "meeting_id" not in args:
+        return bot_selectors.bot_get_live(
+            user=user,
+            platform=str(args.get("platform", "")),
+            native_meeting_id=str(args.get("native_meeting_id", "")),
+        )
+    meeting = _meeting(user, args)
+    if meeting.status not in LIVE_STATUSES:
+        raise NotFound(bot_selectors.BOT_NOT_FOUND)
+    return meeting
+
+
 def stop_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
-    meeting = bot_selectors.bot_get_live(
-        user=user,
-        platform=str(args.get("platform", "")),
-        native_meeting_id=str(args.get("native_meeting_id", "")),
-    )
+    meeting = _live_bot(user, args)
     meeting = bot_services.bot_stop(meeting_id=meeting.pk, source="mcp")
     return ToolOutput(f"Stopping: {_line(meeting)}", _summary(meeting))
 
 
 def update_bot_config(user: User, args: Mapping[str, Any]) -> ToolOutput:
-    meeting = bot_selectors.bot_get_live(
-        user=user,
-        platform=str(args.get("platform", "")),
-        native_meeting_id=str(args.get("native_meeting_id", "")),
-    )
+    meeting = _live_bot(user, args)
     changes = _valid(BotConfigApi.Input, {k: v for k, v in args.items() if k in BOT_CONFIG})
     meeting = bot_services.bot_update_config(meeting_id=meeting.pk, changes=dict(changes))
     return ToolOutput(
@@ -438,9 +444,8 @@ TOOLS: tuple[Tool, ...] = (
         "Stop a bot",
         "The meeting's bot leaves the call; its transcript so far is kept.",
         "bot",
-        {"platform": PLATFORM, "native_meeting_id": NATIVE_ID},
+        MEETING_ARGS,
         stop_bot,
-        required=BOT_REQUIRED,
         read_only=False,
         destructive=True,
         open_world=True,
@@ -450,9 +455,8 @@ TOOLS: tuple[Tool, ...] = (
         "Change a bot's language",
         "Change a running bot's language, task or name; it applies to the audio that follows.",
         "bot",
-        {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, **BOT_CONFIG},
+        {**MEETING_ARGS, **BOT_CONFIG},
         update_bot_config,
-        required=BOT_REQUIRED,
         read_only=False,
     ),
 )

@@ -398,6 +398,18 @@ def test_stop_bot_stops_only_the_callers_bot(alice: User, alice_all: str, bob_al
     assert meeting.data["status_transition"][-1]["source"] == "mcp"
 
 
+def test_a_bot_named_by_its_meetings_number_is_that_calls_bot(alice: User, alice_all: str) -> None:
+    earlier = meeting_in(alice, S.COMPLETED)
+    live = bot_services.bot_create(
+        user=alice, platform="google_meet", native_meeting_id="abc-defg-hij"
+    )
+    # The finished call has no bot: the later call's is not stopped in its name.
+    assert call(alice_all, "stop_bot", meeting_id=earlier.pk)["text"] == "Bot not found"
+    assert call(alice_all, "stop_bot", meeting_id=live.pk)["isError"] is False
+    live.refresh_from_db()
+    assert live.status == S.COMPLETED
+
+
 def test_update_bot_config_reaches_only_an_active_bot(alice: User, alice_all: str) -> None:
     meeting_in(alice, S.AWAITING_ADMISSION)
     waiting = call(alice_all, "update_bot_config", **MEET, task="translate")
