@@ -50,8 +50,11 @@ class _RedisWindowThrottle(BaseThrottle):
     def ident_for(self, request: Request) -> str | None:
         raise NotImplementedError
 
+    def limit(self) -> int:
+        return int(settings.API_RATE_LIMIT_PER_MINUTE)
+
     def allow_request(self, request: Request, view: Any) -> bool:
-        limit = settings.API_RATE_LIMIT_PER_MINUTE
+        limit = self.limit()
         ident = self.ident_for(request)
         if not limit or ident is None:
             return True
@@ -119,3 +122,16 @@ class RateLimitHeadersMiddleware:
             response["X-RateLimit-Remaining"] = str(state.remaining)
             response["X-RateLimit-Reset"] = str(state.reset_at)
         return response
+
+
+class RegistrationRateThrottle(PublicRateThrottle):
+    """OAuth client registrations per client address: open to anyone, each writes a row, and
+    an assistant registers once; at most `REGISTRATIONS_PER_MINUTE` (none while the API's
+    limit is 0, which switches limits off)."""
+
+    scope = "register"
+    REGISTRATIONS_PER_MINUTE = 10
+
+    def limit(self) -> int:
+        api_limit = super().limit()
+        return min(api_limit, self.REGISTRATIONS_PER_MINUTE) if api_limit else 0

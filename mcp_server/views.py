@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
-from accounts.throttling import PublicRateThrottle
+from accounts.throttling import PublicRateThrottle, RegistrationRateThrottle
 from dashboard.views import SESSION_TOKEN_KEY, signed_in_user
 from mcp_server import services
 from mcp_server.models import OAuthClient
@@ -86,6 +86,8 @@ class OAuthApi(APIView):
 
 
 class RegisterApi(OAuthApi):
+    throttle_classes = [RegistrationRateThrottle]
+
     def post(self, request: Request) -> JsonResponse:
         data = request.data if isinstance(request.data, dict) else {}
         client = services.client_register(

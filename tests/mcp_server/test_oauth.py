@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import secrets
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,9 +33,11 @@ def pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def register(name: str = "Claude", uris: Any = None) -> Any:
+def register(name: str = "Claude", uris: Any = None, address: str | None = None) -> Any:
     body = {"client_name": name, "redirect_uris": [CALLBACK] if uris is None else uris}
-    return Client().post("/oauth/register", json.dumps(body), content_type="application/json")
+    # Each from a fresh address unless told: registrations are limited per address.
+    browser = Client(REMOTE_ADDR=address or f"test-{uuid.uuid4()}")
+    return browser.post("/oauth/register", json.dumps(body), content_type="application/json")
 
 
 def signed_in(key: str) -> Client:
@@ -307,3 +310,14 @@ def test_retention_drops_unused_registrations_and_old_consents_but_not_keys(
     assert sorted(OAuthClient.objects.values_list("client_name", flat=True)) == ["Fresh", "Used"]
     assert idle.pk not in OAuthClient.objects.values_list("pk", flat=True)
     assert ApiToken.objects.get(pk=key.token.pk).is_usable()
+
+
+def test_registrations_are_limited_per_address() -> None:
+    address = f"test-{uuid.uuid4()}"
+    for _ in range(10):
+        assert register(address=address).status_code == 201
+    limited = register(address=address)
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert OAuthClient.objects.count() == 10
+    assert register().status_code == 201  # another address
