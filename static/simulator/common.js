@@ -139,13 +139,17 @@
     };
 
     sim.poll = function (onState) {
-      sim.pollTimer = setInterval(async () => {
+      const timer = setInterval(async () => {
         try {
-          onState(await fetchState());
+          const state = await fetchState();
+          // A poll answered after polling stopped was asked before the page left (or the call
+          // ended): showing it would put the page back in the call, which Meet never does.
+          if (sim.pollTimer === timer) onState(state);
         } catch (_err) {
           // A missed poll is retried at the next tick.
         }
       }, POLL_MS);
+      sim.pollTimer = timer;
     };
 
     sim.stopPolling = function () {

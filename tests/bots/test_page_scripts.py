@@ -206,6 +206,41 @@ def test_a_turn_whose_speech_failed_to_load_is_fetched_again_and_the_turns_after
     assert requests.count("0/0") == 2  # fetched again, once
 
 
+def test_a_poll_answered_after_the_leave_does_not_put_the_page_back_in_the_call(
+    sim_server: str, host: BrowserHost, pages: list[BotPage]
+) -> None:
+    """On a loaded host a state poll asked before the bot left was answered after it, and the
+    page showed the call again: the bot's leave went unconfirmed and its stop took 5 s."""
+    native = meet_id()
+    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
+    pages.append(page)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    assert page.context is not None
+    assert page.page is not None
+    meet = page.page
+    held: list[tuple[Any, Any]] = []  # each poll with the answer the server gave it then
+
+    async def hold(route: Any) -> None:
+        held.append((route, await route.fetch()))
+
+    host.run(page.context.route("**/state?*", hold))
+    wait_for(lambda: held, timeout_s=5, what="a state poll held back")
+    assert host.run(ADAPTER.leave(meet, timeout_s=5))
+
+    async def answer_late() -> None:
+        for route, stale in list(held):
+            async with meet.expect_event("requestfinished"):
+                await route.fulfill(response=stale)  # "admitted": asked before the leave
+        # The page reads the answer a task later.
+        await meet.evaluate("new Promise((resolve) => setTimeout(resolve, 50))")
+
+    host.run(answer_late())
+    snapshot = page.snapshot()
+    assert snapshot.phase is Phase.ENDED, snapshot
+
+
 def test_capture_before_start_sends_nothing_and_a_page_without_webrtc_is_silent(
     sim_server: str, host: BrowserHost, pages: list[BotPage]
 ) -> None:
