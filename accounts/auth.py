@@ -65,9 +65,6 @@ class ApiKeyOrBearerAuthentication(ApiKeyAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key")
         return token.user, token
 
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="mcp"'
-
 
 def request_user(request: Request) -> User:
     """The authenticated user of an `X-API-Key` request (views with IsApiUser-based checks)."""
