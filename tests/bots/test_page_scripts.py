@@ -114,6 +114,19 @@ def alice_then_bob(
     return page
 
 
+def in_a_quiet_call(
+    sim_server: str, host: BrowserHost, pages: list[BotPage], *, before: str | None = None
+) -> BotPage:
+    """A page the way the bot opens it, joined to a "Join now" Meet where nobody speaks."""
+    native = meet_id()
+    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
+    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}", before=before)
+    pages.append(page)
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    return page
+
+
 def test_capture_mixes_all_three_meet_tracks_into_contiguous_16k_chunks_with_speech(
     sim_server: str, speech: Speech, host: BrowserHost, pages: list[BotPage]
 ) -> None:
@@ -211,12 +224,7 @@ def test_a_poll_answered_after_the_leave_does_not_put_the_page_back_in_the_call(
 ) -> None:
     """On a loaded host a state poll asked before the bot left was answered after it, and the
     page showed the call again: the bot's leave went unconfirmed and its stop took 5 s."""
-    native = meet_id()
-    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
-    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
-    pages.append(page)
-    page.join()
-    page.wait_phase(Phase.IN_CALL)
+    page = in_a_quiet_call(sim_server, host, pages)
     assert page.context is not None
     assert page.page is not None
     meet = page.page
@@ -244,12 +252,7 @@ def test_a_poll_answered_after_the_leave_does_not_put_the_page_back_in_the_call(
 def test_capture_before_start_sends_nothing_and_a_page_without_webrtc_is_silent(
     sim_server: str, host: BrowserHost, pages: list[BotPage]
 ) -> None:
-    native = meet_id()
-    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
-    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}")
-    pages.append(page)
-    page.join()
-    page.wait_phase(Phase.IN_CALL)
+    page = in_a_quiet_call(sim_server, host, pages)
     assert page.chunks == []
 
     page.evaluate("window.__vexaCapture.start()")
@@ -334,12 +337,7 @@ STALL_CAPTURE = """async () => {
 def test_a_stalled_audio_clock_shows_as_a_jump_in_t_not_as_shifted_audio(
     sim_server: str, host: BrowserHost, pages: list[BotPage]
 ) -> None:
-    native = meet_id()
-    load_scenario(sim_server, native_meeting_id=native, variant="join_now")
-    page = BotPage(host, f"{sim_server}/simulator/google_meet/{native}", before=KEEP_CONTEXTS)
-    pages.append(page)
-    page.join()
-    page.wait_phase(Phase.IN_CALL)
+    page = in_a_quiet_call(sim_server, host, pages, before=KEEP_CONTEXTS)
     page.evaluate("window.__vexaCapture.start()")
     wait_for(lambda: len(page.chunks) >= 3, timeout_s=5, what="chunks")
 
