@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -321,3 +323,28 @@ def test_registrations_are_limited_per_address() -> None:
     assert 1 <= int(limited["Retry-After"]) <= 60
     assert OAuthClient.objects.count() == 10
     assert register().status_code == 201  # another address
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_exchanges_of_one_code_get_one_key(alice: User, alice_key: str) -> None:
+    client_id = register().json()["client_id"]
+    verifier, challenge = pkce()
+    code = back_at_client(consent(signed_in(alice_key), client_id, challenge))["code"]
+    racers = 3
+    barrier = threading.Barrier(racers)
+    statuses = [0] * racers
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            statuses[index] = exchange(client_id, code, verifier).status_code
+        finally:
+            connection.close()  # each thread's own database connection
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200, 400, 400]
+    assert ApiToken.objects.filter(user=alice, name="MCP: Claude").count() == 1
