@@ -24,7 +24,16 @@ class OAuthGrantAdmin(admin.ModelAdmin[OAuthGrant]):
     list_display = ("id", "client", "user", "scopes", "created_at", "used_at")
     list_select_related = ("client", "user")
     search_fields = ("user__email", "client__client_name")
-    fields = ("client", "user", "redirect_uri", "scopes", "created_at", "expires_at", "used_at")
+    fields = (
+        "client",
+        "user",
+        "redirect_uri",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "token",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: object) -> bool:

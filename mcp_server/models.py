@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 
 
 class OAuthClient(models.Model):
@@ -38,6 +38,11 @@ class OAuthGrant(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # The key the code was exchanged for: the next consent of this client for this user
+    # revokes it, so reconnecting an assistant does not leave its old keys working.
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = "OAuth grant"

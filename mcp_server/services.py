@@ -123,7 +123,8 @@ def grant_exchange(
 ) -> account_services.IssuedToken:
     """The API key a code stands for, once: the client, redirect URI and PKCE verifier must be
     those of the consent, within `CODE_TTL`. The key is named after the client, so the user
-    sees it (and can revoke it) among their keys."""
+    sees it (and can revoke it) among their keys; the key this client got from this user's
+    previous consent is revoked (an assistant reconnected holds one working key)."""
     invalid = OAuthError("invalid_grant", "The code is unknown, used, expired or not yours")
     with transaction.atomic():
         # The row lock makes a code good for one exchange even when two arrive together.
@@ -143,11 +144,18 @@ def grant_exchange(
             raise invalid
         if not hmac.compare_digest(_s256(code_verifier or ""), grant.code_challenge):
             raise OAuthError("invalid_grant", "The code_verifier does not match the challenge")
-        grant.used_at = timezone.now()
-        grant.save(update_fields=["used_at"])
-        return account_services.token_issue(
+        issued = account_services.token_issue(
             user=grant.user, scopes=grant.scopes, name=f"MCP: {grant.client.client_name}"
         )
+        earlier = OAuthGrant.objects.filter(
+            client=grant.client, user=grant.user, token__isnull=False
+        ).values_list("token_id", flat=True)
+        for token_id in earlier:
+            account_services.token_revoke(token_id=token_id)
+        grant.used_at = timezone.now()
+        grant.token = issued.token
+        grant.save(update_fields=["used_at", "token"])
+        return issued
 
 
 def oauth_purge(*, now: datetime, limit: int = 1000) -> tuple[int, int]:

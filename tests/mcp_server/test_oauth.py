@@ -24,6 +24,7 @@ from accounts.models import ApiToken, User
 from mcp_server import services
 from mcp_server.models import OAuthClient, OAuthGrant
 from meetings import retention
+from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db
 CALLBACK = "http://localhost:8976/callback"
@@ -348,3 +349,20 @@ def test_racing_exchanges_of_one_code_get_one_key(alice: User, alice_key: str) -
         thread.join(timeout=30)
     assert sorted(statuses) == [200, 400, 400]
     assert ApiToken.objects.filter(user=alice, name="MCP: Claude").count() == 1
+
+
+def test_connecting_an_assistant_again_revokes_the_key_it_had(alice: User, alice_key: str) -> None:
+    def connect(client_id: str) -> str:
+        verifier, challenge = pkce()
+        code = back_at_client(consent(signed_in(alice_key), client_id, challenge))["code"]
+        return str(exchange(client_id, code, verifier).json()["access_token"])
+
+    claude, cursor = (register(name=n).json()["client_id"] for n in ("Claude", "Cursor"))
+    first, other = connect(claude), connect(cursor)
+    second = connect(claude)
+
+    def works(key: str) -> bool:
+        return api_client(key).get("/meetings").status_code == 200
+
+    assert (works(first), works(second), works(other)) == (False, True, True)
+    assert ApiToken.objects.filter(user=alice, name="MCP: Claude", revoked=False).count() == 1
