@@ -15,7 +15,7 @@ from mcp_server import protocol
 from mcp_server.prompts import PROMPTS, PROMPTS_BY_NAME, Prompt
 from mcp_server.protocol import Call, Handler, RpcError
 from mcp_server.tools import TOOLS, TOOLS_BY_NAME, Tool
-from vexa_site.errors import DomainError
+from vexa_site.errors import DomainError, field_errors
 
 Named = TypeVar("Named", Tool, Prompt)
 
@@ -34,21 +34,6 @@ INSTRUCTIONS = (
 CAPABILITIES = {"tools": {"listChanged": False}, "prompts": {"listChanged": False}}
 
 
-def _field_errors(detail: Any, prefix: str = "") -> list[str]:
-    """A serializer's errors as `field: message` lines (nested fields dotted)."""
-    if isinstance(detail, Mapping):
-        return [
-            line
-            for name, inner in detail.items()
-            for line in _field_errors(
-                inner, prefix if name == "non_field_errors" else f"{prefix}{name}."
-            )
-        ]
-    if isinstance(detail, list):
-        return [line for inner in detail for line in _field_errors(inner, prefix)]
-    return [f"{prefix.rstrip('.')}: {detail}" if prefix else str(detail)]
-
-
 # What a caller's mistake or a refused operation raises, inside a tool or a prompt.
 REFUSALS = (DomainError, serializers.ValidationError)
 
@@ -56,7 +41,11 @@ REFUSALS = (DomainError, serializers.ValidationError)
 def _refusal(error: DomainError | serializers.ValidationError) -> str:
     """A refusal in words: the domain error's message, or the fields and what is wrong."""
     if isinstance(error, serializers.ValidationError):
-        return "; ".join(_field_errors(error.detail))
+        # The API's own flattening (its 422's `loc` and `msg`), said as `field: message`.
+        return "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in field_errors(error.detail, [])
+        )
     return error.message
 
 
@@ -117,8 +106,11 @@ class McpServer:
     def tools_list(self, call: Call) -> dict[str, Any]:
         return self._cacheable(call, {"tools": [tool.listing() for tool in self._allowed()]})
 
-    def _named(self, call: Call, registry: Mapping[str, Named], kind: str) -> Named:
-        """The tool or prompt `params.name` names, if the key's scopes allow it."""
+    def _named(
+        self, call: Call, registry: Mapping[str, Named], kind: str
+    ) -> tuple[Named, Mapping[str, Any]]:
+        """The tool or prompt `params.name` names, if the key's scopes allow it, and its
+        arguments."""
         name = call.params.get("name")
         named = registry.get(name) if isinstance(name, str) else None
         if named is None:
@@ -128,13 +120,13 @@ class McpServer:
                 protocol.INVALID_PARAMS,
                 f"The API key lacks the {named.scope!r} scope that {name} needs",
             )
-        if not isinstance(call.params.get("arguments") or {}, Mapping):
+        arguments = call.params.get("arguments") or {}
+        if not isinstance(arguments, Mapping):
             raise RpcError(protocol.INVALID_PARAMS, "arguments must be an object")
-        return named
+        return named, arguments
 
     def tools_call(self, call: Call) -> dict[str, Any]:
-        tool = self._named(call, TOOLS_BY_NAME, "tool")
-        arguments = call.params.get("arguments") or {}
+        tool, arguments = self._named(call, TOOLS_BY_NAME, "tool")
         try:
             output = tool.run(self.user, arguments)
         except REFUSALS as error:
@@ -149,8 +141,7 @@ class McpServer:
         return self._cacheable(call, {"prompts": prompts})
 
     def prompts_get(self, call: Call) -> dict[str, Any]:
-        prompt = self._named(call, PROMPTS_BY_NAME, "prompt")
-        arguments = call.params.get("arguments") or {}
+        prompt, arguments = self._named(call, PROMPTS_BY_NAME, "prompt")
         try:
             text = prompt.fill(self.user, arguments)
         except REFUSALS as error:

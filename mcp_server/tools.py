@@ -81,7 +81,8 @@ class Tool:
 
 
 def _valid(serializer_class: type[serializers.Serializer[Any]], data: Mapping[str, Any]) -> Any:
-    """The arguments as the REST endpoint's serializer accepts them (ValidationError if not)."""
+    """The arguments as the REST endpoint's serializer accepts them (ValidationError if not);
+    it reads its own fields and ignores the rest, and leaves out optional ones not given."""
     body = serializer_class(data=dict(data))
     body.is_valid(raise_exception=True)
     return body.validated_data
@@ -107,7 +108,7 @@ MEETING_ARGS = {"platform": PLATFORM, "native_meeting_id": NATIVE_ID, "meeting_i
 
 def _meeting(user: User, args: Mapping[str, Any]) -> Meeting:
     """The user's meeting the arguments name (NotFound for anyone else's)."""
-    picked = _valid(MeetingSelectInput, {k: args[k] for k in ("meeting_id",) if k in args})
+    picked = _valid(MeetingSelectInput, args)
     meeting_id = picked.get("meeting_id")
     named = "platform" in args or "native_meeting_id" in args
     if meeting_id is not None and not named:
@@ -211,7 +212,7 @@ class TranscriptWindow(serializers.Serializer[Any]):
 
 
 def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
-    window = _valid(TranscriptWindow, {k: args[k] for k in ("last_minutes",) if k in args})
+    window = _valid(TranscriptWindow, args)
     meeting = _meeting(user, args)
     segments = transcript_selectors.segment_list(meeting=meeting)
     if "last_minutes" in window and segments:
@@ -263,14 +264,13 @@ def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
 
 def update_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
     meeting = _meeting(user, args)
-    fields = ("name", "notes", "participants", "languages")
-    changes = _valid(MeetingDataInput, {k: args[k] for k in fields if k in args})
+    changes = _valid(MeetingDataInput, args)
     meeting = meeting_services.meeting_update_data(meeting_id=meeting.pk, changes=dict(changes))
     return ToolOutput(f"Updated: {_line(meeting)}", meeting_wire(meeting))
 
 
 def create_share_link(user: User, args: Mapping[str, Any]) -> ToolOutput:
-    params = _valid(ShareApi.CreateInput, {k: args[k] for k in ("ttl_seconds",) if k in args})
+    params = _valid(ShareApi.CreateInput, args)
     meeting = _meeting(user, args)
     link = transcript_services.share_create(meeting=meeting, ttl_seconds=params["ttl_seconds"])
     url = transcript_services.share_url(link.share_id)
@@ -323,7 +323,7 @@ def stop_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
 
 def update_bot_config(user: User, args: Mapping[str, Any]) -> ToolOutput:
     meeting = _live_bot(user, args)
-    changes = _valid(BotConfigApi.Input, {k: v for k, v in args.items() if k in BOT_CONFIG})
+    changes = _valid(BotConfigApi.Input, args)
     meeting = bot_services.bot_update_config(meeting_id=meeting.pk, changes=dict(changes))
     return ToolOutput(
         f"Sent to the bot, for the audio from now on: {dict(changes)}", _summary(meeting)

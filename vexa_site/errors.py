@@ -69,13 +69,13 @@ class NoCapacity(DomainError):
     default_detail = "No bot is free"
 
 
-def _field_errors(data: Any, loc: list[str | int]) -> list[dict[str, Any]]:
+def field_errors(data: Any, loc: list[str | int]) -> list[dict[str, Any]]:
     """Flatten DRF's nested error dict into FastAPI's `[{loc, msg, type}]` list."""
     if isinstance(data, dict):
         out: list[dict[str, Any]] = []
         for key, value in data.items():
             sub = loc if key in ("non_field_errors", "__all__") else [*loc, key]
-            out.extend(_field_errors(value, sub))
+            out.extend(field_errors(value, sub))
         return out
     if isinstance(data, list):
         if all(isinstance(item, str) for item in data):
@@ -83,7 +83,7 @@ def _field_errors(data: Any, loc: list[str | int]) -> list[dict[str, Any]]:
         out = []
         for index, item in enumerate(data):
             if item:
-                out.extend(_field_errors(item, [*loc, index]))
+                out.extend(field_errors(item, [*loc, index]))
         return out
     return [_one_error(data, loc)]
 
@@ -101,7 +101,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         request = context.get("request")
         where = "query" if request is not None and request.method == "GET" else "body"
         return Response(
-            {"detail": _field_errors(exc.detail, [where])},
+            {"detail": field_errors(exc.detail, [where])},
             status=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     if isinstance(exc, exceptions.ParseError):
