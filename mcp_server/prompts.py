@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.models import User
-from mcp_server.tools import get_transcript
+from mcp_server.tools import transcript_whole
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Prompt:
 
 
 def summarize_meeting(user: User, args: Mapping[str, Any]) -> str:
-    transcript = get_transcript(user, args).text
+    transcript = transcript_whole(user, args)
     return (
         "Summarize this meeting for someone who missed it: the decisions made, the action "
         "items with their owners (and dates, where said), and the open questions, each with "

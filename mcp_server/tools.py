@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -207,19 +207,65 @@ def search_transcripts(user: User, args: Mapping[str, Any]) -> ToolOutput:
     )
 
 
+# One answer's lines: about 15,000 tokens, under the 25,000 Claude Code accepts from a tool
+# (it refuses a longer answer whole); a two-hour meeting is about 27,000.
+PAGE_CHARS = 60_000
+FROM_TIME = r"^(\d{1,3}:)?[0-5]?\d:[0-5]\d$"
+
+
 class TranscriptWindow(serializers.Serializer[Any]):
     last_minutes = serializers.FloatField(min_value=0.1, max_value=24 * 60, required=False)
+    from_time = serializers.RegexField(
+        FROM_TIME,
+        required=False,
+        error_messages={"invalid": "Give a time of the transcript's lines: HH:MM:SS or MM:SS."},
+    )
 
 
-def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
+def _seconds(clock: str) -> int:
+    seconds = 0
+    for part in clock.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def _page(lines: list[exports.Cue], page_chars: int) -> tuple[list[exports.Cue], str | None]:
+    """The lines that fit in `page_chars` (one at least), and the `from_time` of the rest.
+    The rest starts at a line's second, so the page ends before every line of that second:
+    asked from it, the next page repeats none."""
+    size, taken = 0, 0
+    while taken < len(lines):
+        size += len(lines[taken].line()) + 1
+        if taken and size > page_chars:
+            break
+        taken += 1
+    if taken == len(lines):
+        return lines, None
+    second = int(lines[taken].start)
+    while taken > 1 and int(lines[taken - 1].start) == second:
+        taken -= 1
+    return lines[:taken], exports.hms(lines[taken].start)
+
+
+def _transcript(user: User, args: Mapping[str, Any], page_chars: int | None) -> ToolOutput:
     window = _valid(TranscriptWindow, args)
     meeting = _meeting(user, args)
     segments = transcript_selectors.segment_list(meeting=meeting)
-    if "last_minutes" in window and segments:
+    lines = exports.cues(meeting, segments)
+    if "last_minutes" in window and lines:
         # The last minutes of what was said (of a live meeting: up to now), not of the clock.
-        cut = max(s.absolute_end_time for s in segments) - timedelta(minutes=window["last_minutes"])
-        segments = [s for s in segments if s.absolute_end_time >= cut]
-    text = exports.transcript_txt(meeting, segments)
+        cut = max(cue.end for cue in lines) - window["last_minutes"] * 60
+        lines = [cue for cue in lines if cue.end >= cut]
+    if "from_time" in window:
+        start = _seconds(window["from_time"])
+        first = next((n for n, cue in enumerate(lines) if int(cue.start) >= start), len(lines))
+        lines = lines[first:]
+    rest = None
+    if page_chars is not None:
+        lines, rest = _page(lines, page_chars)
+    text = exports.transcript_header(meeting, segments) + "".join(
+        f"{cue.line()}\n" for cue in lines
+    )
     if meeting.status in LIVE_STATUSES:
         text = (
             f"(The meeting is {meeting.status}: the transcript grows, and its last lines may "
@@ -229,7 +275,20 @@ def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
         text += "(Its transcript was deleted.)\n"
     elif not segments:
         text += "(Nothing was transcribed.)\n"
-    return ToolOutput(text, {**_summary(meeting), "segments": len(segments)})
+    elif not lines:
+        text += f"(Nothing was said from {window['from_time']} on.)\n"
+    if rest is not None:
+        text += f'(It goes on: call get_transcript with from_time "{rest}" for what follows.)\n'
+    return ToolOutput(text, {**_summary(meeting), "lines": len(lines), "next_from_time": rest})
+
+
+def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    return _transcript(user, args, PAGE_CHARS)
+
+
+def transcript_whole(user: User, args: Mapping[str, Any]) -> str:
+    """The meeting's whole transcript as `get_transcript` writes it, in one piece."""
+    return _transcript(user, args, None).text
 
 
 def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
@@ -363,7 +422,8 @@ TOOLS: tuple[Tool, ...] = (
         "get_transcript",
         "Get a transcript",
         "A meeting's transcript as `[HH:MM:SS] Speaker: text` lines (times from its start); "
-        "during the meeting, what was said so far; last_minutes keeps only the end of it.",
+        "during the meeting, what was said so far; last_minutes keeps only the end of it. A "
+        "long one comes in parts: each says the from_time that reads on.",
         "tx",
         {
             **MEETING_ARGS,
@@ -372,6 +432,10 @@ TOOLS: tuple[Tool, ...] = (
                 "minimum": 0.1,
                 "description": "Only the last N minutes of what was said",
             },
+            "from_time": _string(
+                "Only the lines from this time on (HH:MM:SS, as the lines show it)",
+                pattern=FROM_TIME,
+            ),
         },
         get_transcript,
     ),

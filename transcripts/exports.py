@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.http import HttpResponse
 
@@ -52,7 +52,8 @@ def _offset(origin: datetime, moment: datetime) -> float:
     return max(0.0, (moment - origin).total_seconds())
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """`HH:MM:SS` of whole seconds, as the txt transcript's lines show times."""
     whole = int(seconds)
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
@@ -209,35 +210,49 @@ def _session_starts(meeting: Meeting) -> dict[str, datetime]:
     )
 
 
-def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
-    """The cookbook's layout: header, blank line, then `[HH:MM:SS] Speaker: text` lines."""
+def transcript_header(meeting: Meeting, segments: Sequence[Segment]) -> str:
+    """The txt transcript's first lines: what it is, the meeting's title and date, a blank line."""
     origin = _origin(meeting, segments)
-    lines = [
-        "Meeting Transcript",
-        "",
-        f"Title: {meeting_title(meeting)}",
-        f"Date: {origin.strftime('%Y-%m-%d %H:%M:%S')}",
-        "",
-    ]
-    for u in utterances(segments, _session_starts(meeting)):
-        lines.append(f"[{_hms(_offset(origin, u.at))}] {u.speaker}: {u.text}")
-    return "\n".join(lines) + "\n"
+    return (
+        f"Meeting Transcript\n\nTitle: {meeting_title(meeting)}\n"
+        f"Date: {origin.strftime('%Y-%m-%d %H:%M:%S')}\n\n"
+    )
 
 
-def _cues(meeting: Meeting, segments: Sequence[Segment]) -> list[tuple[float, float, str, str]]:
+class Cue(NamedTuple):
+    """One utterance on the transcript's clock: `start`/`end` in seconds from its time zero."""
+
+    start: float
+    end: float
+    speaker: str
+    text: str
+
+    def line(self) -> str:
+        """The txt transcript's line for it: `[HH:MM:SS] Speaker: text`."""
+        return f"[{hms(self.start)}] {self.speaker}: {self.text}"
+
+
+def cues(meeting: Meeting, segments: Sequence[Segment]) -> list[Cue]:
+    """The segments as utterances on the transcript's clock (time zero: `_origin`)."""
     origin = _origin(meeting, segments)
-    cues = []
+    out = []
     for u in utterances(segments, _session_starts(meeting)):
         start = _offset(origin, u.at)
-        end = max(start, _offset(origin, u.until))
-        cues.append((start, end, u.speaker, u.text))
-    return cues
+        out.append(Cue(start, max(start, _offset(origin, u.until)), u.speaker, u.text))
+    return out
+
+
+def transcript_txt(meeting: Meeting, segments: Sequence[Segment]) -> str:
+    """The cookbook's layout: header, blank line, then `[HH:MM:SS] Speaker: text` lines."""
+    return transcript_header(meeting, segments) + "".join(
+        f"{cue.line()}\n" for cue in cues(meeting, segments)
+    )
 
 
 def transcript_srt(meeting: Meeting, segments: Sequence[Segment]) -> str:
     blocks = [
         f"{n}\n{_cue_time(start, ',')} --> {_cue_time(end, ',')}\n{speaker}: {text}\n"
-        for n, (start, end, speaker, text) in enumerate(_cues(meeting, segments), start=1)
+        for n, (start, end, speaker, text) in enumerate(cues(meeting, segments), start=1)
     ]
     return "\n".join(blocks)
 
@@ -248,7 +263,7 @@ def _vtt_escape(text: str) -> str:
 
 def transcript_vtt(meeting: Meeting, segments: Sequence[Segment]) -> str:
     blocks = ["WEBVTT\n"]
-    for start, end, speaker, text in _cues(meeting, segments):
+    for start, end, speaker, text in cues(meeting, segments):
         blocks.append(
             f"{_cue_time(start, '.')} --> {_cue_time(end, '.')}\n"
             f"<v {_vtt_escape(speaker)}>{_vtt_escape(text)}\n"

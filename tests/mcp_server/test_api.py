@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts import services as account_services
 from accounts.models import User
 from bots import services as bot_services
+from mcp_server import tools
 from mcp_server.tools import TOOLS
 from meetings import lifecycle
 from meetings import services as meeting_services
@@ -216,7 +217,8 @@ def test_get_transcript_reads_the_lines_and_another_users_meeting_is_not_found(
     assert "[00:00:00] Alice: Hello everyone, welcome to today's meeting." in got["text"]
     assert "[00:00:15] Bob: Great! What about the testing?" in got["text"]
     assert got["data"]["meeting_id"] == standup.pk
-    assert got["data"]["segments"] == 4
+    assert got["data"]["lines"] == 4
+    assert got["data"]["next_from_time"] is None
     theirs = call(bob_all, "get_transcript", **MEET)
     assert theirs == {"text": "Meeting not found", "isError": True, "data": None}
 
@@ -239,6 +241,39 @@ def test_the_last_minutes_of_a_transcript_are_its_end(alice: User, alice_tx: str
     assert "Let's start with updates" not in got["text"]
     assert call(alice_tx, "get_transcript", **MEET, last_minutes=0)["text"] == (
         "last_minutes: Ensure this value is greater than or equal to 0.1."
+    )
+
+
+def test_a_long_transcript_comes_in_parts_that_read_on_without_a_gap_or_a_repeat(
+    alice: User, alice_tx: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tools, "PAGE_CHARS", 200)
+    meeting = meeting_in(alice, S.COMPLETED)
+    # Three speakers answer within each second, so a part may not end between them.
+    rows = [
+        (n // 3 * 3 + n % 3 * 0.3, n // 3 * 3 + 1, "ABC"[n % 3], f"Point {n}.") for n in range(39)
+    ]
+    add_segments(meeting, rows, started_at=meeting.start_time)
+    expected = [f"[00:00:{int(start):02d}] {who}: {text}" for start, _, who, text in rows]
+    read, parts, args = [], 0, dict(MEET)
+    while True:
+        got = call(alice_tx, "get_transcript", **args)
+        lines = [line for line in got["text"].splitlines() if line.startswith("[")]
+        assert sum(len(line) + 1 for line in lines) <= 200
+        read += lines
+        parts += 1
+        onward = got["data"]["next_from_time"]
+        if onward is None:
+            assert "It goes on" not in got["text"]
+            break
+        assert f'call get_transcript with from_time "{onward}"' in got["text"]
+        args = {**MEET, "from_time": onward}
+    assert read == expected
+    assert parts >= 4
+    late = call(alice_tx, "get_transcript", **MEET, from_time="1:00:00")
+    assert late["text"].endswith("(Nothing was said from 1:00:00 on.)\n")
+    assert call(alice_tx, "get_transcript", **MEET, from_time="noon")["text"] == (
+        "from_time: Give a time of the transcript's lines: HH:MM:SS or MM:SS."
     )
 
 
