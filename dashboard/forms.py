@@ -53,6 +53,13 @@ class MeetingDetailsForm(DashboardForm):
     notes = forms.CharField(max_length=100_000, required=False, strip=False)
 
 
+class SpeakerRenameForm(DashboardForm):
+    """A speaker of the transcript and the name to show instead (`POST /meetings/{id}/speakers`)."""
+
+    speaker = forms.CharField(max_length=255)
+    name = forms.CharField(max_length=255)
+
+
 class RetranscribeForm(DashboardForm):
     """The post-meeting pass: a model the server offers (empty: the live model)."""
 

@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="meeting_transcript",
     ),
     path("meetings/<int:meeting_id>/details", views.meeting_details_view, name="meeting_details"),
+    path("meetings/<int:meeting_id>/speakers", views.meeting_speaker_view, name="meeting_speaker"),
     path(
         "meetings/<int:meeting_id>/transcribe",
         views.meeting_retranscribe_view,

@@ -48,6 +48,7 @@ from dashboard.forms import (
     KeyForm,
     MeetingDetailsForm,
     RetranscribeForm,
+    SpeakerRenameForm,
     WebhookForm,
 )
 from meetings import recordings
@@ -538,6 +539,21 @@ def meeting_details_view(request: HttpRequest, user: User, meeting_id: int) -> H
             meeting_id=meeting.pk, changes=values
         ),
         MeetingDetailsForm,
+    )
+
+
+@dashboard_login_required
+@require_POST
+def meeting_speaker_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    """Rename a speaker throughout the transcript, as `POST /meetings/{id}/speakers` does."""
+    return _meeting_action(
+        request,
+        user,
+        meeting_id,
+        lambda meeting, values: transcript_services.speaker_rename(
+            meeting_id=meeting.pk, speaker=values["speaker"], name=values["name"]
+        ),
+        SpeakerRenameForm,
     )
 
 

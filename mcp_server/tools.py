@@ -27,7 +27,7 @@ from meetings.serializers import meeting_wire
 from transcripts import exports
 from transcripts import selectors as transcript_selectors
 from transcripts import services as transcript_services
-from transcripts.api import ShareApi
+from transcripts.api import ShareApi, SpeakersApi
 from vexa_site.errors import InvalidInput, NotFound
 
 LIST_DEFAULT = 20
@@ -339,6 +339,19 @@ def create_share_link(user: User, args: Mapping[str, Any]) -> ToolOutput:
     )
 
 
+def rename_speaker(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    body = _valid(SpeakersApi.RenameInput, args)
+    meeting = _meeting(user, args)
+    renamed = transcript_services.speaker_rename(
+        meeting_id=meeting.pk, speaker=body["speaker"], name=body["name"]
+    )
+    return ToolOutput(
+        f"{body['speaker']} is {body['name']} now, in {renamed.segments} segment(s) of "
+        f"{_line(renamed.meeting)} and in what is transcribed later.",
+        {**_summary(renamed.meeting), "segments": renamed.segments, "speaker_names": renamed.names},
+    )
+
+
 def send_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
     params = _valid(BotCreateApi.Input, args)
     meeting = bot_services.bot_create(user=user, **params)
@@ -475,6 +488,22 @@ TOOLS: tuple[Tool, ...] = (
             "ttl_seconds": {"type": "integer", "minimum": 60, "description": "Lifetime"},
         },
         create_share_link,
+        read_only=False,
+    ),
+    Tool(
+        "rename_speaker",
+        "Rename a speaker",
+        "Name a speaker of a meeting's transcript throughout it (Unknown, or a name the "
+        "platform showed wrongly), also in what is transcribed later; naming them as another "
+        "speaker merges the two.",
+        "tx",
+        {
+            **MEETING_ARGS,
+            "speaker": _string("The speaker as the transcript names them now", maxLength=255),
+            "name": _string("The name to show instead", maxLength=255),
+        },
+        rename_speaker,
+        required=("speaker", "name"),
         read_only=False,
     ),
     Tool(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -42,6 +43,16 @@ def alice_key(alice: User) -> str:
 @pytest.fixture
 def bob_key(bob: User) -> str:
     return account_services.token_issue(user=bob, scopes=["bot", "tx"]).plain
+
+
+def backends_waiting_for_a_lock() -> int:
+    """How many database sessions wait for a row lock now (a racer that blocked)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
 
 
 def api_client(key: str | None = None) -> APIClient:

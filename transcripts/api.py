@@ -256,3 +256,111 @@ class PublicTranscriptApi(APIView):
         for name, value in PUBLIC_HEADERS.items():
             response[name] = value
         return response
+
+
+class SpeakerTalkTimeSerializer(serializers.Serializer[Any]):
+    """Schema of `exports.SpeakerTime`."""
+
+    speaker = serializers.CharField()
+    seconds = serializers.FloatField()
+    words = serializers.IntegerField()
+    share = serializers.FloatField()
+
+
+class SpeakersApi(APIView):
+    permission_classes = [HasTxScope]
+
+    class RenameInput(serializers.Serializer[Any]):
+        speaker = serializers.CharField(max_length=255)
+        name = serializers.CharField(max_length=255)
+
+        class Meta:
+            ref_name = "SpeakerRenameInput"
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if attrs["speaker"] == attrs["name"]:
+                raise serializers.ValidationError({"name": ["It is the speaker's name already."]})
+            return attrs
+
+    class ListOutput(serializers.Serializer[Any]):
+        meeting_id = serializers.IntegerField()
+        speakers = SpeakerTalkTimeSerializer(many=True)
+        speaker_names = serializers.DictField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "MeetingSpeakers"
+
+    class RenameOutput(serializers.Serializer[Any]):
+        meeting_id = serializers.IntegerField()
+        speaker = serializers.CharField()
+        name = serializers.CharField()
+        segments = serializers.IntegerField()
+        speaker_names = serializers.DictField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "SpeakerRenamed"
+
+    @extend_schema(
+        operation_id="meetings_speakers_list",
+        summary="List a Meeting's Speakers",
+        description=(
+            "Who spoke in the final transcript and how much (`seconds` of speech, `words`, "
+            "`share` of all the speech, 0-1), most first; `speaker_names` holds the renames "
+            "in force (as the transcription names a speaker -> as the user named them)."
+        ),
+        responses={
+            200: ListOutput,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+            ),
+        },
+    )
+    def get(self, request: Request, meeting_id: int) -> Response:
+        meeting = meeting_selectors.meeting_get(user=request_user(request), meeting_id=meeting_id)
+        talk = exports.speaker_talk_times(selectors.segment_list(meeting=meeting))
+        body = {
+            "meeting_id": meeting.pk,
+            "speakers": talk,
+            "speaker_names": (meeting.data or {}).get(services.SPEAKER_NAMES_KEY) or {},
+        }
+        return Response(self.ListOutput(body).data)
+
+    @extend_schema(
+        operation_id="meetings_speakers_rename",
+        summary="Rename a Speaker",
+        description=(
+            "Name `speaker` `name` throughout the meeting's transcript: its segments and words "
+            "now, and what the live transcription or the post-meeting pass writes for them "
+            "later. `Unknown` names the lines nobody was found speaking; a name the transcript "
+            "already has merges the two speakers. Changed segments are published again over "
+            "WebSocket/SSE (`transcript.finalized` / `transcript.mutable`, same `segment_id`, "
+            "newer `updated_at`). `attendance` keeps the names the platform showed."
+        ),
+        request=RenameInput,
+        responses={
+            200: RenameOutput,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `tx` scope",
+                e404="Meeting not found",
+                e409="The meeting's data was deleted",
+                e422="No line of the transcript is said by `speaker`, or the names are invalid",
+            ),
+        },
+    )
+    def post(self, request: Request, meeting_id: int) -> Response:
+        body = self.RenameInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        meeting = meeting_selectors.meeting_get(user=request_user(request), meeting_id=meeting_id)
+        speaker, name = body.validated_data["speaker"], body.validated_data["name"]
+        renamed = services.speaker_rename(meeting_id=meeting.pk, speaker=speaker, name=name)
+        out = {
+            "meeting_id": meeting.pk,
+            "speaker": speaker,
+            "name": name,
+            "segments": renamed.segments,
+            "speaker_names": renamed.names,
+        }
+        return Response(self.RenameOutput(out).data)

@@ -1,16 +1,25 @@
-"""Writes for transcript share links: public, expiring, revocable read-only URLs."""
+"""Writes for transcripts: share links (public, expiring, revocable read-only URLs) and the
+names the user gives the speakers."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from meetings.models import Meeting
-from transcripts.models import ShareLink
-from vexa_site.errors import Conflict, NotFound
+from meetings.models import Meeting, MeetingSession
+from transcripts import realtime
+from transcripts.exports import UNKNOWN_SPEAKER
+from transcripts.models import Segment, ShareLink
+from transcripts.serializers import segment_wire
+from vexa_site.errors import Conflict, InvalidInput, NotFound
 
 # 24 random bytes: 192 bits, well past guessing; token_urlsafe keeps it path-safe (32 chars).
 SHARE_ID_BYTES = 24
@@ -61,3 +70,106 @@ def share_links_purge(*, expired_before: datetime, limit: int = 1000) -> int:
     )
     ShareLink.objects.filter(pk__in=ids).delete()
     return len(ids)
+
+
+# `data.speaker_names`: a speaker as the transcription names them -> as the user named them.
+SPEAKER_NAMES_KEY = "speaker_names"
+
+
+def speaker_named(names: Mapping[str, str], speaker: str | None) -> str | None:
+    """The speaker as the user named them (`names`); no speaker is `Unknown`'s."""
+    if not names:
+        return speaker
+    return names.get(speaker or UNKNOWN_SPEAKER, speaker)
+
+
+def words_named(names: Mapping[str, str], words: list[Any]) -> list[Any]:
+    """The words with their speakers as the user named them."""
+    if not names:
+        return words
+    return [
+        {**w, "speaker": speaker_named(names, w["speaker"])}
+        if isinstance(w, dict) and "speaker" in w
+        else w
+        for w in words
+    ]
+
+
+def sessions_hold(sessions: QuerySet[MeetingSession]) -> None:
+    """Lock the sessions' rows until the transaction ends (writers of their segments do)."""
+    list(sessions.select_for_update().values_list("pk", flat=True))
+
+
+def speaker_names_locked(*, meeting_id: int) -> dict[str, str]:
+    """The meeting's speaker names, for a writer of its segments that holds its session's row
+    (`select_for_update`): `speaker_rename` waits for that row, so what is read here is either
+    the names after a rename, or the rename comes after the write and renames it too."""
+    names = Meeting.objects.values_list("data__speaker_names", flat=True).get(pk=meeting_id)
+    return names if isinstance(names, dict) else {}
+
+
+@dataclass(frozen=True)
+class SpeakerRenamed:
+    """A rename's outcome: the segments it changed and the meeting's names after it."""
+
+    meeting: Meeting
+    segments: int
+    names: dict[str, str]
+
+
+def speaker_rename(*, meeting_id: int, speaker: str, name: str) -> SpeakerRenamed:
+    """Name `speaker` `name` throughout the meeting's transcript: its segments and words now,
+    and what the live transcription or the post-meeting pass writes for them later (kept in
+    `data.speaker_names`). `Unknown` is the speaker of lines nobody was found speaking; a name
+    the transcript already has merges the two. The changed segments are published again (live
+    clients replace them by `segment_id`). A speaker the transcript does not have is a 422, a
+    deleted meeting a 409. Who attended keeps the names the platform showed."""
+    with transaction.atomic():
+        # NO KEY UPDATE: a transcriber inserting segments (a key-share lock on this row) while
+        # it holds its session's row, which this waits for next, must not wait for this one.
+        meeting = Meeting.objects.select_for_update(no_key=True).get(pk=meeting_id)
+        data = dict(meeting.data or {})
+        if data.get("redacted"):
+            raise Conflict("Meeting data was deleted; it can no longer be changed")
+        # Writers of a session's segments hold its row while they read the names and write:
+        # once every row is ours, none is about to write the old name.
+        sessions_hold(MeetingSession.objects.filter(meeting_id=meeting_id))
+        rename = {speaker: name}
+        changed: list[Segment] = []
+        heard: set[str] = set()
+        now = timezone.now()
+        for segment in Segment.objects.filter(meeting_id=meeting_id):
+            heard.add(segment.speaker or UNKNOWN_SPEAKER)
+            said, words = speaker_named(rename, segment.speaker), words_named(rename, segment.words)
+            if said != segment.speaker or words != segment.words:
+                segment.speaker, segment.words, segment.updated_at = said, words, now
+                changed.append(segment)
+        if not changed:
+            spoke = ", ".join(sorted(heard)) or "none yet"
+            raise InvalidInput(
+                [
+                    {
+                        "loc": ["body", "speaker"],
+                        "msg": f"No line of this transcript is said by {speaker!r} (its "
+                        f"speakers: {spoke})",
+                        "type": "value_error.speaker",
+                    }
+                ]
+            )
+        Segment.objects.bulk_update(changed, ["speaker", "words", "updated_at"])
+        before = data.get(SPEAKER_NAMES_KEY) or {}
+        names = {raw: name if shown == speaker else shown for raw, shown in before.items()}
+        names[speaker] = name
+        names = {raw: shown for raw, shown in names.items() if raw != shown}
+        data[SPEAKER_NAMES_KEY] = names
+        meeting.data = data
+        meeting.save(update_fields=["data", "updated_at"])
+        finals = [segment_wire(s) for s in changed if s.completed]
+        drafts = [segment_wire(s) for s in changed if not s.completed]
+
+        def publish() -> None:
+            for kind, wire in (("finalized", finals), ("mutable", drafts)):
+                realtime.publish_segments(meeting_id=meeting_id, kind=kind, segments=wire)
+
+        transaction.on_commit(publish, robust=True)
+    return SpeakerRenamed(meeting, len(changed), names)

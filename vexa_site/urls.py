@@ -48,11 +48,12 @@ urlpatterns = [
     # /admin/* is Vexa's Admin API, so Django's admin site lives elsewhere.
     path("django-admin/", admin.site.urls),
     path("", include("accounts.urls")),
-    # Before meetings.urls, whose `meetings/<platform>/<native_id>` would match first.
+    # Before meetings.urls, whose `meetings/<platform>/<native_id>` would match first
+    # (`meetings/<id>/transcribe`, `meetings/<id>/speakers`).
     path("", include("transcripts.engine_urls")),
+    path("", include("transcripts.urls")),
     path("", include("meetings.urls")),
     path("", include("bots.urls")),
-    path("", include("transcripts.urls")),
     path("", include("webhooks.urls")),
     path("", include("calendars.urls")),
     path("", include("meetings.recordings_urls")),

@@ -247,6 +247,8 @@ def test_another_users_meeting_is_a_404(bob: User, alice_key: str, tmp_path: Pat
     assert client.get(f"/dashboard/meetings/{theirs.pk}/transcript.srt").status_code == 404
     details = {"name": "Mine now", "notes": ""}
     assert client.post(f"/dashboard/meetings/{theirs.pk}/details", details).status_code == 404
+    rename = {"speaker": "Alice", "name": "Eve"}
+    assert client.post(f"/dashboard/meetings/{theirs.pk}/speakers", rename).status_code == 404
     assert client.post(f"/dashboard/meetings/{theirs.pk}/transcribe").status_code == 404
     assert client.post(f"/dashboard/meetings/{theirs.pk}/delete").status_code == 404
     theirs.refresh_from_db()
@@ -734,9 +736,9 @@ def test_the_meeting_forms_are_csrf_protected(alice: User, alice_key: str) -> No
     meeting = meeting_in(alice, "completed", data={"name": "Standup"})
     client = Client(enforce_csrf_checks=True)
     client.cookies = signed_in(alice_key).cookies
-    for action in ("details", "transcribe", "delete"):
+    for action in ("details", "speakers", "transcribe", "delete"):
         url = f"/dashboard/meetings/{meeting.pk}/{action}"
-        assert client.post(url, {"name": "x"}).status_code == 403
+        assert client.post(url, {"name": "x", "speaker": "Unknown"}).status_code == 403
     meeting.refresh_from_db()
     assert meeting.data["name"] == "Standup"
     assert not meeting.data.get("redacted")
@@ -793,6 +795,26 @@ def test_name_and_notes_are_saved_shown_and_cleared(
     assert "name" not in meeting.data
     assert "notes" not in meeting.data
     assert "<h1>abc-defg-hij" in client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+
+
+def test_a_speaker_is_renamed_from_the_talk_time_table(alice: User, alice_key: str) -> None:
+    meeting = meeting_in(alice, "completed")
+    add_segments(meeting, [(0.0, 1.5, "Alice", "Good morning."), (2.0, 3.0, None, "Hi.")])
+    client = signed_in(alice_key)
+    url = f"/dashboard/meetings/{meeting.pk}/speakers"
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert f'<form method="post" action="{url}" class="inline">' in page
+    assert '<input type="hidden" name="speaker" value="Unknown">' in page
+
+    assert client.post(url, {"speaker": "Unknown", "name": "Dana"}).status_code == 302
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert "<strong>Dana</strong>: Hi." in page
+    assert '<input type="hidden" name="speaker" value="Dana">' in page
+    refused = client.post(url, {"speaker": "Unknown", "name": "Eve"})
+    assert refused.status_code == 422
+    assert "No line of this transcript is said by &#x27;Unknown&#x27;" in refused.content.decode()
+    assert client.post(url, {"speaker": "Dana", "name": ""}).status_code == 422
+    assert [s.speaker for s in Segment.objects.filter(meeting=meeting)] == ["Alice", "Dana"]
 
 
 def test_a_finished_meeting_shows_each_speakers_talk_time(alice: User, alice_key: str) -> None:

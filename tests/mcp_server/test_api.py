@@ -163,7 +163,8 @@ def test_the_tools_listed_are_those_the_keys_scopes_allow(alice: User) -> None:
         return {tool["name"] for tool in tools}
 
     reading = {"list_meetings", "search_transcripts", "get_transcript", "get_meeting"}
-    assert reading | {"update_meeting", "create_share_link"} == listed(["tx"])
+    writing = {"update_meeting", "create_share_link", "rename_speaker"}
+    assert reading | writing == listed(["tx"])
     assert {"send_bot", "list_bots", "stop_bot", "update_bot_config"} == listed(["bot"])
     assert listed(["bot", "tx"]) == {tool.name for tool in TOOLS}
     assert listed(["browser"]) == set()
@@ -251,7 +252,7 @@ def test_a_long_transcript_comes_in_parts_that_read_on_without_a_gap_or_a_repeat
     meeting = meeting_in(alice, S.COMPLETED)
     # Three speakers answer within each second, so a part may not end between them.
     rows = [
-        (n // 3 * 3 + n % 3 * 0.3, n // 3 * 3 + 1, "ABC"[n % 3], f"Point {n}.") for n in range(39)
+        (n // 3 * 3 + n % 3 * 0.3, n // 3 * 3 + 1.0, "ABC"[n % 3], f"Point {n}.") for n in range(39)
     ]
     add_segments(meeting, rows, started_at=meeting.start_time)
     expected = [f"[00:00:{int(start):02d}] {who}: {text}" for start, _, who, text in rows]
@@ -359,6 +360,27 @@ def test_update_meeting_changes_only_the_fields_given(alice: User, alice_tx: str
     )
     assert wrong["isError"] is True
     assert wrong["text"].startswith("participants: ")
+
+
+def test_rename_speaker_names_a_speaker_throughout_the_transcript(
+    alice: User, alice_tx: str, bob_all: str
+) -> None:
+    standup = cookbook_standup(alice)
+    got = call(alice_tx, "rename_speaker", **MEET, speaker="Bob", name="Robert")
+    assert got["isError"] is False
+    assert got["text"].startswith("Bob is Robert now, in 2 segment(s) of #")
+    assert got["data"]["speaker_names"] == {"Bob": "Robert"}
+    assert (
+        "Robert: Great! What about the testing?" in call(alice_tx, "get_transcript", **MEET)["text"]
+    )
+    missing = call(alice_tx, "rename_speaker", **MEET, speaker="Bob", name="Bobby")
+    assert missing == {
+        "text": "No line of this transcript is said by 'Bob' (its speakers: Alice, Robert)",
+        "isError": True,
+        "data": None,
+    }
+    theirs = call(bob_all, "rename_speaker", meeting_id=standup.pk, speaker="Alice", name="Eve")
+    assert theirs["text"] == "Meeting not found"
 
 
 def test_a_share_link_serves_the_transcript_without_a_key(alice: User, alice_tx: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,7 +58,7 @@ def meeting_in(
 
 def add_segments(
     meeting: Meeting,
-    rows: list[tuple[float, float, str | None, str]],
+    rows: Sequence[tuple[float, float, str | None, str]],
     *,
     started_at: datetime | None = None,
     completed: bool = True,

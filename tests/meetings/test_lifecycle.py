@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from accounts.models import User
 from meetings import events, lifecycle
 from meetings.models import Meeting, MeetingStatus
+from tests.conftest import backends_waiting_for_a_lock
 from tests.meetings.builders import meeting_in
 
 S = MeetingStatus
@@ -218,15 +219,6 @@ def test_two_racing_terminal_transitions_cannot_both_win(alice: User) -> None:
     assert len(terminal) == 1
 
 
-def _backends_waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(cursor.fetchone()[0])
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_transition_waits_for_a_concurrent_one_and_is_checked_against_its_result(
     alice: User,
@@ -257,7 +249,7 @@ def test_a_transition_waits_for_a_concurrent_one_and_is_checked_against_its_resu
     # A stale reader (B) starts while A is uncommitted: it must block on the row lock.
     thread_b = _in_thread(b)
     deadline = time.monotonic() + 10
-    while _backends_waiting_for_a_lock() == 0:
+    while backends_waiting_for_a_lock() == 0:
         assert time.monotonic() < deadline, "B never waited for A's row lock"
         time.sleep(0.01)
     assert "b" not in outcome

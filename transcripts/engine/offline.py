@@ -11,11 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from meetings import services as meeting_services
-from meetings.models import Meeting, Recording, RecordingStatus
+from meetings.models import Meeting, MeetingSession, Recording, RecordingStatus
 from transcripts.engine.model import get_model, model_path, resolved_device
 from transcripts.engine.store import transcript_ready
 from transcripts.engine.wallclock import WallOffsets
 from transcripts.models import Segment
+from transcripts.services import sessions_hold, speaker_named, speaker_names_locked, words_named
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,15 @@ def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
                 )
             )
         with transaction.atomic():
+            # Under the session's row, as the live writer: a rename since the live segments
+            # were read applies to these too.
+            sessions_hold(MeetingSession.objects.filter(pk=session.pk))
+            names = speaker_names_locked(meeting_id=meeting.pk)
+            for row in rows:
+                row.speaker, row.words = (
+                    speaker_named(names, row.speaker),
+                    words_named(names, row.words),
+                )
             Segment.objects.filter(meeting=meeting, session_uid=session.session_uid).delete()
             Segment.objects.bulk_create(rows)
             transcript_ready(

@@ -3,6 +3,7 @@ publication to WebSocket/SSE subscribers after the commit."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,22 +20,23 @@ from transcripts.engine.streaming import Emission
 from transcripts.exports import continues_sentence
 from transcripts.models import Segment
 from transcripts.serializers import segment_wire
+from transcripts.services import speaker_named, speaker_names_locked, words_named
 from vexa_site.redis import get_job_redis
 
 
-def _fields(session: MeetingSession, out: SegmentOut) -> dict[str, Any]:
+def _fields(session: MeetingSession, out: SegmentOut, names: Mapping[str, str]) -> dict[str, Any]:
     drift = out.wall_offset_s
     return {
         "session_uid": session.session_uid,
         "start": out.start,
         "end": out.end,
         "text": out.text,
-        "speaker": out.speaker,
+        "speaker": speaker_named(names, out.speaker),
         "language": out.language,
         "completed": out.completed,
         "absolute_start_time": session.started_at + timedelta(seconds=out.start + drift),
         "absolute_end_time": session.started_at + timedelta(seconds=out.end + drift),
-        "words": out.words,
+        "words": words_named(names, out.words),
     }
 
 
@@ -58,6 +60,7 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
         )
         if owner is not None and (state or {}).get("owner") != owner:
             raise LeaseLost(session.session_uid)
+        names = speaker_names_locked(meeting_id=session.meeting_id)
         if emission.removed_drafts:
             # Before the upserts: an id whose start moved is withdrawn and written again.
             Segment.objects.filter(
@@ -82,11 +85,11 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
                     segment_id=out.segment_id,
                     created_at=now,
                     updated_at=now,
-                    **_fields(session, out),
+                    **_fields(session, out, names),
                 )
                 segment.save(force_insert=True)
             else:
-                for name, value in _fields(session, out).items():
+                for name, value in _fields(session, out, names).items():
                     setattr(segment, name, value)
                 segment.updated_at = now
                 segment.save()
@@ -99,7 +102,7 @@ def emission_store(*, session: MeetingSession, emission: Emission, owner: str | 
                     segment_id=r.segment_id,
                     created_at=now,
                     updated_at=now,
-                    **_fields(session, r),
+                    **_fields(session, r, names),
                 )
                 for r in emission.removed_drafts
             )
