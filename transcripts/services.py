@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from meetings.models import Meeting, MeetingSession
+from meetings.models import LIVE_STATUSES, Meeting, MeetingSession
 from transcripts import realtime
 from transcripts.exports import UNKNOWN_SPEAKER
 from transcripts.models import Segment, ShareLink
@@ -122,8 +122,9 @@ def speaker_rename(*, meeting_id: int, speaker: str, name: str) -> SpeakerRename
     and what the live transcription or the post-meeting pass writes for them later (kept in
     `data.speaker_names`). `Unknown` is the speaker of lines nobody was found speaking; a name
     the transcript already has merges the two. The changed segments are published again (live
-    clients replace them by `segment_id`). A speaker the transcript does not have is a 422, a
-    deleted meeting a 409. Who attended keeps the names the platform showed."""
+    clients replace them by `segment_id`), and a finished meeting's sessions send
+    `transcript.ready` again (`source` `rename`). A speaker the transcript does not have is a
+    422, a deleted meeting a 409. Who attended keeps the names the platform showed."""
     with transaction.atomic():
         # NO KEY UPDATE: a transcriber inserting segments (a key-share lock on this row) while
         # it holds its session's row, which this waits for next, must not wait for this one.
@@ -156,7 +157,7 @@ def speaker_rename(*, meeting_id: int, speaker: str, name: str) -> SpeakerRename
                     }
                 ]
             )
-        Segment.objects.bulk_update(changed, ["speaker", "words", "updated_at"])
+        Segment.objects.bulk_update(changed, ["speaker", "words", "updated_at"], batch_size=500)
         before = data.get(SPEAKER_NAMES_KEY) or {}
         names = {raw: name if shown == speaker else shown for raw, shown in before.items()}
         names[speaker] = name
@@ -164,6 +165,20 @@ def speaker_rename(*, meeting_id: int, speaker: str, name: str) -> SpeakerRename
         data[SPEAKER_NAMES_KEY] = names
         meeting.data = data
         meeting.save(update_fields=["data", "updated_at"])
+        if meeting.status not in LIVE_STATUSES:
+            # A live meeting's sessions announce their transcript when they finish; a finished
+            # one's integrators learn here that the stored transcript changed.
+            from transcripts.engine.store import transcript_ready  # it imports this module
+
+            uids = {s.session_uid for s in changed}
+            for session in MeetingSession.objects.filter(
+                meeting_id=meeting_id, session_uid__in=uids
+            ):
+                transcript_ready(
+                    session=session,
+                    source="rename",
+                    key=f"{session.session_uid}:rename:{now.isoformat()}",
+                )
         finals = [segment_wire(s) for s in changed if s.completed]
         drafts = [segment_wire(s) for s in changed if not s.completed]
 

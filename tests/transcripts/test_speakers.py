@@ -18,7 +18,7 @@ from meetings import services as meeting_services
 from meetings.models import Meeting, MeetingSession
 from tests.conftest import api_client, backends_waiting_for_a_lock
 from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
-from tests.transcripts.test_engine_store import event_log, segment
+from tests.transcripts.test_engine_store import event_log, hook, ready_events, segment
 from transcripts import realtime
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission
@@ -65,6 +65,22 @@ def test_a_renamed_speaker_is_renamed_in_every_segment_word_and_export(
     listed = alice_api.get(speakers_path(meeting)).json()
     assert [s["speaker"] for s in listed["speakers"]] == ["Alice", "Robert"]
     assert listed["speaker_names"] == {"Bob": "Robert"}
+
+
+def test_a_finished_meetings_rename_tells_webhooks_its_transcript_changed(
+    alice: User, alice_api: APIClient, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    hook(alice)
+    meeting = cookbook_standup(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        speaker_rename(meeting_id=meeting.pk, speaker="Bob", name="Robert")
+    [ready] = ready_events(alice)
+    assert ready.data["source"] == "rename"
+    assert ready.data["segments"] == 4
+    live = meeting_in(alice, "active", native_meeting_id="liv-emee-tin")
+    add_segments(live, [(0, 1, "Bob", "Still here.")])
+    speaker_rename(meeting_id=live.pk, speaker="Bob", name="Robert")
+    assert len(ready_events(alice)) == 1  # a live one's sessions say so when they finish
 
 
 def test_renames_chain_merge_and_name_the_unknown_speaker(

@@ -204,7 +204,8 @@ def segments_join(*, session: MeetingSession, now: datetime) -> tuple[list[Segme
 
 def transcript_ready(*, session: MeetingSession, source: str, key: str) -> None:
     """Emit `transcript.ready` for a session whose final transcript is stored (call inside the
-    transaction that stored it): `source` is `live` or `offline` (the post-meeting pass)."""
+    transaction that stored it): `source` is `live`, `offline` (the post-meeting pass) or
+    `rename` (a speaker renamed in a finished meeting)."""
     count = Segment.objects.filter(
         meeting_id=session.meeting_id, session_uid=session.session_uid, completed=True
     ).count()
