@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,15 @@ from meetings import services as meeting_services
 from meetings.models import Meeting, MeetingSession
 from tests.conftest import api_client, backends_waiting_for_a_lock
 from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
-from tests.transcripts.test_engine_store import event_log, hook, ready_events, segment
-from transcripts import realtime
+from tests.transcripts.test_engine_store import (
+    event_log,
+    hook,
+    ready_events,
+    recorded_meeting,
+    segment,
+)
+from transcripts import realtime, tasks
+from transcripts.engine import offline
 from transcripts.engine.store import emission_store, session_claim
 from transcripts.engine.streaming import Emission
 from transcripts.models import Segment
@@ -218,6 +226,27 @@ def test_the_live_transcription_writes_a_renamed_speaker_by_the_new_name_and_say
         ("Dana", ["Dana"]),
     ]
     assert event_log(live)[-2]["payload"]["segments"][0]["speaker"] == "Dana"
+
+
+def test_a_speaker_renamed_while_the_post_meeting_pass_runs_keeps_the_new_name(
+    alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = recorded_meeting(alice, tmp_path, native_id="ren-amed-pas")
+    model = offline.offline_model(None)
+
+    class RenamedMeanwhile:
+        """The pass's own model; the user renames Bob while it transcribes."""
+
+        def transcribe(self, *args: Any, **kwargs: Any) -> Any:
+            heard = model.transcribe(*args, **kwargs)
+            speaker_rename(meeting_id=session.meeting_id, speaker="Bob", name="Robert")
+            return heard
+
+    monkeypatch.setattr(offline, "offline_model", lambda name: RenamedMeanwhile())
+    assert tasks.retranscribe_meeting(session.meeting_id) >= 1
+    words = [w for s in Segment.objects.filter(meeting=session.meeting) for w in s.words]
+    assert {w["speaker"] for w in words if w["start"] >= 1.3} == {"Robert"}
+    assert {w["speaker"] for w in words if w["end"] <= 1.1} == {"Alice"}
 
 
 @pytest.mark.django_db(transaction=True)

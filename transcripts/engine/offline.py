@@ -16,7 +16,7 @@ from transcripts.engine.model import get_model, model_path, resolved_device
 from transcripts.engine.store import transcript_ready
 from transcripts.engine.wallclock import WallOffsets
 from transcripts.models import Segment
-from transcripts.services import sessions_hold, speaker_named, speaker_names_locked, words_named
+from transcripts.services import sessions_hold
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,25 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
     return total
 
 
+def _live_attribution(
+    meeting: Meeting, session: MeetingSession
+) -> tuple[list[tuple[float, float, str | None]], WallOffsets]:
+    """Who spoke when in the session's live segments (by word where they have words), and the
+    capture clock's drift as they were stamped with it (the stream's `clock` entries may have
+    expired): the new segments take both."""
+    live: list[tuple[float, float, str | None]] = []
+    wall = WallOffsets()
+    for segment in Segment.objects.filter(meeting=meeting, session_uid=session.session_uid):
+        stamped = (segment.absolute_start_time - session.started_at).total_seconds()
+        wall.add(t=segment.start, offset_s=round(stamped - segment.start, 4))
+        words = segment.words or []
+        if words:
+            live.extend((w["start"], w["end"], w.get("speaker")) for w in words)
+        else:
+            live.append((segment.start, segment.end, segment.speaker))
+    return live, wall
+
+
 def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
     meeting = Meeting.objects.get(pk=meeting_id)
     whisper = offline_model(model)
@@ -89,19 +108,7 @@ def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
     for recording in recordings:
         session = recording.session
         assert session is not None
-        live: list[tuple[float, float, str | None]] = []
-        # The capture clock's drift as the live segments were stamped with it (the stream's
-        # `clock` entries may have expired): the new segments' absolute times follow it.
-        wall = WallOffsets()
-        for segment in Segment.objects.filter(meeting=meeting, session_uid=session.session_uid):
-            stamped = (segment.absolute_start_time - session.started_at).total_seconds()
-            wall.add(t=segment.start, offset_s=round(stamped - segment.start, 4))
-            words = segment.words or []
-            if words:
-                live.extend((w["start"], w["end"], w.get("speaker")) for w in words)
-            else:
-                live.append((segment.start, segment.end, segment.speaker))
-        segments, info = whisper.transcribe(
+        pieces, info = whisper.transcribe(
             recording.file_path,
             language=None if language == "auto" else language,
             task=task,
@@ -109,48 +116,44 @@ def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
             vad_filter=True,
             beam_size=5,
         )
+        heard = list(pieces)  # the whole pass, before any row is locked
         now = timezone.now()
-        rows: list[Segment] = []
-        for index, seg in enumerate(segments):
-            start, end = round(seg.start, 3), round(seg.end, 3)
-            drift = wall.at(start)
-            words = [
-                {
-                    "word": w.word,
-                    "start": round(w.start, 3),
-                    "end": round(w.end, 3),
-                    "probability": round(w.probability, 4),
-                    "speaker": _speaker_at(live, w.start, w.end),
-                }
-                for w in seg.words or []
-            ]
-            rows.append(
-                Segment(
-                    meeting=meeting,
-                    session_uid=session.session_uid,
-                    segment_id=f"{session.session_uid}:offline:{index}",
-                    start=start,
-                    end=end,
-                    text=seg.text.strip(),
-                    speaker=_speaker_at(live, seg.start, seg.end),
-                    language=info.language,
-                    completed=True,
-                    absolute_start_time=session.started_at + timedelta(seconds=start + drift),
-                    absolute_end_time=session.started_at + timedelta(seconds=end + drift),
-                    words=words,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
         with transaction.atomic():
-            # Under the session's row, as the live writer: a rename since the live segments
-            # were read applies to these too.
+            # The live segments are read under the session's row, as every writer of its
+            # segments holds it: a speaker renamed while the pass ran keeps the new name.
             sessions_hold(MeetingSession.objects.filter(pk=session.pk))
-            names = speaker_names_locked(meeting_id=meeting.pk)
-            for row in rows:
-                row.speaker, row.words = (
-                    speaker_named(names, row.speaker),
-                    words_named(names, row.words),
+            live, wall = _live_attribution(meeting, session)
+            rows: list[Segment] = []
+            for index, seg in enumerate(heard):
+                start, end = round(seg.start, 3), round(seg.end, 3)
+                drift = wall.at(start)
+                words = [
+                    {
+                        "word": w.word,
+                        "start": round(w.start, 3),
+                        "end": round(w.end, 3),
+                        "probability": round(w.probability, 4),
+                        "speaker": _speaker_at(live, w.start, w.end),
+                    }
+                    for w in seg.words or []
+                ]
+                rows.append(
+                    Segment(
+                        meeting=meeting,
+                        session_uid=session.session_uid,
+                        segment_id=f"{session.session_uid}:offline:{index}",
+                        start=start,
+                        end=end,
+                        text=seg.text.strip(),
+                        speaker=_speaker_at(live, seg.start, seg.end),
+                        language=info.language,
+                        completed=True,
+                        absolute_start_time=session.started_at + timedelta(seconds=start + drift),
+                        absolute_end_time=session.started_at + timedelta(seconds=end + drift),
+                        words=words,
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
             Segment.objects.filter(meeting=meeting, session_uid=session.session_uid).delete()
             Segment.objects.bulk_create(rows)
