@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import VALID_SCOPES
+from transcripts.services import speaker_name_check
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 
 
@@ -57,7 +58,7 @@ class SpeakerRenameForm(DashboardForm):
     """A speaker of the transcript and the name to show instead (`POST /meetings/{id}/speakers`)."""
 
     speaker = forms.CharField(max_length=255)
-    name = forms.CharField(max_length=255)
+    name = forms.CharField(max_length=255, validators=[speaker_name_check])
 
 
 class RetranscribeForm(DashboardForm):

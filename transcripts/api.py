@@ -272,7 +272,7 @@ class SpeakersApi(APIView):
 
     class RenameInput(serializers.Serializer[Any]):
         speaker = serializers.CharField(max_length=255)
-        name = serializers.CharField(max_length=255)
+        name = serializers.CharField(max_length=255, validators=[services.speaker_name_check])
 
         class Meta:
             ref_name = "SpeakerRenameInput"

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -106,6 +107,13 @@ def speaker_names_locked(*, meeting_id: int) -> dict[str, str]:
     the names after a rename, or the rename comes after the write and renames it too."""
     names = Meeting.objects.values_list("data__speaker_names", flat=True).get(pk=meeting_id)
     return names if isinstance(names, dict) else {}
+
+
+def speaker_name_check(name: str) -> None:
+    """Validator of a name given to a speaker: one line, since every export writes a speaker
+    at the start of a line (a line break would start a made-up line or subtitle cue)."""
+    if any(not ch.isprintable() for ch in name):
+        raise ValidationError("A speaker's name is one line of printable characters.")
 
 
 @dataclass(frozen=True)

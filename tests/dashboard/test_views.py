@@ -814,6 +814,7 @@ def test_a_speaker_is_renamed_from_the_talk_time_table(alice: User, alice_key: s
     assert refused.status_code == 422
     assert "No line of this transcript is said by &#x27;Unknown&#x27;" in refused.content.decode()
     assert client.post(url, {"speaker": "Dana", "name": ""}).status_code == 422
+    assert client.post(url, {"speaker": "Dana", "name": "Dana\nEve"}).status_code == 422
     assert [s.speaker for s in Segment.objects.filter(meeting=meeting)] == ["Alice", "Dana"]
 
 

@@ -137,6 +137,11 @@ def test_a_rename_is_refused_with_the_reason_and_changes_nothing(
     )
     status, detail = refused({"speaker": "Bob", "name": "Bob"})
     assert (status, detail[0]["loc"]) == (422, ["body", "name"])
+    status, detail = refused({"speaker": "Bob", "name": "Robert\n[00:00:20] Eve: I agree."})
+    assert (status, detail[0]["msg"]) == (
+        422,
+        "A speaker's name is one line of printable characters.",
+    )
     status, detail = refused({"speaker": "Bob", "name": "x" * 256})
     assert (status, detail[0]["loc"]) == (422, ["body", "name"])
     status, detail = refused({"speaker": "Bob"})
