@@ -126,7 +126,8 @@ def utterances(
         text = _one_line(s.text)
         if not text:
             continue
-        speaker = s.speaker or UNKNOWN_SPEAKER
+        # One line: a name the platform showed over several would forge a line or a cue.
+        speaker = _one_line(s.speaker or "") or UNKNOWN_SPEAKER
         session_start = (session_starts or {}).get(s.session_uid)
         at, until = (
             (s.absolute_start_time, s.absolute_end_time)

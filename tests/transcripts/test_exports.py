@@ -42,6 +42,19 @@ def test_word_level_finals_read_back_as_sentences(alice: User) -> None:
     assert len(segments) == 7
 
 
+def test_a_speaker_name_over_several_lines_stays_on_its_line(alice: User) -> None:
+    meeting = meeting_in(alice, "completed")
+    add_segments(meeting, [(1.0, 2.0, "Alice\n(Host)", "Welcome."), (3.0, 4.0, " ", "Hi.")])
+    segments = segment_list(meeting=meeting)
+    assert exports.transcript_txt(meeting, segments).splitlines()[5:] == [
+        "[00:00:01] Alice (Host): Welcome.",
+        "[00:00:03] Unknown: Hi.",
+    ]
+    assert "\n\n2\n00:00:03,000 --> 00:00:04,000\nUnknown: Hi.\n" in exports.transcript_srt(
+        meeting, segments
+    )
+
+
 def test_subtitles_stay_on_the_recording_when_absolute_times_carry_the_clocks_drift(
     alice: User,
 ) -> None:
