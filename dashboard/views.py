@@ -390,6 +390,10 @@ def _meeting_context(user: User, meeting: Meeting, *, found: str = "") -> dict[s
         "rejoins": _rejoins(meeting),
         "is_live": is_live,
         "speakers": [] if is_live else _talk_times(segments),
+        # While live, the rename form offers who has spoken so far (the page adds later ones).
+        "speakers_seen": sorted({s.speaker or exports.UNKNOWN_SPEAKER for s in segments})
+        if is_live
+        else [],
         "retranscription": _retranscription(meeting),
         "offline_models": settings.WHISPER_OFFLINE_MODELS,
         "recordings": [

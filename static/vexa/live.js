@@ -47,6 +47,15 @@
     item.classList.toggle("cont", !!before && before.dataset.speaker === item.dataset.speaker);
   }
 
+  // The rename form offers every speaker heard so far, the new ones too.
+  function offer(speaker) {
+    const seen = document.getElementById("speakers-seen");
+    if (!seen || Array.from(seen.options).some((option) => option.value === speaker)) return;
+    const option = document.createElement("option");
+    option.value = speaker;
+    seen.append(option);
+  }
+
   function apply(segment) {
     const live = document.getElementById("live");
     const list = live && live.querySelector("ol.transcript");
@@ -83,6 +92,7 @@
     item.querySelector("strong").textContent = segment.speaker || "Unknown";
     item.querySelector(".text").textContent = segment.text;
     item.dataset.speaker = segment.speaker || "Unknown";
+    offer(item.dataset.speaker);
     continues(item);
     continues(item.nextElementSibling);
   }

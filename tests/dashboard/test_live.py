@@ -201,6 +201,11 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     draft = segment(session, "s-2", 2.0, "Bob", "How are")
     publish(meeting, draft)
     wait_lines([("", "Alice: Good morning."), ("draft", "Bob: How are")], "the draft")
+    # The rename form offers the new speaker as well as those the page was rendered with.
+    offered = host.run(page.eval_on_selector_all(
+        "#speakers-seen option", "options => options.map(o => o.value)"
+    ))  # fmt: skip
+    assert offered == ["Alice", "Bob"]
 
     draft.text, draft.completed, draft.updated_at = "How are you?", True, timezone.now()
     draft.save()

@@ -818,6 +818,25 @@ def test_a_speaker_is_renamed_from_the_talk_time_table(alice: User, alice_key: s
     assert [s.speaker for s in Segment.objects.filter(meeting=meeting)] == ["Alice", "Dana"]
 
 
+def test_a_live_meetings_speaker_is_renamed_for_what_is_heard_next_too(
+    alice: User, alice_key: str
+) -> None:
+    meeting = meeting_in(alice, "active")
+    add_segments(meeting, [(0.0, 1.5, "Alice", "Good morning."), (2.0, 3.0, None, "Hi.")])
+    client = signed_in(alice_key)
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert (
+        '<datalist id="speakers-seen"><option value="Alice"></option>'
+        '<option value="Unknown"></option></datalist>'
+    ) in page
+    url = f"/dashboard/meetings/{meeting.pk}/speakers"
+    assert client.post(url, {"speaker": "Unknown", "name": "Dana"}).status_code == 302
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert "<strong>Dana</strong>" in page
+    meeting.refresh_from_db()
+    assert meeting.data["speaker_names"] == {"Unknown": "Dana"}
+
+
 def test_a_finished_meeting_shows_each_speakers_talk_time(alice: User, alice_key: str) -> None:
     meeting = meeting_in(alice, "completed")
     add_segments(
