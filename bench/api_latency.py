@@ -15,6 +15,7 @@ said in one meeting and a common one in most.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -82,6 +83,19 @@ def mcp_call(client: APIClient, tool: str, arguments: dict[str, Any]) -> Any:
         "/mcp", {**body, "params": {"name": tool, "arguments": arguments}}, format="json"
     )
     assert not response.json()["result"].get("isError"), response.content
+    return response
+
+
+_renames = itertools.cycle([("Speaker 0", "Dana"), ("Dana", "Speaker 0")])
+
+
+def rename_back_and_forth(client: APIClient, meeting_id: int) -> Any:
+    """Rename a speaker, and back on the next call, so every call renames as many lines."""
+    speaker, name = next(_renames)
+    response = client.post(
+        f"/meetings/{meeting_id}/speakers", {"speaker": speaker, "name": name}, format="json"
+    )
+    assert response.status_code == 200, response.content
     return response
 
 
@@ -234,8 +248,14 @@ def main() -> None:
                     lambda: search_page.get(f"/dashboard/?q={common}"),
                 ),
                 (
-                    f"MCP get_transcript ({args.segments} segments)",
+                    f"MCP get_transcript ({args.segments} segments: its first part, 60,000 "
+                    "characters)",
                     lambda: mcp_call(client, "get_transcript", MEET),
+                ),
+                (
+                    f"POST /meetings/{{id}}/speakers (one of four speakers renamed, "
+                    f"{args.segments // 4} of {args.segments} segments)",
+                    lambda: rename_back_and_forth(client, meeting.pk),
                 ),
                 (
                     f"MCP search_transcripts, said once ({searched})",

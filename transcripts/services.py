@@ -165,7 +165,7 @@ def speaker_rename(*, meeting_id: int, speaker: str, name: str) -> SpeakerRename
                     }
                 ]
             )
-        Segment.objects.bulk_update(changed, ["speaker", "words", "updated_at"], batch_size=500)
+        Segment.objects.bulk_update(changed, ["speaker", "words", "updated_at"], batch_size=100)
         before = data.get(SPEAKER_NAMES_KEY) or {}
         names = {raw: name if shown == speaker else shown for raw, shown in before.items()}
         names[speaker] = name
