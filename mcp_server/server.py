@@ -1,6 +1,7 @@
 """The MCP methods this server answers, for one authenticated API key: the handshake
-(`initialize`, `ping`), discovery (`server/discover`), the tools (`tools/list`, `tools/call`)
-and the prompts (`prompts/list`, `prompts/get`). What the key's scopes do not allow is neither
+(`initialize`, `ping`), discovery (`server/discover`), the tools (`tools/list`, `tools/call`),
+the prompts (`prompts/list`, `prompts/get`) and the transcripts as resources (`resources/list`,
+`resources/templates/list`, `resources/read`). What the key's scopes do not allow is neither
 listed nor callable."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
-from mcp_server import protocol
+from mcp_server import protocol, resources
 from mcp_server.prompts import PROMPTS, PROMPTS_BY_NAME, Prompt
 from mcp_server.protocol import Call, Handler, RpcError
 from mcp_server.tools import TOOLS, TOOLS_BY_NAME, Tool
@@ -31,7 +32,13 @@ INSTRUCTIONS = (
     "id met twice is told apart by meeting_id (the #number list_meetings shows), the newest by "
     "default. Times are UTC."
 )
-CAPABILITIES = {"tools": {"listChanged": False}, "prompts": {"listChanged": False}}
+CAPABILITIES = {
+    "tools": {"listChanged": False},
+    "prompts": {"listChanged": False},
+    "resources": {"subscribe": False, "listChanged": False},
+}
+# The scope that reads transcripts, which the resources are.
+RESOURCE_SCOPE = "tx"
 
 
 # What a caller's mistake or a refused operation raises, inside a tool or a prompt.
@@ -71,15 +78,20 @@ class McpServer:
             "tools/call": self.tools_call,
             "prompts/list": self.prompts_list,
             "prompts/get": self.prompts_get,
+            "resources/list": self.resources_list,
+            "resources/templates/list": self.resource_templates_list,
+            "resources/read": self.resources_read,
         }
 
     def _allowed(self) -> list[Tool]:
         return [tool for tool in TOOLS if tool.scope in self.scopes]
 
-    def _cacheable(self, call: Call, result: dict[str, Any]) -> dict[str, Any]:
+    def _cacheable(
+        self, call: Call, result: dict[str, Any], ttl_ms: int = protocol.TOOL_LIST_TTL_MS
+    ) -> dict[str, Any]:
         if call.stateless:
             # A list depends on the key's scopes: cached per authorization, never shared.
-            result |= {"ttlMs": protocol.TOOL_LIST_TTL_MS, "cacheScope": "private"}
+            result |= {"ttlMs": ttl_ms, "cacheScope": "private"}
         return result
 
     def initialize(self, call: Call) -> dict[str, Any]:
@@ -151,3 +163,27 @@ class McpServer:
             "description": prompt.description,
             "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
         }
+
+    def _reads_transcripts(self) -> bool:
+        return RESOURCE_SCOPE in self.scopes
+
+    def resources_list(self, call: Call) -> dict[str, Any]:
+        listed = (
+            resources.resource_list(self.user, call.params.get("cursor"))
+            if self._reads_transcripts()
+            else {"resources": []}
+        )
+        # A new meeting is a new resource at once: not to be cached.
+        return self._cacheable(call, listed, ttl_ms=0)
+
+    def resource_templates_list(self, call: Call) -> dict[str, Any]:
+        listed = resources.TEMPLATES if self._reads_transcripts() else []
+        return self._cacheable(call, {"resourceTemplates": listed})
+
+    def resources_read(self, call: Call) -> dict[str, Any]:
+        if not self._reads_transcripts():
+            raise RpcError(
+                protocol.INVALID_PARAMS,
+                f"The API key lacks the {RESOURCE_SCOPE!r} scope that transcripts need",
+            )
+        return resources.resource_read(self.user, call.params.get("uri"))

@@ -148,7 +148,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
-def _line(meeting: Meeting) -> str:
+def meeting_line(meeting: Meeting) -> str:
+    """One line naming a meeting for a model: #number, platform, id, name, status, when."""
     minutes = ""
     if meeting.start_time and meeting.end_time:
         minutes = f", {_duration((meeting.end_time - meeting.start_time).total_seconds())}"
@@ -167,7 +168,7 @@ def list_meetings(user: User, args: Mapping[str, Any]) -> ToolOutput:
         filters={k: query[k] for k in ("status", "platform") if k in query},
         limit=min(query["limit"], LIST_MAX),
     )
-    lines = [_line(m) for m in page.meetings] or ["No meetings."]
+    lines = [meeting_line(m) for m in page.meetings] or ["No meetings."]
     if page.has_more:
         lines.append(f"(older meetings follow; ask for a larger limit, at most {LIST_MAX})")
     return ToolOutput(
@@ -193,7 +194,7 @@ def search_transcripts(user: User, args: Mapping[str, Any]) -> ToolOutput:
     said = transcript_selectors.segment_first_matches(meetings=page.meetings, text=text)
     lines = []
     for meeting in page.meetings:
-        lines.append(_line(meeting))
+        lines.append(meeting_line(meeting))
         if meeting.pk in said:
             lines.append(f"  said: {said[meeting.pk]}")
     if not lines:
@@ -294,7 +295,7 @@ def transcript_whole(user: User, args: Mapping[str, Any]) -> str:
 def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
     meeting = _meeting(user, args)
     data = meeting.data or {}
-    lines = [_line(meeting)]
+    lines = [meeting_line(meeting)]
     for key in ("notes", "participants", "languages"):
         if data.get(key):
             value = data[key]
@@ -325,7 +326,7 @@ def update_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
     meeting = _meeting(user, args)
     changes = _valid(MeetingDataInput, args)
     meeting = meeting_services.meeting_update_data(meeting_id=meeting.pk, changes=dict(changes))
-    return ToolOutput(f"Updated: {_line(meeting)}", meeting_wire(meeting))
+    return ToolOutput(f"Updated: {meeting_line(meeting)}", meeting_wire(meeting))
 
 
 def create_share_link(user: User, args: Mapping[str, Any]) -> ToolOutput:
@@ -347,7 +348,7 @@ def rename_speaker(user: User, args: Mapping[str, Any]) -> ToolOutput:
     )
     return ToolOutput(
         f"{body['speaker']} is {body['name']} now, in {renamed.segments} segment(s) of "
-        f"{_line(renamed.meeting)} and in what is transcribed later.",
+        f"{meeting_line(renamed.meeting)} and in what is transcribed later.",
         {**_summary(renamed.meeting), "segments": renamed.segments, "speaker_names": renamed.names},
     )
 
@@ -367,7 +368,7 @@ def send_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
 def list_bots(user: User, args: Mapping[str, Any]) -> ToolOutput:
     bots = bot_selectors.bot_running_list(user=user)
     return ToolOutput(
-        "\n".join(_line(m) for m in bots) or "No bot is running or scheduled.",
+        "\n".join(meeting_line(m) for m in bots) or "No bot is running or scheduled.",
         {"running_bots": [_summary(m) for m in bots]},
     )
 
@@ -390,7 +391,7 @@ def _live_bot(user: User, args: Mapping[str, Any]) -> Meeting:
 def stop_bot(user: User, args: Mapping[str, Any]) -> ToolOutput:
     meeting = _live_bot(user, args)
     meeting = bot_services.bot_stop(meeting_id=meeting.pk, source="mcp")
-    return ToolOutput(f"Stopping: {_line(meeting)}", _summary(meeting))
+    return ToolOutput(f"Stopping: {meeting_line(meeting)}", _summary(meeting))
 
 
 def update_bot_config(user: User, args: Mapping[str, Any]) -> ToolOutput:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from accounts import services as account_services
 from accounts.models import User
 from bots import services as bot_services
-from mcp_server import tools
+from mcp_server import resources, tools
 from mcp_server.tools import TOOLS
 from meetings import lifecycle
 from meetings import services as meeting_services
@@ -133,6 +133,7 @@ def test_initialize_agrees_on_the_clients_version_or_offers_its_newest(
     assert result["capabilities"] == {
         "tools": {"listChanged": False},
         "prompts": {"listChanged": False},
+        "resources": {"subscribe": False, "listChanged": False},
     }
     assert result["serverInfo"]["name"]
     assert "native_meeting_id" in result["instructions"]
@@ -511,6 +512,61 @@ def test_the_summary_prompt_carries_the_transcript_of_the_callers_meeting_only(
 # --- the transport ------------------------------------------------------------------------------
 
 
+def test_each_meeting_is_a_resource_its_transcript_read_by_its_owner_only(
+    alice: User, alice_tx: str, bob_all: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standup = cookbook_standup(alice)
+    later = meeting_in(alice, S.ACTIVE, native_meeting_id="liv-emee-tin")
+    listed = rpc(alice_tx, "resources/list")["result"]
+    assert [r["uri"] for r in listed["resources"]] == [
+        f"meeting://{later.pk}",
+        f"meeting://{standup.pk}",
+    ]
+    assert listed["resources"][1]["title"] == "Team Standup"
+    assert listed["resources"][1]["mimeType"] == "text/plain"
+    assert "nextCursor" not in listed
+    monkeypatch.setattr(resources, "PAGE_SIZE", 1)
+    first = rpc(alice_tx, "resources/list")["result"]
+    rest = rpc(alice_tx, "resources/list", {"cursor": first["nextCursor"]})["result"]
+    assert [r["uri"] for r in first["resources"] + rest["resources"]] == [
+        r["uri"] for r in listed["resources"]
+    ]
+    assert rpc(alice_tx, "resources/list", {"cursor": "x"})["error"]["code"] == -32602
+    [template] = rpc(alice_tx, "resources/templates/list")["result"]["resourceTemplates"]
+    assert template["uriTemplate"] == "meeting://{meeting_id}"
+
+    read = rpc(alice_tx, "resources/read", {"uri": f"meeting://{standup.pk}"})["result"]
+    [content] = read["contents"]
+    assert content["uri"] == f"meeting://{standup.pk}"
+    assert "[00:00:15] Bob: Great! What about the testing?" in content["text"]
+    # Another user's meeting, or an address this server does not serve: not found (SEP-2164).
+    theirs = rpc(bob_all, "resources/read", {"uri": f"meeting://{standup.pk}"})["error"]
+    assert theirs == {
+        "code": -32602,
+        "message": "Meeting not found",
+        "data": {"uri": f"meeting://{standup.pk}"},
+    }
+    assert rpc(bob_all, "resources/list")["result"]["resources"] == []
+    odd = rpc(alice_tx, "resources/read", {"uri": "file:///etc/passwd"})["error"]
+    assert (odd["code"], odd["message"]) == (-32602, "Resource not found")
+    # A key without the transcripts' scope lists none and reads none.
+    bots_only = key_for(alice, ["bot"])
+    assert rpc(bots_only, "resources/list")["result"]["resources"] == []
+    refused = rpc(bots_only, "resources/read", {"uri": f"meeting://{standup.pk}"})["error"]
+    assert refused["message"] == "The API key lacks the 'tx' scope that transcripts need"
+
+
+def test_a_stateless_resource_read_names_its_uri_in_the_header(alice: User, alice_tx: str) -> None:
+    standup = cookbook_standup(alice)
+    uri = f"meeting://{standup.pk}"
+    named = stateless(alice_tx, "resources/read", {"uri": uri}, headers={"Mcp-Name": uri})
+    assert named.status_code == 200, named.content
+    assert "Team Standup" in named.json()["result"]["contents"][0]["text"]
+    other = stateless(alice_tx, "resources/read", {"uri": uri}, headers={"Mcp-Name": "meeting://1"})
+    assert other.status_code == 400
+    assert other.json()["error"]["code"] == -32020
+
+
 def test_a_body_that_is_not_json_rpc_is_a_400_with_a_json_rpc_error(alice_tx: str) -> None:
     broken = Client().post(
         "/mcp", data="{", content_type="application/json", headers={"X-API-Key": alice_tx}
@@ -528,9 +584,9 @@ def test_a_body_that_is_not_json_rpc_is_a_400_with_a_json_rpc_error(alice_tx: st
         deep = [deep]
     nested = post(alice_tx, {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"a": deep}})
     assert nested.status_code == 400
-    assert rpc(alice_tx, "resources/list")["error"] == {
+    assert rpc(alice_tx, "completion/complete")["error"] == {
         "code": -32601,
-        "message": "Method not found: resources/list",
+        "message": "Method not found: completion/complete",
     }
 
 
@@ -603,7 +659,7 @@ def test_stateless_requests_are_answered_with_result_types_and_cache_hints(
 
 
 def test_stateless_errors_carry_the_http_status_of_their_code(alice_tx: str) -> None:
-    unknown_method = stateless(alice_tx, "resources/list")
+    unknown_method = stateless(alice_tx, "completion/complete")
     assert unknown_method.status_code == 404
     assert unknown_method.json()["error"]["code"] == -32601
     unknown_tool = stateless(alice_tx, "tools/call", {"name": "nope", "arguments": {}})

@@ -61,6 +61,13 @@ async def test_an_sdk_client_lists_the_tools_and_reads_a_transcript(
         result = await session.call_tool(
             "get_transcript", {"platform": "google_meet", "native_meeting_id": "abc-defg-hij"}
         )
+        # The transcript as a resource, as a person attaches it to the conversation.
+        listed = await session.list_resources()
+        assert [str(r.uri) for r in listed.resources] == [f"meeting://{standup.pk}"]
+        templates = await session.list_resource_templates()
+        assert [t.uri_template for t in templates.resource_templates] == ["meeting://{meeting_id}"]
+        read = await session.read_resource(f"meeting://{standup.pk}")
+        assert "[00:00:15] Bob: Great! What about the testing?" in read.contents[0].text  # type: ignore[union-attr]
     assert result.is_error is not True
     [content] = result.content
     assert "[00:00:15] Bob: Great! What about the testing?" in content.text  # type: ignore[union-attr]
