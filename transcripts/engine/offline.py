@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from datetime import timedelta
@@ -41,22 +42,39 @@ def offline_model(name: str | None) -> Any:
         return _models[name]
 
 
-def _speaker_at(
-    live: list[tuple[float, float, str | None]], start: float, end: float
-) -> str | None:
-    """The speaker of the live words/segments overlapping [start, end] most (else nearest)."""
-    best: tuple[float, str | None] = (0.0, None)
-    nearest: tuple[float, str | None] = (float("inf"), None)
-    for s, e, speaker in live:
-        if speaker is None:
-            continue
-        overlap = min(end, e) - max(start, s)
-        if overlap > best[0]:
-            best = (overlap, speaker)
-        distance = max(s - end, start - e, 0.0)
-        if distance < nearest[0]:
-            nearest = (distance, speaker)
-    return best[1] if best[1] is not None else (nearest[1] if nearest[0] <= 2.0 else None)
+# A live word or segment this far from a new one still names its speaker, when none overlaps.
+NEAREST_WITHIN_S = 2.0
+
+
+class LiveSpeakers:
+    """Who spoke when in the live transcript: `(start, end, speaker)` spans, by start. The
+    post-meeting pass asks once per new word, so a lookup reads only the spans that can
+    overlap it or be near enough (a scan of all of them made a two-hour meeting's pass
+    quadratic)."""
+
+    def __init__(self, spans: list[tuple[float, float, str | None]]) -> None:
+        self.spans = sorted((span for span in spans if span[2] is not None), key=lambda s: s[0])
+        self.starts = [s for s, _, _ in self.spans]
+        self.longest_s = max((e - s for s, e, _ in self.spans), default=0.0)
+
+    def at(self, start: float, end: float) -> str | None:
+        """The speaker of the spans overlapping [start, end] most, else the nearest within
+        `NEAREST_WITHIN_S`, else None."""
+        reach = NEAREST_WITHIN_S + self.longest_s
+        first = bisect.bisect_left(self.starts, start - reach)
+        last = bisect.bisect_right(self.starts, end + NEAREST_WITHIN_S)
+        best: tuple[float, str | None] = (0.0, None)
+        nearest: tuple[float, str | None] = (float("inf"), None)
+        for s, e, speaker in self.spans[first:last]:
+            overlap = min(end, e) - max(start, s)
+            if overlap > best[0]:
+                best = (overlap, speaker)
+            distance = max(s - end, start - e, 0.0)
+            if distance < nearest[0]:
+                nearest = (distance, speaker)
+        if best[1] is not None:
+            return best[1]
+        return nearest[1] if nearest[0] <= NEAREST_WITHIN_S else None
 
 
 def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
@@ -79,21 +97,21 @@ def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
 
 def _live_attribution(
     meeting: Meeting, session: MeetingSession
-) -> tuple[list[tuple[float, float, str | None]], WallOffsets]:
+) -> tuple[LiveSpeakers, WallOffsets]:
     """Who spoke when in the session's live segments (by word where they have words), and the
     capture clock's drift as they were stamped with it (the stream's `clock` entries may have
     expired): the new segments take both."""
-    live: list[tuple[float, float, str | None]] = []
+    spans: list[tuple[float, float, str | None]] = []
     wall = WallOffsets()
     for segment in Segment.objects.filter(meeting=meeting, session_uid=session.session_uid):
         stamped = (segment.absolute_start_time - session.started_at).total_seconds()
         wall.add(t=segment.start, offset_s=round(stamped - segment.start, 4))
         words = segment.words or []
         if words:
-            live.extend((w["start"], w["end"], w.get("speaker")) for w in words)
+            spans.extend((w["start"], w["end"], w.get("speaker")) for w in words)
         else:
-            live.append((segment.start, segment.end, segment.speaker))
-    return live, wall
+            spans.append((segment.start, segment.end, segment.speaker))
+    return LiveSpeakers(spans), wall
 
 
 def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
@@ -133,7 +151,7 @@ def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
                         "start": round(w.start, 3),
                         "end": round(w.end, 3),
                         "probability": round(w.probability, 4),
-                        "speaker": _speaker_at(live, w.start, w.end),
+                        "speaker": live.at(w.start, w.end),
                     }
                     for w in seg.words or []
                 ]
@@ -145,7 +163,7 @@ def _sessions_retranscribe(*, meeting_id: int, model: str | None) -> int:
                         start=start,
                         end=end,
                         text=seg.text.strip(),
-                        speaker=_speaker_at(live, seg.start, seg.end),
+                        speaker=live.at(seg.start, seg.end),
                         language=info.language,
                         completed=True,
                         absolute_start_time=session.started_at + timedelta(seconds=start + drift),
