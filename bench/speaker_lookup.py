@@ -25,27 +25,7 @@ import django
 
 django.setup()
 
-from transcripts.engine.offline import NEAREST_WITHIN_S, LiveSpeakers  # noqa: E402
-
-Span = tuple[float, float, str | None]
-
-
-def scan(spans: list[Span], start: float, end: float) -> str | None:
-    """The same answer as `LiveSpeakers.at`, reading every span."""
-    best: tuple[float, str | None] = (0.0, None)
-    nearest: tuple[float, str | None] = (float("inf"), None)
-    for s, e, speaker in spans:
-        if speaker is None:
-            continue
-        overlap = min(end, e) - max(start, s)
-        if overlap > best[0]:
-            best = (overlap, speaker)
-        distance = max(s - end, start - e, 0.0)
-        if distance < nearest[0]:
-            nearest = (distance, speaker)
-    if best[1] is not None:
-        return best[1]
-    return nearest[1] if nearest[0] <= NEAREST_WITHIN_S else None
+from transcripts.engine.offline import LiveSpeakers, Span, speaker_among  # noqa: E402
 
 
 def meeting(minutes: float, rng: random.Random) -> list[Span]:
@@ -76,7 +56,7 @@ def main() -> None:
         line = f"{minutes:.0f} min, {len(words)} words: index {indexed_s:.3f} s"
         if minutes <= 30:
             began = time.perf_counter()
-            scanned = [scan(spans, start, end) for start, end in words]
+            scanned = [speaker_among(spans, start, end) for start, end in words]
             line += f", scan {time.perf_counter() - began:.2f} s, same: {scanned == indexed}"
         print(line)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,26 @@ def offline_model(name: str | None) -> Any:
 
 # A live word or segment this far from a new one still names its speaker, when none overlaps.
 NEAREST_WITHIN_S = 2.0
+Span = tuple[float, float, str | None]
+
+
+def speaker_among(spans: Iterable[Span], start: float, end: float) -> str | None:
+    """The speaker of the spans overlapping [start, end] most, else of the nearest within
+    `NEAREST_WITHIN_S`, else None."""
+    best: tuple[float, str | None] = (0.0, None)
+    nearest: tuple[float, str | None] = (float("inf"), None)
+    for s, e, speaker in spans:
+        if speaker is None:
+            continue
+        overlap = min(end, e) - max(start, s)
+        if overlap > best[0]:
+            best = (overlap, speaker)
+        distance = max(s - end, start - e, 0.0)
+        if distance < nearest[0]:
+            nearest = (distance, speaker)
+    if best[1] is not None:
+        return best[1]
+    return nearest[1] if nearest[0] <= NEAREST_WITHIN_S else None
 
 
 class LiveSpeakers:
@@ -52,29 +73,16 @@ class LiveSpeakers:
     overlap it or be near enough (a scan of all of them made a two-hour meeting's pass
     quadratic)."""
 
-    def __init__(self, spans: list[tuple[float, float, str | None]]) -> None:
+    def __init__(self, spans: list[Span]) -> None:
         self.spans = sorted((span for span in spans if span[2] is not None), key=lambda s: s[0])
         self.starts = [s for s, _, _ in self.spans]
         self.longest_s = max((e - s for s, e, _ in self.spans), default=0.0)
 
     def at(self, start: float, end: float) -> str | None:
-        """The speaker of the spans overlapping [start, end] most, else the nearest within
-        `NEAREST_WITHIN_S`, else None."""
-        reach = NEAREST_WITHIN_S + self.longest_s
-        first = bisect.bisect_left(self.starts, start - reach)
+        """`speaker_among` the spans that can overlap [start, end] or be near enough."""
+        first = bisect.bisect_left(self.starts, start - NEAREST_WITHIN_S - self.longest_s)
         last = bisect.bisect_right(self.starts, end + NEAREST_WITHIN_S)
-        best: tuple[float, str | None] = (0.0, None)
-        nearest: tuple[float, str | None] = (float("inf"), None)
-        for s, e, speaker in self.spans[first:last]:
-            overlap = min(end, e) - max(start, s)
-            if overlap > best[0]:
-                best = (overlap, speaker)
-            distance = max(s - end, start - e, 0.0)
-            if distance < nearest[0]:
-                nearest = (distance, speaker)
-        if best[1] is not None:
-            return best[1]
-        return nearest[1] if nearest[0] <= NEAREST_WITHIN_S else None
+        return speaker_among(self.spans[first:last], start, end)
 
 
 def meeting_retranscribe(*, meeting_id: int, model: str | None = None) -> int:
@@ -101,7 +109,7 @@ def _live_attribution(
     """Who spoke when in the session's live segments (by word where they have words), and the
     capture clock's drift as they were stamped with it (the stream's `clock` entries may have
     expired): the new segments take both."""
-    spans: list[tuple[float, float, str | None]] = []
+    spans: list[Span] = []
     wall = WallOffsets()
     for segment in Segment.objects.filter(meeting=meeting, session_uid=session.session_uid):
         stamped = (segment.absolute_start_time - session.started_at).total_seconds()
