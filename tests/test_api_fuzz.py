@@ -38,6 +38,13 @@ def requests_keep_the_test_transaction() -> Iterator[None]:
     signals.request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True)
+def no_worker_waited_for(settings: Any) -> None:
+    # No Celery worker runs here: the status operation need not wait a second per example
+    # for one to answer its ping.
+    settings.STATUS_PING_TIMEOUT_S = 0.05
+
+
 @pytest.fixture
 def fuzz_key(alice: User) -> str:
     return account_services.token_issue(user=alice, scopes=["bot", "tx", "browser"]).plain

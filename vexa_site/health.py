@@ -142,7 +142,7 @@ def _waiting(queue: str) -> int:
     return sum(int(redis.llen(queue + suffix)) for suffix in PRIORITY_SUFFIXES)
 
 
-def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
+def system_status(*, ping_timeout_s: float | None = None) -> dict[str, Any]:
     """A snapshot of the deployment for the operator; see the module docstring."""
     from bots import capacity
     from calendars.models import CalendarFeed
@@ -163,7 +163,7 @@ def system_status(*, ping_timeout_s: float = 1.0) -> dict[str, Any]:
             "services": ready,
         }
 
-    workers = _workers(ping_timeout_s)
+    workers = _workers(settings.STATUS_PING_TIMEOUT_S if ping_timeout_s is None else ping_timeout_s)
     consumed = {q for worker in workers for q in worker["queues"]}
     queues = {q: {"waiting": _waiting(q), "workers": 0} for q in QUEUES}
     for worker in workers:

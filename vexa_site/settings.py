@@ -113,6 +113,9 @@ if ADMIN_API_TOKEN and len(ADMIN_API_TOKEN) < 16:
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+# How long the status page, `GET /admin/status` and `GET /metrics` wait for Celery workers to
+# answer a ping: every such request takes this long (Celery collects replies until then).
+STATUS_PING_TIMEOUT_S = env_float("STATUS_PING_TIMEOUT_S", 1.0, minimum=0.05)
 
 INSTALLED_APPS = [
     "daphne",
