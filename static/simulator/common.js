@@ -78,6 +78,10 @@
     // placed on it only this shortly before it is due, from the wall clock's scenario time.
     const SCHEDULE_AHEAD_S = 1;
     const SCHEDULE_EVERY_MS = 250;
+    // A turn placed on the clock and not started yet is placed again where the clock has since
+    // lost more than this against the wall clock: a stall after the placing (a suspended or
+    // starved audio thread) delayed the turn by the whole stall.
+    const RETIME_AFTER_S = 0.05;
 
     // Scenario seconds on the wall clock (null before the scenario clock starts).
     function scenarioClock() {
@@ -191,16 +195,46 @@
       turns.sort((a, b) => a.at - b.at);
       const lastUse = new Map(turns.map((turn, index) => [turn.url, index]));
       const freeAt = new Array(trackCount).fill(-Infinity);
-      const run = { next: 0, busy: false, timer: null };
+      const run = { next: 0, busy: false, timer: null, waiting: [] };
       if (sim.audioRun) clearInterval(sim.audioRun.timer);
       sim.audioRun = run;
+
+      // Starts `entry.turn` where the wall clock says it is due: later on this clock, or part
+      // way into its speech where it is late already. False when its speech is over.
+      function place(entry) {
+        const late = scenarioClock() - entry.turn.at;
+        if (late >= entry.buffer.duration) return false;
+        const source = ctx.createBufferSource();
+        source.buffer = entry.buffer;
+        source.connect(destinations[entry.track]);
+        entry.startsAt = ctx.currentTime + Math.max(0, -late);
+        source.start(entry.startsAt, Math.max(0, late));
+        entry.source = source;
+        return true;
+      }
+
+      // Places again every waiting turn whose start this clock has moved off the wall clock.
+      function retime() {
+        const now = scenarioClock();
+        run.waiting = run.waiting.filter((entry) => {
+          if (ctx.currentTime >= entry.startsAt) return false;
+          const drift = ctx.currentTime + (entry.turn.at - now) - entry.startsAt;
+          if (Math.abs(drift) <= RETIME_AFTER_S) return true;
+          entry.source.stop();
+          entry.source.disconnect();
+          return place(entry);
+        });
+      }
+
       // Schedules every turn due within SCHEDULE_AHEAD_S (and fetches the ones due within
-      // AHEAD_S); runs again every SCHEDULE_EVERY_MS until every turn is scheduled or this media
-      // connection is gone.
+      // AHEAD_S); runs again every SCHEDULE_EVERY_MS until every turn has started or this media
+      // connection is gone. Nothing is placed while the clock is stopped (a suspended context):
+      // its time would be off by the rest of the stall.
       async function scheduleDue() {
-        if (run.busy) return;
+        if (run.busy || ctx.state !== "running") return;
         run.busy = true;
         try {
+          retime();
           while (run.next < turns.length && sim.audioRun === run) {
             const now = scenarioClock();
             for (let i = run.next; i < turns.length && turns[i].at < now + AHEAD_S; i++) {
@@ -215,26 +249,23 @@
             let track = freeAt.findIndex((t) => t <= turn.at);
             if (track < 0) track = freeAt.indexOf(Math.min(...freeAt));
             freeAt[track] = turn.at + buffer.duration;
-            const source = ctx.createBufferSource();
-            source.buffer = buffer;
-            source.connect(destinations[track]);
-            const late = scenarioClock() - turn.at;
-            if (late >= buffer.duration) continue;
-            if (late > 0) source.start(ctx.currentTime, late);
-            else source.start(ctx.currentTime - late);
+            const entry = { turn: turn, buffer: buffer, track: track };
+            if (!place(entry)) continue;
+            run.waiting.push(entry);
             sim.scheduledTurns.push({
               participantId: turn.participantId,
               at: turn.at,
               end: turn.at + buffer.duration,
             });
           }
-          if (run.next >= turns.length || sim.audioRun !== run) clearInterval(run.timer);
+          const done = run.next >= turns.length && run.waiting.length === 0;
+          if (done || sim.audioRun !== run) clearInterval(run.timer);
         } finally {
           run.busy = false;
         }
       }
       await scheduleDue();
-      if (run.next < turns.length && sim.audioRun === run) {
+      if ((run.next < turns.length || run.waiting.length > 0) && sim.audioRun === run) {
         run.timer = setInterval(scheduleDue, SCHEDULE_EVERY_MS);
       }
     };
