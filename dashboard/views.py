@@ -293,14 +293,19 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
 
 
 def _attendance(meeting: Meeting) -> list[dict[str, Any]]:
-    """`data.attendance` with its times as datetimes, for the template to format."""
+    """`data.attendance` with its times as datetimes, for the template to format, and each
+    person under the name the user gave their speaker (`shown`: the platform's, where renamed)."""
+    names = transcript_services.speaker_names(meeting)
     stays = []
     for entry in (meeting.data or {}).get("attendance") or []:
         try:
             left_at = entry.get("left_at")
+            shown = str(entry["name"])
+            named = names.get(shown, shown)
             stays.append(
                 {
-                    "name": str(entry["name"]),
+                    "name": named,
+                    "shown": shown if named != shown else None,
                     "joined_at": datetime.fromisoformat(entry["joined_at"]),
                     "left_at": datetime.fromisoformat(left_at) if left_at else None,
                 }

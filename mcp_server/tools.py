@@ -302,7 +302,13 @@ def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
             lines.append(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
     attendance = data.get("attendance") or []
     if attendance:
-        lines.append("attended: " + ", ".join(str(a.get("name")) for a in attendance))
+        names = transcript_services.speaker_names(meeting)
+        people = []
+        for stay in attendance:
+            shown = str(stay.get("name"))
+            named = names.get(shown, shown)
+            people.append(named if named == shown else f"{named} (on the call as {shown})")
+        lines.append("attended: " + ", ".join(people))
     segments = transcript_selectors.segment_list(meeting=meeting)
     talk = exports.speaker_talk_times(segments)
     if talk:

@@ -323,7 +323,7 @@ class SpeakersApi(APIView):
         body = {
             "meeting_id": meeting.pk,
             "speakers": talk,
-            "speaker_names": (meeting.data or {}).get(services.SPEAKER_NAMES_KEY) or {},
+            "speaker_names": services.speaker_names(meeting),
         }
         return Response(self.ListOutput(body).data)
 

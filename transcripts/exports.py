@@ -198,7 +198,10 @@ def speaker_talk_times(segments: Sequence[Segment]) -> list[SpeakerTime]:
     total = sum(seconds.values())
     return sorted(
         (
-            SpeakerTime(name, spoken, words[name], spoken / total if total else 0.0)
+            # Rounded: sums of float spans read 7.597999999999999 s.
+            SpeakerTime(
+                name, round(spoken, 3), words[name], round(spoken / total, 4) if total else 0.0
+            )
             for name, spoken in seconds.items()
         ),
         key=lambda t: (-t.seconds, t.speaker),

@@ -84,6 +84,13 @@ def speaker_named(names: Mapping[str, str], speaker: str | None) -> str | None:
     return names.get(speaker or UNKNOWN_SPEAKER, speaker)
 
 
+def speaker_names(meeting: Meeting) -> dict[str, str]:
+    """The meeting's renames in force: as the transcription names a speaker -> as the user named
+    them."""
+    names = (meeting.data or {}).get(SPEAKER_NAMES_KEY)
+    return names if isinstance(names, dict) else {}
+
+
 def words_named(names: Mapping[str, str], words: list[Any]) -> list[Any]:
     """The words with their speakers as the user named them."""
     if not names:

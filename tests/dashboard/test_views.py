@@ -25,6 +25,7 @@ from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in, recorded
 from tests.webhooks.receiver import Receiver
+from transcripts import services as transcript_services
 from transcripts.models import Segment, ShareLink
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -485,12 +486,22 @@ def test_a_meeting_page_lists_who_attended_and_when(alice: User, alice_key: str)
             {"name": "not the bot's shape"},
         ],
     )
+    add_segments(meeting, [(0.0, 1.0, "Chen", "Hello.")])
+    client = signed_in(alice_key)
 
-    page = signed_in(alice_key).get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
 
     assert "Attendance (2)" in page
     assert '<strong>Bob &lt;b&gt;</strong> <span class="muted">12:00:05&ndash;now</span>' in page
     assert '<strong>Chen</strong> <span class="muted">12:00:07&ndash;12:09:30</span>' in page
+
+    # Renamed as a speaker, an attendee is listed by the new name.
+    transcript_services.speaker_rename(meeting_id=meeting.pk, speaker="Chen", name="Wei")
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert (
+        '<strong>Wei</strong> <span class="muted">(on the call as Chen)</span> '
+        '<span class="muted">12:00:07&ndash;12:09:30</span>'
+    ) in page
 
 
 def test_a_nul_in_a_form_value_is_refused_and_creates_nothing(alice: User, alice_key: str) -> None:

@@ -367,6 +367,13 @@ def test_rename_speaker_names_a_speaker_throughout_the_transcript(
     alice: User, alice_tx: str, bob_all: str
 ) -> None:
     standup = cookbook_standup(alice)
+    bot_services.bot_attendance_record(
+        meeting_id=standup.pk,
+        attendance=[
+            {"name": "Alice", "joined_at": "2026-12-06T12:00:05Z", "left_at": None},
+            {"name": "Bob", "joined_at": "2026-12-06T12:00:07Z", "left_at": None},
+        ],
+    )
     got = call(alice_tx, "rename_speaker", **MEET, speaker="Bob", name="Robert")
     assert got["isError"] is False
     assert got["text"].startswith("Bob is Robert now, in 2 segment(s) of #")
@@ -374,6 +381,9 @@ def test_rename_speaker_names_a_speaker_throughout_the_transcript(
     assert (
         "Robert: Great! What about the testing?" in call(alice_tx, "get_transcript", **MEET)["text"]
     )
+    meeting_text = call(alice_tx, "get_meeting", **MEET)["text"]
+    assert "attended: Alice, Robert (on the call as Bob)" in meeting_text
+    assert "spoke: Alice 10 s (56%), Robert 8 s (44%)" in meeting_text
     missing = call(alice_tx, "rename_speaker", **MEET, speaker="Bob", name="Bobby")
     assert missing == {
         "text": "No line of this transcript is said by 'Bob' (its speakers: Alice, Robert)",

@@ -82,7 +82,7 @@ def test_talk_times_count_each_speakers_words_and_leave_out_drafts(alice: User) 
     session = add_segments(
         meeting,
         [
-            (0.0, 4.0, "Alice", "Good morning everyone."),  # words below: 2.0 s of speech
+            (0.0, 4.0, "Alice", "Good morning everyone."),  # words below: 1.2 s of speech
             (5.0, 6.0, "Bob", "Thanks."),  # no word timestamps: the segment's span
             (7.0, 8.0, None, "Hm."),
         ],
@@ -90,8 +90,8 @@ def test_talk_times_count_each_speakers_words_and_leave_out_drafts(alice: User) 
     # Alice's segment spans a pause, and its last word overlapped Bob and went to him.
     Segment.objects.filter(segment_id=f"{session.session_uid}:0").update(
         words=[
-            {"word": " Good", "start": 0.0, "end": 0.5, "speaker": "Alice"},
-            {"word": " morning", "start": 0.5, "end": 1.5, "speaker": "Alice"},
+            {"word": " Good", "start": 0.2, "end": 0.3, "speaker": "Alice"},
+            {"word": " morning", "start": 0.3, "end": 0.9, "speaker": "Alice"},
             {"word": " everyone.", "start": 3.5, "end": 4.0, "speaker": "Bob"},
         ]
     )
@@ -99,10 +99,10 @@ def test_talk_times_count_each_speakers_words_and_leave_out_drafts(alice: User) 
 
     times = exports.speaker_talk_times(segment_list(meeting=meeting))
 
-    assert [(t.speaker, t.seconds, t.words) for t in times] == [
-        ("Alice", 1.5, 2),
-        ("Bob", 1.5, 2),
-        ("Unknown", 1.0, 1),
+    # In milliseconds and parts of 10,000: Alice's words add up to 0.7000000000000001 s.
+    assert [(t.speaker, t.seconds, t.words, t.share) for t in times] == [
+        ("Bob", 1.5, 2, 0.4688),
+        ("Unknown", 1.0, 1, 0.3125),
+        ("Alice", 0.7, 2, 0.2188),
     ]
-    assert [round(t.share, 3) for t in times] == [0.375, 0.375, 0.25]
     assert exports.speaker_talk_times([]) == []
