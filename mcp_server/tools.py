@@ -8,11 +8,15 @@ A tool answers text written for a model to read, and the data as `structuredCont
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import User
@@ -206,6 +210,97 @@ def search_transcripts(user: User, args: Mapping[str, Any]) -> ToolOutput:
             "has_more": page.has_more,
         },
     )
+
+
+# ChatGPT's deep research and company knowledge use a connector only through two tools of
+# these names and shapes (OpenAI's MCP guide): `search` (one query string -> JSON
+# `{"results": [{"id", "title", "url"}]}`) and `fetch` (one id -> JSON `{"id", "title", "text",
+# "url", "metadata"}`), each answered as one text item holding the JSON.
+OPEN_SEARCH_RESULTS = 20
+# Left out of a `search` query, which is often a question ("what did we decide about the
+# budget?"): a word like these is in every meeting and finds nothing in particular.
+SEARCH_IGNORED = frozenset(
+    """a about after all also am an and any are as at be been before but by can could did do
+    does for from had has have he her him his how i if in into is it its just me meeting
+    meetings my of on or our she so than that the their them then there these they this those
+    to us was we were what when where which who whom why will with would you your""".split()  # noqa: SIM905
+)
+DOCUMENT_ID = re.compile(r"^(?:meeting://)?(\d{1,18})$")
+
+
+def meeting_url(meeting: Meeting) -> str:
+    """The meeting's page on the dashboard, where its user reads it (a citation's link)."""
+    return settings.PUBLIC_BASE_URL + reverse("dashboard:meeting", args=[meeting.pk])
+
+
+class OpenSearchInput(serializers.Serializer[Any]):
+    query = serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=True)
+
+
+def _search_text(query: str) -> list[str]:
+    """The query's words and phrases worth finding, as many as one search takes."""
+    # A question's words end in its punctuation ("feature?"), which no line says.
+    words = (re.sub(r"^\W+|\W+$", "", t) for t in transcript_selectors.search_terms(query))
+    terms = [t for t in words if t and t.casefold() not in SEARCH_IGNORED]
+    kept: list[str] = []
+    for term in terms[: transcript_selectors.SEARCH_MAX_TERMS]:
+        if len(" ".join([*kept, f'"{term}"'])) <= meeting_selectors.SEARCH_MAX_CHARS:
+            kept.append(term)
+    return kept
+
+
+def search(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    """ChatGPT's `search`: the meetings with every word of the query worth finding, else those
+    with most of them; newest first; an empty query lists the newest."""
+    terms = _search_text(_valid(OpenSearchInput, args)["query"])
+
+    def having(found: list[str]) -> list[Meeting]:
+        q = " ".join(f'"{term}"' for term in found)
+        filters = {"q": q} if q else {}
+        page = meeting_selectors.meeting_list(user=user, filters=filters, limit=OPEN_SEARCH_RESULTS)
+        return page.meetings
+
+    meetings = having(terms)
+    if not meetings and len(terms) > 1:
+        hits: dict[int, int] = {}
+        seen: dict[int, Meeting] = {}
+        for term in terms:
+            for meeting in having([term]):
+                hits[meeting.pk] = hits.get(meeting.pk, 0) + 1
+                seen[meeting.pk] = meeting
+        ranked = sorted(
+            seen.values(), key=lambda m: (-hits[m.pk], -m.created_at.timestamp(), -m.pk)
+        )
+        meetings = ranked[:OPEN_SEARCH_RESULTS]
+    results = [
+        {"id": f"meeting://{m.pk}", "title": exports.meeting_title(m), "url": meeting_url(m)}
+        for m in meetings
+    ]
+    return ToolOutput(json.dumps({"results": results}), {"results": results})
+
+
+class FetchInput(serializers.Serializer[Any]):
+    id = serializers.RegexField(
+        DOCUMENT_ID.pattern,
+        error_messages={"invalid": "An id that search returned: meeting://<number>."},
+    )
+
+
+def fetch(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    """ChatGPT's `fetch`: a meeting `search` found, with its whole transcript."""
+    found = DOCUMENT_ID.match(_valid(FetchInput, args)["id"])
+    assert found is not None  # the serializer checked it
+    meeting = meeting_selectors.meeting_get(user=user, meeting_id=int(found.group(1)))
+    document = {
+        "id": f"meeting://{meeting.pk}",
+        "title": exports.meeting_title(meeting),
+        "text": transcript_whole(user, {"meeting_id": meeting.pk}),
+        "url": meeting_url(meeting),
+        "metadata": {
+            key: str(value) for key, value in _summary(meeting).items() if value is not None
+        },
+    }
+    return ToolOutput(json.dumps(document), document)
 
 
 # One answer's lines: about 15,000 tokens, under the 25,000 Claude Code accepts from a tool
@@ -437,6 +532,27 @@ TOOLS: tuple[Tool, ...] = (
         {"query": _string("Words to find"), "limit": {**LIMIT, "default": SEARCH_DEFAULT}},
         search_transcripts,
         required=("query",),
+    ),
+    Tool(
+        "search",
+        "Find meetings",
+        "Meetings whose name or final transcript has the words of the query (every word, or "
+        "else most), newest first, as JSON results with an id for fetch. For ChatGPT's deep "
+        "research; search_transcripts also shows the line that says them.",
+        "tx",
+        {"query": _string("What to find: words, or a question about a meeting")},
+        search,
+        required=("query",),
+    ),
+    Tool(
+        "fetch",
+        "Read a meeting",
+        "A meeting that search found, as JSON: its title, its whole transcript as "
+        "`[HH:MM:SS] Speaker: text` lines (text), its page (url) and details (metadata).",
+        "tx",
+        {"id": _string("The id of a search result: meeting://<number>")},
+        fetch,
+        required=("id",),
     ),
     Tool(
         "get_transcript",

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -164,6 +165,7 @@ def test_the_tools_listed_are_those_the_keys_scopes_allow(alice: User) -> None:
         return {tool["name"] for tool in tools}
 
     reading = {"list_meetings", "search_transcripts", "get_transcript", "get_meeting"}
+    reading |= {"search", "fetch"}
     writing = {"update_meeting", "create_share_link", "rename_speaker"}
     assert reading | writing == listed(["tx"])
     assert {"send_bot", "list_bots", "stop_bot", "update_bot_config"} == listed(["bot"])
@@ -317,6 +319,65 @@ def test_search_finds_the_meetings_and_the_line_that_says_the_words(
     too_many = call(alice_tx, "search_transcripts", query="a b c d e f g h i")
     assert too_many["isError"] is True
     assert too_many["text"].startswith("query: Search for at most 8 words")
+
+
+def test_search_and_fetch_answer_in_chatgpts_shapes(
+    alice: User, bob: User, alice_tx: str, bob_all: str
+) -> None:
+    """ChatGPT's deep research uses a connector only through `search` and `fetch`, each
+    answering one text item that holds JSON of a fixed shape."""
+    standup = cookbook_standup(alice)
+    other = meeting_in(alice, S.COMPLETED, native_meeting_id="xyz-abcd-efg")
+    add_segments(other, [(0, 3, "Carol", "The budget is fine.")])
+    bobs = meeting_in(bob, S.COMPLETED, native_meeting_id="bob-bobb-bob")
+    add_segments(bobs, [(0, 3, "Bob", "Testing the feature.")])
+
+    def ids(got: dict[str, Any]) -> list[str]:
+        assert got["isError"] is False, got["text"]
+        assert json.loads(got["text"]) == got["data"]
+        return [result["id"] for result in got["data"]["results"]]
+
+    # A question: its common words are left out, and the rest must all be said.
+    asked = call(alice_tx, "search", query="What about the testing of the feature?")
+    assert ids(asked) == [f"meeting://{standup.pk}"]
+    assert asked["data"]["results"] == [
+        {
+            "id": f"meeting://{standup.pk}",
+            "title": "Team Standup",
+            "url": f"{settings.PUBLIC_BASE_URL}/dashboard/meetings/{standup.pk}",
+        }
+    ]
+    # No meeting has every word: those with most of them, then the newest.
+    assert ids(call(alice_tx, "search", query="budget testing feature")) == [
+        f"meeting://{standup.pk}",
+        f"meeting://{other.pk}",
+    ]
+    assert ids(call(alice_tx, "search", query="budget")) == [f"meeting://{other.pk}"]
+    assert ids(call(alice_tx, "search", query="quarterly")) == []
+    assert ids(call(alice_tx, "search", query="")) == [
+        f"meeting://{other.pk}",
+        f"meeting://{standup.pk}",
+    ]
+    nine = call(alice_tx, "search", query="one two three four five six seven eight testing")
+    assert ids(nine) == []  # the first eight words count, as in search_transcripts
+
+    got = call(alice_tx, "fetch", id=f"meeting://{standup.pk}")
+    assert got["isError"] is False
+    document = json.loads(got["text"])
+    assert document == got["data"]
+    assert document["id"] == f"meeting://{standup.pk}"
+    assert document["title"] == "Team Standup"
+    assert "[00:00:15] Bob: Great! What about the testing?" in document["text"]
+    assert document["url"] == f"{settings.PUBLIC_BASE_URL}/dashboard/meetings/{standup.pk}"
+    assert document["metadata"]["platform"] == "google_meet"
+    assert document["metadata"]["status"] == "completed"
+    assert call(alice_tx, "fetch", id=str(standup.pk))["data"] == document
+
+    assert call(alice_tx, "fetch", id=f"meeting://{bobs.pk}")["text"] == "Meeting not found"
+    assert ids(call(bob_all, "search", query="budget")) == []
+    refused = call(alice_tx, "fetch", id="https://example.com/1")
+    assert refused["isError"] is True
+    assert refused["text"] == "id: An id that search returned: meeting://<number>."
 
 
 def test_get_meeting_tells_who_attended_and_spoke(alice: User, alice_tx: str) -> None:
