@@ -370,6 +370,9 @@ BOT_DEAF_TIMEOUT_S = env_int("BOT_DEAF_TIMEOUT_S", 30, minimum=5)
 # A bot whose meeting page crashes, hangs or loses its browser opens the meeting again this many
 # times (the same session goes on, with a gap in its audio); once more, it fails.
 BOT_MAX_REJOINS = env_int("BOT_MAX_REJOINS", 3, minimum=0)
+# A page scan takes milliseconds; one with no answer in this long found the page busy, and two
+# in a row a hung page (which the bot then opens again, as above).
+BOT_PAGE_SCAN_TIMEOUT_S = env_float("BOT_PAGE_SCAN_TIMEOUT_S", 5.0, minimum=1.0)
 # Screenshots and page text kept as evidence of a failed join.
 BOT_EVIDENCE_DIR = Path(env_str("BOT_EVIDENCE_DIR", str(BASE_DIR / "var" / "bot_evidence")))
 # Where a scenario's relative audio paths are looked up.

@@ -82,9 +82,7 @@ AUDIBLE_PEAK = 64
 HEARING_SLACK_S = 1.5
 # Consecutive failed page scans (a page that keeps failing) before the bot takes it as lost.
 MAX_SCAN_FAILURES = 15
-# A page scan takes milliseconds; one with no answer in this long found the page busy, and
-# `MAX_SCAN_TIMEOUTS` of them in a row a hung page.
-SCAN_TIMEOUT_S = 5.0
+# Page scans with no answer within `BOT_PAGE_SCAN_TIMEOUT_S`, in a row, that make a hung page.
 MAX_SCAN_TIMEOUTS = 2
 # Who is in the call is stored at most this often (a crowd arriving is one write a second).
 ATTENDANCE_SAVE_EVERY_S = 1.0
@@ -337,7 +335,8 @@ class BotRun:
                 return stop
             try:
                 snap = self.host.run(
-                    self._adapter().snapshot(self._page()), timeout_s=SCAN_TIMEOUT_S
+                    self._adapter().snapshot(self._page()),
+                    timeout_s=settings.BOT_PAGE_SCAN_TIMEOUT_S,
                 )
                 scan_failures = scan_timeouts = 0
             except (PlaywrightError, TimeoutError) as exc:

@@ -705,7 +705,8 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
 ) -> None:
     native = meet_id()
     # Each fault falls in a pause that outlasts the rejoin (a new page, the lobby, the call):
-    # 1.5 s here, and a hung page is taken as lost after two 5 s scans without an answer.
+    # 1.5 s here, and a hung page is taken as lost after two scans without an answer (2 s
+    # each here, `BOT_PAGE_SCAN_TIMEOUT_S`).
     faults = [
         ("the meeting page crashed", "renderer", signal.SIGKILL, 4.0),
         ("the meeting page closed (its browser exited)", "browser", signal.SIGKILL, 4.0),
@@ -714,7 +715,7 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
             "the meeting page stopped responding (2 scans timed out)",
             "renderer",
             signal.SIGSTOP,
-            14.0,
+            8.0,
         ),
     ]
     turns: list[tuple[str, Path, float]] = []  # who, what, when
@@ -738,7 +739,12 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
     hung: list[psutil.Process] = []
     rejoins = str(len(faults))
     with bot_on_its_own_worker(
-        bot_stack, meeting, tmp_path, name="crashing", BOT_MAX_REJOINS=rejoins
+        bot_stack,
+        meeting,
+        tmp_path,
+        name="crashing",
+        BOT_MAX_REJOINS=rejoins,
+        BOT_PAGE_SCAN_TIMEOUT_S="2",
     ) as worker:
         for ended, (_, part, sig, _) in enumerate(faults, start=1):
             wait_for(functools.partial(turns_ended, ended), timeout_s=30, what=f"turn {ended}")
