@@ -5,6 +5,7 @@ conversation (Claude Code's `@` mentions, Claude Desktop's attachments), address
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from accounts.models import User
@@ -12,6 +13,7 @@ from mcp_server import protocol
 from mcp_server.protocol import RpcError
 from mcp_server.tools import meeting_line, transcript_whole
 from meetings import selectors as meeting_selectors
+from meetings.models import Meeting
 from transcripts import exports
 from vexa_site.errors import NotFound
 
@@ -31,16 +33,26 @@ TEMPLATES = [
 ]
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CURSOR = re.compile(r"^(\d{1,20})\.(\d{1,18})$")
+
+
+def _cursor(meeting: Meeting) -> str:
+    """Where the next page starts: after this meeting (its creation in microseconds, its id)."""
+    return f"{(meeting.created_at - EPOCH) // timedelta(microseconds=1)}.{meeting.pk}"
+
+
 def resource_list(user: User, cursor: Any) -> dict[str, Any]:
     """The user's meetings as resources, newest first, `PAGE_SIZE` a page; `nextCursor`
-    (an offset, opaque to clients) while more follow."""
-    if cursor is None:
-        offset = 0
-    elif isinstance(cursor, str) and cursor.isdigit() and len(cursor) < 10:
-        offset = int(cursor)
-    else:
-        raise RpcError(protocol.INVALID_PARAMS, "Invalid cursor")
-    page = meeting_selectors.meeting_list(user=user, limit=PAGE_SIZE, offset=offset)
+    (opaque to clients: where the page ended) while more follow."""
+    before = None
+    if cursor is not None:
+        found = CURSOR.match(cursor) if isinstance(cursor, str) else None
+        if found is None:
+            raise RpcError(protocol.INVALID_PARAMS, "Invalid cursor")
+        created_at = EPOCH + timedelta(microseconds=int(found.group(1)))
+        before = (created_at, int(found.group(2)))
+    page = meeting_selectors.meeting_list_before(user=user, before=before, limit=PAGE_SIZE)
     result: dict[str, Any] = {
         "resources": [
             {
@@ -54,7 +66,7 @@ def resource_list(user: User, cursor: Any) -> dict[str, Any]:
         ]
     }
     if page.has_more:
-        result["nextCursor"] = str(offset + PAGE_SIZE)
+        result["nextCursor"] = _cursor(page.meetings[-1])
     return result
 
 

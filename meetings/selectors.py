@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import django_filters
@@ -88,6 +89,20 @@ def meeting_list(
     if limit is None:
         return MeetingPage(meetings=list(qs[offset:]), has_more=False)
     rows = list(qs[offset : offset + limit + 1])
+    return MeetingPage(meetings=rows[:limit], has_more=len(rows) > limit)
+
+
+def meeting_list_before(
+    *, user: User, before: tuple[datetime, int] | None, limit: int
+) -> MeetingPage:
+    """The user's meetings newest first, from the first one older than `before` (the
+    `created_at` and id of the last one a previous page showed): a meeting created or deleted
+    between pages neither repeats nor hides one, as an offset would."""
+    qs = meetings_for(user=user).order_by("-created_at", "-id")
+    if before is not None:
+        created_at, meeting_id = before
+        qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=meeting_id))
+    rows = list(qs[: limit + 1])
     return MeetingPage(meetings=rows[:limit], has_more=len(rows) > limit)
 
 

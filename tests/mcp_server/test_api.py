@@ -598,11 +598,16 @@ def test_each_meeting_is_a_resource_its_transcript_read_by_its_owner_only(
     assert "nextCursor" not in listed
     monkeypatch.setattr(resources, "PAGE_SIZE", 1)
     first = rpc(alice_tx, "resources/list")["result"]
+    # A meeting created between two pages goes first in a new listing, not into the next page
+    # (an offset would have shown `later` again).
+    meeting_in(alice, S.COMPLETED, native_meeting_id="new-meet-ing")
     rest = rpc(alice_tx, "resources/list", {"cursor": first["nextCursor"]})["result"]
     assert [r["uri"] for r in first["resources"] + rest["resources"]] == [
         r["uri"] for r in listed["resources"]
     ]
-    assert rpc(alice_tx, "resources/list", {"cursor": "x"})["error"]["code"] == -32602
+    assert "nextCursor" not in rest
+    for bad in ("x", "1", "12.x", 12):
+        assert rpc(alice_tx, "resources/list", {"cursor": bad})["error"]["code"] == -32602
     [template] = rpc(alice_tx, "resources/templates/list")["result"]["resourceTemplates"]
     assert template["uriTemplate"] == "meeting://{meeting_id}"
 
