@@ -237,11 +237,36 @@ class OpenSearchInput(serializers.Serializer[Any]):
     query = serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=True)
 
 
+# Endings a question's word may have that the line it looks for lacks, longest first.
+WORD_ENDINGS = ("ies", "sses", "ing", "es", "ed", "s")
+
+
+def word_stem(word: str) -> str:
+    """The start every form of `word` shares, which search finds where a word starts:
+    "decisions" -> "decision", "companies" -> "compan", "planned" -> "plan", "boxes" -> "box"
+    (so the question's plural or tense does not miss the line that says another)."""
+    lower = word.casefold()
+    if " " in word or len(word) < 5 or lower.endswith(("ss", "us", "is")):
+        return word
+    for ending in WORD_ENDINGS:
+        if lower.endswith(ending) and len(word) - len(ending) >= 3:
+            if ending == "es" and not lower[:-2].endswith(("s", "x", "z", "ch", "sh")):
+                ending = "s"
+            if ending == "sses":
+                ending = "es"
+            stem = word[: -len(ending)]
+            # planned, shipping: the doubled consonant is not in "plan" or "ship".
+            if ending in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1].lower() not in "lsz":
+                stem = stem[:-1]
+            return stem
+    return word
+
+
 def _search_text(query: str) -> list[str]:
     """The query's words and phrases worth finding, as many as one search takes."""
     # A question's words end in its punctuation ("feature?"), which no line says.
     words = (re.sub(r"^\W+|\W+$", "", t) for t in transcript_selectors.search_terms(query))
-    terms = [t for t in words if t and t.casefold() not in SEARCH_IGNORED]
+    terms = [word_stem(t) for t in words if t and t.casefold() not in SEARCH_IGNORED]
     kept: list[str] = []
     for term in terms[: transcript_selectors.SEARCH_MAX_TERMS]:
         if len(" ".join([*kept, f'"{term}"'])) <= meeting_selectors.SEARCH_MAX_CHARS:

@@ -353,6 +353,9 @@ def test_search_and_fetch_answer_in_chatgpts_shapes(
         f"meeting://{other.pk}",
     ]
     assert ids(call(alice_tx, "search", query="budget")) == [f"meeting://{other.pk}"]
+    # Another form of a word finds the line: "completed the feature ... testing".
+    stems = call(alice_tx, "search", query="Were the features tested before completing?")
+    assert ids(stems) == [f"meeting://{standup.pk}"]
     assert ids(call(alice_tx, "search", query="quarterly")) == []
     assert ids(call(alice_tx, "search", query="")) == [
         f"meeting://{other.pk}",
@@ -378,6 +381,25 @@ def test_search_and_fetch_answer_in_chatgpts_shapes(
     refused = call(alice_tx, "fetch", id="https://example.com/1")
     assert refused["isError"] is True
     assert refused["text"] == "id: An id that search returned: meeting://<number>."
+
+
+def test_a_search_word_is_cut_to_the_start_its_forms_share() -> None:
+    cut = {
+        "decisions": "decision",
+        "companies": "compan",
+        "planned": "plan",
+        "shipping": "ship",
+        "classes": "class",
+        "fixes": "fix",
+        "notes": "note",
+        "decided": "decid",
+        "status": "status",  # not a plural
+        "analysis": "analysis",
+        "boss": "boss",
+        "bus": "bus",  # too short to cut
+        "action items": "action items",  # a phrase is found as said
+    }
+    assert {word: tools.word_stem(word) for word in cut} == cut
 
 
 def test_get_meeting_tells_who_attended_and_spoke(alice: User, alice_tx: str) -> None:
