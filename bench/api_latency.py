@@ -261,6 +261,19 @@ def main() -> None:
                     f"MCP search_transcripts, said once ({searched})",
                     lambda: mcp_call(search_client, "search_transcripts", {"query": rare}),
                 ),
+                (
+                    f"MCP search (ChatGPT's), a question with a word nobody said: every word, "
+                    f"then each word alone ({searched})",
+                    lambda: mcp_call(
+                        search_client,
+                        "search",
+                        {"query": f"What did we say about {some}, {rare} and zebras?"},
+                    ),
+                ),
+                (
+                    f"MCP fetch (ChatGPT's), the whole transcript ({args.segments} segments)",
+                    lambda: mcp_call(client, "fetch", {"id": f"meeting://{meeting.pk}"}),
+                ),
             ]
             print(f"| request | median ms | p95 ms | SQL queries |  (repeat={args.repeat})")
             print("|---|---|---|---|")
