@@ -233,7 +233,7 @@ def meeting_url(meeting: Meeting) -> str:
     return settings.PUBLIC_BASE_URL + reverse("dashboard:meeting", args=[meeting.pk])
 
 
-class OpenSearchInput(serializers.Serializer[Any]):
+class SearchQuestionInput(serializers.Serializer[Any]):
     query = serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=True)
 
 
@@ -256,7 +256,8 @@ def word_stem(word: str) -> str:
                 ending = "es"
             stem = word[: -len(ending)]
             # planned, shipping: the doubled consonant is not in "plan" or "ship".
-            if ending in ("ing", "ed") and stem[-1] == stem[-2] and stem[-1].lower() not in "lsz":
+            doubled = stem[-1] == stem[-2] and stem[-1].lower() not in "lsz"
+            if ending in ("ing", "ed") and doubled and len(stem) > 3:
                 stem = stem[:-1]
             return stem
     return word
@@ -277,7 +278,7 @@ def _search_text(query: str) -> list[str]:
 def search(user: User, args: Mapping[str, Any]) -> ToolOutput:
     """ChatGPT's `search`: the meetings with every word of the query worth finding, else those
     with most of them; newest first; an empty query lists the newest."""
-    terms = _search_text(_valid(OpenSearchInput, args)["query"])
+    terms = _search_text(_valid(SearchQuestionInput, args)["query"])
 
     def having(found: list[str]) -> list[Meeting]:
         q = " ".join(f'"{term}"' for term in found)

@@ -393,6 +393,7 @@ def test_a_search_word_is_cut_to_the_start_its_forms_share() -> None:
         "fixes": "fix",
         "notes": "note",
         "decided": "decid",
+        "added": "add",  # not "ad": address, admin
         "status": "status",  # not a plural
         "analysis": "analysis",
         "boss": "boss",
