@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts.auth import request_user
 from accounts.permissions import HasBotScope
 from bots import selectors, services
+from meetings import selectors as meeting_selectors
 from meetings import services as meeting_services
 from meetings.models import Meeting, Platform
 from meetings.serializers import MeetingSerializer, error_responses, meeting_wire
@@ -311,3 +312,88 @@ class BotConfigApi(BotApi):
             meeting_id=meeting.pk, changes=dict(body.validated_data)
         )
         return _accepted("Configuration update accepted", meeting)
+
+
+class BotChatMessageSerializer(serializers.Serializer[Any]):
+    """A message the bot was asked to post in the meeting's chat, and what became of it."""
+
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=["pending", "sent", "failed"])
+    error = serializers.CharField(allow_blank=True)
+
+
+class BotChatApi(BotApi):
+    class Input(serializers.Serializer[Any]):
+        text = serializers.CharField(max_length=services.CHAT_MAX_CHARS)
+
+        class Meta:
+            ref_name = "BotChatInput"
+
+    class ListOutput(serializers.Serializer[Any]):
+        meeting_id = serializers.IntegerField()
+        messages = BotChatMessageSerializer(many=True)
+
+        class Meta:
+            ref_name = "BotChatMessages"
+
+    @extend_schema(
+        operation_id="bots_chat_send",
+        summary="Post in the Meeting's Chat",
+        description=(
+            "The bot posts `text` (1 to 4096 characters) in the meeting's chat, to everyone, "
+            "as Vexa's interactive bots do: an announcement that the meeting is transcribed, a "
+            "link, a summary. 202 once the bot has it to post; it posts messages in order while "
+            "it is in the call (after a rejoin too), and `GET` says whether each was sent. 409 "
+            "if the bot is not `active`; 404 if there is no live bot."
+        ),
+        request=Input,
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `bot` scope",
+                e404="Bot not found",
+                e409="The bot is not active",
+                e422="Empty or too long text",
+            ),
+        },
+    )
+    def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        meeting = selectors.bot_get_live(
+            user=request_user(request), platform=platform, native_meeting_id=native_meeting_id
+        )
+        body = self.Input(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.bot_chat_send(meeting_id=meeting.pk, text=body.validated_data["text"])
+        return _accepted("Chat message sent", meeting)
+
+    @extend_schema(
+        operation_id="bots_chat_list",
+        summary="List the Bot's Chat Messages",
+        description=(
+            "What the bot of the newest meeting with this platform id was asked to post in its "
+            "chat, oldest first: `pending` (waiting for the bot to be in the call), `sent`, or "
+            "`failed` with the reason."
+        ),
+        responses={
+            200: ListOutput,
+            **error_responses(
+                e401="Missing or invalid API key",
+                e403="The key lacks the `bot` scope",
+                e404="Meeting not found",
+                e422="Unknown platform",
+            ),
+        },
+    )
+    def get(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        meeting = meeting_selectors.meeting_get_by_native(
+            user=request_user(request),
+            platform=platform,
+            native_meeting_id=native_meeting_id,
+            meeting_id=None,
+        )
+        messages = selectors.bot_chat_list(meeting=meeting)
+        return Response(self.ListOutput({"meeting_id": meeting.pk, "messages": messages}).data)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from bots.platforms import normalize_native_id
-from meetings.models import LIVE_STATUSES, Meeting
+from meetings.models import LIVE_STATUSES, BotChatMessage, Meeting
 from meetings.selectors import check_path_platform
 from vexa_site.errors import NotFound
 
@@ -32,6 +32,16 @@ def bot_get_live(*, user: User, platform: str, native_meeting_id: str) -> Meetin
     if meeting is None:
         raise NotFound(BOT_NOT_FOUND)
     return meeting
+
+
+def bot_chat_list(*, meeting: Meeting) -> list[BotChatMessage]:
+    """The messages the meeting's bot was asked to post in its chat, oldest first."""
+    return list(BotChatMessage.objects.filter(meeting=meeting))
+
+
+def bot_chat_waiting(*, meeting_id: int) -> list[BotChatMessage]:
+    """The messages the bot has still to post, oldest first."""
+    return list(BotChatMessage.objects.filter(meeting_id=meeting_id, sent_at=None, error=""))
 
 
 def bot_running_list(*, user: User) -> list[Meeting]:

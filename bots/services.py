@@ -21,7 +21,13 @@ from django.utils import timezone
 from accounts.models import User
 from bots import capacity, control, platforms
 from meetings import lifecycle
-from meetings.models import LIVE_STATUSES, TERMINAL_STATUSES, Meeting, MeetingStatus
+from meetings.models import (
+    LIVE_STATUSES,
+    TERMINAL_STATUSES,
+    BotChatMessage,
+    Meeting,
+    MeetingStatus,
+)
 from transcripts.engine import model
 from vexa_site.errors import Conflict, InvalidInput, NoCapacity, NotFound, TooManyRequests
 from vexa_site.timestamps import now_iso_z
@@ -270,6 +276,15 @@ def bot_stop(*, meeting_id: int, source: str = "user_api") -> Meeting:
     return meeting
 
 
+def _active_locked(meeting_id: int, *, only: str) -> Meeting:
+    """The meeting, locked until commit, whose bot is in the call (a 409 saying `only` if not):
+    what a command for the running bot needs."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+    if meeting.status != S.ACTIVE:
+        raise Conflict(f"Bot is not active (status: {meeting.status}); {only}")
+    return meeting
+
+
 def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
     """Change `language`, `task` or `bot_name` of an active bot (409 if it is not active).
 
@@ -284,16 +299,33 @@ def bot_update_config(*, meeting_id: int, changes: dict[str, Any]) -> Meeting:
     if "task" in allowed and allowed["task"] not in TASKS:
         raise InvalidInput(f"task must be one of {list(TASKS)}")
     with transaction.atomic():
-        meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
-        if meeting.status != S.ACTIVE:
-            raise Conflict(
-                f"Bot is not active (status: {meeting.status}); only an active bot can be "
-                "reconfigured"
-            )
+        meeting = _active_locked(meeting_id, only="only an active bot can be reconfigured")
         meeting.bot_config = {**(meeting.bot_config or {}), **allowed}
         meeting.save(update_fields=["bot_config", "updated_at"])
         transaction.on_commit(functools.partial(_notify, meeting_id, "config"))
     return meeting
+
+
+CHAT_MAX_CHARS = 4096
+
+
+def bot_chat_send(*, meeting_id: int, text: str) -> BotChatMessage:
+    """Ask the meeting's bot to post `text` in the meeting's chat (409 unless it is `active`).
+
+    The message is stored, then the bot is rung after commit: it posts what waits while it is
+    in the call, in order, and records each message sent or why not."""
+    with transaction.atomic():
+        meeting = _active_locked(meeting_id, only="only a bot in the call can post in its chat")
+        message = BotChatMessage.objects.create(meeting=meeting, text=text)
+        transaction.on_commit(functools.partial(_notify, meeting_id, "chat"))
+    return message
+
+
+def bot_chat_posted(*, message_id: int, error: str | None = None) -> None:
+    """The bot posted the message (or could not: `error`); once only."""
+    BotChatMessage.objects.filter(pk=message_id, sent_at__isnull=True, error="").update(
+        **({"error": error[:500] or "failed"} if error is not None else {"sent_at": timezone.now()})
+    )
 
 
 def _rejoin_noted(meeting: Meeting, cause: str) -> None:

@@ -21,6 +21,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.MeetingLeaveApi.as_view(),
     ),
     path(
+        "api/meeting/<str:platform>/<str:native_meeting_id>/chat",
+        views.MeetingChatApi.as_view(),
+    ),
+    path(
         "api/meeting/<str:platform>/<str:native_meeting_id>/ready",
         views.MeetingMediaReadyApi.as_view(),
     ),

@@ -22,7 +22,7 @@ from rest_framework import serializers
 from accounts.models import User
 from bots import selectors as bot_selectors
 from bots import services as bot_services
-from bots.api import BotConfigApi, BotCreateApi
+from bots.api import BotChatApi, BotConfigApi, BotCreateApi
 from meetings import selectors as meeting_selectors
 from meetings import services as meeting_services
 from meetings.api import MeetingDataInput, MeetingListApi, MeetingSelectInput
@@ -530,6 +530,16 @@ def update_bot_config(user: User, args: Mapping[str, Any]) -> ToolOutput:
     )
 
 
+def post_in_chat(user: User, args: Mapping[str, Any]) -> ToolOutput:
+    meeting = _live_bot(user, args)
+    text = _valid(BotChatApi.Input, args)["text"]
+    message = bot_services.bot_chat_send(meeting_id=meeting.pk, text=text)
+    return ToolOutput(
+        f"The bot posts it in the meeting's chat while it is in the call: {meeting_line(meeting)}",
+        {**_summary(meeting), "chat_message_id": message.pk},
+    )
+
+
 LANGUAGE = _string("A Whisper language code such as en or de; empty or null to detect it")
 BOT_CONFIG = {
     "language": {**LANGUAGE, "type": ["string", "null"]},
@@ -690,6 +700,18 @@ TOOLS: tuple[Tool, ...] = (
         stop_bot,
         read_only=False,
         destructive=True,
+        open_world=True,
+    ),
+    Tool(
+        "post_in_chat",
+        "Post in the meeting's chat",
+        "The meeting's bot posts the text in the meeting's chat, for everyone in the call to "
+        "read (that the call is transcribed, a link, a summary).",
+        "bot",
+        {**MEETING_ARGS, "text": _string("What to post", minLength=1, maxLength=4096)},
+        post_in_chat,
+        required=("text",),
+        read_only=False,
         open_world=True,
     ),
     Tool(

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from meetings import services as meeting_services
-from meetings.models import LIVE_STATUSES, Meeting, MeetingSession, Recording
+from meetings.models import LIVE_STATUSES, BotChatMessage, Meeting, MeetingSession, Recording
 
 # Where a failed join leaves its evidence in `data` (the bot runtime writes the second one).
 EVIDENCE_KEYS = ("error_details", "join_failure_evidence")
@@ -44,26 +44,34 @@ def _pretty(value: Any) -> SafeString:
     )
 
 
-class MeetingSessionInline(admin.TabularInline[MeetingSession, Meeting]):
+class _ShownInline(admin.TabularInline[Any, Meeting]):
+    """A meeting's rows an operator reads in its page and never edits there."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return tuple(str(name) for name in self.fields or ())
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MeetingSessionInline(_ShownInline):
     model = MeetingSession
-    extra = 0
-    can_delete = False
     fields = ("session_uid", "started_at", "ended_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class RecordingInline(admin.TabularInline[Recording, Meeting]):
+class RecordingInline(_ShownInline):
     model = Recording
-    extra = 0
-    can_delete = False
     fields = ("status", "file_path", "size_bytes", "duration_s", "created_at", "completed_at")
-    readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+
+class BotChatMessageInline(_ShownInline):
+    """What the bot was asked to post in the meeting's chat, and whether it did."""
+
+    model = BotChatMessage
+    fields = ("text", "created_at", "sent_at", "error")
 
 
 @admin.register(Meeting)
@@ -84,7 +92,7 @@ class MeetingAdmin(admin.ModelAdmin[Meeting]):
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    inlines = (MeetingSessionInline, RecordingInline)
+    inlines = (MeetingSessionInline, RecordingInline, BotChatMessageInline)
     actions = ("stop_bots",)
     readonly_fields = (
         "user",

@@ -147,6 +147,28 @@ class Recording(models.Model):
         return f"recording #{self.pk} of meeting #{self.meeting_id}"
 
 
+class BotChatMessage(models.Model):
+    """A message the user asked the meeting's bot to post in the meeting's chat: the bot posts
+    it once it is in the call (`sent_at`), or says why it could not (`error`). Kept in the
+    database, so a bot that rejoins or takes over still posts what waited."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="chat_messages")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"chat message #{self.pk} of meeting #{self.meeting_id}"
+
+    @property
+    def status(self) -> str:
+        return "sent" if self.sent_at else ("failed" if self.error else "pending")
+
+
 class IdempotencyKey(models.Model):
     """A client's `Idempotency-Key` for a create call, with the response it got.
 

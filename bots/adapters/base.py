@@ -98,6 +98,10 @@ SNAPSHOT_JS = """
 """
 
 
+class ChatError(Exception):
+    """The bot could not post in the meeting's chat; the message says why."""
+
+
 class Phase(StrEnum):
     PREJOIN = "prejoin"
     LOBBY = "lobby"
@@ -171,6 +175,11 @@ class SelectorTable:
     captions_on: tuple[str, ...] = ()
     caption_text: str = ""
     caption_author: str = ""
+    # The meeting's chat: the control that opens its panel, the message box, the send button
+    # (Enter where there is none). Empty where the bot cannot post.
+    chat_open: tuple[str, ...] = ()
+    chat_input: tuple[str, ...] = ()
+    chat_send: tuple[str, ...] = ()
 
     def for_page(self) -> dict[str, Any]:
         return {
@@ -301,6 +310,34 @@ class PlatformAdapter(ABC):
                 await page.locator(selector).first.click(timeout=2000)
                 return False
         return False
+
+    async def send_chat(self, page: Page, text: str, *, timeout_s: float = 5.0) -> None:
+        """Post `text` in the meeting's chat, opening its panel first if it is closed; raises
+        `ChatError` when the platform shows no message box or the text stayed unsent."""
+        if not self.table.chat_input:
+            raise ChatError("this platform's chat is not supported")
+        deadline = time.monotonic() + timeout_s
+        box = await self._first_visible(page, self.table.chat_input)
+        while box is None:
+            opener = await self._first_visible(page, self.table.chat_open)
+            if opener is not None and not await self._first_visible(page, self.table.chat_input):
+                await page.locator(opener).first.click(timeout=2000)
+            if time.monotonic() > deadline:
+                raise ChatError("the meeting shows no chat message box")
+            await asyncio.sleep(0.1)
+            box = await self._first_visible(page, self.table.chat_input)
+        field = page.locator(box).first
+        await field.fill(text, timeout=2000)
+        send = await self._first_visible(page, self.table.chat_send)
+        if send is not None:
+            await page.locator(send).first.click(timeout=2000)
+        else:
+            await field.press("Enter", timeout=2000)
+        # A posted message leaves the box empty (a disabled chat keeps it).
+        while await field.evaluate("e => ('value' in e ? e.value : e.innerText).trim()"):
+            if time.monotonic() > deadline:
+                raise ChatError("the message stayed in the chat box unsent")
+            await asyncio.sleep(0.1)
 
     async def _fill_form_and_join(self, page: Page, *, bot_name: str, deadline: float) -> None:
         """The pre-join form every platform has: name, audio choice, mic/camera off, join."""

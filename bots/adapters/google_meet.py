@@ -44,6 +44,10 @@ TABLE = SelectorTable(
     tile_name=("span.notranslate", "[data-self-name]"),
     # Obfuscated class names Meet toggles on a tile's descendant while that person speaks.
     speaking_classes=("Oaajhc", "HX2H7", "wEsLMd", "OgVli"),
+    # guess (peers' public bots): the "Chat with everyone" panel's box and send button.
+    chat_open=('button[aria-label*="Chat with everyone"]', 'button[aria-label*="Chat"]'),
+    chat_input=('textarea[aria-label*="Send a message"]', 'textarea[aria-label*="message"]'),
+    chat_send=('button[aria-label*="Send a message"]', 'button[aria-label="Send message"]'),
     texts={
         "lobby": (
             "Asking to be let in",

@@ -87,6 +87,13 @@ TABLE = SelectorTable(
     ),
     caption_text='[data-tid="closed-caption-text"]',
     caption_author='[data-tid="author"]',
+    # guess (peers' public bots): the meeting chat's rich-text box (CKEditor) and send button.
+    chat_open=("#chat-button", 'button[aria-label*="Chat"]'),
+    chat_input=(
+        '[data-tid="ckeditor"][contenteditable="true"]',
+        'div[role="textbox"][contenteditable="true"]',
+    ),
+    chat_send=('button[data-tid="newMessageCommands-send"]', 'button[aria-label*="Send"]'),
     audio_option=(
         '[data-tid="prejoin-audiosettings-computer-audio"]',
         '[role="radio"]:has-text("Computer audio")',

@@ -119,6 +119,13 @@ TABLE = SelectorTable(
         'button.join-audio-container__btn[aria-label*="join audio" i]',
         'button:text-is("Join Audio")',
     ),
+    # guess (peers' public bots): the chat panel's box; Enter sends (no button needed).
+    chat_open=('button[aria-label*="chat panel" i]', 'button[aria-label*="chat" i]'),
+    chat_input=(
+        '.chat-rtf-box__editor-outer [contenteditable="true"]',
+        "textarea.chat-box__chat-textarea",
+    ),
+    chat_send=("button.chat-rtf-box__send",),
     # guess: one `.video-avatar__avatar` per person in gallery view, labelled with the name.
     tile=".video-avatar__avatar",
     tile_id_attribute="aria-label",

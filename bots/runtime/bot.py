@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -36,9 +37,10 @@ from django.utils import timezone
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
+from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bots.adapters import adapter_for
-from bots.adapters.base import JoinError, PageSnapshot, Phase, PlatformAdapter
+from bots.adapters.base import ChatError, JoinError, PageSnapshot, Phase, PlatformAdapter
 from bots.control import control_channel
 from bots.runtime.attendance import Attendance
 from bots.runtime.browser import BrowserHost, get_host
@@ -60,6 +62,8 @@ BINDING = "__vexaAudioChunk"
 BOT_SOURCE = "bot_callback"
 TICK_S = 0.2
 REREAD_EVERY_S = 2.0
+# Posting one chat message: open the panel, type, send, see the box empty.
+CHAT_POST_TIMEOUT_S = 10.0
 NAVIGATION_TIMEOUT_S = 30.0
 JOIN_TIMEOUT_S = 30.0
 # After clicking join, the page must show a waiting room or the call within this time.
@@ -758,6 +762,8 @@ class BotRun:
             # Someone else (the supervisor, an operator) already ended it: just leave.
             return Finish(meeting.status, "ended_elsewhere")
         self.config = dict(meeting.bot_config or {})
+        if self.admitted:
+            self._post_chat()
         if self.stream is not None:
             language = self.config.get("language") or None
             task = self.config.get("task") or None
@@ -765,6 +771,29 @@ class BotRun:
                 self.last_language, self.last_task = language, task
                 self.stream.append_config(language=language, task=task, t=self._clock_now())
         return None
+
+    def _post_chat(self) -> None:
+        """Post what the user asked the bot to say in the meeting's chat, oldest first, and
+        record each as sent or why not (a message is tried once: posting it again could post
+        it twice)."""
+        waiting = db_retry(
+            lambda: bot_selectors.bot_chat_waiting(meeting_id=self.meeting_id),
+            what=f"meeting {self.meeting_id}: reading its chat messages",
+        )
+        for message in waiting:
+            error: str | None = None
+            try:
+                self.host.run(
+                    self._adapter().send_chat(self._page(), message.text),
+                    timeout_s=CHAT_POST_TIMEOUT_S,
+                )
+            except (ChatError, PlaywrightError, TimeoutError) as exc:
+                error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                logger.warning("meeting %s: chat message not posted: %s", self.meeting_id, error)
+            db_retry(
+                functools.partial(bot_services.bot_chat_posted, message_id=message.pk, error=error),
+                what=f"meeting {self.meeting_id}: recording a chat message",
+            )
 
     def _clock_now(self) -> float:
         if not self.admitted:

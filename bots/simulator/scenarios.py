@@ -279,6 +279,8 @@ class MeetingState:
     guests: dict[str, Guest] = field(default_factory=dict)
     # When the host arrived (Zoom's "waiting for the host to start"); None: not yet.
     host_started_at: float | None = None
+    # What guests posted in the meeting's chat: {"sender", "text", "at"}, oldest first.
+    chat: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Without `host_starts_after_s` the host is there from the moment the scenario loads.
@@ -294,6 +296,7 @@ class MeetingState:
                 "ended_at": self.ended_at,
                 "host_started_at": self.host_started_at,
                 "guests": {gid: asdict(g) for gid, g in self.guests.items()},
+                "chat": self.chat,
             }
         )
 
@@ -307,6 +310,7 @@ class MeetingState:
             ended_at=data["ended_at"],
             guests={gid: Guest(**g) for gid, g in data["guests"].items()},
             host_started_at=data.get("host_started_at"),
+            chat=data.get("chat", []),
         )
 
     def elapsed_s(self, now: float) -> float | None:
@@ -490,6 +494,22 @@ def guest_leave(platform: str, native_meeting_id: str, *, guest_id: str) -> None
             guest.state, guest.decided_at = "left", now
 
     state_update(platform, native_meeting_id, change)
+
+
+CHAT_MAX_CHARS = 4096
+
+
+def guest_chat(platform: str, native_meeting_id: str, *, guest_id: str, text: str) -> None:
+    """A guest in the call posted `text` in the meeting's chat (`InvalidInput` for anyone
+    else: the chat is the call's)."""
+
+    def change(state: MeetingState, now: float) -> None:
+        guest = state.guests.get(guest_id)
+        if guest is None or guest.state != "admitted":
+            raise InvalidInput("only a guest in the call can post in its chat")
+        state.chat.append({"sender": guest.name, "text": text[:CHAT_MAX_CHARS], "at": now})
+
+    _require(state_update(platform, native_meeting_id, change))
 
 
 def guest_media_ready(platform: str, native_meeting_id: str, *, guest_id: str) -> MeetingState:

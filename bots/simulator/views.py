@@ -150,6 +150,7 @@ def _host_payload(state: MeetingState, now: float) -> dict[str, Any]:
             for g in state.guests.values()
         ],
         "present": [p.name for p in state.present(now)],
+        "chat": state.chat,
     }
 
 
@@ -242,6 +243,19 @@ class MeetingLeaveApi(PageApi):
         body = self.Input(data=request.data)
         body.is_valid(raise_exception=True)
         scenarios.guest_leave(platform, native_meeting_id, guest_id=body.validated_data["guest_id"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeetingChatApi(PageApi):
+    class Input(serializers.Serializer[Any]):
+        guest_id = serializers.CharField(max_length=64)
+        text = serializers.CharField(max_length=scenarios.CHAT_MAX_CHARS)
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
+        body = self.Input(data=request.data)
+        body.is_valid(raise_exception=True)
+        scenarios.guest_chat(platform, native_meeting_id, **body.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -312,6 +312,39 @@
       sim.wallZero = null;
     };
 
+    // The meeting's chat as a guest sees it: `opener` shows and hides a panel whose message box
+    // (a textarea, or a contenteditable element where the client has a rich-text editor)
+    // posts on Enter or with `send` (optional); each posted message is listed in the panel and
+    // goes to the server, where the host sees it with the guest's name. A box already inside
+    // an editor's wrapper goes in with it.
+    sim.chatPanel = function (opener, box, send) {
+      const list = el("div", { class: "chat-messages" });
+      const holder = box.parentElement || box;
+      const panel = el("div", { class: "chat-panel" }, [list, holder].concat(send ? [send] : []));
+      panel.hidden = true;
+      opener.addEventListener("click", () => {
+        panel.hidden = !panel.hidden;
+      });
+      const typed = () => ("value" in box ? box.value : box.innerText).trim();
+      async function postMessage() {
+        const text = typed();
+        if (!text || sim.guestId === null) return;
+        const response = await post("/chat", { guest_id: sim.guestId, text: text });
+        if (!response.ok) return; // left in the box, as a client that could not send
+        list.appendChild(el("div", { class: "chat-message", text: text }));
+        if ("value" in box) box.value = "";
+        else box.textContent = "";
+      }
+      box.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.shiftKey) {
+          event.preventDefault();
+          postMessage();
+        }
+      });
+      if (send) send.addEventListener("click", postMessage);
+      return panel;
+    };
+
     sim.leave = function () {
       return post("/leave", { guest_id: sim.guestId });
     };

@@ -128,15 +128,22 @@
     ]);
     const leave = el("button", { type: "button", "aria-label": "Leave call", text: "Leave" });
     leave.addEventListener("click", leaveCall);
+    const chatButton = el("button", { type: "button", "aria-label": "Chat with everyone", text: "Chat" });
+    const chat = sim.chatPanel(
+      chatButton,
+      el("textarea", { "aria-label": "Send a message to everyone" }),
+      el("button", { type: "button", "aria-label": "Send a message", text: "Send" }),
+    );
     show(
       el("div", { class: "call" }, [
         tiles,
         el("div", { role: "toolbar", "aria-label": "Call controls" }, [
           el("button", { type: "button", "aria-label": "Turn off microphone", text: "Mic" }),
           el("button", { type: "button", "aria-label": "People", text: "People" }),
-          el("button", { type: "button", "aria-label": "Chat with everyone", text: "Chat" }),
+          chatButton,
           leave,
         ]),
+        chat,
       ]),
     );
     sim.startAudio(TRACK_COUNT);

@@ -1,4 +1,5 @@
-// The simulator's host control page: who waits, who is in; Admit / Deny / Remove / End.
+// The simulator's host control page: who waits, who is in, what the chat says; Admit / Deny /
+// Remove / End.
 (function () {
   "use strict";
   const root = document.getElementById("host");
@@ -51,6 +52,15 @@
       rows.appendChild(row);
     }
     document.getElementById("present").textContent = state.present.join(", ") || "nobody";
+    document.getElementById("chat").replaceChildren(
+      ...state.chat.map((message) => {
+        const item = document.createElement("li");
+        const sender = document.createElement("strong");
+        sender.textContent = message.sender;
+        item.append(sender, ": " + message.text);
+        return item;
+      }),
+    );
   }
 
   document.getElementById("end").addEventListener("click", () => act("end"));

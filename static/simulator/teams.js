@@ -149,11 +149,25 @@
   function enterCall() {
     phase = "call";
     const stage = el("div", { class: "stage", "data-tid": "calling-stage" }, [tile(myName)]);
+    const chatButton = el("button", { type: "button", id: "chat-button", "aria-label": "Chat", text: "Chat" });
+    // Teams types into a CKEditor rich-text box.
+    const chatBox = el("div", {
+      "data-tid": "ckeditor",
+      role: "textbox",
+      contenteditable: "true",
+      "aria-label": "Type a message",
+    });
+    const chat = sim.chatPanel(
+      chatButton,
+      chatBox,
+      el("button", { type: "button", "data-tid": "newMessageCommands-send", "aria-label": "Send", text: "Send" }),
+    );
     show(
       el("div", { class: "call" }, [
         stage,
+        chat,
         el("div", { role: "toolbar", "data-tid": "calling-controls", "aria-label": "Meeting controls" }, [
-          el("button", { type: "button", id: "chat-button", "aria-label": "Chat", text: "Chat" }),
+          chatButton,
           el("button", {
             type: "button",
             id: "roster-button",

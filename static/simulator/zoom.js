@@ -165,9 +165,15 @@
       text: "Leave",
     });
     leave.addEventListener("click", showLeaveMenu);
+    const chatButton = footerButton({ "aria-label": "open the chat panel", text: "Chat" });
+    // Zoom's chat box is a rich-text editor; Enter sends.
+    const chatBox = el("div", { contenteditable: "true", "aria-label": "Type message here" });
+    el("div", { class: "chat-rtf-box__editor-outer" }, [chatBox]);
+    const chat = sim.chatPanel(chatButton, chatBox, null);
     show(
       el("div", { class: "meeting-app" }, [
         gallery,
+        chat,
         el("div", { id: "wc-footer", class: "footer" }, [
           audioButton,
           footerButton({
@@ -176,7 +182,7 @@
             text: "Start Video",
           }),
           footerButton({ id: "participants-button", text: "Participants" }),
-          footerButton({ "aria-label": "open the chat panel", text: "Chat" }),
+          chatButton,
           leave,
         ]),
       ]),

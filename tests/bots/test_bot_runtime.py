@@ -36,7 +36,7 @@ from bots.control import control_channel
 from bots.runtime import supervision
 from bots.runtime.recording import decode_pcm16k
 from meetings import lifecycle
-from meetings.models import Meeting, MeetingSession, MeetingStatus, Recording
+from meetings.models import BotChatMessage, Meeting, MeetingSession, MeetingStatus, Recording
 from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, host_state, meet_id, stack_env, wait_for
@@ -295,6 +295,15 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
         timeout_s=3,
         what="the config change in the stream",
     )
+    # The bot posts in the meeting's chat what it is asked to, and records it as sent.
+    message = bot_services.bot_chat_send(meeting_id=meeting.pk, text="This call is transcribed.")
+    wait_for(
+        lambda: BotChatMessage.objects.get(pk=message.pk).status == "sent",
+        timeout_s=10,
+        what="the bot to post the message",
+    )
+    [posted] = host_state(bot_stack.base_url, native)["chat"]
+    assert (posted["sender"], posted["text"]) == ("Vexa Bot", "This call is transcribed.")
     # Speech starts 1 s after the simulated call's media connection is up, which can take
     # several seconds on a loaded 2-core machine: the deadline is generous, the stop is timed.
     wait_for(

@@ -57,6 +57,13 @@ def test_a_staff_member_admits_and_removes_the_bot_from_the_host_page(
 
         host.run(click(page, "Admit"))
         bot.wait_phase(Phase.IN_CALL)
+        assert bot.page is not None
+        host.run(bot.adapter.send_chat(bot.page, "Hello <host>"))
+        wait_for(
+            lambda: host.run(page.inner_text("#chat")) == "Vexa Bot: Hello <host>",
+            timeout_s=5,
+            what="the bot's chat message on the host page",
+        )
         host.run(click(page, "Remove"))
         bot.wait_phase(Phase.REMOVED)
 

@@ -19,7 +19,7 @@ from mcp_server import resources, tools
 from mcp_server.tools import TOOLS
 from meetings import lifecycle
 from meetings import services as meeting_services
-from meetings.models import Meeting, MeetingStatus
+from meetings.models import BotChatMessage, Meeting, MeetingStatus
 from tests.bots.test_api import enqueued_ids
 from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
 
@@ -168,7 +168,9 @@ def test_the_tools_listed_are_those_the_keys_scopes_allow(alice: User) -> None:
     reading |= {"search", "fetch"}
     writing = {"update_meeting", "create_share_link", "rename_speaker"}
     assert reading | writing == listed(["tx"])
-    assert {"send_bot", "list_bots", "stop_bot", "update_bot_config"} == listed(["bot"])
+    assert {"send_bot", "list_bots", "stop_bot", "update_bot_config", "post_in_chat"} == listed(
+        ["bot"]
+    )
     assert listed(["bot", "tx"]) == {tool.name for tool in TOOLS}
     assert listed(["browser"]) == set()
 
@@ -570,6 +572,25 @@ def test_update_bot_config_reaches_only_an_active_bot(alice: User, alice_all: st
     assert call(alice_all, "update_bot_config", **MEET, task="sing")["text"] == (
         'task: "sing" is not a valid choice.'
     )
+
+
+def test_post_in_chat_asks_the_bot_in_the_call_to_post(
+    alice: User, alice_all: str, bob_all: str
+) -> None:
+    waiting = meeting_in(alice, S.AWAITING_ADMISSION)
+    refused = call(alice_all, "post_in_chat", **MEET, text="Hello")
+    assert refused["isError"] is True
+    assert "only a bot in the call" in refused["text"]
+    lifecycle.transition(meeting_id=waiting.pk, to=S.ACTIVE, source="bot_callback")
+    assert call(alice_all, "post_in_chat", **MEET, text="")["text"] == (
+        "text: This field may not be blank."
+    )
+    got = call(alice_all, "post_in_chat", **MEET, text="This call is transcribed.")
+    assert got["isError"] is False
+    [message] = BotChatMessage.objects.filter(meeting=waiting)
+    assert got["data"]["chat_message_id"] == message.pk
+    assert message.text == "This call is transcribed."
+    assert call(bob_all, "post_in_chat", **MEET, text="Hi")["text"] == "Bot not found"
 
 
 def test_the_summary_prompt_carries_the_transcript_of_the_callers_meeting_only(

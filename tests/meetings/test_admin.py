@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 
 from accounts.models import User
 from meetings import lifecycle
-from meetings.models import Meeting, MeetingStatus
+from meetings.models import BotChatMessage, Meeting, MeetingStatus
 from tests.meetings.builders import add_segments, meeting_in, recorded
 from transcripts import realtime
 from transcripts.models import Segment
@@ -43,6 +43,7 @@ def test_a_meeting_page_shows_its_history_and_failure_evidence_read_only(
     operator: Client, alice: User, tmp_path: Path
 ) -> None:
     meeting = meeting_in(alice, S.AWAITING_ADMISSION)
+    BotChatMessage.objects.create(meeting=meeting, text="Posted <here>", error="no chat box")
     screenshot = tmp_path / "meeting.png"
     screenshot.write_bytes(PNG)
     lifecycle.transition(
@@ -69,6 +70,10 @@ def test_a_meeting_page_shows_its_history_and_failure_evidence_read_only(
     assert "You can&#x27;t join this video call" in text
     assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in text
     assert 'name="status"' not in text  # no form field: status is not editable here
+    # What the bot was asked to post in the chat, and why it could not.
+    assert "Posted &lt;here&gt;" in text
+    assert "no chat box" in text
+    assert 'name="chat_messages-0-text"' not in text
     operator.post(url, {"status": "active"})
     assert Meeting.objects.get(pk=meeting.pk).status == S.FAILED
 

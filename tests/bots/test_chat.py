@@ -1,0 +1,135 @@
+"""The bot posts in the meeting's chat: each platform's adapter against the simulator's chat
+panel in real Chromium, and the API that asks for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import User
+from bots import services as bot_services
+from bots.adapters import adapter_for
+from bots.adapters.base import ChatError, Phase
+from bots.runtime.browser import BrowserHost
+from meetings.models import BotChatMessage, MeetingStatus
+from tests.bots.conftest import host_state, load_scenario, meet_id
+from tests.bots.test_page_scripts import BotPage
+from tests.bots.test_teams import PASSCODE as TEAMS_PASSCODE
+from tests.bots.test_teams import teams_id
+from tests.bots.test_zoom import PASSCODE as ZOOM_PASSCODE
+from tests.bots.test_zoom import zoom_id
+from tests.conftest import api_client
+from tests.meetings.builders import meeting_in
+
+PAGES = {
+    "google_meet": (meet_id, "/simulator/google_meet/{native}"),
+    "teams": (teams_id, "/simulator/teams/{native}?p=" + TEAMS_PASSCODE),
+    "zoom": (zoom_id, "/simulator/zoom/{native}?pwd=" + ZOOM_PASSCODE),
+}
+
+
+@pytest.mark.parametrize("platform", list(PAGES))
+def test_the_bot_posts_in_each_platforms_chat_opening_its_panel(
+    sim_server: str, host: BrowserHost, pages: list[BotPage], platform: str
+) -> None:
+    new_id, path = PAGES[platform]
+    native = new_id()
+    scenario: dict[str, Any] = {"variant": "join_now"}
+    if platform == "teams":
+        scenario["continue_step"] = False
+    load_scenario(sim_server, platform=platform, native_meeting_id=native, **scenario)
+    adapter = adapter_for(platform)
+    assert adapter is not None
+    page = BotPage(host, sim_server + path.format(native=native), adapter=adapter)
+    pages.append(page)
+    assert page.page is not None
+
+    # Before the call there is no chat to post in: a clear reason, not a hang.
+    with pytest.raises(ChatError, match="no chat message box"):
+        host.run(adapter.send_chat(page.page, "too early", timeout_s=1))
+    page.join()
+    page.wait_phase(Phase.IN_CALL)
+    # The first opens the chat panel; the second finds it open.
+    host.run(adapter.send_chat(page.page, "This call is transcribed by Vexa Bot."))
+    host.run(adapter.send_chat(page.page, "Ask me for the notes."))
+
+    chat = host_state(sim_server, native, platform=platform)["chat"]
+    assert [(m["sender"], m["text"]) for m in chat] == [
+        ("Vexa Bot", "This call is transcribed by Vexa Bot."),
+        ("Vexa Bot", "Ask me for the notes."),
+    ]
+    # Still in the call: posting changed nothing else.
+    assert page.snapshot().phase is Phase.IN_CALL
+
+
+CHAT = "/bots/google_meet/abc-defg-hij/chat"
+
+
+def test_a_message_for_the_chat_waits_for_the_bot_and_says_what_became_of_it(
+    alice: User,
+    alice_api: APIClient,
+    django_capture_on_commit_callbacks: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    meeting = meeting_in(alice, MeetingStatus.ACTIVE)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.post(CHAT, {"text": "Hello from the bot"}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json() == {
+        "message": "Chat message sent",
+        "meeting_id": meeting.pk,
+        "status": "active",
+    }
+    [message] = BotChatMessage.objects.filter(meeting=meeting)
+    assert (message.text, message.status) == ("Hello from the bot", "pending")
+
+    bot_services.bot_chat_posted(message_id=message.pk)
+    second = bot_services.bot_chat_send(meeting_id=meeting.pk, text="Second")
+    bot_services.bot_chat_posted(message_id=second.pk, error="the meeting shows no chat box")
+    # Recorded once: a late second report changes nothing.
+    bot_services.bot_chat_posted(message_id=second.pk)
+    with django_assert_num_queries(3):
+        listed = alice_api.get(CHAT).json()
+    assert listed["meeting_id"] == meeting.pk
+    assert [(m["text"], m["status"], m["error"]) for m in listed["messages"]] == [
+        ("Hello from the bot", "sent", ""),
+        ("Second", "failed", "the meeting shows no chat box"),
+    ]
+    assert listed["messages"][0]["sent_at"] is not None
+
+
+def test_a_chat_message_is_refused_unless_the_bot_is_in_the_call(
+    alice: User, alice_api: APIClient
+) -> None:
+    meeting = meeting_in(alice, MeetingStatus.AWAITING_ADMISSION)
+    waiting = alice_api.post(CHAT, {"text": "Hi"}, format="json")
+    assert waiting.status_code == 409
+    assert "only a bot in the call" in waiting.json()["detail"]
+    meeting_in(alice, MeetingStatus.COMPLETED, native_meeting_id="xyz-abcd-efg")
+    ended = alice_api.post("/bots/google_meet/xyz-abcd-efg/chat", {"text": "Hi"}, format="json")
+    assert ended.status_code == 404
+    for bad, where in [
+        ({"text": ""}, ["body", "text"]),
+        ({"text": "x" * 4097}, ["body", "text"]),
+        ({}, ["body", "text"]),
+        ({"text": "a\x00b"}, ["body"]),  # the body's guard: no NUL anywhere
+    ]:
+        refused = alice_api.post(CHAT, bad, format="json")
+        assert refused.status_code == 422, bad
+        assert refused.json()["detail"][0]["loc"] == where, bad
+    assert not BotChatMessage.objects.filter(meeting=meeting).exists()
+
+
+def test_another_users_bot_is_not_found_and_the_bot_scope_is_needed(
+    alice: User, bob_api: APIClient
+) -> None:
+    meeting = meeting_in(alice, MeetingStatus.ACTIVE)
+    assert bob_api.post(CHAT, {"text": "Hi"}, format="json").status_code == 404
+    assert bob_api.get(CHAT).status_code == 404
+    tx_only = api_client(account_services.token_issue(user=alice, scopes=["tx"]).plain)
+    assert tx_only.post(CHAT, {"text": "Hi"}, format="json").status_code == 403
+    assert tx_only.get(CHAT).status_code == 403
+    assert not BotChatMessage.objects.filter(meeting=meeting).exists()
