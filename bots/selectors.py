@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from bots.platforms import normalize_native_id
-from meetings.models import LIVE_STATUSES, BotChatMessage, Meeting
+from meetings.models import LIVE_STATUSES, TERMINAL_STATUSES, BotChatMessage, Meeting
 from meetings.selectors import check_path_platform
 from vexa_site.errors import NotFound
 
@@ -34,9 +34,18 @@ def bot_get_live(*, user: User, platform: str, native_meeting_id: str) -> Meetin
     return meeting
 
 
+CHAT_NOT_POSTED = "the bot left the call before it could post it"
+
+
 def bot_chat_list(*, meeting: Meeting) -> list[BotChatMessage]:
-    """The messages the meeting's bot was asked to post in its chat, oldest first."""
-    return list(BotChatMessage.objects.filter(meeting=meeting))
+    """The messages the meeting's bot was asked to post in its chat, oldest first; once the
+    meeting is over, one still waiting will never be posted, and says so."""
+    messages = list(BotChatMessage.objects.filter(meeting=meeting))
+    if meeting.status in TERMINAL_STATUSES:
+        for message in messages:
+            if message.status == "pending":
+                message.error = CHAT_NOT_POSTED  # as read, not stored
+    return messages
 
 
 def bot_chat_waiting(*, meeting_id: int) -> list[BotChatMessage]:

@@ -14,6 +14,7 @@ from bots import services as bot_services
 from bots.adapters import adapter_for
 from bots.adapters.base import ChatError, Phase
 from bots.runtime.browser import BrowserHost
+from meetings import lifecycle
 from meetings.models import BotChatMessage, MeetingStatus
 from tests.bots.conftest import host_state, load_scenario, meet_id
 from tests.bots.test_page_scripts import BotPage
@@ -99,6 +100,16 @@ def test_a_message_for_the_chat_waits_for_the_bot_and_says_what_became_of_it(
         ("Second", "failed", "the meeting shows no chat box"),
     ]
     assert listed["messages"][0]["sent_at"] is not None
+    # A message still waiting when the meeting ends will never be posted.
+    third = bot_services.bot_chat_send(meeting_id=meeting.pk, text="Third")
+    lifecycle.transition(meeting_id=meeting.pk, to=MeetingStatus.COMPLETED, source="bot_callback")
+    last = alice_api.get(CHAT).json()["messages"][-1]
+    assert (last["text"], last["status"], last["error"]) == (
+        "Third",
+        "failed",
+        "the bot left the call before it could post it",
+    )
+    assert BotChatMessage.objects.get(pk=third.pk).error == ""
 
 
 def test_a_chat_message_is_refused_unless_the_bot_is_in_the_call(
