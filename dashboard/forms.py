@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import VALID_SCOPES
+from bots.services import CHAT_MAX_CHARS
 from transcripts.services import speaker_name_check
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
 
@@ -59,6 +60,12 @@ class SpeakerRenameForm(DashboardForm):
 
     speaker = forms.CharField(max_length=255)
     name = forms.CharField(max_length=255, validators=[speaker_name_check])
+
+
+class ChatMessageForm(DashboardForm):
+    """What the bot posts in the meeting's chat (`POST /bots/.../chat`)."""
+
+    text = forms.CharField(max_length=CHAT_MAX_CHARS)
 
 
 class RetranscribeForm(DashboardForm):

@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("meetings/<int:meeting_id>/details", views.meeting_details_view, name="meeting_details"),
     path("meetings/<int:meeting_id>/speakers", views.meeting_speaker_view, name="meeting_speaker"),
+    path("meetings/<int:meeting_id>/chat", views.meeting_chat_view, name="meeting_chat"),
     path(
         "meetings/<int:meeting_id>/transcribe",
         views.meeting_retranscribe_view,

@@ -38,12 +38,14 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.auth import token_for_key
 from accounts.models import VALID_SCOPES, ApiToken, User
+from bots import selectors as bot_selectors
 from bots import services as bot_services
 from calendars import selectors as calendar_selectors
 from calendars import services as calendar_services
 from dashboard.forms import (
     BotForm,
     CalendarForm,
+    ChatMessageForm,
     DashboardForm,
     KeyForm,
     MeetingDetailsForm,
@@ -400,6 +402,7 @@ def _meeting_context(user: User, meeting: Meeting, *, found: str = "") -> dict[s
         if is_live
         else [],
         "retranscription": _retranscription(meeting),
+        "chat_messages": bot_selectors.bot_chat_list(meeting=meeting),
         "offline_models": settings.WHISPER_OFFLINE_MODELS,
         "recordings": [
             {
@@ -563,6 +566,21 @@ def meeting_speaker_view(request: HttpRequest, user: User, meeting_id: int) -> H
             meeting_id=meeting.pk, speaker=values["speaker"], name=values["name"]
         ),
         SpeakerRenameForm,
+    )
+
+
+@dashboard_login_required
+@require_POST
+def meeting_chat_view(request: HttpRequest, user: User, meeting_id: int) -> HttpResponse:
+    """The bot posts a message in the meeting's chat, as `POST /bots/.../chat` has it do."""
+    return _meeting_action(
+        request,
+        user,
+        meeting_id,
+        lambda meeting, values: bot_services.bot_chat_send(
+            meeting_id=meeting.pk, text=values["text"]
+        ),
+        ChatMessageForm,
     )
 
 

@@ -19,7 +19,7 @@ from bots import services as bot_services
 from calendars.models import CalendarEvent, CalendarFeed
 from meetings import lifecycle, retention
 from meetings import services as meeting_services
-from meetings.models import Meeting, MeetingStatus
+from meetings.models import BotChatMessage, Meeting, MeetingStatus
 from tests import processes
 from tests.calendars.calendar_support import CalendarServer, vcalendar, vevent
 from tests.conftest import api_client
@@ -743,11 +743,40 @@ def test_the_settings_forms_are_csrf_protected(alice_key: str) -> None:
     assert not CalendarFeed.objects.exists()
 
 
+def test_a_live_bot_is_asked_to_post_in_the_chat_from_the_meeting_page(
+    alice: User, alice_key: str, bob_key: str
+) -> None:
+    meeting = meeting_in(alice, "active")
+    client = signed_in(alice_key)
+    url = f"/dashboard/meetings/{meeting.pk}/chat"
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert f'<form method="post" action="{url}">' in page
+
+    assert client.post(url, {"text": "This call is <transcribed>."}).status_code == 302
+    [message] = BotChatMessage.objects.filter(meeting=meeting)
+    assert message.text == "This call is <transcribed>."
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert "Posted in the chat (1)" in page
+    assert 'This call is &lt;transcribed&gt;. <span class="muted">pending</span>' in page
+    assert client.post(url, {"text": ""}).status_code == 422
+    assert signed_in(bob_key).post(url, {"text": "Hi"}).status_code == 404
+    # Once the call is over the form is gone, and a post is refused in the API's words.
+    lifecycle.transition(meeting_id=meeting.pk, to="completed", source="bot_callback")
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert 'id="post-in-chat"' not in page
+    assert "pending" not in page
+    assert "the bot left the call before it could post it" in page
+    refused = client.post(url, {"text": "Late"})
+    assert refused.status_code == 409
+    assert "only a bot in the call can post in its chat" in refused.content.decode()
+    assert BotChatMessage.objects.filter(meeting=meeting).count() == 1
+
+
 def test_the_meeting_forms_are_csrf_protected(alice: User, alice_key: str) -> None:
     meeting = meeting_in(alice, "completed", data={"name": "Standup"})
     client = Client(enforce_csrf_checks=True)
     client.cookies = signed_in(alice_key).cookies
-    for action in ("details", "speakers", "transcribe", "delete"):
+    for action in ("details", "speakers", "transcribe", "delete", "chat"):
         url = f"/dashboard/meetings/{meeting.pk}/{action}"
         assert client.post(url, {"name": "x", "speaker": "Unknown"}).status_code == 403
     meeting.refresh_from_db()
