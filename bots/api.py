@@ -122,6 +122,9 @@ class BotCreateApi(BotApi):
         prompt = serializers.CharField(
             required=False, allow_null=True, allow_blank=True, max_length=2000
         )
+        chat_on_join = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=services.CHAT_MAX_CHARS
+        )
 
         def validate_metadata(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
             if value is not None and len(json.dumps(value)) > METADATA_MAX_BYTES:
@@ -150,7 +153,8 @@ class BotCreateApi(BotApi):
             "`automatic_leave` takes seconds (`waiting_room`, "
             "`no_one_joined`, `everyone_left`, `silence`, `max_duration`; Vexa's `*_timeout` "
             "millisecond names are accepted too). `metadata` (at most 4 KiB of JSON) is echoed "
-            "back. With an `Idempotency-Key` header, repeating the same body within 24 h "
+            "back. `chat_on_join` (at most 4096 characters): a message the bot posts in the "
+            "meeting's chat once it is first let in. With an `Idempotency-Key` header, repeating the same body within 24 h "
             "returns the first response (header `Idempotent-Replayed: true`) and starts no "
             "second bot; the same key with a different body is a 422. Failed requests are not "
             "remembered."

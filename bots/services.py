@@ -152,6 +152,7 @@ def bot_create(
     metadata: dict[str, Any] | None = None,
     hotwords: list[str] | None = None,
     prompt: str | None = None,
+    chat_on_join: str | None = None,
 ) -> Meeting:
     """Create a `requested` meeting for a new bot; enqueue the bot after commit.
 
@@ -189,6 +190,8 @@ def bot_create(
         config["hotwords"] = list(hotwords)
     if prompt:
         config["prompt"] = prompt
+    if chat_on_join:
+        config["chat_on_join"] = chat_on_join
     with transaction.atomic():
         locked_user = User.objects.select_for_update().get(pk=user.pk)
         live = capacity.meetings_holding_slots(now).filter(user=locked_user)

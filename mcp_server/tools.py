@@ -678,6 +678,11 @@ TOOLS: tuple[Tool, ...] = (
             "passcode": _string("Teams' passcode (the p= of its link), or Zoom's"),
             "join_at": _string("When to join, ISO 8601 (default: now)", format="date-time"),
             **BOT_CONFIG,
+            "chat_on_join": _string(
+                "A message the bot posts in the meeting's chat once it is let in (that the "
+                "call is transcribed)",
+                maxLength=4096,
+            ),
         },
         send_bot,
         read_only=False,

@@ -52,6 +52,7 @@ from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, RecordingStatus
 from meetings.stream import SAMPLE_RATE, SessionStream
 from vexa_site.db import db_retry
+from vexa_site.errors import Conflict
 from vexa_site.redis import get_job_redis, get_redis
 
 logger = logging.getLogger(__name__)
@@ -606,6 +607,8 @@ class BotRun:
         self.admitted_at = self.audio_wanted_since = time.monotonic()
         if self.session is None:
             self._session_begin()
+            if not self.takeover and self.config.get("chat_on_join"):
+                self._chat_on_join(str(self.config["chat_on_join"]))
         else:
             # Back in the call after a rejoin: the session's clock ran on while the bot was out,
             # from the last audio written (a hung page had sent nothing for a while before it
@@ -771,6 +774,17 @@ class BotRun:
                 self.last_language, self.last_task = language, task
                 self.stream.append_config(language=language, task=task, t=self._clock_now())
         return None
+
+    def _chat_on_join(self, text: str) -> None:
+        """The message the user wanted posted once the bot is let in (that the call is
+        transcribed): queued like any other, and posted at the next control read."""
+        try:
+            db_retry(
+                lambda: bot_services.bot_chat_send(meeting_id=self.meeting_id, text=text),
+                what=f"meeting {self.meeting_id}: queueing its message on joining",
+            )
+        except Conflict as exc:  # stopped meanwhile: nobody is left to read it
+            logger.info("meeting %s: no message on joining: %s", self.meeting_id, exc)
 
     def _post_chat(self) -> None:
         """Post what the user asked the bot to say in the meeting's chat, oldest first, and

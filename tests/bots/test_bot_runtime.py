@@ -286,7 +286,7 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
         variant="join_now",
         participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 1.0}],
     )
-    meeting = send_bot(carol, native, language="en")
+    meeting = send_bot(carol, native, language="en", chat_on_join="This call is transcribed.")
     wait_status(meeting, MeetingStatus.ACTIVE)
 
     bot_services.bot_update_config(meeting_id=meeting.pk, changes={"language": "es"})
@@ -295,15 +295,19 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
         timeout_s=3,
         what="the config change in the stream",
     )
-    # The bot posts in the meeting's chat what it is asked to, and records it as sent.
-    message = bot_services.bot_chat_send(meeting_id=meeting.pk, text="This call is transcribed.")
+    # The bot posts in the meeting's chat what it was asked to on joining, then what it is
+    # asked to in the call, and records each as sent.
+    bot_services.bot_chat_send(meeting_id=meeting.pk, text="Ask me for the notes.")
     wait_for(
-        lambda: BotChatMessage.objects.get(pk=message.pk).status == "sent",
+        lambda: {m.status for m in BotChatMessage.objects.filter(meeting=meeting)} == {"sent"},
         timeout_s=10,
-        what="the bot to post the message",
+        what="the bot to post both messages",
     )
-    [posted] = host_state(bot_stack.base_url, native)["chat"]
-    assert (posted["sender"], posted["text"]) == ("Vexa Bot", "This call is transcribed.")
+    chat = host_state(bot_stack.base_url, native)["chat"]
+    assert [(m["sender"], m["text"]) for m in chat] == [
+        ("Vexa Bot", "This call is transcribed."),
+        ("Vexa Bot", "Ask me for the notes."),
+    ]
     # Speech starts 1 s after the simulated call's media connection is up, which can take
     # several seconds on a loaded 2-core machine: the deadline is generous, the stop is timed.
     wait_for(

@@ -112,6 +112,22 @@ def test_a_message_for_the_chat_waits_for_the_bot_and_says_what_became_of_it(
     assert BotChatMessage.objects.get(pk=third.pk).error == ""
 
 
+def test_a_bot_is_sent_with_a_message_to_post_once_it_is_let_in(
+    alice: User, alice_api: APIClient
+) -> None:
+    body = {
+        "platform": "google_meet",
+        "native_meeting_id": "abc-defg-hij",
+        "chat_on_join": "This call is transcribed.",
+    }
+    too_long = alice_api.post("/bots", {**body, "chat_on_join": "x" * 4097}, format="json")
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["loc"] == ["body", "chat_on_join"]
+    created = alice_api.post("/bots", body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["bot_config"]["chat_on_join"] == "This call is transcribed."
+
+
 def test_a_chat_message_is_refused_unless_the_bot_is_in_the_call(
     alice: User, alice_api: APIClient
 ) -> None:
