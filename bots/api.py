@@ -154,10 +154,10 @@ class BotCreateApi(BotApi):
             "`no_one_joined`, `everyone_left`, `silence`, `max_duration`; Vexa's `*_timeout` "
             "millisecond names are accepted too). `metadata` (at most 4 KiB of JSON) is echoed "
             "back. `chat_on_join` (at most 4096 characters): a message the bot posts in the "
-            "meeting's chat once it is first let in. With an `Idempotency-Key` header, repeating the same body within 24 h "
-            "returns the first response (header `Idempotent-Replayed: true`) and starts no "
-            "second bot; the same key with a different body is a 422. Failed requests are not "
-            "remembered."
+            "meeting's chat once it is first let in. With an `Idempotency-Key` header, "
+            "repeating the same body within 24 h returns the first response (header "
+            "`Idempotent-Replayed: true`) and starts no second bot; the same key with a "
+            "different body is a 422. Failed requests are not remembered."
         ),
         parameters=[
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)

@@ -22,12 +22,13 @@ class DashboardForm(forms.Form):
 
 
 class BotForm(DashboardForm):
-    """ "Send a bot": a pasted meeting link, and optionally the bot's name, its language and
-    when it joins."""
+    """ "Send a bot": a pasted meeting link, and optionally the bot's name, its language, when
+    it joins and what it posts in the meeting's chat once let in."""
 
     meeting_url = forms.CharField(max_length=2048)
     bot_name = forms.CharField(max_length=100, required=False)
     language = forms.CharField(max_length=16, required=False)
+    chat_on_join = forms.CharField(max_length=CHAT_MAX_CHARS, required=False)
     # A browser's datetime-local value, read in the server's time zone (UTC), as the page says.
     join_at = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M"])
 

@@ -287,6 +287,7 @@ def bot_create_view(request: HttpRequest, user: User) -> HttpResponse:
             bot_name=form.cleaned_data["bot_name"] or None,
             language=form.cleaned_data["language"] or None,
             join_at=form.cleaned_data["join_at"],
+            chat_on_join=form.cleaned_data["chat_on_join"] or None,
         )
     except DomainError as exc:
         context = _list_context(user, status=None, error=exc.message)

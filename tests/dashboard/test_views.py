@@ -267,12 +267,17 @@ def test_sending_a_bot_from_the_form_creates_the_meeting(
     client = signed_in(alice_key)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(
-            "/dashboard/bots", {"meeting_url": "https://meet.google.com/abc-defg-hij"}
+            "/dashboard/bots",
+            {
+                "meeting_url": "https://meet.google.com/abc-defg-hij",
+                "chat_on_join": "This call is transcribed.",
+            },
         )
     meeting = Meeting.objects.get(user=alice)
     assert response.status_code == 302
     assert response["Location"] == f"/dashboard/meetings/{meeting.pk}"
     assert meeting.native_meeting_id == "abc-defg-hij"
+    assert meeting.bot_config["chat_on_join"] == "This call is transcribed."
     assert callbacks  # the bot is enqueued after commit
 
 
