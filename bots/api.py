@@ -350,7 +350,7 @@ class BotChatApi(BotApi):
             "The bot posts `text` (1 to 4096 characters) in the meeting's chat, to everyone, "
             "as Vexa's interactive bots do: an announcement that the meeting is transcribed, a "
             "link, a summary. 202 once the bot has it to post; it posts messages in order while "
-            "it is in the call (after a rejoin too), and `GET` says whether each was sent. 409 "
+            "it is in the call, and `GET` says whether each was sent. 409 "
             "if the bot is not `active`; 404 if there is no live bot."
         ),
         request=Input,
