@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -46,6 +46,11 @@ def bot_chat_list(*, meeting: Meeting) -> list[BotChatMessage]:
             if message.status == "pending":
                 message.error = CHAT_NOT_POSTED  # as read, not stored
     return messages
+
+
+def bot_chat_waiting_exists() -> Exists:
+    """For a meeting query's `annotate`: whether its bot has messages still to post."""
+    return Exists(BotChatMessage.objects.filter(meeting=OuterRef("pk"), sent_at=None, error=""))
 
 
 def bot_chat_waiting(*, meeting_id: int) -> list[BotChatMessage]:

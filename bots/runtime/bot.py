@@ -747,6 +747,8 @@ class BotRun:
         meeting = db_retry(
             Meeting.objects.filter(pk=self.meeting_id)
             .only("status", "start_time", "bot_config")
+            # In the same query: a bot never asked to post reads nothing more every 2 s.
+            .annotate(chat_waiting=bot_selectors.bot_chat_waiting_exists())
             .first,
             what=f"meeting {self.meeting_id}: reading it",
         )
@@ -765,7 +767,7 @@ class BotRun:
             # Someone else (the supervisor, an operator) already ended it: just leave.
             return Finish(meeting.status, "ended_elsewhere")
         self.config = dict(meeting.bot_config or {})
-        if self.admitted:
+        if self.admitted and getattr(meeting, "chat_waiting", False):
             self._post_chat()
         if self.stream is not None:
             language = self.config.get("language") or None
