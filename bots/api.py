@@ -329,6 +329,15 @@ class BotChatMessageSerializer(serializers.Serializer[Any]):
     error = serializers.CharField(allow_blank=True)
 
 
+class ChatEntrySerializer(serializers.Serializer[Any]):
+    """One message of the meeting's chat: a participant's, or the bot's own (`from_bot`)."""
+
+    sender = serializers.CharField()
+    text = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    from_bot = serializers.BooleanField()
+
+
 class BotChatApi(BotApi):
     class Input(serializers.Serializer[Any]):
         text = serializers.CharField(max_length=services.CHAT_MAX_CHARS)
@@ -339,6 +348,7 @@ class BotChatApi(BotApi):
     class ListOutput(serializers.Serializer[Any]):
         meeting_id = serializers.IntegerField()
         messages = BotChatMessageSerializer(many=True)
+        chat = ChatEntrySerializer(many=True)
 
         class Meta:
             ref_name = "BotChatMessages"
@@ -376,11 +386,15 @@ class BotChatApi(BotApi):
 
     @extend_schema(
         operation_id="bots_chat_list",
-        summary="List the Bot's Chat Messages",
+        summary="Read the Meeting's Chat",
         description=(
-            "What the bot of the newest meeting with this platform id was asked to post in its "
-            "chat, oldest first: `pending` (waiting for the bot to be in the call), `sent`, or "
-            "`failed` with the reason."
+            "For the newest meeting with this platform id: `messages`, what its bot was asked to "
+            "post in the chat, oldest first: `pending` (waiting for the bot to be in the call), "
+            "`sent`, or `failed` with the reason; and `chat`, the meeting's chat as the bot saw "
+            "it, oldest first: what participants posted while it was in the call (read from the "
+            "chat's panel, which it opens on joining; `timestamp` is when it saw the message) "
+            "and what it posted itself (`from_bot`). Live, each is also a `chat.message` event "
+            "on the WebSocket and SSE streams."
         ),
         responses={
             200: ListOutput,
@@ -400,4 +414,7 @@ class BotChatApi(BotApi):
             meeting_id=None,
         )
         messages = selectors.bot_chat_list(meeting=meeting)
-        return Response(self.ListOutput({"meeting_id": meeting.pk, "messages": messages}).data)
+        chat = selectors.meeting_chat(meeting=meeting, bot_messages=messages)
+        return Response(
+            self.ListOutput({"meeting_id": meeting.pk, "messages": messages, "chat": chat}).data
+        )

@@ -19,15 +19,17 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from bots import capacity, control, platforms
+from bots import capacity, control, platforms, selectors
 from meetings import lifecycle
 from meetings.models import (
     LIVE_STATUSES,
     TERMINAL_STATUSES,
     BotChatMessage,
+    ChatMessage,
     Meeting,
     MeetingStatus,
 )
+from transcripts import realtime
 from transcripts.engine import model
 from vexa_site.errors import Conflict, InvalidInput, NoCapacity, NotFound, TooManyRequests
 from vexa_site.timestamps import now_iso_z
@@ -35,7 +37,6 @@ from vexa_site.timestamps import now_iso_z
 logger = logging.getLogger(__name__)
 
 S = MeetingStatus
-DEFAULT_BOT_NAME = "Vexa Bot"
 TASKS = ("transcribe", "translate")
 # Seconds a client may want to wait before asking again once at the concurrency limit.
 CONCURRENCY_RETRY_AFTER_S = 30
@@ -176,7 +177,7 @@ def bot_create(
     now = timezone.now()
     scheduled = join_at is not None and join_at > now
     config: dict[str, Any] = {
-        "bot_name": bot_name or DEFAULT_BOT_NAME,
+        "bot_name": bot_name or selectors.DEFAULT_BOT_NAME,
         "language": language,
         "task": task,
         "passcode": ref.passcode,
@@ -325,10 +326,45 @@ def bot_chat_send(*, meeting_id: int, text: str) -> BotChatMessage:
 
 
 def bot_chat_posted(*, message_id: int, error: str | None = None) -> None:
-    """The bot posted the message (or could not: `error`); once only."""
-    BotChatMessage.objects.filter(pk=message_id, sent_at__isnull=True, error="").update(
-        **({"error": error[:500] or "failed"} if error is not None else {"sent_at": timezone.now()})
-    )
+    """The bot posted the message (or could not: `error`); once only. A message sent is a
+    `chat.message` (`from_bot`) to the meeting's live subscribers after commit."""
+    sent_at = timezone.now()
+    with transaction.atomic():
+        changed = BotChatMessage.objects.filter(
+            pk=message_id, sent_at__isnull=True, error=""
+        ).update(
+            **({"error": error[:500] or "failed"} if error is not None else {"sent_at": sent_at})
+        )
+        if not changed or error is not None:
+            return
+        message = BotChatMessage.objects.select_related("meeting").get(pk=message_id)
+        wire = selectors.chat_wire(
+            sender=selectors.bot_name(message.meeting), text=message.text, at=sent_at, from_bot=True
+        )
+        meeting_id = message.meeting_id
+        transaction.on_commit(
+            lambda: realtime.publish_chat_messages(meeting_id=meeting_id, messages=[wire])
+        )
+
+
+def bot_chat_read(*, meeting_id: int, messages: list[tuple[str, str]]) -> None:
+    """Store what participants posted in the meeting's chat, (sender, text) oldest first, as
+    the bot read it, and send each to the meeting's live subscribers (`chat.message`) after
+    commit."""
+    seen_at = timezone.now()
+    rows = [
+        ChatMessage(meeting_id=meeting_id, sender=sender[:255], text=text, seen_at=seen_at)
+        for sender, text in messages
+    ]
+    with transaction.atomic():
+        ChatMessage.objects.bulk_create(rows)
+        wires = [
+            selectors.chat_wire(sender=row.sender, text=row.text, at=seen_at, from_bot=False)
+            for row in rows
+        ]
+        transaction.on_commit(
+            lambda: realtime.publish_chat_messages(meeting_id=meeting_id, messages=wires)
+        )
 
 
 def _rejoin_noted(meeting: Meeting, cause: str) -> None:

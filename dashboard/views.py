@@ -364,6 +364,7 @@ def _meeting_context(user: User, meeting: Meeting, *, found: str = "") -> dict[s
     are marked in a finished meeting's lines, the first such line the page's `#found`."""
     segments = transcript_selectors.segment_list(meeting=meeting)
     is_live = meeting.status in LIVE_STATUSES
+    chat_messages = bot_selectors.bot_chat_list(meeting=meeting)
     completed = list(
         recordings.recordings_for(user=user)
         .filter(meeting=meeting, status=RecordingStatus.COMPLETED)
@@ -403,7 +404,8 @@ def _meeting_context(user: User, meeting: Meeting, *, found: str = "") -> dict[s
         if is_live
         else [],
         "retranscription": _retranscription(meeting),
-        "chat_messages": bot_selectors.bot_chat_list(meeting=meeting),
+        "chat_messages": chat_messages,
+        "chat": bot_selectors.meeting_chat(meeting=meeting, bot_messages=chat_messages),
         "offline_models": settings.WHISPER_OFFLINE_MODELS,
         "recordings": [
             {

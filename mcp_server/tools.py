@@ -320,7 +320,9 @@ def fetch(user: User, args: Mapping[str, Any]) -> ToolOutput:
     document = {
         "id": f"meeting://{meeting.pk}",
         "title": exports.meeting_title(meeting),
-        "text": transcript_whole(user, {"meeting_id": meeting.pk}),
+        "text": "\n".join(
+            [transcript_whole(user, {"meeting_id": meeting.pk}), *_chat_lines(meeting)]
+        ),
         "url": meeting_url(meeting),
         "metadata": {
             key: str(value) for key, value in _summary(meeting).items() if value is not None
@@ -446,7 +448,30 @@ def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
     history = data.get("status_transition") or []
     if history:
         lines.append("status history: " + " -> ".join(str(h.get("to")) for h in history))
+    lines += _chat_lines(meeting)
     return ToolOutput("\n".join(lines), meeting_wire(meeting))
+
+
+# A meeting's chat in an answer: its last messages, each cut to a paragraph.
+CHAT_LINES = 100
+CHAT_LINE_CHARS = 500
+
+
+def _chat_lines(meeting: Meeting) -> list[str]:
+    """The meeting's chat as answer lines ("chat:", then "HH:MM:SS sender: text"), or none."""
+    chat = bot_selectors.meeting_chat(meeting=meeting)
+    if not chat:
+        return []
+    earlier = len(chat) - CHAT_LINES
+    lines = [
+        f"chat ({len(chat)} messages" + (f", the last {CHAT_LINES}):" if earlier > 0 else "):")
+    ]
+    for message in chat[-CHAT_LINES:]:
+        text = " ".join(str(message["text"]).split())
+        if len(text) > CHAT_LINE_CHARS:
+            text = text[: CHAT_LINE_CHARS - 1] + "…"
+        lines.append(f"{message['timestamp']:%H:%M:%S} {message['sender']}: {text}")
+    return lines
 
 
 def update_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:

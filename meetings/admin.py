@@ -19,7 +19,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from meetings import services as meeting_services
-from meetings.models import LIVE_STATUSES, BotChatMessage, Meeting, MeetingSession, Recording
+from meetings.models import (
+    LIVE_STATUSES,
+    BotChatMessage,
+    ChatMessage,
+    Meeting,
+    MeetingSession,
+    Recording,
+)
 
 # Where a failed join leaves its evidence in `data` (the bot runtime writes the second one).
 EVIDENCE_KEYS = ("error_details", "join_failure_evidence")
@@ -74,6 +81,13 @@ class BotChatMessageInline(_ShownInline):
     fields = ("text", "created_at", "sent_at", "error")
 
 
+class ChatMessageInline(_ShownInline):
+    """What participants posted in the meeting's chat, as the bot read it."""
+
+    model = ChatMessage
+    fields = ("sender", "text", "seen_at")
+
+
 @admin.register(Meeting)
 class MeetingAdmin(admin.ModelAdmin[Meeting]):
     list_display = (
@@ -92,7 +106,7 @@ class MeetingAdmin(admin.ModelAdmin[Meeting]):
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    inlines = (MeetingSessionInline, RecordingInline, BotChatMessageInline)
+    inlines = (MeetingSessionInline, RecordingInline, BotChatMessageInline, ChatMessageInline)
     actions = ("stop_bots",)
     readonly_fields = (
         "user",

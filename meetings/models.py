@@ -169,6 +169,23 @@ class BotChatMessage(models.Model):
         return "sent" if self.sent_at else ("failed" if self.error else "pending")
 
 
+class ChatMessage(models.Model):
+    """A message a participant posted in the meeting's chat, as the bot read it from the
+    chat's panel while in the call (the bot's own posts are `BotChatMessage`s). `seen_at` is
+    when the bot saw it: the platforms' panels show no exact time."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="chat_read")
+    sender = models.CharField(max_length=255)
+    text = models.TextField()
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("seen_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.sender}'s chat message in meeting #{self.meeting_id}"
+
+
 class IdempotencyKey(models.Model):
     """A client's `Idempotency-Key` for a create call, with the response it got.
 

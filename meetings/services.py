@@ -175,8 +175,9 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
     """Delete a finished meeting's content and keep an anonymized stub (idempotent).
 
     Only `completed`/`failed` meetings (409 otherwise). Deletes segments, share links,
-    recordings (rows now, files after commit), the failed join's screenshot, the sessions'
-    audio streams and the meeting's live events (SSE replay) in Redis; clears the bot settings
+    recordings (rows now, files after commit), the chat (the bot's posts and the participants'
+    messages), the failed join's screenshot, the sessions' audio streams and the meeting's live
+    events (SSE replay) in Redis; clears the bot settings
     (passcode, metadata), the constructed URL, the user's metadata and the transcription
     checkpoints (which stops a worker still writing); keeps status history and
     completion details and marks `data.redacted` (and `data.deleted_by` when given, e.g.
@@ -201,6 +202,8 @@ def meeting_delete(*, meeting_id: int, deleted_by: str | None = None) -> Meeting
         meeting.segments.all().delete()
         meeting.share_links.all().delete()
         meeting.recordings.all().delete()
+        meeting.chat_messages.all().delete()
+        meeting.chat_read.all().delete()
         old = meeting.data or {}
         meeting.data = {
             **{key: old[key] for key in KEPT_ON_DELETE if key in old},

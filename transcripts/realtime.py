@@ -1,8 +1,8 @@
 """Publishing live events to WebSocket/SSE subscribers (after the database commit).
 
-Callers (the lifecycle event hook, the transcription engine) use only `publish_segments` and
-`publish_meeting_status`; the wire format is built here, once, and every subscriber gets the
-same JSON text.
+Callers (the lifecycle event hook, the transcription engine, the bot) use only
+`publish_segments`, `publish_meeting_status` and `publish_chat_messages`; the wire format is
+built here, once, and every subscriber gets the same JSON text.
 
 Events are keyed by the *native* meeting of a user, `(user, platform, native_id)`, not by the
 internal meeting id: that is how clients name meetings (`subscribe`, the SSE URL), and a
@@ -219,6 +219,22 @@ def publish_segments(
         }
         last = publish(key=native_key(user_id, platform, native_id), message=message, client=client)
     return last
+
+
+def publish_chat_messages(*, meeting_id: int, messages: list[dict[str, Any]]) -> None:
+    """Publish one `chat.message` per message posted in the meeting's chat (by a participant
+    or the bot), oldest first; `messages` are in the wire shape
+    (`{"sender", "text", "timestamp", "from_bot"}`). Call after commit."""
+    user_id, platform, native_id = _meeting_identity(meeting_id)
+    key = native_key(user_id, platform, native_id)
+    for payload in messages:
+        message = {
+            "type": "chat.message",
+            "meeting": {"id": meeting_id},
+            "payload": payload,
+            "ts": now_iso_z(),
+        }
+        publish(key=key, message=message)
 
 
 def publish_meeting_status(

@@ -1,8 +1,8 @@
 """`GET /meetings/{platform}/{native_meeting_id}/stream`: a meeting's events as Server-Sent Events.
 
 The same messages as the WebSocket API (`meeting.status`, `transcript.mutable`,
-`transcript.finalized`), one SSE event each: `event:` is the message type, `data:` its JSON,
-`id:` its entry id in the native meeting's event log (a Redis Stream, see
+`transcript.finalized`, `chat.message`), one SSE event each: `event:` is the message type,
+`data:` its JSON, `id:` its entry id in the native meeting's event log (a Redis Stream, see
 `transcripts.realtime`). A client that reconnects with `Last-Event-ID` (browsers' EventSource
 does it by itself) gets every event after that id, then the live ones: the log is read with
 one cursor, so there is no gap between replay and live. An idle stream carries a keep-alive
@@ -190,8 +190,9 @@ def document_stream(
             "summary": "Stream meeting events (SSE)",
             "description": (
                 "Server-Sent Events with the WebSocket API's messages (`meeting.status`, "
-                "`transcript.mutable`, `transcript.finalized`) for the caller's newest meeting "
-                "with this id, and later bot runs in it. Each event has `id:` (its position in "
+                "`transcript.mutable`, `transcript.finalized`, `chat.message`) for the caller's "
+                "newest meeting with this id, and later bot runs in it. Each event has `id:` (its "
+                "position in "
                 "the meeting's event log), `event:` (the message type) and `data:` (the JSON "
                 "message). Reconnect with `Last-Event-ID` to get everything after that id "
                 "without gaps; if the log no longer reaches back that far, an `error` event "

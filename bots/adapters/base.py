@@ -69,24 +69,34 @@ SNAPSHOT_JS = """
   const joinButton = table.prejoin_button_texts.length > 0 && Array.from(
     document.querySelectorAll('button, [role="button"]'),
   ).some((b) => visible(b) && table.prejoin_button_texts.includes(norm(b.innerText).trim()));
-  // Live captions: the last few rows, each its text and the author found by climbing from the
-  // text to the nearest element that also holds an author (further up is the whole list).
-  const captions = [];
-  if (table.caption_text) {
-    for (const node of Array.from(document.querySelectorAll(table.caption_text)).slice(-4)) {
-      let entry = node.parentElement;
+  // The last `limit` shown texts of `textSelector`, each with its author: the `authorSelector`
+  // inside the text's `groupSelector` (one header may name a run of messages; a group without
+  // one has no author), or without a group, in the nearest element above the text that holds
+  // one (further up is the whole list). Live captions' rows; the chat's messages.
+  const authored = (textSelector, authorSelector, groupSelector, limit) => {
+    const rows = [];
+    if (!textSelector) return rows;
+    for (const node of Array.from(document.querySelectorAll(textSelector)).slice(-limit)) {
+      if (!visible(node)) continue;
       let author = null;
-      for (let i = 0; i < 6 && entry && !author; i++) {
-        author = entry.querySelector(table.caption_author);
-        if (!author) entry = entry.parentElement;
+      if (groupSelector) {
+        const group = node.closest(groupSelector);
+        author = group ? group.querySelector(authorSelector) : null;
+      } else {
+        let entry = node.parentElement;
+        for (let i = 0; i < 6 && entry && !author; i++) {
+          author = entry.querySelector(authorSelector);
+          if (!author) entry = entry.parentElement;
+        }
       }
-      const name = author ? author.textContent.trim() : "";
-      captions.push({ author: name, text: node.textContent.trim() });
+      rows.push({ author: author ? author.textContent.trim() : "", text: node.textContent.trim() });
     }
-  }
+    return rows;
+  };
   const capture = window.__vexaCapture;
   return {
-    captions: captions,
+    captions: authored(table.caption_text, table.caption_author, "", 4),
+    chat: authored(table.chat_message, table.chat_author, table.chat_group, 50),
     found: found,
     indicators: indicators,
     name_field: table.name_input.some(anyVisible),
@@ -96,6 +106,10 @@ SNAPSHOT_JS = """
   };
 }
 """
+
+
+# After a click on the chat's control, how long its panel may take to show its message box.
+CHAT_PANEL_WAIT_S = 1.0
 
 
 class ChatError(Exception):
@@ -132,6 +146,8 @@ class PageSnapshot:
     clock: float = 0.0
     # Live caption rows shown now, oldest first: (author, text).
     captions: tuple[tuple[str, str], ...] = ()
+    # The chat's last messages shown now (its panel open), oldest first: (sender, text).
+    chat: tuple[tuple[str, str], ...] = ()
 
     def others(self, bot_name: str) -> list[PageParticipant]:
         """Participants other than the bot itself (its own tile carries its name)."""
@@ -180,6 +196,14 @@ class SelectorTable:
     chat_open: tuple[str, ...] = ()
     chat_input: tuple[str, ...] = ()
     chat_send: tuple[str, ...] = ()
+    # The chat's messages as its open panel lists them: each message's text, the group it is
+    # in (a run of one sender's messages under one header), the sender's name in that header,
+    # and the names the panel gives the bot's own messages (a group without a name is the
+    # bot's own as well).
+    chat_message: str = ""
+    chat_group: str = ""
+    chat_author: str = ""
+    chat_own_authors: tuple[str, ...] = ()
 
     def for_page(self) -> dict[str, Any]:
         return {
@@ -193,6 +217,9 @@ class SelectorTable:
             "prejoin_button_texts": [text.lower() for text in self.prejoin_button_texts],
             "caption_text": self.caption_text,
             "caption_author": self.caption_author,
+            "chat_message": self.chat_message,
+            "chat_group": self.chat_group,
+            "chat_author": self.chat_author,
         }
 
 
@@ -221,13 +248,16 @@ def classify(raw: dict[str, Any], table: SelectorTable) -> PageSnapshot:
     )
     indicators = tuple(raw.get("indicators") or [])
     clock = float(raw.get("clock") or 0.0)
-    captions = tuple(
-        (str(row.get("author") or ""), str(row.get("text") or ""))
-        for row in raw.get("captions") or []
-    )
+
+    def rows(key: str) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            (str(row.get("author") or ""), str(row.get("text") or "")) for row in raw.get(key) or []
+        )
+
+    captions, chat = rows("captions"), rows("chat")
 
     def snap(phase: Phase, detail: str | None = None) -> PageSnapshot:
-        return PageSnapshot(phase, detail, participants, indicators, clock, captions)
+        return PageSnapshot(phase, detail, participants, indicators, clock, captions, chat)
 
     # While the call UI is up, dead-end texts are ignored: a chat message saying "meeting
     # ended" must not end the bot. Platforms replace the whole call UI when it is really over.
@@ -311,21 +341,23 @@ class PlatformAdapter(ABC):
                 return False
         return False
 
+    async def open_chat(self, page: Page) -> bool:
+        """One step towards the chat's panel open, so that its messages can be read; True once
+        it is (or where the platform's messages cannot be read)."""
+        if not self.table.chat_message:
+            return True
+        return await self._chat_box(page, wait_s=0.0) is not None
+
     async def send_chat(self, page: Page, text: str, *, timeout_s: float = 5.0) -> None:
         """Post `text` in the meeting's chat, opening its panel first if it is closed; raises
         `ChatError` when the platform shows no message box or the text stayed unsent."""
         if not self.table.chat_input:
             raise ChatError("this platform's chat is not supported")
         deadline = time.monotonic() + timeout_s
-        box = await self._first_visible(page, self.table.chat_input)
-        while box is None:
-            opener = await self._first_visible(page, self.table.chat_open)
-            if opener is not None and not await self._first_visible(page, self.table.chat_input):
-                await page.locator(opener).first.click(timeout=2000)
+        while (box := await self._chat_box(page, wait_s=CHAT_PANEL_WAIT_S)) is None:
             if time.monotonic() > deadline:
                 raise ChatError("the meeting shows no chat message box")
             await asyncio.sleep(0.1)
-            box = await self._first_visible(page, self.table.chat_input)
         field = page.locator(box).first
         await field.fill(text, timeout=2000)
         send = await self._first_visible(page, self.table.chat_send)
@@ -338,6 +370,24 @@ class PlatformAdapter(ABC):
             if time.monotonic() > deadline:
                 raise ChatError("the message stayed in the chat box unsent")
             await asyncio.sleep(0.1)
+
+    async def _chat_box(self, page: Page, *, wait_s: float) -> str | None:
+        """The chat's message box where its panel is open; else a click on the control that
+        opens it, and up to `wait_s` for the box. Callers click again only after the panel
+        had time to open: a second click too soon would close it."""
+        box = await self._first_visible(page, self.table.chat_input)
+        if box is not None:
+            return box
+        opener = await self._first_visible(page, self.table.chat_open)
+        if opener is None:
+            return None
+        await page.locator(opener).first.click(timeout=2000)
+        deadline = time.monotonic() + wait_s
+        while (box := await self._first_visible(page, self.table.chat_input)) is None:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        return box
 
     async def _fill_form_and_join(self, page: Page, *, bot_name: str, deadline: float) -> None:
         """The pre-join form every platform has: name, audio choice, mic/camera off, join."""

@@ -48,6 +48,13 @@ TABLE = SelectorTable(
     chat_open=('button[aria-label*="Chat with everyone"]', 'button[aria-label*="Chat"]'),
     chat_input=('textarea[aria-label*="Send a message"]', 'textarea[aria-label*="message"]'),
     chat_send=('button[aria-label*="Send a message"]', 'button[aria-label="Send message"]'),
+    # "In-call messages" as peers' extensions read them (2024-25): one group per run of a
+    # sender, named in its header ("You" on the bot's own); each message's text apart from the
+    # "pin it" hint beside it.
+    chat_message='[aria-live="polite"] div[jsname="dTKtvb"]',
+    chat_group="div.Ss4fHf",
+    chat_author=".poVWob",
+    chat_own_authors=("You",),
     texts={
         "lobby": (
             "Asking to be let in",

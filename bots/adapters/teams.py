@@ -94,6 +94,11 @@ TABLE = SelectorTable(
         'div[role="textbox"][contenteditable="true"]',
     ),
     chat_send=('button[data-tid="newMessageCommands-send"]', 'button[aria-label*="Send"]'),
+    # guess: the meeting chat's messages, the author named on others' (the bot's own are shown
+    # unnamed, on the right).
+    chat_message='[data-tid="chat-pane-message"]',
+    chat_group='[data-tid="chat-pane-item"]',
+    chat_author='[data-tid="message-author-name"]',
     audio_option=(
         '[data-tid="prejoin-audiosettings-computer-audio"]',
         '[role="radio"]:has-text("Computer audio")',

@@ -126,6 +126,11 @@ TABLE = SelectorTable(
         "textarea.chat-box__chat-textarea",
     ),
     chat_send=("button.chat-rtf-box__send",),
+    # guess: the chat list's messages under a header naming the sender ("Me" on the bot's own).
+    chat_message=".new-chat-message__text-content",
+    chat_group=".new-chat-item__container",
+    chat_author=".chat-item__sender",
+    chat_own_authors=("Me", "You"),
     # guess: one `.video-avatar__avatar` per person in gallery view, labelled with the name.
     tile=".video-avatar__avatar",
     tile_id_attribute="aria-label",

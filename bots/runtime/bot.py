@@ -45,6 +45,7 @@ from bots.control import control_channel
 from bots.runtime.attendance import Attendance
 from bots.runtime.browser import BrowserHost, get_host
 from bots.runtime.captions import CaptionSpeakers
+from bots.runtime.chat import KEEP_ROWS, ChatReader
 from bots.runtime.recording import RecordingWriter
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from bots.runtime.wallclock import WallClockSync
@@ -79,6 +80,10 @@ AUDIO_JOIN_RETRY_S = 0.5
 AUDIO_RECHECK_S = 2.0
 # Live captions are tried this long after admission, then left (speakers come from tiles only).
 CAPTIONS_TRY_S = 15.0
+# The chat's panel (to read what participants post there) is tried this long after admission,
+# a click every `CHAT_OPEN_RETRY_S` (time for the panel to open: a click sooner would close it).
+CHAT_TRY_S = 30.0
+CHAT_OPEN_RETRY_S = 2.0
 # A chunk with a sample this loud (int16, -54 dBFS) is audible: a broken capture gives zeros,
 # and any voice, even a faint one, is far above it.
 AUDIBLE_PEAK = 64
@@ -91,7 +96,6 @@ MAX_SCAN_FAILURES = 15
 MAX_SCAN_TIMEOUTS = 2
 # Who is in the call is stored at most this often (a crowd arriving is one write a second).
 ATTENDANCE_SAVE_EVERY_S = 1.0
-DEFAULT_BOT_NAME = "Vexa Bot"
 
 # One fresh context per bot. CSP bypass lets the capture load its AudioWorklet from a blob:
 # URL on pages whose policy would refuse it.
@@ -179,7 +183,7 @@ class BotRun:
         self.page: Page | None = None
         self.adapter: PlatformAdapter | None = None
         self.status = MeetingStatus.REQUESTED.value
-        self.bot_name = DEFAULT_BOT_NAME
+        self.bot_name = bot_selectors.DEFAULT_BOT_NAME
         self.config: dict[str, Any] = {}
         self.session: MeetingSession | None = None
         self.stream: SessionStream | None = None
@@ -224,6 +228,10 @@ class BotRun:
         self.captions_on: bool | None = None
         self.captions_retry_at = 0.0
         self.captions = CaptionSpeakers()
+        # The chat's panel: None while being opened, then whether its messages can be read.
+        self.chat_open: bool | None = None
+        self.chat_retry_at = 0.0
+        self.chat = ChatReader()
         self.attendance = Attendance()
         self.attendance_changed = False
         self.attendance_saved_at = 0.0
@@ -290,12 +298,15 @@ class BotRun:
         data = meeting.data or {}
         self.rejoins = len(data.get("bot_rejoins") or [])
         self.attendance = Attendance.resumed(data.get("attendance") or [], wall=timezone.now())
+        self.chat = ChatReader(
+            read=bot_selectors.chat_read_rows(meeting_id=self.meeting_id, last=KEEP_ROWS)
+        )
         return True
 
     def _drive(self) -> Finish:
         meeting = Meeting.objects.get(pk=self.meeting_id)
         self.config = dict(meeting.bot_config or {})
-        self.bot_name = str(self.config.get("bot_name") or DEFAULT_BOT_NAME)
+        self.bot_name = str(self.config.get("bot_name") or bot_selectors.DEFAULT_BOT_NAME)
         self.leave_policy = AutomaticLeave.from_config(self.config)
         adapter = adapter_for(meeting.platform)
         if adapter is None:
@@ -417,7 +428,7 @@ class BotRun:
             self._end_speaker_turns(self.clock)
         self.captions = CaptionSpeakers()
         self.admitted = self.audio_joined = False
-        self.captions_on = self.hearing_checked_at = None
+        self.captions_on = self.hearing_checked_at = self.chat_open = None
         db_retry(
             lambda: bot_services.bot_rejoin_record(meeting_id=self.meeting_id, cause=cause),
             what=f"meeting {self.meeting_id}: the rejoin",
@@ -486,6 +497,11 @@ class BotRun:
             self.attendance_saved_at = now
         if self.captions_on:
             self._caption_speakers(snap, others)
+        # After the captions' menu is done with: a click on the chat could close it midway.
+        if self.captions_on is not None and self.chat_open is None:
+            self._open_chat(now)
+        if self.chat_open:
+            self._read_chat(snap)
         if self.audio_joined:
             self._check_hearing(now)
         due = timers.observe(len(others), now, heard_at=self.heard_at or None)
@@ -586,6 +602,30 @@ class BotRun:
                 self.meeting_id,
             )
             self.captions_on = False
+
+    def _open_chat(self, now: float) -> None:
+        """What participants post in the chat is read from its panel, so the bot opens it; a
+        platform whose chat the bot cannot read, or a panel that never opens, leaves it."""
+        if now < self.chat_retry_at:
+            return
+        self.chat_retry_at = now + CHAT_OPEN_RETRY_S
+        if self._page_step(self._adapter().open_chat, "opening the chat"):
+            self.chat_open = bool(self._adapter().table.chat_message)
+        elif now - self.admitted_at >= CHAT_TRY_S:
+            logger.warning(
+                "meeting %s: the chat's panel did not open; its messages are not read",
+                self.meeting_id,
+            )
+            self.chat_open = False
+
+    def _read_chat(self, snap: PageSnapshot) -> None:
+        own = {self.bot_name, *self._adapter().table.chat_own_authors}
+        new = self.chat.observe(snap.chat, own=own)
+        if new:
+            db_retry(
+                lambda: bot_services.bot_chat_read(meeting_id=self.meeting_id, messages=new),
+                what=f"meeting {self.meeting_id}: storing chat messages",
+            )
 
     def _caption_speakers(self, snap: PageSnapshot, others: list[Any]) -> None:
         assert self.stream is not None

@@ -15,11 +15,15 @@ Scenario JSON:
      "admit": "auto" | "manual" | "deny" | "never", "admit_after_s": 1.0,
      "lobby_timeout_s": 30,
      "participants": [{"name": "Alice", "audio": "alice.wav", "at_s": [0.5, 6],
-                       "join_at_s": 0, "leave_at_s": null}],
+                       "join_at_s": 0, "leave_at_s": null,
+                       "chat": [{"at_s": 3, "text": "The deck: https://example.com/deck"}]}],
      "end_after_s": null, "remove_bot_after_s": null}
 
 `audio` is an absolute WAV path or a file under `SIMULATOR_MEDIA_DIR`; `at_s` is one start time
-or a list (one turn each). A name listed twice is one participant with several turns.
+or a list (one turn each). A name listed twice is one participant with several turns. `chat`:
+what the participant posts in the meeting's chat, and when. A guest's page shows the chat as
+the platform does: Teams the whole meeting's, Meet and Zoom only what was posted since the
+guest was let in.
 `variant` "join_now" lets the guest straight in (Meet's open meetings, a Teams meeting without a
 lobby); "ask_to_join" goes through the waiting room (Teams' lobby). `continue_step` (Teams only)
 shows the "Continue on this browser" page before the pre-join form.
@@ -61,6 +65,7 @@ AUDIO_JOIN_MODES = ("auto", "prompt", "disabled")
 STATE_TTL_S = 24 * 3600
 LOCK_TIMEOUT_S = 5
 MEDIA_READY_TIMEOUT_S = 10.0
+CHAT_MAX_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -73,14 +78,23 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class ChatLine:
+    """One message a participant posts in the meeting's chat `at_s` after the bot's admission."""
+
+    at_s: float
+    text: str
+
+
+@dataclass(frozen=True)
 class Participant:
-    """A simulated person in the call, with a stable id, a name and their turns."""
+    """A simulated person in the call, with a stable id, a name, their turns and chat lines."""
 
     participant_id: str
     name: str
     turns: tuple[Turn, ...]
     join_at_s: float = 0.0
     leave_at_s: float | None = None
+    chat: tuple[ChatLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,7 @@ class Scenario:
                 turns=tuple(Turn(**t) for t in p["turns"]),
                 join_at_s=p["join_at_s"],
                 leave_at_s=p["leave_at_s"],
+                chat=tuple(ChatLine(**line) for line in p.get("chat", [])),
             )
             for p in data["participants"]
         )
@@ -150,6 +165,20 @@ def wav_duration_s(path: Path) -> float:
             return wav.getnframes() / float(wav.getframerate())
     except (wave.Error, EOFError) as exc:
         raise InvalidInput(f"audio file {str(path)!r} is not a PCM WAV file: {exc}") from None
+
+
+def _chat_lines(raw: Any, where: str) -> list[ChatLine]:
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{where} must be a list")
+    lines = []
+    for index, line in enumerate(raw):
+        text = line.get("text") if isinstance(line, dict) else None
+        if not isinstance(text, str) or not text.strip() or len(text) > CHAT_MAX_CHARS:
+            raise InvalidInput(f"{where}[{index}].text must be 1-{CHAT_MAX_CHARS} characters")
+        at_s = _number(line.get("at_s", 0), f"{where}[{index}].at_s")
+        assert at_s is not None
+        lines.append(ChatLine(at_s=at_s, text=text))
+    return lines
 
 
 def scenario_parse(data: Any) -> Scenario:
@@ -198,8 +227,9 @@ def scenario_parse(data: Any) -> Scenario:
             raise InvalidInput(f"{where} needs a name")
         entry = by_name.setdefault(
             raw["name"],
-            {"turns": [], "join_at_s": 0.0, "leave_at_s": None, "index": len(by_name)},
+            {"turns": [], "chat": [], "join_at_s": 0.0, "leave_at_s": None, "index": len(by_name)},
         )
+        entry["chat"] += _chat_lines(raw.get("chat", []), f"{where}.chat")
         if "join_at_s" in raw:
             entry["join_at_s"] = _number(raw["join_at_s"], f"{where}.join_at_s")
         if "leave_at_s" in raw:
@@ -222,6 +252,7 @@ def scenario_parse(data: Any) -> Scenario:
             turns=tuple(sorted(entry["turns"], key=lambda turn: turn.at_s)),
             join_at_s=entry["join_at_s"],
             leave_at_s=entry["leave_at_s"],
+            chat=tuple(sorted(entry["chat"], key=lambda line: line.at_s)),
         )
         for name, entry in by_name.items()
     )
@@ -279,7 +310,8 @@ class MeetingState:
     guests: dict[str, Guest] = field(default_factory=dict)
     # When the host arrived (Zoom's "waiting for the host to start"); None: not yet.
     host_started_at: float | None = None
-    # What guests posted in the meeting's chat: {"sender", "text", "at"}, oldest first.
+    # What guests posted in the meeting's chat: {"id", "guest_id", "sender", "text", "at"},
+    # oldest first.
     chat: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -374,6 +406,30 @@ class MeetingState:
                 self.started_at = guest.media_ready_at
             elif now - guest.decided_at >= MEDIA_READY_TIMEOUT_S:
                 self.started_at = guest.decided_at + MEDIA_READY_TIMEOUT_S
+
+    def chat_shown(self, now: float, guest: Guest | None = None) -> list[dict[str, Any]]:
+        """The meeting's chat up to `now`, oldest first: guests' posts and the participants'
+        scripted lines that are due. For `guest`, as their page shows it: Teams keeps the
+        meeting's whole chat, Meet and Zoom show only what came after the guest was let in."""
+        messages = list(self.chat)
+        if self.started_at is not None:
+            for p_index, participant in enumerate(self.scenario.participants):
+                for l_index, line in enumerate(participant.chat):
+                    at = self.started_at + line.at_s
+                    if at <= now and (self.ended_at is None or at < self.ended_at):
+                        messages.append(
+                            {
+                                "id": f"p{p_index}-{l_index}",
+                                "sender": participant.name,
+                                "text": line.text,
+                                "at": at,
+                            }
+                        )
+        messages.sort(key=lambda message: message["at"])
+        if guest is not None and self.scenario.platform != "teams":
+            since = guest.decided_at if guest.state == "admitted" else None
+            messages = [m for m in messages if since is not None and m["at"] >= since]
+        return messages
 
     def present(self, now: float) -> list[Participant]:
         """Scenario participants in the call at `now` (nobody before the first admission)."""
@@ -496,20 +552,28 @@ def guest_leave(platform: str, native_meeting_id: str, *, guest_id: str) -> None
     state_update(platform, native_meeting_id, change)
 
 
-CHAT_MAX_CHARS = 4096
-
-
-def guest_chat(platform: str, native_meeting_id: str, *, guest_id: str, text: str) -> None:
+def guest_chat(
+    platform: str, native_meeting_id: str, *, guest_id: str, text: str
+) -> dict[str, Any]:
     """A guest in the call posted `text` in the meeting's chat (`InvalidInput` for anyone
-    else: the chat is the call's)."""
+    else: the chat is the call's); returns the message as pages show it."""
+    message: dict[str, Any] = {}
 
     def change(state: MeetingState, now: float) -> None:
         guest = state.guests.get(guest_id)
         if guest is None or guest.state != "admitted":
             raise InvalidInput("only a guest in the call can post in its chat")
-        state.chat.append({"sender": guest.name, "text": text[:CHAT_MAX_CHARS], "at": now})
+        message.update(
+            id=f"g{len(state.chat)}",
+            guest_id=guest_id,
+            sender=guest.name,
+            text=text[:CHAT_MAX_CHARS],
+            at=now,
+        )
+        state.chat.append(message)
 
     _require(state_update(platform, native_meeting_id, change))
+    return message
 
 
 def guest_media_ready(platform: str, native_meeting_id: str, *, guest_id: str) -> MeetingState:

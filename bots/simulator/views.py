@@ -114,6 +114,7 @@ def _state_payload(
         "guest": None
         if guest is None
         else {"guest_id": guest.guest_id, "state": guest.state, "audio_drops": guest.audio_drops},
+        "chat": [] if guest is None else state.chat_shown(now, guest),
         "participants": [
             {
                 "participant_id": p.participant_id,
@@ -150,7 +151,7 @@ def _host_payload(state: MeetingState, now: float) -> dict[str, Any]:
             for g in state.guests.values()
         ],
         "present": [p.name for p in state.present(now)],
-        "chat": state.chat,
+        "chat": state.chat_shown(now),
     }
 
 
@@ -255,8 +256,8 @@ class MeetingChatApi(PageApi):
     def post(self, request: Request, platform: str, native_meeting_id: str) -> Response:
         body = self.Input(data=request.data)
         body.is_valid(raise_exception=True)
-        scenarios.guest_chat(platform, native_meeting_id, **body.validated_data)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        message = scenarios.guest_chat(platform, native_meeting_id, **body.validated_data)
+        return Response(message, status=status.HTTP_201_CREATED)
 
 
 class MeetingMediaReadyApi(PageApi):

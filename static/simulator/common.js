@@ -148,7 +148,9 @@
           const state = await fetchState();
           // A poll answered after polling stopped was asked before the page left (or the call
           // ended): showing it would put the page back in the call, which Meet never does.
-          if (sim.pollTimer === timer) onState(state);
+          if (sim.pollTimer !== timer) return;
+          if (sim.chatShow && state.chat) sim.chatShow(state.chat);
+          onState(state);
         } catch (_err) {
           // A missed poll is retried at the next tick.
         }
@@ -314,24 +316,50 @@
 
     // The meeting's chat as a guest sees it: `opener` shows and hides a panel whose message box
     // (a textarea, or a contenteditable element where the client has a rich-text editor)
-    // posts on Enter or with `send` (optional); each posted message is listed in the panel and
-    // goes to the server, where the host sees it with the guest's name. A box already inside
-    // an editor's wrapper goes in with it.
-    sim.chatPanel = function (opener, box, send) {
-      const list = el("div", { class: "chat-messages" });
+    // posts on Enter or with `send` (optional); a posted message goes to the server, where
+    // the host sees it with the guest's name. The panel lists the chat the server shows this
+    // guest, each message once, in the platform's markup `look`: consecutive messages of one
+    // sender share a group under one header naming them (`look.self` for the guest's own,
+    // no header where it is null), each message's text in its own element. A box already
+    // inside an editor's wrapper goes in with it.
+    sim.chatPanel = function (opener, box, send, look) {
+      const list = el("div", look.list);
       const holder = box.parentElement || box;
       const panel = el("div", { class: "chat-panel" }, [list, holder].concat(send ? [send] : []));
       panel.hidden = true;
       opener.addEventListener("click", () => {
         panel.hidden = !panel.hidden;
       });
+      const shown = new Set();
+      let lastSender = null;
+      let lastGroup = null;
+      sim.chatShow = function (messages) {
+        for (const message of messages) {
+          if (shown.has(message.id)) continue;
+          shown.add(message.id);
+          const own = message.guest_id === sim.guestId;
+          const sender = own ? look.self : message.sender;
+          const key = own ? "\u0000own" : message.sender;
+          if (key !== lastSender || lastGroup === null) {
+            const name = sender === null ? [] : [el(look.senderTag || "div", { ...look.sender, text: sender })];
+            const header = el("div", look.header, name);
+            lastGroup = el("div", look.group, [header]);
+            list.appendChild(lastGroup);
+            lastSender = key;
+          }
+          const text = el("div", look.text, [el("div", { text: message.text })]);
+          // Meet puts a "pin it" hint beside each message's text: not part of the message.
+          const hint = look.hint ? [el("div", { class: look.hint.class, text: look.hint.text })] : [];
+          lastGroup.appendChild(el("div", {}, [text].concat(hint)));
+        }
+      };
       const typed = () => ("value" in box ? box.value : box.innerText).trim();
       async function postMessage() {
         const text = typed();
         if (!text || sim.guestId === null) return;
         const response = await post("/chat", { guest_id: sim.guestId, text: text });
         if (!response.ok) return; // left in the box, as a client that could not send
-        list.appendChild(el("div", { class: "chat-message", text: text }));
+        sim.chatShow([await response.json()]);
         if ("value" in box) box.value = "";
         else box.textContent = "";
       }

@@ -133,6 +133,17 @@
       chatButton,
       el("textarea", { "aria-label": "Send a message to everyone" }),
       el("button", { type: "button", "aria-label": "Send a message", text: "Send" }),
+      // Meet's "In-call messages" (as peers' extensions read them): a group per sender run,
+      // "You" on the guest's own.
+      {
+        list: { class: "Ge9Kpc z38b6", jsname: "xySENc", "aria-live": "polite" },
+        group: { class: "Ss4fHf", jsname: "Ypafjf" },
+        header: { class: "QTyiie" },
+        sender: { class: "poVWob" },
+        self: "You",
+        text: { jsname: "dTKtvb" },
+        hint: { class: "pZBsfc", text: "Hover over a message to pin it" },
+      },
     );
     show(
       el("div", { class: "call" }, [

@@ -161,6 +161,17 @@
       chatButton,
       chatBox,
       el("button", { type: "button", "data-tid": "newMessageCommands-send", "aria-label": "Send", text: "Send" }),
+      // The meeting chat's message list: the author's name on others' messages, none on the
+      // guest's own (Teams shows those on the right, unnamed).
+      {
+        list: { "data-tid": "message-pane-list-viewport" },
+        group: { "data-tid": "chat-pane-item" },
+        header: {},
+        senderTag: "span",
+        sender: { "data-tid": "message-author-name" },
+        self: null,
+        text: { "data-tid": "chat-pane-message" },
+      },
     );
     show(
       el("div", { class: "call" }, [

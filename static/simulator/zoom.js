@@ -169,7 +169,15 @@
     // Zoom's chat box is a rich-text editor; Enter sends.
     const chatBox = el("div", { contenteditable: "true", "aria-label": "Type message here" });
     el("div", { class: "chat-rtf-box__editor-outer" }, [chatBox]);
-    const chat = sim.chatPanel(chatButton, chatBox, null);
+    const chat = sim.chatPanel(chatButton, chatBox, null, {
+      list: { class: "chat-container__chat-list" },
+      group: { class: "new-chat-item__container" },
+      header: { class: "new-chat-item__chat-info-header" },
+      senderTag: "span",
+      sender: { class: "chat-item__sender" },
+      self: "Me",
+      text: { class: "new-chat-message__text-content" },
+    });
     show(
       el("div", { class: "meeting-app" }, [
         gallery,

@@ -35,8 +35,16 @@ from bots import services as bot_services
 from bots.control import control_channel
 from bots.runtime import supervision
 from bots.runtime.recording import decode_pcm16k
+from bots.selectors import meeting_chat
 from meetings import lifecycle
-from meetings.models import BotChatMessage, Meeting, MeetingSession, MeetingStatus, Recording
+from meetings.models import (
+    BotChatMessage,
+    ChatMessage,
+    Meeting,
+    MeetingSession,
+    MeetingStatus,
+    Recording,
+)
 from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pcm16k
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, host_state, meet_id, stack_env, wait_for
@@ -284,7 +292,14 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
     bot_stack.load_scenario(
         native_meeting_id=native,
         variant="join_now",
-        participants=[{"name": "Alice", "audio": str(speech.alice), "at_s": 1.0}],
+        participants=[
+            {
+                "name": "Alice",
+                "audio": str(speech.alice),
+                "at_s": 1.0,
+                "chat": [{"at_s": 0.5, "text": "Here is the agenda."}],
+            }
+        ],
     )
     meeting = send_bot(carol, native, language="en", chat_on_join="This call is transcribed.")
     wait_status(meeting, MeetingStatus.ACTIVE)
@@ -304,9 +319,21 @@ def test_it_joins_with_join_now_takes_a_config_change_and_stops_within_two_secon
         what="the bot to post both messages",
     )
     chat = host_state(bot_stack.base_url, native)["chat"]
-    assert [(m["sender"], m["text"]) for m in chat] == [
-        ("Vexa Bot", "This call is transcribed."),
-        ("Vexa Bot", "Ask me for the notes."),
+    assert [m["text"] for m in chat if m["sender"] == "Vexa Bot"] == [
+        "This call is transcribed.",
+        "Ask me for the notes.",
+    ]
+    # It opened the chat's panel and read what Alice posted there (its own posts not again).
+    wait_for(
+        lambda: ChatMessage.objects.filter(meeting=meeting).exists(),
+        timeout_s=10,
+        what="Alice's chat message read",
+    )
+    said = [(m["sender"], m["text"], m["from_bot"]) for m in meeting_chat(meeting=meeting)]
+    assert sorted(said) == [
+        ("Alice", "Here is the agenda.", False),
+        ("Vexa Bot", "Ask me for the notes.", True),
+        ("Vexa Bot", "This call is transcribed.", True),
     ]
     # Speech starts 1 s after the simulated call's media connection is up, which can take
     # several seconds on a loaded 2-core machine: the deadline is generous, the stop is timed.

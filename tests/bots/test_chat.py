@@ -1,5 +1,5 @@
-"""The bot posts in the meeting's chat: each platform's adapter against the simulator's chat
-panel in real Chromium, and the API that asks for it."""
+"""The meeting's chat: the bot posts in it and reads what participants post, each platform's
+adapter against the simulator's chat panel in real Chromium, and the API that asks for it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from bots import services as bot_services
 from bots.adapters import adapter_for
 from bots.adapters.base import ChatError, Phase
 from bots.runtime.browser import BrowserHost
+from bots.runtime.chat import ChatReader
 from meetings import lifecycle
 from meetings.models import BotChatMessage, MeetingStatus
-from tests.bots.conftest import host_state, load_scenario, meet_id
+from tests.bots.conftest import host_state, load_scenario, meet_id, wait_for
 from tests.bots.test_page_scripts import BotPage
 from tests.bots.test_teams import PASSCODE as TEAMS_PASSCODE
 from tests.bots.test_teams import teams_id
@@ -24,6 +25,7 @@ from tests.bots.test_zoom import PASSCODE as ZOOM_PASSCODE
 from tests.bots.test_zoom import zoom_id
 from tests.conftest import api_client
 from tests.meetings.builders import meeting_in
+from transcripts import realtime
 
 PAGES = {
     "google_meet": (meet_id, "/simulator/google_meet/{native}"),
@@ -33,12 +35,18 @@ PAGES = {
 
 
 @pytest.mark.parametrize("platform", list(PAGES))
-def test_the_bot_posts_in_each_platforms_chat_opening_its_panel(
+def test_the_bot_posts_in_and_reads_each_platforms_chat_opening_its_panel(
     sim_server: str, host: BrowserHost, pages: list[BotPage], platform: str
 ) -> None:
     new_id, path = PAGES[platform]
     native = new_id()
-    scenario: dict[str, Any] = {"variant": "join_now"}
+    scenario: dict[str, Any] = {
+        "variant": "join_now",
+        "participants": [
+            {"name": "Alice", "chat": [{"at_s": 0, "text": "Agenda: budget, then hiring"}]},
+            {"name": "Bob", "chat": [{"at_s": 0.2, "text": "+1"}, {"at_s": 0.3, "text": "+1"}]},
+        ],
+    }
     if platform == "teams":
         scenario["continue_step"] = False
     load_scenario(sim_server, platform=platform, native_meeting_id=native, **scenario)
@@ -46,23 +54,55 @@ def test_the_bot_posts_in_each_platforms_chat_opening_its_panel(
     assert adapter is not None
     page = BotPage(host, sim_server + path.format(native=native), adapter=adapter)
     pages.append(page)
-    assert page.page is not None
+    tab = page.page
+    assert tab is not None
 
     # Before the call there is no chat to post in: a clear reason, not a hang.
     with pytest.raises(ChatError, match="no chat message box"):
-        host.run(adapter.send_chat(page.page, "too early", timeout_s=1))
+        host.run(adapter.send_chat(tab, "too early", timeout_s=1))
     page.join()
     page.wait_phase(Phase.IN_CALL)
-    # The first opens the chat panel; the second finds it open.
-    host.run(adapter.send_chat(page.page, "This call is transcribed by Vexa Bot."))
-    host.run(adapter.send_chat(page.page, "Ask me for the notes."))
+    wait_for(
+        lambda: len(host_state(sim_server, native, platform=platform)["chat"]) == 3,
+        timeout_s=15,
+        what="the participants' messages",
+    )
+    # The page has them in its closed panel, which shows none: posting opens it, and reading
+    # finds it open.
+    count = "(selector) => document.querySelectorAll(selector).length"
+    wait_for(
+        lambda: page.evaluate(count, adapter.table.chat_message) == 3,
+        timeout_s=5,
+        what="the page to list them",
+    )
+    assert page.snapshot().chat == ()
+    host.run(adapter.send_chat(tab, "This call is transcribed by Vexa Bot."))
+    assert host.run(adapter.open_chat(tab))
+    host.run(adapter.send_chat(tab, "Ask me for the notes."))
 
     chat = host_state(sim_server, native, platform=platform)["chat"]
     assert [(m["sender"], m["text"]) for m in chat] == [
+        ("Alice", "Agenda: budget, then hiring"),
+        ("Bob", "+1"),
+        ("Bob", "+1"),
         ("Vexa Bot", "This call is transcribed by Vexa Bot."),
         ("Vexa Bot", "Ask me for the notes."),
     ]
-    # Still in the call: posting changed nothing else.
+    # The panel lists them with their senders (one header over Bob's two, and over the bot's
+    # own, which the platform names its own way); only the participants' are read.
+    rows = wait_for(
+        lambda: rows if len(rows := page.snapshot().chat) == 5 else None,
+        timeout_s=5,
+        what="the chat's rows",
+    )
+    assert [text for _sender, text in rows] == [m["text"] for m in chat]
+    own = {"Vexa Bot", *adapter.table.chat_own_authors}
+    assert ChatReader().observe(rows, own=own) == [
+        ("Alice", "Agenda: budget, then hiring"),
+        ("Bob", "+1"),
+        ("Bob", "+1"),
+    ]
+    # Still in the call: posting and reading changed nothing else.
     assert page.snapshot().phase is Phase.IN_CALL
 
 
@@ -87,12 +127,15 @@ def test_a_message_for_the_chat_waits_for_the_bot_and_says_what_became_of_it(
     [message] = BotChatMessage.objects.filter(meeting=meeting)
     assert (message.text, message.status) == ("Hello from the bot", "pending")
 
-    bot_services.bot_chat_posted(message_id=message.pk)
-    second = bot_services.bot_chat_send(meeting_id=meeting.pk, text="Second")
-    bot_services.bot_chat_posted(message_id=second.pk, error="the meeting shows no chat box")
-    # Recorded once: a late second report changes nothing.
-    bot_services.bot_chat_posted(message_id=second.pk)
-    with django_assert_num_queries(3):
+    with django_capture_on_commit_callbacks(execute=True):
+        bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Bob", "Can you hear me?")])
+        bot_services.bot_chat_posted(message_id=message.pk)
+        second = bot_services.bot_chat_send(meeting_id=meeting.pk, text="Second")
+        bot_services.bot_chat_posted(message_id=second.pk, error="the meeting shows no chat box")
+        # Recorded once: a late second report changes nothing.
+        bot_services.bot_chat_posted(message_id=second.pk)
+        bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Carol", "Yes\nloud")])
+    with django_assert_num_queries(4):
         listed = alice_api.get(CHAT).json()
     assert listed["meeting_id"] == meeting.pk
     assert [(m["text"], m["status"], m["error"]) for m in listed["messages"]] == [
@@ -100,6 +143,16 @@ def test_a_message_for_the_chat_waits_for_the_bot_and_says_what_became_of_it(
         ("Second", "failed", "the meeting shows no chat box"),
     ]
     assert listed["messages"][0]["sent_at"] is not None
+    # The meeting's chat: participants' messages and what the bot posted, in order.
+    said = [("Bob", "Can you hear me?", False), ("Vexa Bot", "Hello from the bot", True)]
+    said.append(("Carol", "Yes\nloud", False))
+    assert [(m["sender"], m["text"], m["from_bot"]) for m in listed["chat"]] == said
+    assert all(m["timestamp"].endswith("Z") for m in listed["chat"])
+    # Live subscribers got each as a `chat.message`, in the same order and shape.
+    log = realtime.meeting_event_log_key(meeting)
+    events = [e for _, e in realtime.event_log_entries(log) if e["type"] == "chat.message"]
+    assert [e["payload"] for e in events] == listed["chat"]
+    assert {e["meeting"]["id"] for e in events} == {meeting.pk}
     # A message still waiting when the meeting ends will never be posted.
     third = bot_services.bot_chat_send(meeting_id=meeting.pk, text="Third")
     lifecycle.transition(meeting_id=meeting.pk, to=MeetingStatus.COMPLETED, source="bot_callback")

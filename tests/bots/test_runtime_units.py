@@ -12,12 +12,14 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import User
+from bots import services as bot_services
 from bots.adapters.base import Phase, classify
 from bots.adapters.google_meet import TABLE
 from bots.runtime import browser
 from bots.runtime.attendance import LEAVE_GRACE_S, Attendance
 from bots.runtime.bot import BotFailure, BotRun, meeting_target_url
 from bots.runtime.captions import CaptionSpeakers
+from bots.runtime.chat import ChatReader
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from bots.runtime.wallclock import WallClockSync
 from meetings.models import Meeting
@@ -263,6 +265,29 @@ def test_caption_rows_become_speaker_turns_moved_back_by_the_lag_and_ended_by_th
     assert with_tile == []  # people with a tile (and the bot) are left to the tiles
 
 
+def test_chat_rows_are_read_once_each_across_scans_re_renders_and_repeated_messages() -> None:
+    reader = ChatReader()
+    own = {"Vexa Bot", "You"}
+    alice = ("Alice", "The deck: https://example.com/deck")
+
+    first = reader.observe([alice], own=own)
+    again = reader.observe([alice], own=own)
+    with_own = reader.observe([alice, ("You", "Transcribing"), ("", "unnamed")], own=own)
+    plus_ones = reader.observe([alice, ("Bob", "+1"), ("Bob", "+1")], own=own)
+    # A panel listing only its tail (a virtualized list) or the whole chat again (Teams after
+    # a rejoin) repeats what was read; a third "+1" is new.
+    tail = reader.observe([("Bob", "+1")], own=own)
+    third = reader.observe([alice, ("Bob", "+1"), ("Bob", "+1"), ("Bob", "+1")], own=own)
+    emptied = reader.observe([], own=own)  # Meet after a rejoin: only what comes next
+    after = reader.observe([("Carol", "Sorry, I was late")], own=own)
+
+    assert first == [alice]
+    assert again == with_own == tail == emptied == []  # the bot's own are the API's own
+    assert plus_ones == [("Bob", "+1"), ("Bob", "+1")]
+    assert third == [("Bob", "+1")]
+    assert after == [("Carol", "Sorry, I was late")]
+
+
 def watch(attendance: Attendance, scans: list[tuple[float, list[str]]]) -> list[bool]:
     """Page scans at (seconds, names shown); what `observe` said of each."""
     start = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -332,6 +357,7 @@ def test_a_bot_taking_over_goes_on_with_the_stays_the_lost_bot_stored() -> None:
 @pytest.mark.django_db
 def test_a_takeover_is_claimed_once_and_goes_on_from_what_the_lost_bot_left(alice: User) -> None:
     meeting = meeting_in(alice, "active")
+    bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Bob", "hi"), ("Bob", "+1")])
     stays = [{"name": "Bob", "joined_at": "2026-12-06T12:00:00Z", "left_at": None}]
     rejoins = [{"timestamp": "2026-12-06T12:05:00Z", "cause": "the meeting page crashed"}] * 2
     Meeting.objects.filter(pk=meeting.pk).update(
@@ -356,3 +382,5 @@ def test_a_takeover_is_claimed_once_and_goes_on_from_what_the_lost_bot_left(alic
     assert first.rejoins == 2
     assert [stay["name"] for stay in first.attendance.as_data()] == ["Bob"]
     assert first.attendance.as_data()[0]["left_at"] is None
+    # The chat the lost bot read is not read again when the panel lists it.
+    assert first.chat.observe([("Bob", "hi"), ("Bob", "+1")], own=set()) == []

@@ -64,6 +64,9 @@ def test_a_scenario_groups_turns_by_participant_and_reads_wav_durations(speech: 
         ({"end_after_s": -1}, "end_after_s"),
         ({"platform": "skype"}, "platform"),
         ({"platform": "teams", "continue_step": "yes"}, "continue_step"),
+        ({"participants": [{"name": "A", "chat": "hi"}]}, r"participants\[0\]\.chat must be"),
+        ({"participants": [{"name": "A", "chat": [{"text": " "}]}]}, r"chat\[0\]\.text"),
+        ({"participants": [{"name": "A", "chat": [{"text": "x", "at_s": -1}]}]}, "at_s"),
     ],
 )
 def test_a_bad_scenario_is_refused_with_the_field_named(
@@ -115,6 +118,39 @@ def test_the_clock_admits_ends_and_removes_counting_from_the_admission() -> None
     assert state.guests["g"].state == "removed"
     state.advance(112.5)
     assert state.ended_at == 112.5
+
+
+@pytest.mark.parametrize(("platform", "whole_chat"), [("google_meet", False), ("teams", True)])
+def test_a_guest_sees_the_chat_as_the_platform_shows_it(platform: str, whole_chat: bool) -> None:
+    """Scripted lines appear when due; Teams shows a guest let in later the whole chat, Meet
+    only what was posted after."""
+    native = "1234567890" if platform == "teams" else "abc-defg-hij"
+    scenario = scenarios.scenario_parse(
+        {
+            "platform": platform,
+            "native_meeting_id": native,
+            "participants": [{"name": "Alice", "chat": [{"at_s": 5, "text": "Agenda"}]}],
+        }
+    )
+    state = scenarios.MeetingState(scenario=scenario, loaded_at=0.0)
+    first = scenarios.Guest(guest_id="a", name="Bot", state="admitted", joined_at=99.0)
+    first.decided_at = first.media_ready_at = 100.0
+    state.guests["a"] = first
+    state.advance(100.0)
+    state.chat.append({"id": "g0", "guest_id": "a", "sender": "Bot", "text": "Hi", "at": 101.0})
+
+    assert [m["text"] for m in state.chat_shown(104.0, first)] == ["Hi"]
+    assert [m["text"] for m in state.chat_shown(105.0, first)] == ["Hi", "Agenda"]
+    later = scenarios.Guest(guest_id="b", name="Bot 2", state="admitted", joined_at=102.0)
+    later.decided_at = 102.0
+    shown = [m["text"] for m in state.chat_shown(105.0, later)]
+    assert shown == (["Hi", "Agenda"] if whole_chat else ["Agenda"])
+    assert state.chat_shown(105.0)[1] == {
+        "id": "p0-0",
+        "sender": "Alice",
+        "text": "Agenda",
+        "at": 105.0,
+    }
 
 
 def test_the_host_admits_denies_removes_and_ends(host_api: APIClient) -> None:

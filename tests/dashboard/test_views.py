@@ -763,6 +763,16 @@ def test_a_live_bot_is_asked_to_post_in_the_chat_from_the_meeting_page(
     page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
     assert "Posted in the chat (1)" in page
     assert 'This call is &lt;transcribed&gt;. <span class="muted">pending</span>' in page
+    assert 'id="meeting-chat"' not in page  # nothing said in the chat yet
+    # What participants post there shows on the meeting's page, with the bot's posts.
+    bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Carol", "<b>Hi</b>\nall")])
+    bot_services.bot_chat_posted(message_id=message.pk)
+    page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
+    assert "The meeting's chat (2)" in page
+    assert "<strong>Carol</strong>" in page
+    assert "&lt;b&gt;Hi&lt;/b&gt;<br>all" in page
+    assert "<strong>Vexa Bot</strong>" in page
+    assert client.post(url, {"text": "Bye"}).status_code == 302
     assert client.post(url, {"text": ""}).status_code == 422
     assert signed_in(bob_key).post(url, {"text": "Hi"}).status_code == 404
     # Once the call is over the form is gone, and a post is refused in the API's words.
@@ -770,11 +780,11 @@ def test_a_live_bot_is_asked_to_post_in_the_chat_from_the_meeting_page(
     page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
     assert 'id="post-in-chat"' not in page
     assert "pending" not in page
-    assert "the bot left the call before it could post it" in page
+    assert 'Bye <span class="muted">failed: the bot left the call before it could post it' in page
     refused = client.post(url, {"text": "Late"})
     assert refused.status_code == 409
     assert "only a bot in the call can post in its chat" in refused.content.decode()
-    assert BotChatMessage.objects.filter(meeting=meeting).count() == 1
+    assert BotChatMessage.objects.filter(meeting=meeting).count() == 2
 
 
 def test_the_meeting_forms_are_csrf_protected(alice: User, alice_key: str) -> None:

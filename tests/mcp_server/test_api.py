@@ -19,7 +19,7 @@ from mcp_server import resources, tools
 from mcp_server.tools import TOOLS
 from meetings import lifecycle
 from meetings import services as meeting_services
-from meetings.models import BotChatMessage, Meeting, MeetingStatus
+from meetings.models import BotChatMessage, ChatMessage, Meeting, MeetingStatus
 from tests.bots.test_api import enqueued_ids
 from tests.meetings.builders import add_segments, cookbook_standup, meeting_in
 
@@ -405,14 +405,25 @@ def test_a_search_word_is_cut_to_the_start_its_forms_share() -> None:
     assert {word: tools.word_stem(word) for word in cut} == cut
 
 
-def test_get_meeting_tells_who_attended_and_spoke(alice: User, alice_tx: str) -> None:
+def test_get_meeting_tells_who_attended_and_spoke_and_what_the_chat_said(
+    alice: User, alice_tx: str
+) -> None:
     standup = cookbook_standup(alice)
+    seen_at = standup.created_at.replace(hour=10, minute=0, second=5, microsecond=0)
+    ChatMessage.objects.create(
+        meeting=standup, sender="Bob", text="The doc:\n https://example.com/doc", seen_at=seen_at
+    )
     got = call(alice_tx, "get_meeting", **MEET)
     assert got["data"]["id"] == standup.pk
     assert got["data"]["data"]["name"] == "Team Standup"
     assert "spoke: Alice 10 s (56%), Bob 8 s (44%)" in got["text"]
     assert "ended: meeting_ended" in got["text"]
     assert "status history: requested -> joining -> awaiting_admission -> active" in got["text"]
+    assert got["text"].endswith(
+        "chat (1 messages):\n10:00:05 Bob: The doc: https://example.com/doc"
+    )
+    fetched = call(alice_tx, "fetch", id=f"meeting://{standup.pk}")["data"]["text"]
+    assert fetched.endswith("10:00:05 Bob: The doc: https://example.com/doc")
 
 
 def test_get_meeting_says_why_a_bot_failed(alice: User, alice_tx: str) -> None:

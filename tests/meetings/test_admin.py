@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 
 from accounts.models import User
 from meetings import lifecycle
-from meetings.models import BotChatMessage, Meeting, MeetingStatus
+from meetings.models import BotChatMessage, ChatMessage, Meeting, MeetingStatus
 from tests.meetings.builders import add_segments, meeting_in, recorded
 from transcripts import realtime
 from transcripts.models import Segment
@@ -44,6 +44,7 @@ def test_a_meeting_page_shows_its_history_and_failure_evidence_read_only(
 ) -> None:
     meeting = meeting_in(alice, S.AWAITING_ADMISSION)
     BotChatMessage.objects.create(meeting=meeting, text="Posted <here>", error="no chat box")
+    ChatMessage.objects.create(meeting=meeting, sender="Carol", text="Let it <in>")
     screenshot = tmp_path / "meeting.png"
     screenshot.write_bytes(PNG)
     lifecycle.transition(
@@ -74,6 +75,9 @@ def test_a_meeting_page_shows_its_history_and_failure_evidence_read_only(
     assert "Posted &lt;here&gt;" in text
     assert "no chat box" in text
     assert 'name="chat_messages-0-text"' not in text
+    # What participants posted there, as the bot read it.
+    assert "Let it &lt;in&gt;" in text
+    assert 'name="chat_read-0-text"' not in text
     operator.post(url, {"status": "active"})
     assert Meeting.objects.get(pk=meeting.pk).status == S.FAILED
 

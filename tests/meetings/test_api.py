@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import User
-from meetings.models import Meeting, MeetingStatus, Recording
+from meetings.models import BotChatMessage, ChatMessage, Meeting, MeetingStatus, Recording
 from meetings.stream import SessionStream
 from tests.conftest import api_client
 from tests.meetings.builders import add_segments, meeting_in
@@ -337,6 +337,8 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     audio = tmp_path / "m.wav"
     audio.write_bytes(b"RIFF")
     Recording.objects.create(meeting=meeting, file_path=str(audio))
+    BotChatMessage.objects.create(meeting=meeting, text="The notes are at ...")
+    ChatMessage.objects.create(meeting=meeting, sender="Alice", text="My phone: 555-0100")
     history = list(meeting.data["status_transition"])
     with (
         override_settings(RECORDINGS_DIR=tmp_path, BOT_EVIDENCE_DIR=tmp_path),
@@ -357,6 +359,8 @@ def test_deleting_a_meeting_removes_content_and_keeps_an_anonymized_stub(
     assert not Segment.objects.filter(meeting=meeting).exists()
     assert not ShareLink.objects.filter(meeting=meeting).exists()
     assert not Recording.objects.filter(meeting=meeting).exists()
+    assert not BotChatMessage.objects.filter(meeting=meeting).exists()
+    assert not ChatMessage.objects.filter(meeting=meeting).exists()
     assert not audio.exists()
     assert not screenshot.exists()
     assert stream.length() == 0
