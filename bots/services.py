@@ -7,6 +7,7 @@ running bot to re-read its row (`bots.control.notify_bot`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import logging
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from bots import capacity, control, platforms, selectors
-from meetings import lifecycle
+from meetings import events, lifecycle
 from meetings.models import (
     LIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -341,10 +342,7 @@ def bot_chat_posted(*, message_id: int, error: str | None = None) -> None:
         wire = selectors.chat_wire(
             sender=selectors.bot_name(message.meeting), text=message.text, at=sent_at, from_bot=True
         )
-        meeting_id = message.meeting_id
-        transaction.on_commit(
-            lambda: realtime.publish_chat_messages(meeting_id=meeting_id, messages=[wire])
-        )
+        _chat_announce(message.meeting_id, [(f"bot:{message.pk}", wire)])
 
 
 def bot_chat_read(*, meeting_id: int, messages: list[tuple[str, str]]) -> None:
@@ -359,12 +357,25 @@ def bot_chat_read(*, meeting_id: int, messages: list[tuple[str, str]]) -> None:
     with transaction.atomic():
         ChatMessage.objects.bulk_create(rows)
         wires = [
-            selectors.chat_wire(sender=row.sender, text=row.text, at=seen_at, from_bot=False)
+            (
+                f"read:{row.pk}",
+                selectors.chat_wire(sender=row.sender, text=row.text, at=seen_at, from_bot=False),
+            )
             for row in rows
         ]
-        transaction.on_commit(
-            lambda: realtime.publish_chat_messages(meeting_id=meeting_id, messages=wires)
-        )
+        _chat_announce(meeting_id, wires)
+
+
+def _chat_announce(meeting_id: int, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Inside the transaction that stored them: a `chat.message` webhook event per message
+    (keyed, so a retry sends none twice), and the live events after commit."""
+    blank = events.output_event(kind="chat.message", meeting_id=meeting_id, key="", data={})
+    for key, wire in messages:
+        events.dispatch_output(dataclasses.replace(blank, key=f"chat:{key}", data=wire))
+    wires = [wire for _key, wire in messages]
+    transaction.on_commit(
+        lambda: realtime.publish_chat_messages(meeting_id=meeting_id, messages=wires)
+    )
 
 
 def _rejoin_noted(meeting: Meeting, cause: str) -> None:

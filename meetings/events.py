@@ -1,5 +1,6 @@
 """The meeting event hooks: every status transition becomes one `MeetingStatusEvent`, and every
-finished output (a completed recording, a session's final transcript) one `MeetingOutputEvent`.
+finished output (a completed recording, a session's final transcript, a message in the meeting's
+chat) one `MeetingOutputEvent`.
 
 Two kinds of subscribers:
 - in-transaction handlers run inside the transaction that changed the status (an outbox row
@@ -91,12 +92,13 @@ def unsubscribe(handler: Handler) -> None:
             handlers.remove(handler)
 
 
-OutputKind = Literal["recording.completed", "transcript.ready"]
+OutputKind = Literal["recording.completed", "transcript.ready", "chat.message"]
 
 
 @dataclass(frozen=True)
 class MeetingOutputEvent:
-    """A meeting's output is ready: `recording.completed` or `transcript.ready`.
+    """A meeting's output is ready: `recording.completed`, `transcript.ready`, or a message
+    posted in its chat (`chat.message`).
 
     `key` names the logical event (a re-emission has the same key, so a retried task sends
     nothing twice); `data` is what a receiver needs besides the meeting (ids, counts, paths).

@@ -128,8 +128,9 @@ class WebhooksApi(APIView):
     @extend_schema(
         operation_id="webhooks_create",
         description=(
-            "Add an endpoint. `event_types` empty or absent means every event. The signing "
-            "`secret` is in this response only. URLs resolving to private, loopback, "
+            "Add an endpoint. `event_types` empty or absent means every event but "
+            "`chat.message` (one per message posted in a meeting's chat: name it to get it). "
+            "The signing `secret` is in this response only. URLs resolving to private, loopback, "
             "link-local or metadata addresses are refused (422)."
         ),
         request=WebhookCreateInput,

@@ -23,11 +23,15 @@ class EventType(models.TextChoices):
     BOT_FAILED = "bot.failed"
     RECORDING_COMPLETED = "recording.completed"
     TRANSCRIPT_READY = "transcript.ready"
+    CHAT_MESSAGE = "chat.message"
     # Sent only by `POST /webhooks/{id}/test`; never matched against an endpoint's filter.
     WEBHOOK_TEST = "webhook.test"
 
 
 SUBSCRIBABLE_EVENT_TYPES = tuple(t.value for t in EventType if t != EventType.WEBHOOK_TEST)
+# Events an endpoint gets only when its filter names them: one per chat message would flood a
+# receiver that subscribed to everything before they existed (Vexa's one URL among them).
+OPT_IN_EVENT_TYPES = (EventType.CHAT_MESSAGE.value,)
 
 
 class WebhookEndpoint(models.Model):
@@ -68,7 +72,9 @@ class WebhookEndpoint(models.Model):
         return f"webhook #{self.pk} {self.url}"
 
     def wants(self, event_type: str) -> bool:
-        return not self.event_types or event_type in self.event_types
+        if not self.event_types:
+            return event_type not in OPT_IN_EVENT_TYPES
+        return event_type in self.event_types
 
 
 class WebhookEvent(models.Model):

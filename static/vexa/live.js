@@ -1,7 +1,8 @@
 // The live meeting page. It follows the meeting's events (Server-Sent Events from
 // /dashboard/meetings/<id>/events, the WebSocket API's messages) and applies each transcript
 // segment in place by segment id as it is published: a draft, then its final, in the same line.
-// A status change fetches the #live fragment again (status, stop button, recordings). While the
+// A message posted in the meeting's chat joins the chat's list. A status change fetches the
+// #live fragment again (status, stop button, recordings). While the
 // feed is down it polls that fragment every 2 s; EventSource reconnects with Last-Event-ID, so
 // the feed itself loses nothing.
 (function () {
@@ -112,6 +113,28 @@
     JSON.parse(event.data).payload.segments.forEach(apply);
   };
 
+  // Appended, not fetched with the fragment: that would wipe a message being typed below.
+  function chat(event) {
+    lastId = event.lastEventId || lastId;
+    const message = JSON.parse(event.data).payload;
+    const section = document.getElementById("meeting-chat");
+    if (!section) return;
+    const item = document.createElement("li");
+    const sender = document.createElement("strong");
+    sender.textContent = message.sender;
+    const stamp = document.createElement("span");
+    stamp.className = "muted";
+    stamp.textContent = clock(message.timestamp);
+    const text = document.createElement("span");
+    text.style.whiteSpace = "pre-wrap";
+    text.textContent = message.text;
+    item.append(sender, " ", stamp, " ", text);
+    const list = section.querySelector("ul");
+    list.append(item);
+    section.querySelector(".count").textContent = String(list.children.length);
+    section.hidden = false;
+  }
+
   function connect() {
     source = new EventSource(script.dataset.events + "?last_event_id=" + encodeURIComponent(lastId));
     source.onopen = stopPolling;
@@ -125,6 +148,7 @@
     };
     source.addEventListener("transcript.mutable", segments);
     source.addEventListener("transcript.finalized", segments);
+    source.addEventListener("chat.message", chat);
     source.addEventListener("meeting.status", (event) => {
       lastId = event.lastEventId || lastId;
       refresh();

@@ -18,6 +18,7 @@ from django.utils import timezone
 from playwright.async_api import Page
 
 from accounts.models import User
+from bots import services as bot_services
 from bots.runtime.browser import BrowserHost
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus
@@ -211,7 +212,17 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     draft.save()
     publish(meeting, draft)
     wait_lines([("", "Alice: Good morning."), ("", "Bob: How are you?")], "its final, in place")
-    assert fetches == []  # segments are applied, not fetched
+    # A message posted in the meeting's chat joins the chat's list, shown from then on.
+    assert host.run(page.locator("#meeting-chat").is_hidden())
+    bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Carol", "Slides: <link>")])
+    said = wait_for(
+        lambda: host.run(page.locator("#meeting-chat li").all_text_contents()),
+        timeout_s=DEADLINE_S,
+        what="the chat message",
+    )
+    assert [re.sub(r"\d\d:\d\d:\d\d", "T", text) for text in said] == ["Carol T Slides: <link>"]
+    assert host.run(page.locator("#meeting-chat summary").inner_text()) == "The meeting's chat (1)"
+    assert fetches == []  # segments and chat messages are applied, not fetched
 
     vanished = segment(session, "s-3", 4.0, "Bob", "Uh")
     publish(meeting, vanished)

@@ -763,12 +763,12 @@ def test_a_live_bot_is_asked_to_post_in_the_chat_from_the_meeting_page(
     page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
     assert "Posted in the chat (1)" in page
     assert 'This call is &lt;transcribed&gt;. <span class="muted">pending</span>' in page
-    assert 'id="meeting-chat"' not in page  # nothing said in the chat yet
+    assert '<details id="meeting-chat" hidden>' in page  # nothing said in the chat yet
     # What participants post there shows on the meeting's page, with the bot's posts.
     bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Carol", "<b>Hi</b>\nall")])
     bot_services.bot_chat_posted(message_id=message.pk)
     page = client.get(f"/dashboard/meetings/{meeting.pk}").content.decode()
-    assert "The meeting's chat (2)" in page
+    assert 'The meeting\'s chat (<span class="count">2</span>)' in page
     assert "<strong>Carol</strong>" in page
     assert "&lt;b&gt;Hi&lt;/b&gt;<br>all" in page
     assert "<strong>Vexa Bot</strong>" in page

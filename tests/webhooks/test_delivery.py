@@ -23,6 +23,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from accounts.models import User
+from bots import services as bot_services
 from meetings import lifecycle
 from tests.webhooks.conftest import meeting_create, meeting_run
 from tests.webhooks.receiver import Received, Receiver, Reply
@@ -512,3 +513,28 @@ def test_an_event_filter_selects_what_an_endpoint_receives(
 
     received: list[Received] = receiver.received
     assert [r.json["event_type"] for r in received] == ["meeting.completed"]
+
+
+def test_chat_messages_go_only_to_endpoints_that_name_them(alice: User, receiver: Receiver) -> None:
+    """One event per chat message would flood a receiver that asked for everything (Vexa's
+    single URL among them): it is sent only where the filter names it."""
+    services.endpoint_create(user=alice, url=receiver.url + "/everything")
+    services.endpoint_set_legacy(user=alice, url=receiver.url + "/vexa", secret=None)
+    services.endpoint_create(user=alice, url=receiver.url + "/chat", event_types=["chat.message"])
+    meeting = meeting_create(alice)
+    bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Bob", "hi"), ("Bob", "+1")])
+    services.deliveries_run_due()
+
+    received = [r for r in receiver.received if r.json["event_type"] == "chat.message"]
+    assert [(r.path, r.json["data"]["text"]) for r in received] == [
+        ("/hook/chat", "hi"),
+        ("/hook/chat", "+1"),
+    ]
+    data = received[0].json["data"]
+    assert data["meeting"] == {
+        "id": meeting.pk,
+        "platform": "google_meet",
+        "native_meeting_id": "abc-defg-hij",
+    }
+    assert (data["sender"], data["from_bot"]) == ("Bob", False)
+    assert data["timestamp"].endswith("Z")
