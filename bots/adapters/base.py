@@ -39,7 +39,16 @@ SNAPSHOT_JS = """
       return false;
     }
   };
-  const text = norm(document.body ? document.body.innerText : "");
+  // What people wrote (chat messages, caption rows) is not the page speaking: a participant
+  // typing "Asking to be let in" must not send the bot back to the waiting room.
+  let text = norm(document.body ? document.body.innerText : "");
+  for (const selector of [table.chat_message, table.caption_text]) {
+    if (!selector) continue;
+    for (const node of document.querySelectorAll(selector)) {
+      const said = norm(node.textContent).trim();
+      if (said) text = text.split(said).join(" ");
+    }
+  }
   const found = {};
   for (const [kind, candidates] of Object.entries(table.texts)) {
     found[kind] = candidates.find((candidate) => text.includes(norm(candidate))) || null;

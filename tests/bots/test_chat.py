@@ -40,18 +40,20 @@ def test_the_bot_posts_in_and_reads_each_platforms_chat_opening_its_panel(
 ) -> None:
     new_id, path = PAGES[platform]
     native = new_id()
+    adapter = adapter_for(platform)
+    assert adapter is not None
+    # Bob quotes the waiting room's words: what people write is not the page speaking.
+    lobby = adapter.table.texts["lobby"][0]
     scenario: dict[str, Any] = {
         "variant": "join_now",
         "participants": [
             {"name": "Alice", "chat": [{"at_s": 0, "text": "Agenda: budget, then hiring"}]},
-            {"name": "Bob", "chat": [{"at_s": 0.2, "text": "+1"}, {"at_s": 0.3, "text": "+1"}]},
+            {"name": "Bob", "chat": [{"at_s": 0.2, "text": lobby}, {"at_s": 0.3, "text": "+1"}]},
         ],
     }
     if platform == "teams":
         scenario["continue_step"] = False
     load_scenario(sim_server, platform=platform, native_meeting_id=native, **scenario)
-    adapter = adapter_for(platform)
-    assert adapter is not None
     page = BotPage(host, sim_server + path.format(native=native), adapter=adapter)
     pages.append(page)
     tab = page.page
@@ -83,7 +85,7 @@ def test_the_bot_posts_in_and_reads_each_platforms_chat_opening_its_panel(
     chat = host_state(sim_server, native, platform=platform)["chat"]
     assert [(m["sender"], m["text"]) for m in chat] == [
         ("Alice", "Agenda: budget, then hiring"),
-        ("Bob", "+1"),
+        ("Bob", lobby),
         ("Bob", "+1"),
         ("Vexa Bot", "This call is transcribed by Vexa Bot."),
         ("Vexa Bot", "Ask me for the notes."),
@@ -99,7 +101,7 @@ def test_the_bot_posts_in_and_reads_each_platforms_chat_opening_its_panel(
     own = {"Vexa Bot", *adapter.table.chat_own_authors}
     assert ChatReader().observe(rows, own=own) == [
         ("Alice", "Agenda: budget, then hiring"),
-        ("Bob", "+1"),
+        ("Bob", lobby),
         ("Bob", "+1"),
     ]
     # Still in the call: posting and reading changed nothing else.
