@@ -320,9 +320,7 @@ def fetch(user: User, args: Mapping[str, Any]) -> ToolOutput:
     document = {
         "id": f"meeting://{meeting.pk}",
         "title": exports.meeting_title(meeting),
-        "text": "\n".join(
-            [transcript_whole(user, {"meeting_id": meeting.pk}), *_chat_lines(meeting)]
-        ),
+        "text": "\n".join([transcript_whole(user, {}, meeting), *_chat_lines(meeting)]),
         "url": meeting_url(meeting),
         "metadata": {
             key: str(value) for key, value in _summary(meeting).items() if value is not None
@@ -371,9 +369,12 @@ def _page(lines: list[exports.Cue], page_chars: int) -> tuple[list[exports.Cue],
     return lines[:taken], exports.hms(lines[taken].start)
 
 
-def _transcript(user: User, args: Mapping[str, Any], page_chars: int | None) -> ToolOutput:
+def _transcript(
+    user: User, args: Mapping[str, Any], page_chars: int | None, meeting: Meeting | None = None
+) -> ToolOutput:
+    """`meeting`: the one `args` name, where the caller has it already."""
     window = _valid(TranscriptWindow, args)
-    meeting = _meeting(user, args)
+    meeting = meeting or _meeting(user, args)
     segments = transcript_selectors.segment_list(meeting=meeting)
     lines = exports.cues(meeting, segments)
     if "last_minutes" in window and lines:
@@ -410,9 +411,9 @@ def get_transcript(user: User, args: Mapping[str, Any]) -> ToolOutput:
     return _transcript(user, args, PAGE_CHARS)
 
 
-def transcript_whole(user: User, args: Mapping[str, Any]) -> str:
+def transcript_whole(user: User, args: Mapping[str, Any], meeting: Meeting | None = None) -> str:
     """The meeting's whole transcript as `get_transcript` writes it, in one piece."""
-    return _transcript(user, args, None).text
+    return _transcript(user, args, None, meeting).text
 
 
 def get_meeting(user: User, args: Mapping[str, Any]) -> ToolOutput:
