@@ -2,10 +2,12 @@
 
 The bot's logic is plain synchronous code in the task's thread (database, Redis, the stream and
 the recording); every browser action is a coroutine run on the process's shared browser loop
-(`BrowserHost.run`). Audio chunks arrive from the page through a Playwright binding on that
-loop and are queued to the bot's audio pump thread, which writes each to the session stream and
-the recording as it arrives (waiting for this thread's next tick would add up to `TICK_S` to
-every word's latency).
+(`BrowserHost.run`). Its parts: the tab it joins from (`tab.MeetingTab`), whose capture's
+audio chunks reach the audio pump's thread through a Playwright binding (`pump.AudioPump`,
+which writes each to the session stream and the recording as it arrives: waiting for this
+thread's next tick would add up to `TICK_S` to every word's latency), speakers from tiles and
+live captions (`captions`), attendance (`attendance`), the meeting's chat (`chat.MeetingChat`)
+and the leave timers (`timers`).
 
 The database is the truth: a stop or config change is seen by re-reading the meeting row when
 `notify_bot` rings (Redis pub/sub) and at least every `REREAD_EVERY_S` without it.
@@ -13,65 +15,54 @@ The database is the truth: a stop or config change is seen by re-reading the mee
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import functools
 import importlib
 import logging
 import os
-import queue
 import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
 
-import numpy as np
 import redis
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
-from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
 
 from bots import selectors as bot_selectors
 from bots import services as bot_services
 from bots.adapters import adapter_for
-from bots.adapters.base import ChatError, JoinError, PageSnapshot, Phase, PlatformAdapter
+from bots.adapters.base import JoinError, PageSnapshot, Phase, PlatformAdapter
 from bots.control import control_channel
 from bots.runtime.attendance import Attendance
 from bots.runtime.browser import BrowserHost, get_host
 from bots.runtime.captions import CaptionSpeakers
-from bots.runtime.chat import KEEP_ROWS, ChatReader
+from bots.runtime.chat import MeetingChat
+from bots.runtime.outcome import BotFailure, Finish
+from bots.runtime.pump import AudioPump
 from bots.runtime.recording import RecordingWriter
+from bots.runtime.tab import LEAVE_TIMEOUT_S, NAVIGATION_TIMEOUT_S, MeetingTab, meeting_target_url
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
-from bots.runtime.wallclock import WallClockSync
 from meetings import lifecycle
 from meetings.models import Meeting, MeetingSession, MeetingStatus, RecordingStatus
 from meetings.stream import SAMPLE_RATE, SessionStream
 from vexa_site.db import db_retry
-from vexa_site.errors import Conflict
 from vexa_site.redis import get_job_redis, get_redis
 
 logger = logging.getLogger(__name__)
 
-CAPTURE_JS = Path(__file__).resolve().parent.parent / "static" / "bots" / "capture.js"
-BINDING = "__vexaAudioChunk"
 # The `source` of the bot's own status changes, as Vexa's status history names them (seed 002).
 BOT_SOURCE = "bot_callback"
 TICK_S = 0.2
 REREAD_EVERY_S = 2.0
 # Posting one chat message: open the panel, type, send, see the box empty.
 CHAT_POST_TIMEOUT_S = 10.0
-NAVIGATION_TIMEOUT_S = 30.0
 JOIN_TIMEOUT_S = 30.0
 # After clicking join, the page must show a waiting room or the call within this time.
 AFTER_JOIN_TIMEOUT_S = 30.0
-LEAVE_TIMEOUT_S = 5.0
-PUMP_JOIN_TIMEOUT_S = 30.0
 # How often an admitted bot without the call's audio tries the next step towards it (a click
 # opens a dialog, which takes a moment to show).
 AUDIO_JOIN_RETRY_S = 0.5
@@ -80,13 +71,6 @@ AUDIO_JOIN_RETRY_S = 0.5
 AUDIO_RECHECK_S = 2.0
 # Live captions are tried this long after admission, then left (speakers come from tiles only).
 CAPTIONS_TRY_S = 15.0
-# The chat's panel (to read what participants post there) is tried this long after admission,
-# a click every `CHAT_OPEN_RETRY_S` (time for the panel to open: a click sooner would close it).
-CHAT_TRY_S = 30.0
-CHAT_OPEN_RETRY_S = 2.0
-# A chunk with a sample this loud (int16, -54 dBFS) is audible: a broken capture gives zeros,
-# and any voice, even a faint one, is far above it.
-AUDIBLE_PEAK = 64
 # Speech indicated less than this after the last audible audio is not yet "unheard" (indicators
 # and audio reach the bot with different delays, and speech has short pauses).
 HEARING_SLACK_S = 1.5
@@ -97,66 +81,9 @@ MAX_SCAN_TIMEOUTS = 2
 # Who is in the call is stored at most this often (a crowd arriving is one write a second).
 ATTENDANCE_SAVE_EVERY_S = 1.0
 
-# One fresh context per bot. CSP bypass lets the capture load its AudioWorklet from a blob:
-# URL on pages whose policy would refuse it.
-CONTEXT_OPTIONS: dict[str, Any] = {
-    "bypass_csp": True,
-    "viewport": {"width": 1280, "height": 720},
-    "permissions": ["microphone", "camera"],
-}
-
-SIMULATOR_PATHS = {
-    "google_meet": "/simulator/google_meet/{native_meeting_id}",
-    "teams": "/simulator/teams/{native_meeting_id}?p={passcode}",
-    "zoom": "/simulator/zoom/{native_meeting_id}?pwd={passcode}",
-}
-
 
 def heartbeat_interval_s() -> float:
     return max(1.0, min(5.0, settings.BOT_HEARTBEAT_TIMEOUT_S / 3))
-
-
-def meeting_target_url(meeting: Meeting) -> str:
-    """The URL the bot opens: the simulator's, a configured template's, or the real one."""
-    passcode = str((meeting.bot_config or {}).get("passcode") or "")
-    values = {
-        "native_meeting_id": quote(meeting.native_meeting_id, safe=""),
-        "passcode": quote(passcode, safe=""),
-        "platform": meeting.platform,
-    }
-    configured = settings.PLATFORM_URLS
-    if configured == "simulator":
-        template = SIMULATOR_PATHS.get(
-            meeting.platform, "/simulator/{platform}/{native_meeting_id}"
-        )
-        return settings.PUBLIC_BASE_URL + template.format(**values)
-    if isinstance(configured, dict) and meeting.platform in configured:
-        return configured[meeting.platform].format(**values)
-    if meeting.constructed_meeting_url:
-        return meeting.constructed_meeting_url
-    raise BotFailure("joining", f"no meeting URL for platform {meeting.platform}")
-
-
-class BotFailure(Exception):
-    """The bot cannot go on; the meeting becomes `failed` at `stage`."""
-
-    def __init__(self, stage: str, message: str, *, evidence: bool = False) -> None:
-        super().__init__(message)
-        self.stage = stage
-        self.message = message
-        self.evidence = evidence
-
-
-@dataclass
-class Finish:
-    """How the run ends: a completion reason, or a failure."""
-
-    status: str
-    reason: str
-    completion_reason: str | None = None
-    failure_stage: str | None = None
-    error: str | None = None
-    extra: dict[str, Any] | None = None
 
 
 class BotRun:
@@ -173,14 +100,8 @@ class BotRun:
         # while it still names this run.
         container = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.container = container[:255]
-        # (first sample, pcm, wall time of arrival); None is the pump's sentinel: no chunk
-        # comes after it.
-        self.chunks: queue.SimpleQueue[tuple[int, bytes, float] | None] = queue.SimpleQueue()
-        self.wall_sync = WallClockSync()
-        self.pump: threading.Thread | None = None
-        self.pump_error: BaseException | None = None
-        self.context: BrowserContext | None = None
-        self.page: Page | None = None
+        self.audio = AudioPump(meeting_id)
+        self.tab = MeetingTab(self.host, meeting_id, self.audio.chunks)
         self.adapter: PlatformAdapter | None = None
         self.status = MeetingStatus.REQUESTED.value
         self.bot_name = bot_selectors.DEFAULT_BOT_NAME
@@ -190,16 +111,10 @@ class BotRun:
         self.recorder: RecordingWriter | None = None
         self.speaking: dict[str, str] = {}
         # Capture-clock seconds seen: the page's (this thread writes it) and the end of the audio
-        # written (the pump writes it); one writer each, so neither update can undo the other.
+        # written (`audio.end`, the pump's); one writer each, so neither update can undo the other.
         self.page_clock = 0.0
-        self.audio_end = 0.0
-        # When (monotonic) the pump wrote the chunk ending at `audio_end`: the session's clock
-        # runs on from there in wall time while a lost page sends nothing.
-        self.audio_end_at = 0.0
-        # When (monotonic) the last audible chunk arrived (the pump writes it), and the speech
-        # the page indicated since without audio to match (the watch loop's). Wall time, not the
-        # capture clock: a capture whose clock stalled hears nothing either.
-        self.heard_at = 0.0
+        # The speech the page indicated without audio to match since the last audible chunk
+        # (`audio.heard_at`).
         self.unheard_speech_s = 0.0
         self.hearing_checked_at: float | None = None
         self.hearing_since = 0.0
@@ -208,14 +123,11 @@ class BotRun:
         self.pubsub: Any = None
         self.last_heartbeat = 0.0
         self.last_reread = 0.0
-        # Why the page is gone (crashed, or closed with its browser); set on the browser loop.
-        self.page_lost: str | None = None
         self.url = ""
         # Rejoins so far. A new page's capture counts from 0: its samples are moved by
-        # `capture_offset` onto the session's clock.
+        # `tab.capture_offset` onto the session's clock.
         self.rejoins = 0
         self.lost_at = 0.0
-        self.capture_offset = 0
         self.leave_policy = AutomaticLeave()
         # Admitted and capturing, even if the `active` transition lost a race with a stop.
         self.admitted = False
@@ -228,10 +140,7 @@ class BotRun:
         self.captions_on: bool | None = None
         self.captions_retry_at = 0.0
         self.captions = CaptionSpeakers()
-        # The chat's panel: None while being opened, then whether its messages can be read.
-        self.chat_open: bool | None = None
-        self.chat_retry_at = 0.0
-        self.chat = ChatReader()
+        self.chat = MeetingChat(meeting_id)
         self.attendance = Attendance()
         self.attendance_changed = False
         self.attendance_saved_at = 0.0
@@ -298,9 +207,7 @@ class BotRun:
         data = meeting.data or {}
         self.rejoins = len(data.get("bot_rejoins") or [])
         self.attendance = Attendance.resumed(data.get("attendance") or [], wall=timezone.now())
-        self.chat = ChatReader(
-            read=bot_selectors.chat_read_rows(meeting_id=self.meeting_id, last=KEEP_ROWS)
-        )
+        self.chat = MeetingChat.resumed(self.meeting_id)
         return True
 
     def _drive(self) -> Finish:
@@ -313,7 +220,9 @@ class BotRun:
             raise BotFailure("joining", f"platform {meeting.platform} is not supported")
         self.adapter = adapter
         self.url = meeting_target_url(meeting)
-        self.host.run(self._open(self.url), timeout_s=NAVIGATION_TIMEOUT_S + 30)
+        self.host.run(
+            self.tab.open(self.url, stage=self.status), timeout_s=NAVIGATION_TIMEOUT_S + 30
+        )
         stop = self._control()
         if stop is not None:
             return stop
@@ -341,8 +250,8 @@ class BotRun:
         timers: LeaveTimers | None = None
         scan_failures = scan_timeouts = 0
         while True:
-            if self.pump_error is not None:
-                raise BotFailure(self.status, f"writing the audio failed: {self.pump_error}")
+            if self.audio.error is not None:
+                raise BotFailure(self.status, f"writing the audio failed: {self.audio.error}")
             if not self._heartbeat():
                 # The supervisor took this bot for lost and handed the meeting to another.
                 return Finish(self.status, "replaced")
@@ -368,8 +277,8 @@ class BotRun:
                 clicked_at, lobby_since = time.monotonic(), None
                 scan_failures = scan_timeouts = 0
                 continue
-            if self.capture_offset:
-                snap = replace(snap, clock=snap.clock + self.capture_offset / SAMPLE_RATE)
+            if self.tab.capture_offset:
+                snap = replace(snap, clock=snap.clock + self.tab.capture_offset / SAMPLE_RATE)
             now = time.monotonic()
             if not self.admitted:
                 if snap.phase is Phase.IN_CALL:
@@ -392,8 +301,8 @@ class BotRun:
     def _lost_page(self, exc: Exception, *, failures: int, timeouts: int) -> str | None:
         """Why the page counts as lost after a failed scan (`failures` and `timeouts` in a row),
         or None: the next tick tries again (a page can change under a scan)."""
-        if self.page_lost is not None:
-            return self.page_lost
+        if self.tab.lost is not None:
+            return self.tab.lost
         if type(exc).__name__ == "TargetClosedError":
             # No event says so when the Playwright driver itself died.
             return "the meeting page is gone (its browser or driver exited)"
@@ -428,17 +337,19 @@ class BotRun:
             self._end_speaker_turns(self.clock)
         self.captions = CaptionSpeakers()
         self.admitted = self.audio_joined = False
-        self.captions_on = self.hearing_checked_at = self.chat_open = None
+        self.captions_on = self.hearing_checked_at = self.chat.open = None
         db_retry(
             lambda: bot_services.bot_rejoin_record(meeting_id=self.meeting_id, cause=cause),
             what=f"meeting {self.meeting_id}: the rejoin",
         )
         self._heartbeat()
         try:
-            self.host.run(self._discard_page(), timeout_s=10)
+            self.host.run(self.tab.discard(), timeout_s=10)
         except TimeoutError:
             logger.warning("meeting %s: the lost page's context did not close", self.meeting_id)
-        self.host.run(self._open(self.url), timeout_s=NAVIGATION_TIMEOUT_S + 30)
+        self.host.run(
+            self.tab.open(self.url, stage=self.status), timeout_s=NAVIGATION_TIMEOUT_S + 30
+        )
         return self._join()
 
     def _before_admission(
@@ -498,13 +409,14 @@ class BotRun:
         if self.captions_on:
             self._caption_speakers(snap, others)
         # After the captions' menu is done with: a click on the chat could close it midway.
-        if self.captions_on is not None and self.chat_open is None:
-            self._open_chat(now)
-        if self.chat_open:
-            self._read_chat(snap)
+        if self.captions_on is not None:
+            self.chat.open_step(
+                self._page_step, self._adapter(), now=now, admitted_at=self.admitted_at
+            )
+        self.chat.read(snap, own={self.bot_name, *self._adapter().table.chat_own_authors})
         if self.audio_joined:
             self._check_hearing(now)
-        due = timers.observe(len(others), now, heard_at=self.heard_at or None)
+        due = timers.observe(len(others), now, heard_at=self.audio.heard_at or None)
         if due is not None:
             return Finish("completed", f"automatic_leave: {due}", due)
         return None
@@ -562,7 +474,7 @@ class BotRun:
             self.hearing_since = now
         step = 0.0 if self.hearing_checked_at is None else max(0.0, now - self.hearing_checked_at)
         self.hearing_checked_at = now
-        if now - max(self.heard_at, self.hearing_since) <= HEARING_SLACK_S:
+        if now - max(self.audio.heard_at, self.hearing_since) <= HEARING_SLACK_S:
             self.unheard_speech_s = 0.0
             return
         if not (self.speaking or self.captions.open):
@@ -603,30 +515,6 @@ class BotRun:
             )
             self.captions_on = False
 
-    def _open_chat(self, now: float) -> None:
-        """What participants post in the chat is read from its panel, so the bot opens it; a
-        platform whose chat the bot cannot read, or a panel that never opens, leaves it."""
-        if now < self.chat_retry_at:
-            return
-        self.chat_retry_at = now + CHAT_OPEN_RETRY_S
-        if self._page_step(self._adapter().open_chat, "opening the chat"):
-            self.chat_open = bool(self._adapter().table.chat_message)
-        elif now - self.admitted_at >= CHAT_TRY_S:
-            logger.warning(
-                "meeting %s: the chat's panel did not open; its messages are not read",
-                self.meeting_id,
-            )
-            self.chat_open = False
-
-    def _read_chat(self, snap: PageSnapshot) -> None:
-        own = {self.bot_name, *self._adapter().table.chat_own_authors}
-        new = self.chat.observe(snap.chat, own=own)
-        if new:
-            db_retry(
-                lambda: bot_services.bot_chat_read(meeting_id=self.meeting_id, messages=new),
-                what=f"meeting {self.meeting_id}: storing chat messages",
-            )
-
     def _caption_speakers(self, snap: PageSnapshot, others: list[Any]) -> None:
         assert self.stream is not None
         # People with a tile are left to its (sooner, exact) indicator.
@@ -648,13 +536,13 @@ class BotRun:
         if self.session is None:
             self._session_begin()
             if not self.takeover and self.config.get("chat_on_join"):
-                self._chat_on_join(str(self.config["chat_on_join"]))
+                self.chat.queue(str(self.config["chat_on_join"]))
         else:
             # Back in the call after a rejoin: the session's clock ran on while the bot was out,
             # from the last audio written (a hung page had sent nothing for a while before it
             # was taken as lost).
-            gap_end = self.audio_end + (time.monotonic() - (self.audio_end_at or self.lost_at))
-            self.capture_offset = round(max(self.clock, gap_end) * SAMPLE_RATE)
+            gap_end = self.audio.end + (time.monotonic() - (self.audio.end_at or self.lost_at))
+            self.tab.capture_offset = round(max(self.clock, gap_end) * SAMPLE_RATE)
             self.host.run(self._page().evaluate("window.__vexaCapture.start()"), timeout_s=15)
             if self.status == MeetingStatus.AWAITING_ADMISSION:
                 self._transition(MeetingStatus.ACTIVE, reason="admitted_again")
@@ -697,53 +585,12 @@ class BotRun:
             self.recorder = db_retry(
                 lambda: RecordingWriter(session), what=f"meeting {self.meeting_id}: the recording"
             )
-        self._start_pump()
+        self.audio.start(self.stream, self.recorder)
 
     @property
     def clock(self) -> float:
         """The latest capture-clock time this run knows of."""
-        return max(self.page_clock, self.audio_end)
-
-    def _start_pump(self) -> None:
-        self.pump = threading.Thread(
-            target=self._pump_audio, name=f"audio-pump-{self.meeting_id}", daemon=True
-        )
-        self.pump.start()
-
-    def _pump_audio(self) -> None:
-        """The pump thread: each chunk to the stream and the recording as soon as it arrives."""
-        assert self.stream is not None
-        try:
-            while (item := self.chunks.get()) is not None:
-                first_sample, pcm, arrived = item
-                t = first_sample / SAMPLE_RATE
-                duration_s = len(pcm) / (2 * SAMPLE_RATE)
-                wall_offset = self.wall_sync.observe(t=t, duration_s=duration_s, arrived=arrived)
-                if wall_offset is not None:  # before the audio it applies to
-                    self.stream.append_clock(t=t, wall_offset=wall_offset)
-                self.stream.append_audio(pcm, t=t)
-                if self.recorder is not None:
-                    self.recorder.write(pcm, t=t)
-                self.audio_end = t + duration_s
-                self.audio_end_at = time.monotonic()
-                samples = np.frombuffer(pcm, dtype="<i2")
-                if samples.size and max(int(samples.max()), -int(samples.min())) >= AUDIBLE_PEAK:
-                    self.heard_at = time.monotonic()
-        except Exception as exc:
-            logger.exception("meeting %s: writing the audio failed", self.meeting_id)
-            self.pump_error = exc
-        finally:
-            # The recording's row updates opened this thread's own connection: it ends here.
-            connection.close()
-
-    def _stop_pump(self) -> None:
-        """After capture stopped: let the pump write what is queued, then end it."""
-        if self.pump is None:
-            return
-        self.chunks.put(None)
-        self.pump.join(timeout=PUMP_JOIN_TIMEOUT_S)
-        if self.pump.is_alive():
-            logger.error("meeting %s: the audio pump did not finish", self.meeting_id)
+        return max(self.page_clock, self.audio.end)
 
     def _speakers(self, others: list[Any], clock: float) -> None:
         assert self.stream is not None
@@ -808,7 +655,7 @@ class BotRun:
             return Finish(meeting.status, "ended_elsewhere")
         self.config = dict(meeting.bot_config or {})
         if self.admitted and getattr(meeting, "chat_waiting", False):
-            self._post_chat()
+            self.chat.post_waiting(self._send_chat)
         if self.stream is not None:
             language = self.config.get("language") or None
             task = self.config.get("task") or None
@@ -817,39 +664,8 @@ class BotRun:
                 self.stream.append_config(language=language, task=task, t=self._clock_now())
         return None
 
-    def _chat_on_join(self, text: str) -> None:
-        """The message the user wanted posted once the bot is let in (that the call is
-        transcribed): queued like any other, and posted at the next control read."""
-        try:
-            db_retry(
-                lambda: bot_services.bot_chat_send(meeting_id=self.meeting_id, text=text),
-                what=f"meeting {self.meeting_id}: queueing its message on joining",
-            )
-        except Conflict as exc:  # stopped meanwhile: nobody is left to read it
-            logger.info("meeting %s: no message on joining: %s", self.meeting_id, exc)
-
-    def _post_chat(self) -> None:
-        """Post what the user asked the bot to say in the meeting's chat, oldest first, and
-        record each as sent or why not (a message is tried once: posting it again could post
-        it twice)."""
-        waiting = db_retry(
-            lambda: bot_selectors.bot_chat_waiting(meeting_id=self.meeting_id),
-            what=f"meeting {self.meeting_id}: reading its chat messages",
-        )
-        for message in waiting:
-            error: str | None = None
-            try:
-                self.host.run(
-                    self._adapter().send_chat(self._page(), message.text),
-                    timeout_s=CHAT_POST_TIMEOUT_S,
-                )
-            except (ChatError, PlaywrightError, TimeoutError) as exc:
-                error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                logger.warning("meeting %s: chat message not posted: %s", self.meeting_id, error)
-            db_retry(
-                functools.partial(bot_services.bot_chat_posted, message_id=message.pk, error=error),
-                what=f"meeting {self.meeting_id}: recording a chat message",
-            )
+    def _send_chat(self, text: str) -> None:
+        self.host.run(self._adapter().send_chat(self._page(), text), timeout_s=CHAT_POST_TIMEOUT_S)
 
     def _clock_now(self) -> float:
         if not self.admitted:
@@ -858,7 +674,7 @@ class BotRun:
             page_now = self.host.run(
                 self._page().evaluate("window.__vexaCapture.now()"), timeout_s=5
             )
-            return self.capture_offset / SAMPLE_RATE + float(page_now)
+            return self.tab.capture_offset / SAMPLE_RATE + float(page_now)
         except Exception:
             return self.clock
 
@@ -891,100 +707,20 @@ class BotRun:
 
     # -- browser -----------------------------------------------------------------------------
     def _page(self) -> Page:
-        if self.page is None:
+        if self.tab.page is None:
             raise BotFailure(self.status, "no page")
-        return self.page
+        return self.tab.page
 
     def _adapter(self) -> PlatformAdapter:
         assert self.adapter is not None
         return self.adapter
-
-    async def _open(self, url: str) -> None:
-        context = await self.host.new_context(**CONTEXT_OPTIONS)
-        self.context = context
-        chunks = self.chunks
-
-        def on_chunk(_source: Any, b64: str, first_sample: int) -> None:
-            # Runs on the browser loop: decode and hand over, nothing slow here. The offset is
-            # set before this page's capture starts, and the lost page sends nothing after it.
-            first = self.capture_offset + int(first_sample)
-            chunks.put((first, base64.b64decode(b64), time.time()))
-
-        await context.expose_binding(BINDING, on_chunk)
-        await context.add_init_script(path=str(CAPTURE_JS))
-        page = await context.new_page()
-        self.page = page
-        self.page_lost = None
-
-        def on_crash(_page: Page) -> None:
-            self.page_lost = "the meeting page crashed"
-
-        def on_close(closed: Page) -> None:
-            # Closed by us after `self.page` moved on; otherwise its browser went away.
-            if self.page is closed:
-                self.page_lost = "the meeting page closed (its browser exited)"
-
-        page.on("crash", on_crash)
-        page.on("close", on_close)
-        try:
-            await page.goto(url, wait_until="domcontentloaded", timeout=NAVIGATION_TIMEOUT_S * 1000)
-        except PlaywrightError as exc:
-            raise BotFailure(self.status, f"could not open {url}: {exc}", evidence=True) from exc
-
-    async def _discard_page(self) -> None:
-        """Close a lost page's context without asking the page anything (it may be hung)."""
-        context = self.context
-        self.page = self.context = None
-        if context is not None:
-            with contextlib.suppress(PlaywrightError):
-                await context.close()
-
-    async def _leave_and_close(self, *, in_call: bool) -> None:
-        if self.page is not None and not self.page.is_closed():
-            with contextlib.suppress(PlaywrightError):
-                stats = await self.page.evaluate(
-                    "window.__vexaCapture && window.__vexaCapture.stats()"
-                )
-                logger.info("meeting %s: capture at the end: %s", self.meeting_id, stats)
-            with contextlib.suppress(PlaywrightError):
-                await self.page.evaluate("window.__vexaCapture && window.__vexaCapture.stop()")
-            if in_call:
-                try:
-                    left = await self._adapter().leave(self.page, timeout_s=LEAVE_TIMEOUT_S)
-                    if not left:
-                        logger.info("meeting %s: the leave was not confirmed", self.meeting_id)
-                except PlaywrightError:
-                    logger.info("meeting %s: leave button not clickable", self.meeting_id)
-        if self.context is not None:
-            with contextlib.suppress(PlaywrightError):
-                await self.context.close()
-        self.context = None
-        self.page = None
-
-    async def _evidence(self) -> dict[str, Any]:
-        """A screenshot and the page's text, kept with a failed join."""
-        if self.page is None or self.page.is_closed():
-            return {}
-        folder = Path(settings.BOT_EVIDENCE_DIR)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-        path = folder / f"meeting-{self.meeting_id}-{stamp}.png"
-        evidence: dict[str, Any] = {"url": self.page.url}
-        try:
-            await self.page.screenshot(path=str(path), timeout=5000)
-            evidence["screenshot"] = str(path)
-        except PlaywrightError:
-            pass
-        with contextlib.suppress(PlaywrightError):
-            evidence["page_text"] = (await self.page.inner_text("body", timeout=2000))[:2000]
-        return evidence
 
     # -- the end -----------------------------------------------------------------------------
     def _failure(self, failure: BotFailure) -> Finish:
         extra: dict[str, Any] | None = None
         if failure.evidence:
             try:
-                evidence = self.host.run(self._evidence(), timeout_s=15)
+                evidence = self.host.run(self.tab.evidence(), timeout_s=15)
             except Exception:
                 evidence = {}
             if evidence:
@@ -1019,12 +755,15 @@ class BotRun:
         in_call = self.admitted
         began = time.monotonic()
         try:
-            self.host.run(self._leave_and_close(in_call=in_call), timeout_s=LEAVE_TIMEOUT_S + 15)
+            self.host.run(
+                self.tab.leave_and_close(self.adapter, in_call=in_call),
+                timeout_s=LEAVE_TIMEOUT_S + 15,
+            )
         except Exception:
             logger.exception("meeting %s: closing the browser context failed", self.meeting_id)
         left_at = time.monotonic()
         close_old_connections()
-        self._stop_pump()
+        self.audio.stop()
         if self.stream is not None:
             try:
                 self._close_stream(finish)

@@ -21,8 +21,8 @@ from playwright.async_api import BrowserContext, Page
 
 from bots.adapters.base import PageSnapshot, Phase, PlatformAdapter
 from bots.adapters.google_meet import GoogleMeetAdapter
-from bots.runtime.bot import BINDING, CAPTURE_JS, CONTEXT_OPTIONS
 from bots.runtime.browser import BrowserHost
+from bots.runtime.tab import BINDING, CAPTURE_JS, CONTEXT_OPTIONS
 from tests.bots.conftest import Speech, host_action, load_scenario, meet_id, wait_for
 
 ADAPTER = GoogleMeetAdapter()

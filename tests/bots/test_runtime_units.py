@@ -17,9 +17,11 @@ from bots.adapters.base import Phase, classify
 from bots.adapters.google_meet import TABLE
 from bots.runtime import browser
 from bots.runtime.attendance import LEAVE_GRACE_S, Attendance
-from bots.runtime.bot import BotFailure, BotRun, meeting_target_url
+from bots.runtime.bot import BotRun
 from bots.runtime.captions import CaptionSpeakers
 from bots.runtime.chat import ChatReader
+from bots.runtime.outcome import BotFailure
+from bots.runtime.tab import meeting_target_url
 from bots.runtime.timers import AutomaticLeave, LeaveTimers
 from bots.runtime.wallclock import WallClockSync
 from meetings.models import Meeting
@@ -170,23 +172,25 @@ def pump_run() -> Iterator[BotRun]:
 def test_the_audio_pump_writes_each_chunk_as_it_arrives_and_what_is_queued_before_it_ends(
     pump_run: BotRun,
 ) -> None:
-    assert pump_run.stream is not None
-    pump_run._start_pump()
+    stream = pump_run.stream
+    assert stream is not None
+    pump = pump_run.audio
+    pump.start(stream, None)
     chunk = b"\x01\x00" * 1600
 
     # As the page's binding does; the bot's own thread is not ticking here, so only the pump
     # can write it.
-    pump_run.chunks.put((0, chunk, 1000.15))
-    wait_for(lambda: pump_run.stream.read_all(), timeout_s=5, what="the first chunk")  # type: ignore[union-attr]
-    pump_run.chunks.put((1600, chunk, 1000.25))
-    pump_run.chunks.put((4800, chunk, 1000.45))  # after a gap the page reported
-    pump_run._stop_pump()
+    pump.chunks.put((0, chunk, 1000.15))
+    wait_for(lambda: stream.read_all(), timeout_s=5, what="the first chunk")
+    pump.chunks.put((1600, chunk, 1000.25))
+    pump.chunks.put((4800, chunk, 1000.45))  # after a gap the page reported
+    pump.stop()
 
-    audio = [e for e in pump_run.stream.read_all() if e.type == "audio"]
+    audio = [e for e in stream.read_all() if e.type == "audio"]
     assert [(e.t, e.pcm) for e in audio] == [(0.0, chunk), (0.1, chunk), (0.3, chunk)]
     assert pump_run.clock == pytest.approx(0.4)
-    assert pump_run.pump is not None
-    assert not pump_run.pump.is_alive()
+    assert pump.thread is not None
+    assert not pump.thread.is_alive()
 
 
 def test_the_pump_writes_the_capture_clocks_drift_before_the_audio_it_applies_to(
@@ -197,9 +201,9 @@ def test_the_pump_writes_the_capture_clocks_drift_before_the_audio_it_applies_to
     second = SAMPLE_RATE
     # Each chunk arrives 0.1 s after its end, plus how far the capture clock fell behind.
     for t_s, behind_s in [(0, 0.0), (15, 0.01), (30, 0.03), (45, 0.05), (60, 0.07)]:
-        pump_run.chunks.put((t_s * second, chunk, 1000.0 + t_s + 0.1 + 0.1 + behind_s))
-    pump_run._start_pump()
-    pump_run._stop_pump()
+        pump_run.audio.chunks.put((t_s * second, chunk, 1000.0 + t_s + 0.1 + 0.1 + behind_s))
+    pump_run.audio.start(pump_run.stream, None)
+    pump_run.audio.stop()
 
     entries = [e for e in pump_run.stream.read_all() if e.type == "clock" or e.t in (30, 60)]
     # From the first window's lag on: 0 at 30 s, then the second window's smallest lag.
@@ -236,10 +240,11 @@ def test_the_drift_estimate_follows_a_slow_capture_clock_and_shrugs_off_a_stalle
 def test_a_failed_audio_write_fails_the_bot_instead_of_losing_audio_silently(
     pump_run: BotRun,
 ) -> None:
-    pump_run._start_pump()
-    pump_run.chunks.put((0, b"\x01", 1000.0))  # half a sample: the stream refuses it
+    assert pump_run.stream is not None
+    pump_run.audio.start(pump_run.stream, None)
+    pump_run.audio.chunks.put((0, b"\x01", 1000.0))  # half a sample: the stream refuses it
 
-    wait_for(lambda: pump_run.pump_error is not None, timeout_s=5, what="the pump's error")
+    wait_for(lambda: pump_run.audio.error is not None, timeout_s=5, what="the pump's error")
     with pytest.raises(BotFailure, match="writing the audio failed"):
         pump_run._watch()
 
@@ -383,4 +388,4 @@ def test_a_takeover_is_claimed_once_and_goes_on_from_what_the_lost_bot_left(alic
     assert [stay["name"] for stay in first.attendance.as_data()] == ["Bob"]
     assert first.attendance.as_data()[0]["left_at"] is None
     # The chat the lost bot read is not read again when the panel lists it.
-    assert first.chat.observe([("Bob", "hi"), ("Bob", "+1")], own=set()) == []
+    assert first.chat.reader.observe([("Bob", "hi"), ("Bob", "+1")], own=set()) == []
