@@ -40,13 +40,15 @@ SNAPSHOT_JS = """
     }
   };
   // What people wrote (chat messages, caption rows) is not the page speaking: a participant
-  // typing "Asking to be let in" must not send the bot back to the waiting room.
+  // typing "Asking to be let in" must not send the bot back to the waiting room. Only what is
+  // long enough to hold a text looked for goes ("ok" would cut every "ok" out of the page).
   let text = norm(document.body ? document.body.innerText : "");
+  const shortest = Math.min(...Object.values(table.texts).flat().map((c) => norm(c).length));
   for (const selector of [table.chat_message, table.caption_text]) {
     if (!selector) continue;
     for (const node of document.querySelectorAll(selector)) {
       const said = norm(node.textContent).trim();
-      if (said) text = text.split(said).join(" ");
+      if (said.length >= shortest) text = text.split(said).join(" ");
     }
   }
   const found = {};
