@@ -328,7 +328,7 @@ def bot_chat_send(*, meeting_id: int, text: str) -> BotChatMessage:
 
 def bot_chat_posted(*, message_id: int, error: str | None = None) -> None:
     """The bot posted the message (or could not: `error`); once only. A message sent is a
-    `chat.message` (`from_bot`) to the meeting's live subscribers after commit."""
+    `chat.message` (`from_bot`): a webhook event, and a live event after commit."""
     sent_at = timezone.now()
     with transaction.atomic():
         changed = BotChatMessage.objects.filter(
@@ -345,13 +345,21 @@ def bot_chat_posted(*, message_id: int, error: str | None = None) -> None:
         _chat_announce(message.meeting_id, [(f"bot:{message.pk}", wire)])
 
 
+# What is kept of one message read from a page (the platforms' own limits are lower).
+CHAT_READ_MAX_CHARS = 16_384
+
+
 def bot_chat_read(*, meeting_id: int, messages: list[tuple[str, str]]) -> None:
     """Store what participants posted in the meeting's chat, (sender, text) oldest first, as
-    the bot read it, and send each to the meeting's live subscribers (`chat.message`) after
-    commit."""
+    the bot read it: each a `chat.message` webhook event, and a live event after commit."""
     seen_at = timezone.now()
     rows = [
-        ChatMessage(meeting_id=meeting_id, sender=sender[:255], text=text, seen_at=seen_at)
+        ChatMessage(
+            meeting_id=meeting_id,
+            sender=sender[:255],
+            text=text[:CHAT_READ_MAX_CHARS],
+            seen_at=seen_at,
+        )
         for sender, text in messages
     ]
     with transaction.atomic():
