@@ -764,10 +764,18 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
     for (name, source), pause_s in zip(in_turn, [*(f[3] for f in faults), 0.0], strict=False):
         turns.append((name, source, at))
         at += wav_seconds(source) + pause_s
+    # Each speaker also writes in the chat as their turn starts: read once each, whichever page
+    # (of the five) shows it.
     bot_stack.load_scenario(
         native_meeting_id=native,
         participants=[
-            {"name": name, "audio": str(source), "at_s": when} for name, source, when in turns
+            {
+                "name": name,
+                "audio": str(source),
+                "at_s": when,
+                "chat": [{"at_s": when + 0.3, "text": f"turn {index}"}],
+            }
+            for index, (name, source, when) in enumerate(turns)
         ],
         end_after_s=at + 0.8,
     )
@@ -818,6 +826,8 @@ def test_a_bot_whose_page_crashes_hangs_or_loses_its_browser_or_driver_rejoins_a
         assert timedelta(0) < back - lost < timedelta(seconds=fault[3]), rejoin
     # Nobody left while the bot was away: one stay each.
     assert sorted(entry["name"] for entry in done.data["attendance"]) == ["Alice", "Bob"]
+    said = [(m.sender, m.text) for m in ChatMessage.objects.filter(meeting=done)]
+    assert said == [(name, f"turn {index}") for index, (name, _, _) in enumerate(turns)]
     entries = stream_of(done)  # one session
     speakers = [(e.name, e.state, e.t or 0.0) for e in entries if e.type == "speaker"]
     assert [(name, state) for name, state, _ in speakers] == [
