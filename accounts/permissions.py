@@ -38,6 +38,18 @@ class HasTxScope(_ScopePermission):
     scope = "tx"
 
 
+class HasBotOrTxScope(IsApiUser):
+    """What a bot key or a transcript key may read: the meeting's chat is both the bot's doing
+    and what was said in the call."""
+
+    message = "Token scope not authorized for this endpoint"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        super().has_permission(request, view)
+        assert isinstance(request.auth, ApiToken)
+        return bool({"bot", "tx"} & set(request.auth.scopes or []))
+
+
 class HasBrowserScope(_ScopePermission):
     scope = "browser"
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import request_user
-from accounts.permissions import HasBotScope
+from accounts.permissions import HasBotOrTxScope, HasBotScope
 from bots import selectors, services
 from meetings import selectors as meeting_selectors
 from meetings import services as meeting_services
@@ -339,6 +341,12 @@ class ChatEntrySerializer(serializers.Serializer[Any]):
 
 
 class BotChatApi(BotApi):
+    def get_permissions(self) -> Sequence[BasePermission]:
+        # Reading the chat is reading the meeting: a transcript key may too; posting is the bot's.
+        if self.request.method == "GET":
+            return [HasBotOrTxScope()]
+        return [HasBotScope()]
+
     class Input(serializers.Serializer[Any]):
         text = serializers.CharField(max_length=services.CHAT_MAX_CHARS)
 
@@ -394,13 +402,13 @@ class BotChatApi(BotApi):
             "it, oldest first: what participants posted while it was in the call (read from the "
             "chat's panel, which it opens on joining; `timestamp` is when it saw the message) "
             "and what it posted itself (`from_bot`). Live, each is also a `chat.message` event "
-            "on the WebSocket and SSE streams."
+            "on the WebSocket and SSE streams. Scope `bot` or `tx`."
         ),
         responses={
             200: ListOutput,
             **error_responses(
                 e401="Missing or invalid API key",
-                e403="The key lacks the `bot` scope",
+                e403="The key has neither the `bot` nor the `tx` scope",
                 e404="Meeting not found",
                 e422="Unknown platform",
             ),
