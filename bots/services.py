@@ -375,14 +375,26 @@ def bot_chat_read(*, meeting_id: int, messages: list[tuple[str, str]]) -> None:
 
 
 def _chat_announce(meeting_id: int, messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Inside the transaction that stored them: a `chat.message` webhook event per message
-    (keyed, so a retry sends none twice), and the live events after commit."""
+    """Inside the transaction that stored them: a `chat.message` per message (key, wire)."""
+    _announce(meeting_id, [("chat.message", f"chat:{key}", wire) for key, wire in messages])
+
+
+Happened = tuple[events.OutputKind, str, dict[str, Any]]
+
+
+def _announce(meeting_id: int, happened: list[Happened]) -> None:
+    """Inside the transaction that stored them: what happened in the meeting, each (type, key,
+    payload) a webhook event (keyed: a retry sends none twice) and a live event after commit."""
+    # One read of the meeting's owner and ids for them all.
     blank = events.output_event(kind="chat.message", meeting_id=meeting_id, key="", data={})
-    for key, wire in messages:
-        events.dispatch_output(dataclasses.replace(blank, key=f"chat:{key}", data=wire))
-    wires = [wire for _key, wire in messages]
+    for kind, key, payload in happened:
+        keyed = dataclasses.replace(
+            blank, kind=kind, key=f"meeting:{meeting_id}:{key}", data=payload
+        )
+        events.dispatch_output(keyed)
+    live = [(kind, payload) for kind, _key, payload in happened]
     transaction.on_commit(
-        lambda: realtime.publish_chat_messages(meeting_id=meeting_id, messages=wires)
+        lambda: realtime.publish_meeting_events(meeting_id=meeting_id, events=live)
     )
 
 
@@ -459,11 +471,48 @@ def bot_takeover(*, meeting_id: int, lost_before: datetime, cause: str) -> str |
     return token
 
 
-def bot_attendance_record(*, meeting_id: int, attendance: list[dict[str, Any]]) -> None:
+def bot_attendance_record(
+    *, meeting_id: int, attendance: list[dict[str, Any]], announce: bool = True
+) -> None:
     """Store who the bot saw in the call and when (`data.attendance`, replaced whole: the bot
     holds the full list). The row is locked, so a transition or a PATCH writing `data` at the
-    same moment keeps its change."""
+    same moment keeps its change. With `announce`, each stay new since the stored list is a
+    `participant.joined` and each stay ended since a `participant.left` (webhook and live
+    events); the bot's last save, as it leaves, ends everyone's stay and announces nothing:
+    they did not leave, the bot did."""
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+        before = (meeting.data or {}).get("attendance") or []
         meeting.data = {**(meeting.data or {}), "attendance": attendance}
         meeting.save(update_fields=["data", "updated_at"])
+        if announce:
+            changes = attendance_changes(before, attendance)
+            if changes:
+                _announce(meeting_id, changes)
+
+
+def attendance_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[Happened]:
+    """Who joined and who left between two attendance lists, oldest first, as `_announce`
+    takes them; a stay is one person from their `joined_at`."""
+    ended = {
+        (str(stay.get("name")), str(stay.get("joined_at")))
+        for stay in before
+        if isinstance(stay, dict) and stay.get("left_at")
+    }
+    known = {
+        (str(stay.get("name")), str(stay.get("joined_at")))
+        for stay in before
+        if isinstance(stay, dict)
+    }
+    changes: list[Happened] = []
+    for stay in after:
+        name, joined_at, left_at = stay["name"], stay["joined_at"], stay.get("left_at")
+        stay_key = f"participant:{joined_at}:{name}"
+        if (name, joined_at) not in known:
+            payload = {"name": name, "timestamp": joined_at}
+            changes.append(("participant.joined", f"{stay_key}:joined", payload))
+        if left_at and (name, joined_at) not in ended:
+            payload = {"name": name, "timestamp": left_at}
+            changes.append(("participant.left", f"{stay_key}:left", payload))
+    changes.sort(key=lambda change: change[2]["timestamp"])
+    return changes

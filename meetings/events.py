@@ -1,6 +1,6 @@
 """The meeting event hooks: every status transition becomes one `MeetingStatusEvent`, and every
-finished output (a completed recording, a session's final transcript, a message in the meeting's
-chat) one `MeetingOutputEvent`.
+finished output (a completed recording, a session's final transcript) and what happened in the
+call (a chat message, someone joining or leaving) one `MeetingOutputEvent`.
 
 Two kinds of subscribers:
 - in-transaction handlers run inside the transaction that changed the status (an outbox row
@@ -92,13 +92,20 @@ def unsubscribe(handler: Handler) -> None:
             handlers.remove(handler)
 
 
-OutputKind = Literal["recording.completed", "transcript.ready", "chat.message"]
+OutputKind = Literal[
+    "recording.completed",
+    "transcript.ready",
+    "chat.message",
+    "participant.joined",
+    "participant.left",
+]
 
 
 @dataclass(frozen=True)
 class MeetingOutputEvent:
-    """A meeting's output is ready: `recording.completed`, `transcript.ready`, or a message
-    posted in its chat (`chat.message`).
+    """A meeting's output is ready (`recording.completed`, `transcript.ready`), or something
+    happened in its call: a message posted in its chat (`chat.message`), someone joined or
+    left (`participant.joined` / `participant.left`).
 
     `key` names the logical event (a re-emission has the same key, so a retried task sends
     nothing twice); `data` is what a receiver needs besides the meeting (ids, counts, paths).

@@ -3,8 +3,8 @@
 Client messages: `{"action": "subscribe" | "unsubscribe", "meetings": [{platform, native_id}]}`
 and `{"action": "ping"}`. Server messages: `subscribed` / `unsubscribed` (internal meeting
 ids), `pong`, `error` (`message`), and the events of subscribed meetings: `meeting.status`,
-`transcript.mutable`, `transcript.finalized`, `chat.message` (built once by
-`transcripts.realtime`).
+`transcript.mutable`, `transcript.finalized`, `chat.message`, `participant.joined`,
+`participant.left` (built once by `transcripts.realtime`).
 
 Authentication: `?api_key=` (browsers cannot set headers on a WebSocket) or `X-API-Key`.
 A refused key gets an `error` message, then the socket closes with 4401 (4403 for a key

@@ -1,7 +1,7 @@
 """Publishing live events to WebSocket/SSE subscribers (after the database commit).
 
 Callers (the lifecycle event hook, the transcription engine, the bot) use only
-`publish_segments`, `publish_meeting_status` and `publish_chat_messages`; the wire format is
+`publish_segments`, `publish_meeting_status` and `publish_meeting_events`; the wire format is
 built here, once, and every subscriber gets the same JSON text.
 
 Events are keyed by the *native* meeting of a user, `(user, platform, native_id)`, not by the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -221,15 +222,18 @@ def publish_segments(
     return last
 
 
-def publish_chat_messages(*, meeting_id: int, messages: list[dict[str, Any]]) -> None:
-    """Publish one `chat.message` per message posted in the meeting's chat (by a participant
-    or the bot), oldest first; `messages` are in the wire shape
-    (`{"sender", "text", "timestamp", "from_bot"}`). Call after commit."""
+def publish_meeting_events(
+    *, meeting_id: int, events: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Publish what happened in the meeting, oldest first, one message per (type, payload):
+    `chat.message` (`{"sender", "text", "timestamp", "from_bot"}`, a participant's or the
+    bot's) and `participant.joined` / `participant.left` (`{"name", "timestamp"}`). Call after
+    commit."""
     user_id, platform, native_id = _meeting_identity(meeting_id)
     key = native_key(user_id, platform, native_id)
-    for payload in messages:
+    for kind, payload in events:
         message = {
-            "type": "chat.message",
+            "type": kind,
             "meeting": {"id": meeting_id},
             "payload": payload,
             "ts": now_iso_z(),

@@ -1,7 +1,8 @@
 """`GET /meetings/{platform}/{native_meeting_id}/stream`: a meeting's events as Server-Sent Events.
 
 The same messages as the WebSocket API (`meeting.status`, `transcript.mutable`,
-`transcript.finalized`, `chat.message`), one SSE event each: `event:` is the message type,
+`transcript.finalized`, `chat.message`, `participant.joined`, `participant.left`), one SSE
+event each: `event:` is the message type,
 `data:` its JSON, `id:` its entry id in the native meeting's event log (a Redis Stream, see
 `transcripts.realtime`). A client that reconnects with `Last-Event-ID` (browsers' EventSource
 does it by itself) gets every event after that id, then the live ones: the log is read with
@@ -190,7 +191,8 @@ def document_stream(
             "summary": "Stream meeting events (SSE)",
             "description": (
                 "Server-Sent Events with the WebSocket API's messages (`meeting.status`, "
-                "`transcript.mutable`, `transcript.finalized`, `chat.message`) for the caller's "
+                "`transcript.mutable`, `transcript.finalized`, `chat.message`, "
+                "`participant.joined`, `participant.left`) for the caller's "
                 "newest meeting with this id, and later bot runs in it. Each event has `id:` (its "
                 "position in "
                 "the meeting's event log), `event:` (the message type) and `data:` (the JSON "

@@ -129,7 +129,8 @@ class WebhooksApi(APIView):
         operation_id="webhooks_create",
         description=(
             "Add an endpoint. `event_types` empty or absent means every event but "
-            "`chat.message` (one per message posted in a meeting's chat: name it to get it). "
+            "`chat.message`, `participant.joined` and `participant.left` (one per message "
+            "posted in a meeting's chat, per person coming or going: name them to get them). "
             "The signing `secret` is in this response only. URLs resolving to private, loopback, "
             "link-local or metadata addresses are refused (422)."
         ),

@@ -24,14 +24,21 @@ class EventType(models.TextChoices):
     RECORDING_COMPLETED = "recording.completed"
     TRANSCRIPT_READY = "transcript.ready"
     CHAT_MESSAGE = "chat.message"
+    PARTICIPANT_JOINED = "participant.joined"
+    PARTICIPANT_LEFT = "participant.left"
     # Sent only by `POST /webhooks/{id}/test`; never matched against an endpoint's filter.
     WEBHOOK_TEST = "webhook.test"
 
 
 SUBSCRIBABLE_EVENT_TYPES = tuple(t.value for t in EventType if t != EventType.WEBHOOK_TEST)
-# Events an endpoint gets only when its filter names them: one per chat message would flood a
-# receiver that subscribed to everything before they existed (Vexa's one URL among them).
-OPT_IN_EVENT_TYPES = (EventType.CHAT_MESSAGE.value,)
+# Events an endpoint gets only when its filter names them: one per chat message or person
+# coming and going would flood a receiver that subscribed to everything before they existed
+# (Vexa's one URL among them).
+OPT_IN_EVENT_TYPES = (
+    EventType.CHAT_MESSAGE.value,
+    EventType.PARTICIPANT_JOINED.value,
+    EventType.PARTICIPANT_LEFT.value,
+)
 
 
 class WebhookEndpoint(models.Model):

@@ -88,11 +88,21 @@ class Attendance:
                 changed = True
         return changed
 
+    def end_absent(self) -> bool:
+        """The bot leaves: whoever is already missing (within the grace) did leave, when they
+        were last seen. True if anyone was."""
+        missing = [name for name, stay in self._open.items() if stay.absent_s]
+        for name in missing:
+            stay = self._open.pop(name)
+            stay.left_at = stay.last_seen_at
+        return bool(missing)
+
     def close(self, *, wall: datetime) -> None:
         """The bot leaves: whoever is still there was there until now (someone already missing,
         within the grace, until they were last seen)."""
+        self.end_absent()
         for stay in self._open.values():
-            stay.left_at = stay.last_seen_at if stay.absent_s else wall
+            stay.left_at = wall
         self._open.clear()
 
     def as_data(self) -> list[dict[str, Any]]:

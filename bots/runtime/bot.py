@@ -421,11 +421,11 @@ class BotRun:
             return Finish("completed", f"automatic_leave: {due}", due)
         return None
 
-    def _save_attendance(self) -> None:
+    def _save_attendance(self, *, leaving: bool = False) -> None:
         attendance = self.attendance.as_data()
         db_retry(
             lambda: bot_services.bot_attendance_record(
-                meeting_id=self.meeting_id, attendance=attendance
+                meeting_id=self.meeting_id, attendance=attendance, announce=not leaving
             ),
             what=f"meeting {self.meeting_id}: the attendance",
         )
@@ -786,8 +786,10 @@ class BotRun:
             time.monotonic() - left_at,
         )
         if self.attendance.stays and finish.reason != "replaced":  # the new bot's to keep now
+            if self.attendance.end_absent():  # they left before the bot did: said so
+                self._save_attendance()
             self.attendance.close(wall=timezone.now())
-            self._save_attendance()
+            self._save_attendance(leaving=True)
         if self.session is not None:
             session_pk = self.session.pk
             db_retry(

@@ -49,6 +49,7 @@ from meetings.stream import SAMPLE_RATE, SessionStream, StreamEntry, read_wav_pc
 from tests import processes
 from tests.bots.conftest import BotStack, Speech, host_state, meet_id, stack_env, wait_for
 from tests.speech import VOICES, make_silence_wav, make_speech_wav
+from transcripts import realtime
 from vexa_site.celery import app as celery_app
 from vexa_site.redis import get_redis
 
@@ -247,6 +248,18 @@ def test_it_joins_with_ask_to_join_and_streams_the_scenarios_speech_and_speakers
         left_at = datetime.fromisoformat(attendance[name]["left_at"])
         assert seconds(name, "left_at") > seconds("Chen", "left_at") + 3
         assert left_at <= done.end_time
+    # Live subscribers heard each arrival and Chen's leaving, at the stored times; the others
+    # did not leave (the bot did).
+    log = realtime.event_log_entries(realtime.meeting_event_log_key(done))
+    comings = [
+        (message["type"], message["payload"]["name"], message["payload"]["timestamp"])
+        for _, message in log
+        if message["type"].startswith("participant.")
+    ]
+    assert sorted(comings) == sorted(
+        [("participant.joined", name, attendance[name]["joined_at"]) for name in attendance]
+        + [("participant.left", "Chen", attendance["Chen"]["left_at"])]
+    )
 
 
 def test_six_people_taking_turns_on_meets_three_tracks_are_each_named_and_heard(

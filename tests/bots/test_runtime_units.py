@@ -28,6 +28,7 @@ from meetings.models import Meeting
 from meetings.stream import SAMPLE_RATE, SessionStream
 from tests.bots.conftest import wait_for
 from tests.meetings.builders import meeting_in
+from transcripts import realtime
 
 
 def test_automatic_leave_reads_seconds_and_vexas_milliseconds_with_defaults() -> None:
@@ -291,6 +292,42 @@ def test_chat_rows_are_read_once_each_across_scans_re_renders_and_repeated_messa
     assert plus_ones == [("Bob", "+1"), ("Bob", "+1")]
     assert third == [("Bob", "+1")]
     assert after == [("Carol", "Sorry, I was late")]
+
+
+def test_people_coming_and_going_are_announced_once_and_not_when_the_bot_leaves(
+    alice: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    meeting = meeting_in(alice, "active")
+    log = realtime.meeting_event_log_key(meeting)
+    realtime.redis_client().delete(log)  # an earlier run's user with this id left events there
+    ann: dict[str, Any] = {"name": "Ann", "joined_at": "2026-12-08T10:00:00Z", "left_at": None}
+    ben: dict[str, Any] = {"name": "Ben", "joined_at": "2026-12-08T10:00:03Z", "left_at": None}
+    # Ben's second stay: he came back after the grace.
+    back = {"name": "Ben", "joined_at": "2026-12-08T10:02:00Z", "left_at": "2026-12-08T10:02:30Z"}
+    saves: list[list[dict[str, Any]]] = [
+        [ann],
+        [ann, ben],
+        [ann, ben],  # nothing new: nothing said
+        [ann, {**ben, "left_at": "2026-12-08T10:01:00Z"}, back],
+    ]
+    ended = [{**ann, "left_at": "2026-12-08T10:03:00Z"}, *saves[-1][1:]]
+    with django_capture_on_commit_callbacks(execute=True):
+        for attendance in saves:
+            bot_services.bot_attendance_record(meeting_id=meeting.pk, attendance=attendance)
+        bot_services.bot_attendance_record(meeting_id=meeting.pk, attendance=ended, announce=False)
+
+    said = [
+        (message["type"], message["payload"]["name"], message["payload"]["timestamp"])
+        for _, message in realtime.event_log_entries(log)
+    ]
+    assert said == [
+        ("participant.joined", "Ann", "2026-12-08T10:00:00Z"),
+        ("participant.joined", "Ben", "2026-12-08T10:00:03Z"),
+        ("participant.left", "Ben", "2026-12-08T10:01:00Z"),
+        ("participant.joined", "Ben", "2026-12-08T10:02:00Z"),
+        ("participant.left", "Ben", "2026-12-08T10:02:30Z"),
+    ]
+    assert Meeting.objects.get(pk=meeting.pk).data["attendance"] == ended
 
 
 def watch(attendance: Attendance, scans: list[tuple[float, list[str]]]) -> list[bool]:

@@ -515,15 +515,34 @@ def test_an_event_filter_selects_what_an_endpoint_receives(
     assert [r.json["event_type"] for r in received] == ["meeting.completed"]
 
 
-def test_chat_messages_go_only_to_endpoints_that_name_them(alice: User, receiver: Receiver) -> None:
-    """One event per chat message would flood a receiver that asked for everything (Vexa's
-    single URL among them): it is sent only where the filter names it."""
+def test_chat_messages_and_comings_and_goings_go_only_to_endpoints_that_name_them(
+    alice: User, receiver: Receiver
+) -> None:
+    """One event per chat message or person coming and going would flood a receiver that
+    asked for everything (Vexa's single URL among them): they are sent only where the filter
+    names them."""
     services.endpoint_create(user=alice, url=receiver.url + "/everything")
     services.endpoint_set_legacy(user=alice, url=receiver.url + "/vexa", secret=None)
     services.endpoint_create(user=alice, url=receiver.url + "/chat", event_types=["chat.message"])
+    services.endpoint_create(
+        user=alice,
+        url=receiver.url + "/people",
+        event_types=["participant.joined", "participant.left"],
+    )
     meeting = meeting_create(alice)
     bot_services.bot_chat_read(meeting_id=meeting.pk, messages=[("Bob", "hi"), ("Bob", "+1")])
+    stay = {"name": "Bob", "joined_at": "2026-12-08T10:00:00Z", "left_at": None}
+    bot_services.bot_attendance_record(meeting_id=meeting.pk, attendance=[stay])
+    gone = {**stay, "left_at": "2026-12-08T10:05:00Z"}
+    bot_services.bot_attendance_record(meeting_id=meeting.pk, attendance=[gone])
     services.deliveries_run_due()
+
+    people = [r.json for r in receiver.received if r.path == "/hook/people"]
+    assert [(e["event_type"], e["data"]["name"], e["data"]["timestamp"]) for e in people] == [
+        ("participant.joined", "Bob", "2026-12-08T10:00:00Z"),
+        ("participant.left", "Bob", "2026-12-08T10:05:00Z"),
+    ]
+    assert people[0]["data"]["meeting"]["id"] == meeting.pk
 
     received = [r for r in receiver.received if r.json["event_type"] == "chat.message"]
     assert [(r.path, r.json["data"]["text"]) for r in received] == [
