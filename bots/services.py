@@ -506,7 +506,9 @@ def attendance_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]
     }
     changes: list[Happened] = []
     for stay in after:
-        name, joined_at, left_at = stay["name"], stay["joined_at"], stay.get("left_at")
+        if not isinstance(stay, dict) or not stay.get("name") or not stay.get("joined_at"):
+            continue  # not a stay the bot wrote
+        name, joined_at, left_at = str(stay["name"]), str(stay["joined_at"]), stay.get("left_at")
         stay_key = f"participant:{joined_at}:{name}"
         if (name, joined_at) not in known:
             payload = {"name": name, "timestamp": joined_at}

@@ -1,10 +1,10 @@
 // The live meeting page. It follows the meeting's events (Server-Sent Events from
 // /dashboard/meetings/<id>/events, the WebSocket API's messages) and applies each transcript
 // segment in place by segment id as it is published: a draft, then its final, in the same line.
-// A message posted in the meeting's chat joins the chat's list. A status change fetches the
-// #live fragment again (status, stop button, recordings). While the
-// feed is down it polls that fragment every 2 s; EventSource reconnects with Last-Event-ID, so
-// the feed itself loses nothing.
+// A message posted in the meeting's chat joins the chat's list, and people coming and going the
+// attendance list. A status change fetches the #live fragment again (status, stop button,
+// recordings). While the feed is down it polls that fragment every 2 s; EventSource reconnects
+// with Last-Event-ID, so the feed itself loses nothing.
 (function () {
   "use strict";
   const script = document.currentScript;
@@ -135,6 +135,42 @@
     section.hidden = false;
   }
 
+  // Who comes and goes joins the attendance list, or has their stay there ended. Names are the
+  // platform's: a renamed speaker's line carries the name they are on the call as.
+  function attendance(event) {
+    lastId = event.lastEventId || lastId;
+    const person = JSON.parse(event.data).payload;
+    const section = document.getElementById("attendance");
+    if (!section) return;
+    const list = section.querySelector("ul");
+    const stays = Array.from(list.children).filter(
+      (item) => item.dataset.onCall === person.name && item.dataset.here,
+    );
+    if (event.type === "participant.left") {
+      for (const item of stays) {
+        item.querySelector(".until").textContent = clock(person.timestamp);
+        delete item.dataset.here;
+      }
+      return;
+    }
+    if (stays.length) return; // already listed as here
+    const item = document.createElement("li");
+    item.dataset.onCall = person.name;
+    item.dataset.here = "1";
+    const name = document.createElement("strong");
+    name.textContent = person.name;
+    const times = document.createElement("span");
+    times.className = "muted";
+    const until = document.createElement("span");
+    until.className = "until";
+    until.textContent = "now";
+    times.append(clock(person.timestamp) + "\u2013", until);
+    item.append(name, " ", times);
+    list.append(item);
+    section.querySelector(".count").textContent = String(list.children.length);
+    section.hidden = false;
+  }
+
   function connect() {
     source = new EventSource(script.dataset.events + "?last_event_id=" + encodeURIComponent(lastId));
     source.onopen = stopPolling;
@@ -149,6 +185,8 @@
     source.addEventListener("transcript.mutable", segments);
     source.addEventListener("transcript.finalized", segments);
     source.addEventListener("chat.message", chat);
+    source.addEventListener("participant.joined", attendance);
+    source.addEventListener("participant.left", attendance);
     source.addEventListener("meeting.status", (event) => {
       lastId = event.lastEventId || lastId;
       refresh();

@@ -222,6 +222,24 @@ def test_the_live_page_shows_drafts_then_finals_in_place_as_they_are_published(
     )
     assert [re.sub(r"\d\d:\d\d:\d\d", "T", text) for text in said] == ["Carol T Slides: <link>"]
     assert host.run(page.locator("#meeting-chat summary").inner_text()) == "The meeting's chat (1)"
+    # People coming and going join the attendance list, and their stay ends there.
+    assert host.run(page.locator("#attendance").is_hidden())
+    dana = {"name": "Dana", "joined_at": "2026-12-08T10:00:05Z", "left_at": None}
+    bot_services.bot_attendance_record(meeting_id=meeting.pk, attendance=[dana])
+    stays = page.locator("#attendance li")
+    wait_for(
+        lambda: host.run(stays.all_text_contents()) == ["Dana 10:00:05\u2013now"],
+        timeout_s=DEADLINE_S,
+        what="Dana's arrival",
+    )
+    gone = {**dana, "left_at": "2026-12-08T10:07:00Z"}
+    bot_services.bot_attendance_record(meeting_id=meeting.pk, attendance=[gone])
+    wait_for(
+        lambda: host.run(stays.all_text_contents()) == ["Dana 10:00:05\u201310:07:00"],
+        timeout_s=DEADLINE_S,
+        what="Dana's leaving",
+    )
+    assert host.run(page.locator("#attendance summary").inner_text()) == "Attendance (1)"
     assert fetches == []  # segments and chat messages are applied, not fetched
 
     vanished = segment(session, "s-3", 4.0, "Bob", "Uh")
