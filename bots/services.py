@@ -37,6 +37,9 @@ from vexa_site.timestamps import now_iso_z
 
 logger = logging.getLogger(__name__)
 
+# Something that happened in a meeting's call, to announce: (event type, its key, payload).
+Happened = tuple[events.OutputKind, str, dict[str, Any]]
+
 S = MeetingStatus
 TASKS = ("transcribe", "translate")
 # Seconds a client may want to wait before asking again once at the concurrency limit.
@@ -342,7 +345,7 @@ def bot_chat_posted(*, message_id: int, error: str | None = None) -> None:
         wire = selectors.chat_wire(
             sender=selectors.bot_name(message.meeting), text=message.text, at=sent_at, from_bot=True
         )
-        _chat_announce(message.meeting_id, [(f"bot:{message.pk}", wire)])
+        _announce(message.meeting_id, [("chat.message", f"chat:bot:{message.pk}", wire)])
 
 
 # What is kept of one message read from a page (the platforms' own limits are lower).
@@ -364,29 +367,22 @@ def bot_chat_read(*, meeting_id: int, messages: list[tuple[str, str]]) -> None:
     ]
     with transaction.atomic():
         ChatMessage.objects.bulk_create(rows)
-        wires = [
+        happened: list[Happened] = [
             (
-                f"read:{row.pk}",
+                "chat.message",
+                f"chat:read:{row.pk}",
                 selectors.chat_wire(sender=row.sender, text=row.text, at=seen_at, from_bot=False),
             )
             for row in rows
         ]
-        _chat_announce(meeting_id, wires)
-
-
-def _chat_announce(meeting_id: int, messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Inside the transaction that stored them: a `chat.message` per message (key, wire)."""
-    _announce(meeting_id, [("chat.message", f"chat:{key}", wire) for key, wire in messages])
-
-
-Happened = tuple[events.OutputKind, str, dict[str, Any]]
+        _announce(meeting_id, happened)
 
 
 def _announce(meeting_id: int, happened: list[Happened]) -> None:
     """Inside the transaction that stored them: what happened in the meeting, each (type, key,
     payload) a webhook event (keyed: a retry sends none twice) and a live event after commit."""
     # One read of the meeting's owner and ids for them all.
-    blank = events.output_event(kind="chat.message", meeting_id=meeting_id, key="", data={})
+    blank = events.output_event(kind=happened[0][0], meeting_id=meeting_id, key="", data={})
     for kind, key, payload in happened:
         keyed = dataclasses.replace(
             blank, kind=kind, key=f"meeting:{meeting_id}:{key}", data=payload

@@ -105,6 +105,7 @@ class BotRun:
         self.adapter: PlatformAdapter | None = None
         self.status = MeetingStatus.REQUESTED.value
         self.bot_name = bot_selectors.DEFAULT_BOT_NAME
+        self.own_names: set[str] = set()
         self.config: dict[str, Any] = {}
         self.session: MeetingSession | None = None
         self.stream: SessionStream | None = None
@@ -219,6 +220,8 @@ class BotRun:
         if adapter is None:
             raise BotFailure("joining", f"platform {meeting.platform} is not supported")
         self.adapter = adapter
+        # The names the chat's panel gives the bot's own messages.
+        self.own_names = {self.bot_name, *adapter.table.chat_own_authors}
         self.url = meeting_target_url(meeting)
         self.host.run(
             self.tab.open(self.url, stage=self.status), timeout_s=NAVIGATION_TIMEOUT_S + 30
@@ -413,7 +416,7 @@ class BotRun:
             self.chat.open_step(
                 self._page_step, self._adapter(), now=now, admitted_at=self.admitted_at
             )
-        self.chat.read(snap, own={self.bot_name, *self._adapter().table.chat_own_authors})
+        self.chat.read(snap, own=self.own_names)
         if self.audio_joined:
             self._check_hearing(now)
         due = timers.observe(len(others), now, heard_at=self.audio.heard_at or None)

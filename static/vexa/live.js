@@ -113,6 +113,14 @@
     JSON.parse(event.data).payload.segments.forEach(apply);
   };
 
+  // A list section of the fragment (hidden while empty) takes one more line, and counts it.
+  function listIn(section, item) {
+    const list = section.querySelector("ul");
+    list.append(item);
+    section.querySelector(".count").textContent = String(list.children.length);
+    section.hidden = false;
+  }
+
   // Appended, not fetched with the fragment: that would wipe a message being typed below.
   function chat(event) {
     lastId = event.lastEventId || lastId;
@@ -129,10 +137,7 @@
     text.style.whiteSpace = "pre-wrap";
     text.textContent = message.text;
     item.append(sender, " ", stamp, " ", text);
-    const list = section.querySelector("ul");
-    list.append(item);
-    section.querySelector(".count").textContent = String(list.children.length);
-    section.hidden = false;
+    listIn(section, item);
   }
 
   // Who comes and goes joins the attendance list, or has their stay there ended. Names are the
@@ -142,8 +147,7 @@
     const person = JSON.parse(event.data).payload;
     const section = document.getElementById("attendance");
     if (!section) return;
-    const list = section.querySelector("ul");
-    const stays = Array.from(list.children).filter(
+    const stays = Array.from(section.querySelectorAll("li")).filter(
       (item) => item.dataset.onCall === person.name && item.dataset.here,
     );
     if (event.type === "participant.left") {
@@ -166,9 +170,7 @@
     until.textContent = "now";
     times.append(clock(person.timestamp) + "\u2013", until);
     item.append(name, " ", times);
-    list.append(item);
-    section.querySelector(".count").textContent = String(list.children.length);
-    section.hidden = false;
+    listIn(section, item);
   }
 
   function connect() {
